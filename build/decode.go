@@ -1,0 +1,358 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// maxNodes bounds the number of values one document may expand to, aliases included, so that an alias bomb
+// ("billion laughs") ends with a finding instead of exhausting memory.
+const maxNodes = 1 << 20
+
+// maxDepth bounds nesting, so that deeply nested input cannot exhaust the stack.
+const maxDepth = 512
+
+// decodeStream splits a YAML or JSON stream into Kubernetes objects. Empty documents and comments are skipped, a
+// UTF-8 byte-order mark and CRLF line ends are accepted, and List kinds are unwrapped into their items. Problems are
+// returned as findings naming file and line; decoding goes on with the next document where the parser allows.
+func decodeStream(file string, data []byte) ([]Object, Findings) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file,
+			Message: "not a text file (invalid UTF-8 or NUL bytes): remove it or give it another extension"}}
+	}
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var objs []Object
+	var findings Findings
+	for doc := 1; ; doc++ {
+		var n yaml.Node
+		err := decodeNode(dec, &n)
+		if errors.Is(err, errEOF) {
+			break
+		}
+		if err != nil {
+			// The yaml parser cannot resynchronise after a syntax error: report it and stop reading this file.
+			line, msg := yamlErrorLine(err)
+			return objs, append(findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: file,
+				Line: line, Message: msg})
+		}
+		o, fs := documentObjects(file, &n)
+		objs = append(objs, o...)
+		findings = append(findings, fs...)
+	}
+	return objs, findings
+}
+
+var errEOF = errors.New("end of stream")
+
+// decodeNode turns the yaml package's panics on hostile input into errors.
+func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml parser failed: %v", r)
+		}
+	}()
+	err = dec.Decode(n)
+	if errors.Is(err, io.EOF) {
+		return errEOF
+	}
+	return err
+}
+
+// yamlErrorLine extracts the line from the yaml package's "yaml: line N: msg" errors.
+func yamlErrorLine(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.Index(rest, ": "); i > 0 {
+			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
+				return n, rest[i+2:]
+			}
+		}
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return yamlErrorLine(errors.New(te.Errors[0]))
+	}
+	return 0, msg
+}
+
+// documentObjects converts one parsed document into objects.
+func documentObjects(file string, doc *yaml.Node) ([]Object, Findings) {
+	root := doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, nil
+		}
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return nil, nil // an empty document, or one holding only comments
+	}
+	c := converter{}
+	v, err := c.value(root, 0)
+	if err != nil {
+		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file, Line: c.line(root, err),
+			Message: err.Error()}}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Findings{{Severity: SeverityError, Rule: "object/not-a-mapping", File: file, Line: root.Line,
+			Message: fmt.Sprintf("document is a %s, not a Kubernetes object: every YAML document must be a mapping with apiVersion, kind and metadata", kindName(root))}}
+	}
+	src := Source{File: file, Line: root.Line}
+	if items, isList := listItems(m); isList {
+		var objs []Object
+		var findings Findings
+		itemNodes := mappingValue(root, "items")
+		for i, it := range items {
+			line := src.Line
+			if itemNodes != nil && i < len(itemNodes.Content) {
+				line = itemNodes.Content[i].Line
+			}
+			im, ok := it.(map[string]any)
+			if !ok {
+				findings = append(findings, Finding{Severity: SeverityError, Rule: "object/not-a-mapping", File: file,
+					Line: line, Message: fmt.Sprintf("item %d of the List is not a Kubernetes object", i)})
+				continue
+			}
+			o, err := objectFromMap(im, Source{File: file, Line: line})
+			if err != nil {
+				findings = append(findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: file,
+					Line: line, Message: err.Error()})
+				continue
+			}
+			objs = append(objs, o)
+		}
+		return objs, findings
+	}
+	o, err := objectFromMap(m, src)
+	if err != nil {
+		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file, Line: src.Line,
+			Message: err.Error()}}
+	}
+	return []Object{o}, nil
+}
+
+// objectFromMap serialises an object canonically.
+func objectFromMap(m map[string]any, src Source) (Object, error) {
+	y, err := sigsyaml.Marshal(m)
+	if err != nil {
+		return Object{}, fmt.Errorf("cannot serialise object: %w", err)
+	}
+	return newObject(m, y, src), nil
+}
+
+// listItems reports whether m is a List kind (kind "List" or "…List" with an items sequence and no spec), and
+// returns its items.
+func listItems(m map[string]any) ([]any, bool) {
+	kind, _ := m["kind"].(string)
+	if !strings.HasSuffix(kind, "List") {
+		return nil, false
+	}
+	items, ok := m["items"].([]any)
+	if !ok {
+		return nil, false
+	}
+	if _, hasSpec := m["spec"]; hasSpec {
+		return nil, false
+	}
+	return items, true
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "sequence"
+	case yaml.ScalarNode:
+		return "scalar value"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "mapping"
+}
+
+// converter turns yaml nodes into plain Go values with the types JSON has, keeping scalars as Kubernetes reads
+// them: timestamps and binary stay strings, integers are int64, and aliases are expanded within a budget.
+type converter struct {
+	nodes   int
+	errNode *yaml.Node
+}
+
+type nodeError struct {
+	node *yaml.Node
+	msg  string
+}
+
+func (e *nodeError) Error() string { return e.msg }
+
+func (c *converter) line(root *yaml.Node, err error) int {
+	var ne *nodeError
+	if errors.As(err, &ne) && ne.node != nil && ne.node.Line > 0 {
+		return ne.node.Line
+	}
+	return root.Line
+}
+
+func (c *converter) value(n *yaml.Node, depth int) (any, error) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return nil, &nodeError{n, fmt.Sprintf("document expands to more than %d values (alias bomb?)", maxNodes)}
+	}
+	if depth > maxDepth {
+		return nil, &nodeError{n, fmt.Sprintf("document is nested deeper than %d levels", maxDepth)}
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.value(n.Content[0], depth+1)
+	case yaml.AliasNode:
+		return c.value(n.Alias, depth+1)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, e := range n.Content {
+			v, err := c.value(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		return c.mapping(n, depth)
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, &nodeError{n, "unsupported YAML node"}
+}
+
+func (c *converter) mapping(n *yaml.Node, depth int) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		key, err := c.key(k, depth)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[key]; dup {
+			return nil, &nodeError{k, fmt.Sprintf("key %q is defined twice in the same mapping", key)}
+		}
+		val, err := c.value(v, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = val
+	}
+	// Merge keys (<<) fill in what the mapping does not set itself, as YAML 1.1 specifies.
+	for _, m := range merges {
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		for _, s := range srcs {
+			v, err := c.value(s, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			mm, ok := v.(map[string]any)
+			if !ok {
+				return nil, &nodeError{s, "merge key (<<) must refer to a mapping"}
+			}
+			for k, val := range mm {
+				if _, set := out[k]; !set {
+					out[k] = val
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// key turns a mapping key into a string, as Kubernetes' YAML-to-JSON conversion does for numbers and booleans.
+func (c *converter) key(k *yaml.Node, depth int) (string, error) {
+	for k.Kind == yaml.AliasNode {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode {
+		return "", &nodeError{k, "mapping key must be a scalar"}
+	}
+	v, err := scalar(k)
+	if err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case nil:
+		return "null", nil
+	case string:
+		return v, nil
+	default:
+		b, err := sigsyaml.Marshal(v)
+		if err != nil {
+			return "", &nodeError{k, err.Error()}
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, &nodeError{n, err.Error()}
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, nil
+		}
+		var u uint64
+		if err := n.Decode(&u); err == nil {
+			return float64(u), nil
+		}
+		return nil, &nodeError{n, fmt.Sprintf("integer %s is out of range", n.Value)}
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, &nodeError{n, err.Error()}
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, &nodeError{n, fmt.Sprintf("%s is not a number JSON can carry: quote it to make it a string", n.Value)}
+		}
+		return f, nil
+	default:
+		// Strings, timestamps, binary and custom tags keep their text, as Kubernetes and kustomize read them.
+		return n.Value, nil
+	}
+}

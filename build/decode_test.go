@@ -1,0 +1,132 @@
+package build
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestDecodeStream(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		wantIDs   []string
+		wantLines []int
+		wantRule  string // rule of the first finding, "" for none
+		wantLine  int
+		wantMsg   string
+	}{
+		{name: "single", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+			wantIDs: []string{"ConfigMap/a"}, wantLines: []int{1}},
+		{name: "documents, empty ones and comments", in: "---\n# only a comment\n---\n\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n  namespace: ns\n",
+			wantIDs: []string{"ConfigMap/a", "Secret/ns/b"}, wantLines: []int{6, 11}},
+		{name: "BOM and CRLF", in: "\xef\xbb\xbfapiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n",
+			wantIDs: []string{"ConfigMap/a"}, wantLines: []int{1}},
+		{name: "List unwrapped", in: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d, namespace: n}\n",
+			wantIDs: []string{"ConfigMap/a", "Deployment.apps/n/d"}, wantLines: []int{4, 7}},
+		{name: "JSON", in: `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}`,
+			wantIDs: []string{"ConfigMap/j"}, wantLines: []int{1}},
+		{name: "syntax error names the line", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   bad: indent\n",
+			wantRule: "yaml/syntax", wantLine: 5, wantMsg: "mapping values are not allowed"},
+		{name: "JSON syntax error", in: "{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\"\n \"metadata\": {}}\n",
+			wantRule: "yaml/syntax", wantLine: 2, wantMsg: "did not find expected ','"},
+		{name: "duplicate key", in: "apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata:\n  name: a\n",
+			wantRule: "yaml/syntax", wantLine: 3, wantMsg: `key "kind" is defined twice`},
+		{name: "scalar document", in: "just a string\n", wantRule: "object/not-a-mapping", wantLine: 1},
+		{name: "sequence document", in: "- a\n- b\n", wantRule: "object/not-a-mapping", wantLine: 1},
+		{name: "binary", in: "apiVersion: v1\x00\x01\x02", wantRule: "yaml/syntax", wantMsg: "not a text file"},
+		{name: "NaN refused", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nvalue: .nan\n",
+			wantRule: "yaml/syntax", wantLine: 4, wantMsg: "not a number JSON can carry"},
+		{name: "alias bomb", in: aliasBomb(), wantRule: "yaml/syntax"},
+		{name: "deep nesting", in: "a: " + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + "\n", wantRule: "yaml/syntax"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, findings := decodeStream("f.yaml", []byte(tc.in))
+			if tc.wantRule != "" {
+				if len(findings) == 0 {
+					t.Fatalf("decodeStream() findings = none, want %s", tc.wantRule)
+				}
+				f := findings[0]
+				if f.Rule != tc.wantRule || (tc.wantLine != 0 && f.Line != tc.wantLine) || !strings.Contains(f.Message, tc.wantMsg) || f.File != "f.yaml" {
+					t.Fatalf("decodeStream() finding = %+v, want rule %s line %d containing %q", f, tc.wantRule, tc.wantLine, tc.wantMsg)
+				}
+				return
+			}
+			if len(findings) > 0 {
+				t.Fatalf("decodeStream() findings = %v, want none", findings)
+			}
+			var ids []string
+			var lines []int
+			for _, o := range objs {
+				ids = append(ids, o.ID.String())
+				lines = append(lines, o.Source.Line)
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.wantIDs, ",") {
+				t.Errorf("decodeStream() ids = %v, want %v", ids, tc.wantIDs)
+			}
+			if len(lines) != len(tc.wantLines) {
+				t.Fatalf("decodeStream() lines = %v, want %v", lines, tc.wantLines)
+			}
+			for i := range lines {
+				if lines[i] != tc.wantLines[i] {
+					t.Errorf("decodeStream() lines = %v, want %v", lines, tc.wantLines)
+				}
+			}
+		})
+	}
+}
+
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n")
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 12; i++ {
+		b.WriteString("a" + strconv.Itoa(i) + ": &a" + strconv.Itoa(i) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + strconv.Itoa(i-1))
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+func TestDecodeKeepsScalarsAsKubernetesReadsThem(t *testing.T) {
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  date: 2024-01-01\n  quoted: \"007\"\n  big: 12345678901234\n  yes: yes\n  1: one\n"
+	objs, findings := decodeStream("f.yaml", []byte(in))
+	if len(findings) > 0 || len(objs) != 1 {
+		t.Fatalf("decodeStream() = %d objects, findings %v", len(objs), findings)
+	}
+	want := "apiVersion: v1\ndata:\n  \"1\": one\n  big: 12345678901234\n  date: \"2024-01-01\"\n  quoted: \"007\"\n  \"yes\": \"yes\"\nkind: ConfigMap\nmetadata:\n  name: a\n"
+	if got := string(objs[0].YAML); got != want {
+		t.Errorf("canonical YAML =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// FuzzDecodeStream checks that no input makes the decoder panic or hang, and that every object it returns
+// serialises to YAML that decodes to the same identity.
+func FuzzDecodeStream(f *testing.F) {
+	for _, seed := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+		"---\n---\napiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Secret, metadata: {name: s}}]\n",
+		"\xef\xbb\xbfa: b\r\n",
+		`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}`,
+		"a: &x [1, 2]\nb: *x\nc: {<<: {d: 1}}\n",
+		"a: !!binary aGVsbG8=\nb: 2001-12-14t21:59:43.10-05:00\nc: 0x1F\nd: 1e400\n",
+		aliasBomb(),
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, _ := decodeStream("fuzz.yaml", data)
+		for _, o := range objs {
+			again, findings := decodeStream("again.yaml", o.YAML)
+			if len(findings) > 0 || len(again) != 1 || again[0].ID != o.ID {
+				t.Fatalf("re-decoding %q: %d objects, findings %v; want the same identity %v", o.YAML, len(again), findings, o.ID)
+			}
+		}
+	})
+}

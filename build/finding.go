@@ -1,0 +1,89 @@
+package build
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Severity orders findings: errors stop a publish, warnings are reported.
+type Severity int
+
+const (
+	SeverityWarning Severity = iota
+	SeverityError
+)
+
+func (s Severity) String() string {
+	if s == SeverityError {
+		return "error"
+	}
+	return "warning"
+}
+
+// MarshalText makes a severity read as "error" or "warning" in JSON output.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Finding is one problem found in the source tree. Rule is a stable identifier ("yaml/syntax",
+// "object/missing-kind", …) that users can search for and, for policies, turn off.
+type Finding struct {
+	Severity Severity  `json:"severity"`
+	Rule     string    `json:"rule"`
+	File     string    `json:"file,omitempty"`
+	Line     int       `json:"line,omitempty"`
+	Object   *ObjectID `json:"object,omitempty"`
+	Message  string    `json:"message"`
+}
+
+func (f Finding) String() string {
+	pos := f.File
+	if pos == "" {
+		pos = "(generated)"
+	}
+	if f.Line > 0 {
+		pos = fmt.Sprintf("%s:%d", pos, f.Line)
+	}
+	obj := ""
+	if f.Object != nil {
+		obj = " " + f.Object.String() + ":"
+	}
+	return fmt.Sprintf("%s: %s:%s %s [%s]", pos, f.Severity, obj, f.Message, f.Rule)
+}
+
+// Findings is a list of findings with helpers for reporting.
+type Findings []Finding
+
+// HasErrors reports whether any finding is an error.
+func (fs Findings) HasErrors() bool {
+	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity == SeverityError })
+}
+
+// Count returns the number of errors and warnings.
+func (fs Findings) Count() (errs, warnings int) {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			errs++
+		} else {
+			warnings++
+		}
+	}
+	return errs, warnings
+}
+
+// Sort orders findings by file, line, rule and message, so reports are stable.
+func (fs Findings) Sort() {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message))
+	})
+}
+
+// FindingsError is returned when a step found errors in the input; it wraps ErrInvalidInput.
+type FindingsError struct{ Findings Findings }
+
+func (e *FindingsError) Error() string {
+	errs, warns := e.Findings.Count()
+	return fmt.Sprintf("%d error(s), %d warning(s) in the source tree", errs, warns)
+}
+
+func (e *FindingsError) Unwrap() error { return ErrInvalidInput }

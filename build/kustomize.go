@@ -1,0 +1,169 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// kustomizeMu guards kustomize's process-wide OpenAPI schema. Every build resets it, which is harmless between builds
+// that use the built-in schema, so those share the lock; a build whose kustomizations set a custom `openapi:` schema
+// takes it alone and resets the schema afterwards, so the schema never leaks into another build.
+var kustomizeMu sync.RWMutex
+
+// kustomize builds the kustomization in dir with plugins off and the load restrictor on.
+func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, findings Findings) {
+	kfile := r.rel(findKustomization(dir))
+	fail := func(rule, file, msg string) ([]Object, Findings) {
+		return nil, append(findings, Finding{Severity: SeverityError, Rule: rule, File: file, Message: msg})
+	}
+	scan := kustomizationScan{r: r, seen: map[string]bool{}}
+	scan.walk(dir)
+	if len(scan.findings) > 0 {
+		return nil, scan.findings
+	}
+	if !r.opts.allowRemote && len(scan.remote) > 0 {
+		for _, rm := range scan.remote {
+			findings = append(findings, Finding{Severity: SeverityError, Rule: "kustomize/remote-base", File: rm.file,
+				Message: fmt.Sprintf("%q is a remote base: fetching it needs the network; vendor it into the tree, or pass --allow-remote", rm.url)})
+		}
+		return nil, findings
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil
+	}
+
+	fsys := &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
+		maxSize: r.opts.maxFileSize, read: r.inputs}
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig()
+
+	if scan.customSchema {
+		kustomizeMu.Lock()
+		defer kustomizeMu.Unlock()
+		defer openapi.ResetOpenAPI()
+	} else {
+		kustomizeMu.RLock()
+		defer kustomizeMu.RUnlock()
+	}
+	m, err := runKrusty(opts, fsys, dir)
+	if fsys.refused != "" {
+		return fail("source/outside-root", kfile, fsys.refused)
+	}
+	if err != nil {
+		return fail("kustomize/build", kfile, strings.TrimSpace(err.Error()))
+	}
+	for _, res := range m {
+		y, err := res.AsYAML()
+		if err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
+		o, f := decodeStream(kfile, y)
+		for i := range o {
+			o[i].Source = Source{} // kustomize output: the origin is unknown until origin annotations are used
+		}
+		objs, findings = append(objs, o...), append(findings, f...)
+	}
+	return objs, findings
+}
+
+// runKrusty runs kustomize, turning its panics (and its log.Fatal paths that we can reach) into errors.
+func runKrusty(opts *krusty.Options, fsys filesys.FileSystem, dir string) (res []*resource.Resource, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("kustomize failed unexpectedly: %v", p)
+		}
+	}()
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return m.Resources(), nil
+}
+
+// remoteRef is a remote base found by the pre-scan.
+type remoteRef struct{ file, url string }
+
+// kustomizationScan walks the local kustomizations reachable from a directory before kustomize runs, to refuse
+// remote bases without touching the network and to learn whether any sets a custom OpenAPI schema.
+type kustomizationScan struct {
+	r            *renderer
+	seen         map[string]bool
+	remote       []remoteRef
+	customSchema bool
+	findings     Findings
+}
+
+// kustomizationRefs is the part of a kustomization that names other kustomizations or remote content.
+type kustomizationRefs struct {
+	Resources  []string          `json:"resources"`
+	Bases      []string          `json:"bases"`
+	Components []string          `json:"components"`
+	OpenAPI    map[string]string `json:"openapi"`
+}
+
+func (s *kustomizationScan) walk(dir string) {
+	if s.seen[dir] {
+		return
+	}
+	s.seen[dir] = true
+	kf := findKustomization(dir)
+	if kf == "" {
+		return
+	}
+	data, err := readLimited(kf, s.r.opts.maxFileSize)
+	if err != nil {
+		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "source/unreadable", File: s.r.rel(kf), Message: err.Error()})
+		return
+	}
+	var k kustomizationRefs
+	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+		line, msg := yamlErrorLine(err)
+		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Line: line, Message: msg})
+		return
+	}
+	if len(k.OpenAPI) > 0 {
+		s.customSchema = true
+	}
+	for _, group := range [][]string{k.Resources, k.Bases, k.Components} {
+		for _, entry := range group {
+			local := filepath.Join(dir, entry)
+			if filepath.IsAbs(entry) {
+				local = entry
+			}
+			st, statErr := os.Stat(local)
+			if statErr != nil && isRemote(entry) {
+				s.remote = append(s.remote, remoteRef{file: s.r.rel(kf), url: entry})
+				continue
+			}
+			if statErr == nil && st.IsDir() {
+				if real, err := filepath.EvalSymlinks(local); err == nil && within(s.r.root, real) {
+					s.walk(real)
+				}
+			}
+		}
+	}
+}
+
+// hostLike matches the start of kustomize's remote forms without a scheme: "github.com/org/repo", "example.com:8080/…".
+var hostLike = regexp.MustCompile(`^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]+)?/`)
+
+// isRemote reports whether a resources entry that does not exist locally names remote content, in any of the
+// forms kustomize accepts (URLs, git@host:…, git::…, host/org/repo).
+func isRemote(entry string) bool {
+	return strings.Contains(entry, "://") || strings.HasPrefix(entry, "git@") || strings.HasPrefix(entry, "git::") ||
+		hostLike.MatchString(entry)
+}

@@ -1,0 +1,265 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// DefaultMaxFileSize is the largest source file Render reads unless WithMaxFileSize says otherwise.
+const DefaultMaxFileSize = 32 << 20
+
+// kustomizationFiles are the names kustomize recognises, in the order it looks for them.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Rendering is the outcome of Render.
+type Rendering struct {
+	// Objects in render order: kustomize's order for a kustomization, file then document order for plain YAML.
+	Objects []Object
+	// Findings are problems found while reading the tree (syntax errors, refused files). When any is an error, the
+	// objects are incomplete and must not be packaged.
+	Findings Findings
+	// Kustomize is true when the path was a kustomization.
+	Kustomize bool
+	// Inputs lists every file the render read, slash-separated and relative to the source root, sorted.
+	Inputs []string
+}
+
+// RenderOption configures Render.
+type RenderOption func(*renderOptions) error
+
+type renderOptions struct {
+	root        string
+	allowRemote bool
+	maxFileSize int64
+}
+
+// WithRoot sets the source root: no file outside it is read, whatever symlinks or "../" entries say. Paths in
+// findings are relative to it. Default: the rendered path itself.
+func WithRoot(dir string) RenderOption {
+	return func(o *renderOptions) error {
+		if dir == "" {
+			return errors.New("source root must not be empty")
+		}
+		o.root = dir
+		return nil
+	}
+}
+
+// WithAllowRemote lets kustomizations fetch remote bases and resources over the network. Default: refused, with a
+// finding that names the URL.
+func WithAllowRemote(allow bool) RenderOption {
+	return func(o *renderOptions) error { o.allowRemote = allow; return nil }
+}
+
+// WithMaxFileSize refuses source files larger than n bytes. Default: DefaultMaxFileSize.
+func WithMaxFileSize(n int64) RenderOption {
+	return func(o *renderOptions) error {
+		if n <= 0 {
+			return fmt.Errorf("maximum file size must be positive, got %d", n)
+		}
+		o.maxFileSize = n
+		return nil
+	}
+}
+
+// Render reads the desired state at path: a kustomization directory, or a directory of plain YAML/JSON manifests
+// read recursively (hidden files and directories skipped; a subdirectory holding a kustomization is built with
+// kustomize, as Flux does). Problems in the tree come back as findings; the error is for bad options and I/O
+// failures of the machine. Render is safe to call concurrently.
+func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering, error) {
+	o := renderOptions{maxFileSize: DefaultMaxFileSize}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	absPath, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if o.root == "" {
+		o.root = absPath
+	}
+	root, err := realRoot(o.root)
+	if err != nil {
+		return nil, err
+	}
+	realPath, err := filepath.EvalSymlinks(absPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !within(root, realPath) {
+		return nil, fmt.Errorf("%w: %s is outside the source root %s", ErrInvalidInput, path, root)
+	}
+	st, err := os.Stat(realPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory: give the directory that holds the manifests or the kustomization", ErrInvalidInput, path)
+	}
+	r := &renderer{opts: o, root: root, inputs: map[string]bool{}}
+	out := &Rendering{}
+	if kf := findKustomization(realPath); kf != "" {
+		out.Kustomize = true
+		out.Objects, out.Findings = r.kustomize(ctx, realPath)
+	} else {
+		out.Objects, out.Findings = r.plain(ctx, realPath)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for f := range r.inputs {
+		out.Inputs = append(out.Inputs, f)
+	}
+	slices.Sort(out.Inputs)
+	out.Findings.Sort()
+	return out, nil
+}
+
+// realRoot resolves the source root to an absolute path without symlinks.
+func realRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("source root: %w", err)
+	}
+	return real, nil
+}
+
+// within reports whether path is root or below it. Both must be clean absolute paths.
+func within(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func findKustomization(dir string) string {
+	for _, name := range kustomizationFiles {
+		p := filepath.Join(dir, name)
+		if st, err := os.Lstat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// renderer holds the state of one Render call.
+type renderer struct {
+	opts   renderOptions
+	root   string
+	inputs map[string]bool // guarded by being filled from one goroutine, or through rootFS's mutex
+}
+
+// rel returns path relative to the source root, slash-separated, for messages.
+func (r *renderer) rel(path string) string {
+	if rel, err := filepath.Rel(r.root, path); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(path)
+}
+
+func isManifestFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// plain reads a directory of manifests recursively, in lexical order.
+func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
+	var objs []Object
+	var findings Findings
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			findings = append(findings, Finding{Severity: SeverityError, Rule: "source/unreadable", File: r.rel(p),
+				Message: err.Error()})
+			return nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if p != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if p != dir && findKustomization(p) != "" {
+				o, f := r.kustomize(ctx, p)
+				objs, findings = append(objs, o...), append(findings, f...)
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !isManifestFile(d.Name()) {
+			return nil
+		}
+		o, f := r.readManifestFile(p, d)
+		objs, findings = append(objs, o...), append(findings, f...)
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		findings = append(findings, Finding{Severity: SeverityError, Rule: "source/unreadable", File: r.rel(dir),
+			Message: err.Error()})
+	}
+	return objs, findings
+}
+
+func (r *renderer) readManifestFile(p string, d fs.DirEntry) ([]Object, Findings) {
+	rel := r.rel(p)
+	refuse := func(rule, msg string) ([]Object, Findings) {
+		return nil, Findings{{Severity: SeverityError, Rule: rule, File: rel, Message: msg}}
+	}
+	if d.Type()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return refuse("source/unreadable", "broken symlink: "+err.Error())
+		}
+		if !within(r.root, target) {
+			return refuse("source/outside-root", "symlink points outside the source root: statepack reads nothing outside it; copy the file into the tree instead")
+		}
+		st, err := os.Stat(target)
+		if err != nil || !st.Mode().IsRegular() {
+			return nil, nil // a symlink to a directory is not followed
+		}
+	} else if !d.Type().IsRegular() {
+		return nil, nil
+	}
+	data, err := readLimited(p, r.opts.maxFileSize)
+	if err != nil {
+		return refuse("source/too-large", err.Error())
+	}
+	r.inputs[rel] = true
+	return decodeStream(rel, data)
+}
+
+// readLimited reads a file, refusing one larger than limit.
+func readLimited(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("file is %d bytes, over the %d-byte limit: split it, or raise --max-file-size", st.Size(), limit)
+	}
+	buf := make([]byte, st.Size())
+	_, err = io.ReadFull(f, buf)
+	return buf, err
+}

@@ -1,0 +1,127 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Validator checks rendered objects. Structural checks are built in; schema and policy validators plug in here.
+type Validator interface {
+	// Validate returns findings about objs. It must not modify them.
+	Validate(ctx context.Context, objs []Object) Findings
+}
+
+// ValidatorFunc adapts a function to Validator.
+type ValidatorFunc func(ctx context.Context, objs []Object) Findings
+
+// Validate calls f.
+func (f ValidatorFunc) Validate(ctx context.Context, objs []Object) Findings { return f(ctx, objs) }
+
+// Validate runs the structural checks and then every extra validator, and returns all findings, sorted.
+func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {
+	findings := Structural().Validate(ctx, objs)
+	for _, v := range extra {
+		findings = append(findings, v.Validate(ctx, objs)...)
+	}
+	findings.Sort()
+	return findings
+}
+
+// Structural returns the validator that every object has apiVersion, kind and a valid metadata.name, and that no
+// two objects share group, kind, namespace and name.
+func Structural() Validator { return ValidatorFunc(structural) }
+
+func structural(_ context.Context, objs []Object) Findings {
+	var findings Findings
+	seen := make(map[ObjectID]Source, len(objs))
+	for _, o := range objs {
+		add := func(rule, format string, args ...any) {
+			id := o.ID
+			findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
+				Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
+		}
+		if o.APIVersion == "" {
+			add("object/missing-apiversion", "apiVersion is missing or not a string")
+		} else if !validAPIVersion(o.APIVersion) {
+			add("object/invalid-apiversion", "apiVersion %q is not of the form [group/]version", o.APIVersion)
+		}
+		if o.ID.Kind == "" {
+			add("object/missing-kind", "kind is missing or not a string")
+		}
+		meta, isMap := o.Content["metadata"].(map[string]any)
+		switch {
+		case o.Content["metadata"] == nil:
+			add("object/missing-metadata", "metadata is missing: every object needs metadata.name")
+			continue
+		case !isMap:
+			add("object/invalid-metadata", "metadata must be a mapping")
+			continue
+		}
+		if _, hasGenerateName := meta["generateName"]; o.ID.Name == "" && hasGenerateName {
+			add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name")
+		} else if o.ID.Name == "" {
+			add("object/missing-name", "metadata.name is missing or not a string")
+		} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
+			add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+		}
+		if ns, ok := meta["namespace"]; ok && ns != nil {
+			if s, isString := ns.(string); !isString {
+				add("object/invalid-namespace", "metadata.namespace must be a string")
+			} else if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
+				add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
+			}
+		}
+		if o.ID.Kind == "" || o.ID.Name == "" {
+			continue
+		}
+		if first, dup := seen[o.ID]; dup {
+			add("object/duplicate", "%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first)
+			continue
+		}
+		seen[o.ID] = o.Source
+	}
+	return findings
+}
+
+func validAPIVersion(v string) bool {
+	parts := strings.Split(v, "/")
+	switch len(parts) {
+	case 1:
+		return len(validation.IsDNS1035Label(parts[0])) == 0
+	case 2:
+		return len(validation.IsDNS1123Subdomain(parts[0])) == 0 && len(validation.IsDNS1035Label(parts[1])) == 0
+	}
+	return false
+}
+
+// dns1123LabelKinds are the built-in kinds whose names the API server checks as DNS-1123 labels; most other kinds
+// take DNS-1123 subdomains. RBAC kinds accept any path segment.
+var dns1123LabelKinds = map[string]bool{"Namespace": true}
+
+// pathSegmentKinds accept any name that is a valid path segment (RBAC allows "system:…").
+var pathSegmentKinds = map[string]bool{"Role": true, "ClusterRole": true, "RoleBinding": true,
+	"ClusterRoleBinding": true}
+
+// nameErrors applies the name rule Kubernetes uses for the kind. Custom resources are checked as DNS-1123
+// subdomains, which is what the API server does for CRDs.
+func nameErrors(kind, name string) []string {
+	switch {
+	case kind == "Service": // a Service name becomes a DNS label that must start with a letter
+		return validation.IsDNS1035Label(name)
+	case dns1123LabelKinds[kind]:
+		return validation.IsDNS1123Label(name)
+	case pathSegmentKinds[kind]:
+		if name == "." || name == ".." {
+			return []string{"may not be '.' or '..'"}
+		}
+		if strings.ContainsAny(name, "/%") {
+			return []string{"may not contain '/' or '%'"}
+		}
+		return nil
+	default:
+		return validation.IsDNS1123Subdomain(name)
+	}
+}
