@@ -86,7 +86,9 @@ func copyTree(t *testing.T, src, dst string, mode, dirMode fs.FileMode) {
 		}
 		return nil
 	})
-	t.Cleanup(func() { _ = filepath.WalkDir(dst, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(dst, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+	})
 }
 
 func TestPackageIsReproducible(t *testing.T) {
