@@ -2,10 +2,12 @@ package build
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -31,6 +33,12 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 			Message: "not a text file (invalid UTF-8 or NUL bytes): remove it or give it another extension"}}
 	}
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	if strings.EqualFold(path.Ext(file), ".json") {
+		// JSON is read as JSON, as kubectl does: YAML would let a trailing comma or a comment through.
+		if f, ok := jsonSyntax(file, data); !ok {
+			return nil, Findings{f}
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []Object
 	var findings Findings
@@ -54,6 +62,28 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 }
 
 var errEOF = errors.New("end of stream")
+
+// jsonSyntax checks that data is a stream of JSON values and reports the first syntax error with its line.
+func jsonSyntax(file string, data []byte) (Finding, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return Finding{}, true
+		}
+		if err != nil {
+			offset := dec.InputOffset()
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				offset = se.Offset
+			}
+			line := 1 + bytes.Count(data[:min(int(offset), len(data))], []byte("\n"))
+			return Finding{Severity: SeverityError, Rule: "json/syntax", File: file, Line: line,
+				Message: strings.TrimPrefix(err.Error(), "json: ")}, false
+		}
+	}
+}
 
 // decodeNode turns the yaml package's panics on hostile input into errors.
 func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {

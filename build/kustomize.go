@@ -64,14 +64,15 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		return fail("source/outside-root", kfile, fsys.refused)
 	}
 	if err != nil {
-		return fail("kustomize/build", kfile, strings.TrimSpace(err.Error()))
+		return fail("kustomize/build", kfile, r.relMessage(strings.TrimSpace(err.Error())))
 	}
 	for _, res := range m {
-		y, err := res.AsYAML()
+		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
+		y, err := res.RNode.String()
 		if err != nil {
 			return fail("kustomize/build", kfile, err.Error())
 		}
-		o, f := decodeStream(kfile, y)
+		o, f := decodeStream(kfile, []byte(y))
 		for i := range o {
 			o[i].Source = Source{} // kustomize output: the origin is unknown until origin annotations are used
 		}

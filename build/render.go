@@ -168,6 +168,12 @@ func (r *renderer) rel(path string) string {
 	return filepath.ToSlash(path)
 }
 
+// relMessage rewrites absolute paths under the source root in a message (kustomize's errors carry them) as
+// relative ones, so messages read the same on every machine.
+func (r *renderer) relMessage(msg string) string {
+	return strings.ReplaceAll(msg, r.root+string(filepath.Separator), "")
+}
+
 func isManifestFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":

@@ -55,7 +55,7 @@ func (f *rootFS) check(path string) (string, error) {
 	}
 	f.mu.Lock()
 	if f.refused == "" {
-		f.refused = fmt.Sprintf("%s is outside the source root %s: statepack reads nothing outside it (symlinks and ../ included); set --root to a directory that holds both", path, f.root)
+		f.refused = fmt.Sprintf("%s is outside the source root: statepack reads nothing outside it (symlinks and ../ included); set --root to a directory that holds both", path)
 	}
 	f.mu.Unlock()
 	return "", fmt.Errorf("%s: %w", path, errOutsideRoot)

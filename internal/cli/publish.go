@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack/sign"
+)
+
+// signOptions are the flags that sign an artifact.
+type signOptions struct {
+	key        string
+	tlogUpload bool
+}
+
+func (o *signOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.key, "key", "", "sign with this cosign private key: a file or env://VAR (password from COSIGN_PASSWORD)")
+	f.BoolVar(&o.tlogUpload, "tlog-upload", false, "upload the signature to the Rekor transparency log")
+}
+
+// signer loads the key before anything is pushed, so that a bad key or password fails early.
+func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error) {
+	if o.key == "" {
+		if o.tlogUpload {
+			return nil, usagef("--tlog-upload needs --key: there is no signature to upload")
+		}
+		return nil, nil
+	}
+	if o.tlogUpload {
+		return nil, usagef("--tlog-upload is not supported yet for key signing: leave it off (Flux verifies key signatures without the log)")
+	}
+	return sign.LoadSigner(cmd.Context(), o.key, []byte(env.getenv("COSIGN_PASSWORD")))
+}
+
+// publishResult is what publish prints with -o json.
+type publishResult struct {
+	Ref         string            `json:"ref"`
+	Repository  string            `json:"repository"`
+	Digest      string            `json:"digest"`
+	Tags        []string          `json:"tags"`
+	MediaType   string            `json:"mediaType"`
+	Size        int64             `json:"size"`
+	Objects     int               `json:"objects"`
+	Signed      bool              `json:"signed"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Findings    build.Findings    `json:"findings,omitempty"`
+}
+
+func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
+	var (
+		src  sourceOptions
+		pkg  packageOptions
+		reg  registryOptions
+		sig  signOptions
+		tags []string
+	)
+	cmd := &cobra.Command{
+		Use:   "publish [PATH] REF [--tag T]...",
+		Short: "Render, validate, package, push and sign; print REPOSITORY@sha256:…",
+		Long: `publish renders and validates PATH (default "."), packages it, and pushes it to REF: a registry repository
+("host/repo[:tag]", an "oci://" prefix accepted) or a local OCI layout ("oci:DIR[:tag]").
+
+Order: blobs, then the manifest by digest, then the signature by digest, then the tags. A tag never points at content
+that is incomplete or unsigned, whichever step fails; running publish again converges.`,
+		Args: argsUsage(1, 2, "[PATH] REF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, refArg := ".", args[0]
+			if len(args) == 2 {
+				path, refArg = args[0], args[1]
+			}
+			ref, err := parseRef(refArg)
+			if err != nil {
+				return err
+			}
+			if ref.Digest != "" {
+				return usagef("publish REF must not carry a digest: the digest is what publish computes")
+			}
+			allTags := tags
+			if ref.Tag != "" {
+				allTags = append([]string{ref.Tag}, tags...)
+			}
+			allTags = slices.Compact(slices.Sorted(slices.Values(allTags)))
+			for _, t := range allTags {
+				if _, err := publish.ParseRef(ref.Name() + ":" + t); err != nil {
+					return usagef("--tag %q is not a valid tag", t)
+				}
+			}
+			log := g.logger(env)
+			signer, err := sig.signer(cmd, env)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
+			defer cancel()
+
+			s, err := loadSource(ctx, env, log, path, &src)
+			if err != nil {
+				return err
+			}
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
+			if err := failOnFindings(s.findings); err != nil {
+				return err
+			}
+			b, err := s.bundle(env, log, &pkg)
+			if err != nil {
+				return err
+			}
+			target, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
+			if err != nil {
+				return err
+			}
+			desc, err := pushSignTag(ctx, target, b, signer, allTags)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(env.Stdout, publishResult{
+					Ref: ref.WithDigest(desc.Digest.String()), Repository: ref.Name(), Digest: desc.Digest.String(),
+					Tags: nonNil(allTags), MediaType: desc.MediaType, Size: desc.Size, Objects: len(b.Files),
+					Signed: signer != nil, Annotations: b.Annotations, Findings: s.findings,
+				})
+			}
+			fmt.Fprintln(env.Stdout, ref.WithDigest(desc.Digest.String()))
+			return nil
+		},
+	}
+	src.bind(cmd)
+	pkg.bind(cmd)
+	reg.bind(cmd)
+	sig.bind(cmd)
+	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
+	return cmd
+}
+
+// pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.
+func pushSignTag(ctx context.Context, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string) (ocispec.Descriptor, error) {
+	desc, err := t.PushArtifact(ctx, publish.Artifact{
+		Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
+		Blobs: []publish.Blob{
+			{Descriptor: b.ConfigDescriptor, Data: b.Config},
+			{Descriptor: b.LayerDescriptor, Data: b.Layer},
+		},
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if signer != nil {
+		if _, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name()); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
+		}
+	}
+	if len(tags) > 0 {
+		if err := t.Tag(ctx, desc, tags...); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	return desc, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

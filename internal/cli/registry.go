@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/publish"
+)
+
+// registryOptions are the flags of every command that talks to a registry.
+type registryOptions struct {
+	plainHTTP     bool
+	insecure      []string
+	username      string
+	passwordStdin bool
+	timeout       time.Duration
+	dockerConfig  string
+}
+
+func (o *registryOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (default: only for loopback registries)")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "skip TLS verification for this registry host[:port] (repeatable)")
+	f.StringVar(&o.username, "username", "", "registry user name (default: from the Docker config and credential helpers)")
+	f.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password or token from stdin")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the whole operation after this long")
+	f.StringVar(&o.dockerConfig, "docker-config", "", "directory holding config.json (default: $DOCKER_CONFIG or ~/.docker)")
+}
+
+// open connects to the target of ref with the credentials and transport settings of the flags.
+func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string) (*publish.Target, error) {
+	opts := []publish.Option{publish.WithLogger(log), publish.WithUserAgent(userAgent)}
+	if o.plainHTTP {
+		opts = append(opts, publish.WithPlainHTTP(true))
+	}
+	if len(o.insecure) > 0 {
+		opts = append(opts, publish.WithInsecureRegistries(o.insecure...))
+	}
+	if o.dockerConfig != "" {
+		opts = append(opts, publish.WithDockerConfig(o.dockerConfig))
+	} else if dc := env.getenv("DOCKER_CONFIG"); dc != "" {
+		opts = append(opts, publish.WithDockerConfig(dc))
+	}
+	if o.passwordStdin {
+		if o.username == "" {
+			return nil, usagef("--password-stdin needs --username")
+		}
+		password, err := readSecretLine(env)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, publish.WithCredentials(o.username, password))
+	} else if o.username != "" {
+		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
+	}
+	return publish.Open(ctx, ref, opts...)
+}
+
+// readSecretLine reads one line from stdin; the value is never logged.
+func readSecretLine(env *Env) (string, error) {
+	if env.Stdin == nil {
+		return "", usagef("--password-stdin: stdin is not available")
+	}
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		if err != nil {
+			return "", usagef("--password-stdin: nothing on stdin: pipe the password in, e.g. `echo \"$TOKEN\" | statepack … --password-stdin`")
+		}
+		return "", usagef("--password-stdin: the first line of stdin is empty")
+	}
+	return line, nil
+}
+
+func parseRef(s string) (publish.Ref, error) { return publish.ParseRef(s) }

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+)
+
+func pathArg(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return "."
+}
+
+func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
+	var src sourceOptions
+	cmd := &cobra.Command{
+		Use:   "render [PATH]",
+		Short: "Print the rendered objects as a YAML stream (like `kustomize build`)",
+		Args:  argsUsage(0, 1, "at most one PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := g.logger(env)
+			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
+			if err != nil {
+				return err
+			}
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.rendering.Findings)
+			if err := failOnFindings(s.rendering.Findings); err != nil {
+				return err
+			}
+			if g.json() {
+				items := make([]map[string]any, len(s.rendering.Objects))
+				for i, o := range s.rendering.Objects {
+					items[i] = o.Content
+				}
+				return writeJSON(env.Stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+			}
+			var buf bytes.Buffer
+			for i, o := range s.rendering.Objects {
+				if i > 0 {
+					buf.WriteString("---\n")
+				}
+				buf.Write(o.YAML)
+			}
+			_, err = env.Stdout.Write(buf.Bytes())
+			return err
+		},
+	}
+	src.bind(cmd)
+	return cmd
+}
+
+func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
+	var src sourceOptions
+	cmd := &cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Render and validate; exit 1 with findings",
+		Args:  argsUsage(0, 1, "at most one PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log := g.logger(env)
+			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
+			if err != nil {
+				return err
+			}
+			errs, warns := s.findings.Count()
+			if g.json() {
+				findings := s.findings
+				if findings == nil {
+					findings = build.Findings{}
+				}
+				if err := writeJSON(env.Stdout, map[string]any{"path": s.path, "objects": len(s.rendering.Objects),
+					"errors": errs, "warnings": warns, "findings": findings}); err != nil {
+					return err
+				}
+			} else {
+				reportFindings(env.Stdout, g, s.findings)
+				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.path, len(s.rendering.Objects), errs, warns)
+			}
+			return failOnFindings(s.findings)
+		},
+	}
+	src.bind(cmd)
+	return cmd
+}
+
+func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
+	var (
+		src     sourceOptions
+		pkg     packageOptions
+		outFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "build [PATH] -o FILE",
+		Short: "Render, validate and package; write the layer (tar+gzip) and print its digest",
+		Args:  argsUsage(0, 1, "at most one PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if outFile == "" {
+				return usagef("build needs -o FILE: where to write the layer (tar+gzip)")
+			}
+			log := g.logger(env)
+			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
+			if err != nil {
+				return err
+			}
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
+			if err := failOnFindings(s.findings); err != nil {
+				return err
+			}
+			b, err := s.bundle(env, log, &pkg)
+			if err != nil {
+				return err
+			}
+			if err := writeFileAtomic(outFile, b.Layer); err != nil {
+				return fmt.Errorf("writing the layer: %w", err)
+			}
+			if g.json() {
+				return writeJSON(env.Stdout, map[string]any{
+					"file": outFile, "digest": b.LayerDescriptor.Digest, "size": b.LayerDescriptor.Size,
+					"mediaType": b.LayerDescriptor.MediaType, "manifestDigest": b.ManifestDescriptor.Digest,
+					"objects": len(b.Files), "files": b.Files,
+				})
+			}
+			fmt.Fprintln(env.Stdout, b.LayerDescriptor.Digest)
+			return nil
+		},
+	}
+	src.bind(cmd)
+	pkg.bind(cmd)
+	cmd.Flags().StringVarP(&outFile, "output", "o", "", "file to write the layer (tar+gzip) to (required); the result format is --format")
+	return cmd
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename, so a reader never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".statepack-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

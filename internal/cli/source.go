@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/gitmeta"
+)
+
+// sourceOptions are the flags of every command that reads a source tree.
+type sourceOptions struct {
+	root        string
+	allowRemote bool
+	maxFileSize int64
+}
+
+func (o *sourceOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.root, "root", "", "source root: no file outside it is read (default: the git work tree that holds PATH, else the current directory when it holds PATH, else PATH)")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
+	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
+}
+
+// packageOptions are the flags that shape the artifact.
+type packageOptions struct {
+	layerMediaType string
+	annotations    []string
+}
+
+func (o *packageOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.layerMediaType, "layer-media-type", build.LayerMediaType,
+		"media type of the layer: "+build.LayerMediaType+" (Flux and Argo CD) or "+build.FluxLayerMediaType+" (Flux only)")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "extra manifest annotation KEY=VALUE (repeatable)")
+}
+
+// source is a rendered, validated tree.
+type source struct {
+	path      string
+	rendering *build.Rendering
+	findings  build.Findings
+	git       *gitmeta.Info // nil outside a git work tree
+}
+
+// loadSource renders and validates the tree at path. Findings come back in the source, not as an error, so that
+// commands decide how to report them.
+func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, usagef("source %s: %w", path, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return nil, usagef("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
+	}
+	s := &source{path: path}
+	info, err := gitmeta.Read(path, ciRefName(env))
+	switch {
+	case errors.Is(err, gitmeta.ErrNotRepository):
+		log.Debug("source is not in a git work tree", "path", path)
+	case err != nil:
+		log.Warn("reading git metadata", "error", err)
+	default:
+		s.git = info
+	}
+	root := o.root
+	if root == "" {
+		root = defaultRoot(path, s.git)
+	}
+	opts := []build.RenderOption{build.WithRoot(root), build.WithAllowRemote(o.allowRemote)}
+	if o.maxFileSize > 0 {
+		opts = append(opts, build.WithMaxFileSize(o.maxFileSize))
+	} else {
+		return nil, usagef("--max-file-size must be positive")
+	}
+	r, err := build.Render(ctx, path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.rendering = r
+	s.findings = r.Findings
+	if !r.Findings.HasErrors() {
+		s.findings = append(s.findings, build.Validate(ctx, r.Objects)...)
+		s.findings.Sort()
+	}
+	return s, nil
+}
+
+// defaultRoot picks the source root: the git work tree, else the working directory when it holds path, else path.
+func defaultRoot(path string, info *gitmeta.Info) string {
+	abs, _ := filepath.Abs(path)
+	if info != nil && info.TopLevel != "" {
+		return info.TopLevel
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return wd
+		}
+	}
+	return abs
+}
+
+// ciRefName returns the branch or tag name CI systems give for a detached checkout.
+func ciRefName(env *Env) string {
+	if ref := env.getenv("GITHUB_REF"); strings.HasPrefix(ref, "refs/heads/") || strings.HasPrefix(ref, "refs/tags/") {
+		if name := env.getenv("GITHUB_REF_NAME"); name != "" {
+			return name
+		}
+		_, name, _ := strings.Cut(strings.TrimPrefix(ref, "refs/"), "/")
+		return name
+	}
+	if name := env.getenv("GITHUB_HEAD_REF"); name != "" {
+		return name // pull requests: the source branch
+	}
+	for _, k := range []string{"CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH", "GIT_BRANCH", "BRANCH_NAME"} {
+		if v := env.getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// annotations returns the manifest annotations for the source: git metadata, SOURCE_DATE_EPOCH, and the user's.
+func (s *source) annotations(env *Env, log *slog.Logger, o *packageOptions) (map[string]string, error) {
+	a := map[string]string{}
+	var missing []string
+	if s.git != nil {
+		if s.git.Source != "" {
+			a[build.AnnotationSource] = s.git.Source
+		} else {
+			missing = append(missing, build.AnnotationSource+" (the repository has no remote)")
+		}
+		a[build.AnnotationRevision] = s.git.Revision
+		a[build.AnnotationCreated] = s.git.CommitTime.Format(time.RFC3339)
+	} else {
+		missing = append(missing, build.AnnotationSource, build.AnnotationRevision)
+	}
+	if sde := env.getenv("SOURCE_DATE_EPOCH"); sde != "" {
+		secs, err := strconv.ParseInt(sde, 10, 64)
+		if err != nil || secs < 0 {
+			return nil, usagef("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", sde)
+		}
+		a[build.AnnotationCreated] = time.Unix(secs, 0).UTC().Format(time.RFC3339)
+	} else if s.git == nil {
+		missing = append(missing, build.AnnotationCreated+" (set SOURCE_DATE_EPOCH)")
+	}
+	for _, kv := range o.annotations {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--annotation %q is not KEY=VALUE", kv)
+		}
+		a[k] = v
+	}
+	if len(missing) > 0 {
+		reason := "not in a git work tree"
+		if s.git != nil {
+			reason = "git metadata incomplete"
+		}
+		log.Info(reason+": annotations left out", "annotations", strings.Join(missing, ", "))
+	}
+	return a, nil
+}
+
+// bundle packages a clean source.
+func (s *source) bundle(env *Env, log *slog.Logger, o *packageOptions) (*build.Bundle, error) {
+	a, err := s.annotations(env, log, o)
+	if err != nil {
+		return nil, err
+	}
+	return build.Package(s.rendering.Objects, build.WithLayerMediaType(o.layerMediaType), build.WithAnnotations(a))
+}
+
+// reportFindings prints findings: to stdout as the result of validate, else to stderr.
+func reportFindings(w io.Writer, g *globalOptions, findings build.Findings) {
+	if g.json() {
+		return // JSON commands embed findings in their result
+	}
+	for _, f := range findings {
+		fmt.Fprintln(w, f.String())
+	}
+}
+
+// failOnFindings returns a reported error when findings hold an error; the findings were printed already.
+func failOnFindings(findings build.Findings) error {
+	if !findings.HasErrors() {
+		return nil
+	}
+	errs, warns := findings.Count()
+	return &reportedError{fmt.Errorf("%w: %d error(s), %d warning(s)", build.ErrInvalidInput, errs, warns)}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// countKinds counts objects by kind, for summaries.
+func countKinds(objs []build.Object) map[string]int {
+	m := map[string]int{}
+	for _, o := range objs {
+		m[o.ID.Kind]++
+	}
+	return m
+}

@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack/sign"
+)
+
+// verifyOptions are the flags that verify an artifact.
+type verifyOptions struct {
+	keys []string
+}
+
+func (o *verifyOptions) bind(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "cosign public key: a file or env://VAR (repeatable: any may match, as Flux takes every *.pub)")
+}
+
+func (o *verifyOptions) requested() bool { return len(o.keys) > 0 }
+
+func (o *verifyOptions) verifiers(ctx context.Context) ([]signature.Verifier, error) {
+	return sign.LoadVerifiers(ctx, o.keys...)
+}
+
+// parseContentRef parses a REF that must name content: a tag or a digest.
+func parseContentRef(s string) (publish.Ref, error) {
+	ref, err := publish.ParseRef(s)
+	if err != nil {
+		return publish.Ref{}, err
+	}
+	if ref.Tag == "" && ref.Digest == "" {
+		return publish.Ref{}, usagef("%s names no tag or digest: add :TAG or @sha256:…", s)
+	}
+	return ref, nil
+}
+
+// resolve finds the manifest REF names: by digest when it has one, else by tag.
+func resolve(ctx context.Context, t *publish.Target, ref publish.Ref) (ocispec.Descriptor, error) {
+	reference := ref.Digest
+	if reference == "" {
+		reference = ref.Tag
+	}
+	return t.Resolve(ctx, reference)
+}
+
+type verifyResult struct {
+	Ref      string `json:"ref"`
+	Digest   string `json:"digest"`
+	Verified bool   `json:"verified"`
+	Error    string `json:"error,omitempty"`
+	Detail   any    `json:"signature,omitempty"`
+}
+
+func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
+	var (
+		reg registryOptions
+		ver verifyOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "verify REF --key cosign.pub",
+		Short: "Check the artifact's signature the way an in-cluster agent (Flux) would",
+		Args:  argsUsage(1, 1, "one REF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseContentRef(args[0])
+			if err != nil {
+				return err
+			}
+			if !ver.requested() {
+				return usagef("verify needs --key: the cosign public key the artifact must be signed with")
+			}
+			verifiers, err := ver.verifiers(cmd.Context())
+			if err != nil {
+				return &usageError{err}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
+			defer cancel()
+			log := g.logger(env)
+			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
+			if err != nil {
+				return err
+			}
+			desc, err := resolve(ctx, t, ref)
+			if err != nil {
+				return err
+			}
+			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
+			v, verr := sign.Verify(ctx, t.Storage(), desc, verifiers)
+			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
+				return verr
+			}
+			res.Verified = verr == nil
+			if verr != nil {
+				res.Error = verr.Error()
+			} else {
+				res.Detail = v
+			}
+			if g.json() {
+				if err := writeJSON(env.Stdout, res); err != nil {
+					return err
+				}
+			} else if verr == nil {
+				fmt.Fprintf(env.Stdout, "%s: signature verified\n", res.Ref)
+			}
+			if verr != nil {
+				if ref.Tag != "" && ref.Digest == "" && errors.Is(verr, sign.ErrNoSignature) {
+					verr = fmt.Errorf("%w (tag %q points at %s: if the tag was moved, the new content is unsigned)", verr, ref.Tag, desc.Digest)
+				}
+				return fmt.Errorf("verifying %s: %w", res.Ref, verr)
+			}
+			return nil
+		},
+	}
+	reg.bind(cmd)
+	ver.bind(cmd)
+	return cmd
+}
+
+func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
+	var (
+		reg    registryOptions
+		ver    verifyOptions
+		outDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "pull REF -o DIR",
+		Short: "Fetch an artifact (verifying it first when given --key) and extract its manifests into DIR",
+		Args:  argsUsage(1, 1, "one REF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseContentRef(args[0])
+			if err != nil {
+				return err
+			}
+			if outDir == "" {
+				return usagef("pull needs -o DIR: where to extract the manifests")
+			}
+			var verifiers []signature.Verifier
+			if ver.requested() {
+				if verifiers, err = ver.verifiers(cmd.Context()); err != nil {
+					return &usageError{err}
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
+			defer cancel()
+			log := g.logger(env)
+			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
+			if err != nil {
+				return err
+			}
+			desc, err := resolve(ctx, t, ref)
+			if err != nil {
+				return err
+			}
+			full := ref.WithDigest(desc.Digest.String())
+			if verifiers != nil {
+				if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers); err != nil {
+					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
+				}
+				log.Info("signature verified", "ref", full)
+			}
+			m, _, err := t.FetchManifest(ctx, desc)
+			if err != nil {
+				return err
+			}
+			layer, err := contentLayer(m, full)
+			if err != nil {
+				return err
+			}
+			rc, err := t.FetchBlob(ctx, layer)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			files, err := publish.Extract(rc, outDir, publish.Limits{})
+			if err != nil {
+				return fmt.Errorf("extracting %s into %s: %w", full, outDir, err)
+			}
+			if g.json() {
+				return writeJSON(env.Stdout, map[string]any{"ref": full, "digest": desc.Digest, "dir": outDir,
+					"files": files, "verified": verifiers != nil, "annotations": m.Annotations})
+			}
+			fmt.Fprintf(env.Stdout, "%s: %d file(s) extracted into %s\n", full, len(files), outDir)
+			return nil
+		},
+	}
+	reg.bind(cmd)
+	ver.bind(cmd)
+	cmd.Flags().StringVarP(&outDir, "output", "o", "", "directory to extract into (created; must be empty if it exists)")
+	return cmd
+}
+
+// contentLayer picks the layer Flux would take: layers[0], which must be a gzip'd tar.
+func contentLayer(m ocispec.Manifest, ref string) (ocispec.Descriptor, error) {
+	if len(m.Layers) == 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("%s has no layers: it is not a statepack artifact", ref)
+	}
+	l := m.Layers[0]
+	switch l.MediaType {
+	case build.LayerMediaType, build.FluxLayerMediaType:
+		return l, nil
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s: layer 0 has media type %q, not a gzip'd tar of manifests (%s or %s)",
+		ref, l.MediaType, build.LayerMediaType, build.FluxLayerMediaType)
+}
+
+func newGenerateKeyPairCmd(env *Env, g *globalOptions) *cobra.Command {
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "generate-key-pair",
+		Short: "Write a cosign key pair (PREFIX.key encrypted with COSIGN_PASSWORD, PREFIX.pub)",
+		Args:  argsUsage(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			priv, pub, err := sign.GenerateKeyPair([]byte(env.getenv("COSIGN_PASSWORD")))
+			if err != nil {
+				return err
+			}
+			keyFile, pubFile := prefix+".key", prefix+".pub"
+			for _, f := range []string{keyFile, pubFile} {
+				if _, err := os.Stat(f); err == nil {
+					return usagef("%s exists: statepack does not overwrite keys; remove it or choose --output-key-prefix", f)
+				}
+			}
+			if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(env.Stdout, map[string]string{"privateKey": keyFile, "publicKey": pubFile})
+			}
+			fmt.Fprintf(env.Stdout, "Private key written to %s\nPublic key written to %s\n", keyFile, pubFile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "file name prefix of the key pair")
+	return cmd
+}
