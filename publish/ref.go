@@ -27,6 +27,7 @@ type Ref struct {
 var (
 	tagPattern    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 	digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	hostPattern   = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(:[0-9]{1,5})?$`)
 )
 
 // ParseRef parses "host[:port]/repo/path[:tag][@sha256:hex]" (an "oci://" prefix, as Flux writes it, is accepted)
@@ -59,6 +60,9 @@ func ParseRef(s string) (Ref, error) {
 		if rest == "" {
 			return bad("the OCI layout directory is missing: write oci:DIR[:tag]")
 		}
+		if strings.Contains(rest, ":") {
+			return bad("the OCI layout directory must not contain ':' (it separates the tag)")
+		}
 		r.Layout = filepath.Clean(rest)
 		return r, nil
 	}
@@ -90,6 +94,15 @@ func ParseRef(s string) (Ref, error) {
 	}
 	if r.Digest != "" && !digestPattern.MatchString(r.Digest) {
 		return bad("only sha256 digests are supported")
+	}
+	if strings.Contains(rest, "@") && r.Digest == "" {
+		return bad("'@' must be followed by a sha256 digest")
+	}
+	if r.Tag != "" && !tagPattern.MatchString(r.Tag) {
+		return bad("tag %q is not valid: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'", r.Tag)
+	}
+	if !hostPattern.MatchString(r.Registry) {
+		return bad("registry host %q is not a host name or address with an optional port", r.Registry)
 	}
 	return r, nil
 }

@@ -277,15 +277,41 @@ func (t *Target) PushArtifact(ctx context.Context, a Artifact) (ocispec.Descript
 			return ocispec.Descriptor{}, fmt.Errorf("refusing to push to %s: the bytes of %s do not match its descriptor", t.ref.Name(), b.Descriptor.Digest)
 		}
 	}
-	for _, b := range a.Blobs {
-		if err := t.pushOnce(ctx, b); err != nil {
-			return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("pushing blob %s", b.Descriptor.Digest), err)
+	// A registry may answer "manifest blob unknown" while another client uploads the same blob at the same time
+	// (distribution moves the blob into place under it); pushing the blobs again and retrying converges.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		for _, b := range a.Blobs {
+			if err := t.pushOnce(ctx, b); err != nil {
+				return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("pushing blob %s", b.Descriptor.Digest), err)
+			}
+		}
+		if err = t.pushOnce(ctx, a.Manifest); err == nil || !isBlobUnknown(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ocispec.Descriptor{}, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
 		}
 	}
-	if err := t.pushOnce(ctx, a.Manifest); err != nil {
+	if err != nil {
 		return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("pushing manifest %s", a.Manifest.Descriptor.Digest), err)
 	}
 	return a.Manifest.Descriptor, nil
+}
+
+func isBlobUnknown(err error) bool {
+	var er *errcode.ErrorResponse
+	if !errors.As(err, &er) {
+		return false
+	}
+	for _, e := range er.Errors {
+		if e.Code == errcode.ErrorCodeManifestBlobUnknown || e.Code == errcode.ErrorCodeBlobUnknown {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Target) pushOnce(ctx context.Context, b Blob) error {
