@@ -123,7 +123,7 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 				return writeJSON(env.Stdout, map[string]any{
 					"file": outFile, "digest": b.LayerDescriptor.Digest, "size": b.LayerDescriptor.Size,
 					"mediaType": b.LayerDescriptor.MediaType, "manifestDigest": b.ManifestDescriptor.Digest,
-					"objects": len(b.Files), "files": b.Files,
+					"objects": len(b.Files), "files": b.Files, "annotations": b.Annotations,
 				})
 			}
 			fmt.Fprintln(env.Stdout, b.LayerDescriptor.Digest)
