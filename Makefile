@@ -48,9 +48,10 @@ publish: $(BIN) dist/keys/cosign.key
 	COSIGN_PASSWORD=$(DEMO_PASSWORD) $(BIN) publish $(PUBLISH_PATH) $(PUBLISH_REF) --key dist/keys/cosign.key
 	$(BIN) verify $(PUBLISH_REF) --key dist/keys/cosign.pub
 
-bench:
+bench: $(BIN)
 	@mkdir -p dist
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./build/ ./internal/cli/ | tee dist/bench.txt
+	./scripts/bench-process.sh | tee dist/bench-process.md
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -1,19 +1,18 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"slices"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -26,235 +25,15 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/errcode"
-	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
-// maxManifestSize bounds the manifests FetchManifest reads (registries commonly refuse more than 4 MiB).
+// maxManifestSize bounds the manifests FetchManifest reads; registries commonly refuse more than 4 MiB.
 const maxManifestSize = 4 << 20
 
-// Option configures Open.
-type Option func(*options) error
-
-type options struct {
-	username, password string
-	dockerConfig       string
-	plainHTTP          *bool
-	insecure           []string
-	transport          http.RoundTripper
-	requestTimeout     time.Duration
-	maxRetries         int
-	logger             *slog.Logger
-	userAgent          string
-}
-
-// WithCredentials authenticates with a static user name and password or token. Default: credentials from the
-// Docker config and its credential helpers, as `docker login` leaves them; anonymous when there are none.
-func WithCredentials(username, password string) Option {
-	return func(o *options) error {
-		if username == "" || password == "" {
-			return errors.New("registry credentials need both a user name and a password")
-		}
-		o.username, o.password = username, password
-		return nil
-	}
-}
-
-// WithDockerConfig reads credentials from config.json in dir. Default: $DOCKER_CONFIG, else ~/.docker.
-func WithDockerConfig(dir string) Option {
-	return func(o *options) error { o.dockerConfig = dir; return nil }
-}
-
-// WithPlainHTTP forces plain HTTP on or off. Default: plain HTTP for loopback registries (localhost, 127.0.0.0/8,
-// ::1), as Docker does, and HTTPS with verified TLS for every other registry.
-func WithPlainHTTP(plain bool) Option {
-	return func(o *options) error { o.plainHTTP = &plain; return nil }
-}
-
-// WithInsecureRegistries skips TLS verification for exactly these registries (host[:port]). Default: none.
-func WithInsecureRegistries(hosts ...string) Option {
-	return func(o *options) error { o.insecure = append(o.insecure, hosts...); return nil }
-}
-
-// WithTransport sets the base HTTP transport (tests put a fault-injecting proxy or a request counter here).
-// Default: a clone of http.DefaultTransport.
-func WithTransport(rt http.RoundTripper) Option {
-	return func(o *options) error {
-		if rt == nil {
-			return errors.New("transport must not be nil")
-		}
-		o.transport = rt
-		return nil
-	}
-}
-
-// WithRequestTimeout bounds the wait for each response's headers, so a stalled registry never hangs a CI job; the
-// whole operation is bounded by the context. Default: 2 minutes.
-func WithRequestTimeout(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("request timeout must be positive, got %s", d)
-		}
-		o.requestTimeout = d
-		return nil
-	}
-}
-
-// WithMaxRetries sets how often a request is retried on 5xx, 429 (honouring Retry-After), 408, timeouts and
-// connection resets, with exponential backoff. Default: 5.
-func WithMaxRetries(n int) Option {
-	return func(o *options) error {
-		if n < 0 {
-			return fmt.Errorf("retries must not be negative, got %d", n)
-		}
-		o.maxRetries = n
-		return nil
-	}
-}
-
-// WithLogger logs each request (method, URL without query or credentials, status) at debug level; never headers.
-// Default: silent.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error { o.logger = l; return nil }
-}
-
-// WithUserAgent sets the User-Agent header. Default: "statepack".
-func WithUserAgent(ua string) Option {
-	return func(o *options) error { o.userAgent = ua; return nil }
-}
-
-// Target is an open OCI target: a registry repository or a local OCI layout.
-type Target struct {
-	ref     Ref
-	storage oras.Target
-}
-
-// Open connects to the target named by ref. For a layout, the directory is created when missing.
-func Open(ctx context.Context, ref Ref, opts ...Option) (*Target, error) {
-	o := options{requestTimeout: 2 * time.Minute, maxRetries: 5, userAgent: "statepack",
-		logger: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
-	}
-	if ref.IsLayout() {
-		store, err := oci.NewWithContext(ctx, ref.Layout)
-		if err != nil {
-			return nil, fmt.Errorf("opening the OCI layout %s: %w", ref.Layout, err)
-		}
-		return &Target{ref: ref, storage: store}, nil
-	}
-	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalidReference, ref, err)
-	}
-	repo.PlainHTTP = ref.IsLoopback()
-	if o.plainHTTP != nil {
-		repo.PlainHTTP = *o.plainHTTP
-	}
-	cred, err := o.credentials(ref.Registry)
-	if err != nil {
-		return nil, err
-	}
-	repo.Client = &auth.Client{
-		Client:     &http.Client{Transport: o.httpTransport(ref.Registry)},
-		Header:     http.Header{"User-Agent": {o.userAgent}},
-		Cache:      auth.NewCache(),
-		Credential: cred,
-	}
-	return &Target{ref: ref, storage: repo}, nil
-}
-
-func (o *options) credentials(registry string) (auth.CredentialFunc, error) {
-	if o.username != "" {
-		return auth.StaticCredential(registry, auth.Credential{Username: o.username, Password: o.password}), nil
-	}
-	var store credentials.Store
-	var err error
-	if o.dockerConfig != "" {
-		store, err = credentials.NewStore(o.dockerConfig+string(os.PathSeparator)+"config.json", credentials.StoreOptions{})
-	} else {
-		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading registry credentials from the Docker config: %w", err)
-	}
-	return credentials.Credential(store), nil
-}
-
-// httpTransport stacks retries over request logging over the base transport.
-func (o *options) httpTransport(registry string) http.RoundTripper {
-	base := o.transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = o.requestTimeout
-		if slices.Contains(o.insecure, registry) {
-			insecure := t.Clone()
-			insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user named this registry
-			base = hostSwitch{host: registry, insecure: insecure, secure: t}
-		} else {
-			base = t
-		}
-	}
-	rt := retry.NewTransport(logTransport{base: base, log: o.logger})
-	maxRetries := o.maxRetries
-	rt.Policy = func() retry.Policy {
-		return &retry.GenericPolicy{Retryable: retry.DefaultPredicate, Backoff: retry.DefaultBackoff,
-			MinWait: 200 * time.Millisecond, MaxWait: 3 * time.Second, MaxRetry: maxRetries}
-	}
-	return rt
-}
-
-// hostSwitch skips TLS verification for the one registry the user named, and for no other host (blob redirects to
-// storage services keep verified TLS).
-type hostSwitch struct {
-	host             string
-	insecure, secure http.RoundTripper
-}
-
-func (h hostSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == h.host {
-		return h.insecure.RoundTrip(req)
-	}
-	return h.secure.RoundTrip(req)
-}
-
-type logTransport struct {
-	base http.RoundTripper
-	log  *slog.Logger
-}
-
-func (l logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := l.base.RoundTrip(req)
-	if err != nil {
-		l.log.Debug("registry request failed", "method", req.Method, "url", RedactURL(req.URL.String()), "error", err)
-		return resp, err
-	}
-	l.log.Debug("registry request", "method", req.Method, "url", RedactURL(req.URL.String()), "status", resp.StatusCode,
-		"duration", time.Since(start).Round(time.Millisecond))
-	return resp, nil
-}
-
-// RedactURL removes user information and the query (where signed URLs carry tokens) from a URL for display.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "REDACTED"
-	}
-	u.Fragment = ""
-	return u.String()
-}
-
-// Ref returns the reference the target was opened with.
-func (t *Target) Ref() Ref { return t.ref }
-
-// Storage exposes the underlying oras target so that the sign package writes signatures next to the artifact.
-func (t *Target) Storage() oras.Target { return t.storage }
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
 
 // Blob is content with its descriptor.
 type Blob struct {
@@ -268,14 +47,92 @@ type Artifact struct {
 	Blobs    []Blob
 }
 
-// PushArtifact uploads every blob that is not there yet, then the manifest by digest. It never tags: tags come
-// last, from the caller, once the artifact is complete and signed. Bytes that do not match their descriptor are
-// refused before anything is uploaded.
-func (t *Target) PushArtifact(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
-	for _, b := range append(slices.Clone(a.Blobs), a.Manifest) {
-		if int64(len(b.Data)) != b.Descriptor.Size || digest.FromBytes(b.Data) != b.Descriptor.Digest {
-			return ocispec.Descriptor{}, fmt.Errorf("refusing to push to %s: the bytes of %s do not match its descriptor", t.ref.Name(), b.Descriptor.Digest)
+// Target is an open OCI target: a repository in a registry, or a local OCI image layout. It is safe for
+// concurrent use.
+type Target struct {
+	ref       Ref
+	storage   oras.Target
+	plainHTTP bool
+}
+
+// Open connects to the target ref names. For a layout, the directory is created when missing. For a registry,
+// nothing is sent until the first operation; credentials come from WithCredentials, else the Docker config.
+func Open(ctx context.Context, ref Ref, opts ...Option) (*Target, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("opening %s: %w", ref.Name(), err)
 		}
+	}
+	if ref.IsLayout() {
+		store, err := oci.NewWithContext(ctx, ref.Layout)
+		if err != nil {
+			return nil, fmt.Errorf("opening the OCI layout %s: %w", ref.Layout, err)
+		}
+		return &Target{ref: ref, storage: store}, nil
+	}
+	if ref.Registry == "" || ref.Repository == "" {
+		return nil, fmt.Errorf("%w %q: it names neither a registry repository nor an OCI layout", ErrInvalidReference, ref.String())
+	}
+	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidReference, ref.String(), err)
+	}
+	repo.PlainHTTP = ref.IsLoopback()
+	if o.plainHTTP != nil {
+		repo.PlainHTTP = *o.plainHTTP
+	}
+	cred, err := o.credentials(ref.Registry)
+	if err != nil {
+		return nil, err
+	}
+	repo.Client = &auth.Client{
+		Client:     o.httpClient(ref.Registry),
+		Header:     http.Header{"User-Agent": {o.userAgent}},
+		Cache:      auth.NewCache(),
+		Credential: cred,
+	}
+	return &Target{ref: ref, storage: repo, plainHTTP: repo.PlainHTTP}, nil
+}
+
+func (o *options) credentials(registry string) (auth.CredentialFunc, error) {
+	if o.username != "" {
+		return auth.StaticCredential(registry, auth.Credential{Username: o.username, Password: o.password}), nil
+	}
+	var (
+		store credentials.Store
+		err   error
+	)
+	if o.dockerConfig != "" {
+		store, err = credentials.NewStore(filepath.Join(o.dockerConfig, "config.json"), credentials.StoreOptions{})
+	} else {
+		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
+		if _, homeErr := os.UserHomeDir(); err != nil && homeErr != nil {
+			// No home directory, hence no Docker config: anonymous, as with a missing file.
+			return auth.StaticCredential(registry, auth.EmptyCredential), nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading registry credentials from the Docker config: %w", err)
+	}
+	return credentials.Credential(store), nil
+}
+
+// Ref returns the reference the target was opened with.
+func (t *Target) Ref() Ref { return t.ref }
+
+// Storage exposes the underlying oras-go target (a *remote.Repository or an *oci.Store), so that the sign package
+// writes signature manifests next to the artifact through the same connection, credentials and retries.
+func (t *Target) Storage() oras.Target { return t.storage }
+
+// PushArtifact uploads every blob the target does not have yet, then the manifest by digest, and returns the
+// manifest's descriptor. It never tags: tags come last, from the caller, once the artifact is complete and signed.
+// Before anything is sent it refuses bytes that do not match their descriptor, a manifest descriptor whose media
+// type is not a manifest's, and an image manifest that references a blob neither given nor already in the target.
+// Pushing the same artifact again sends no blob and no manifest.
+func (t *Target) PushArtifact(ctx context.Context, a Artifact) (ocispec.Descriptor, error) {
+	if err := t.checkArtifact(ctx, a); err != nil {
+		return ocispec.Descriptor{}, err
 	}
 	// A registry may answer "manifest blob unknown" while another client uploads the same blob at the same time
 	// (distribution moves the blob into place under it); pushing the blobs again and retrying converges.
@@ -283,7 +140,7 @@ func (t *Target) PushArtifact(ctx context.Context, a Artifact) (ocispec.Descript
 	for attempt := 0; attempt < 3; attempt++ {
 		for _, b := range a.Blobs {
 			if err := t.pushOnce(ctx, b); err != nil {
-				return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("pushing blob %s", b.Descriptor.Digest), err)
+				return ocispec.Descriptor{}, t.wrap(err, "pushing blob %s to %s", b.Descriptor.Digest, t.ref.Name())
 			}
 		}
 		if err = t.pushOnce(ctx, a.Manifest); err == nil || !isBlobUnknown(err) {
@@ -291,14 +148,54 @@ func (t *Target) PushArtifact(ctx context.Context, a Artifact) (ocispec.Descript
 		}
 		select {
 		case <-ctx.Done():
-			return ocispec.Descriptor{}, ctx.Err()
+			return ocispec.Descriptor{}, t.wrap(ctx.Err(), "pushing manifest to %s", t.ref.Name())
 		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
 		}
 	}
 	if err != nil {
-		return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("pushing manifest %s", a.Manifest.Descriptor.Digest), err)
+		return ocispec.Descriptor{}, t.wrap(err, "pushing manifest to %s", t.ref.Name())
 	}
 	return a.Manifest.Descriptor, nil
+}
+
+func (t *Target) checkArtifact(ctx context.Context, a Artifact) error {
+	refuse := func(format string, args ...any) error {
+		return fmt.Errorf("refusing to push to %s: %s", t.ref.Name(), fmt.Sprintf(format, args...))
+	}
+	given := make(map[digest.Digest]bool, len(a.Blobs))
+	for _, b := range append([]Blob{a.Manifest}, a.Blobs...) {
+		if err := b.Descriptor.Digest.Validate(); err != nil {
+			return refuse("descriptor digest %q: %v", b.Descriptor.Digest, err)
+		}
+		if int64(len(b.Data)) != b.Descriptor.Size || b.Descriptor.Digest.Algorithm().FromBytes(b.Data) != b.Descriptor.Digest {
+			return refuse("the bytes of %s do not match its descriptor (%d bytes, descriptor says %d)", b.Descriptor.Digest, len(b.Data), b.Descriptor.Size)
+		}
+		given[b.Descriptor.Digest] = true
+	}
+	switch a.Manifest.Descriptor.MediaType {
+	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+		return nil // an index references manifests, which are pushed separately
+	default:
+		return refuse("the manifest's media type is %q, not an image manifest's", a.Manifest.Descriptor.MediaType)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(a.Manifest.Data, &m); err != nil {
+		return refuse("the manifest is not valid JSON: %v", err)
+	}
+	for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+		if given[d.Digest] {
+			continue
+		}
+		ok, err := t.storage.Exists(ctx, d)
+		if err != nil {
+			return t.wrap(err, "checking blob %s in %s", d.Digest, t.ref.Name())
+		}
+		if !ok {
+			return refuse("the manifest references blob %s, which is neither in the artifact nor in the target", d.Digest)
+		}
+	}
+	return nil
 }
 
 func isBlobUnknown(err error) bool {
@@ -316,100 +213,156 @@ func isBlobUnknown(err error) bool {
 
 func (t *Target) pushOnce(ctx context.Context, b Blob) error {
 	exists, err := t.storage.Exists(ctx, b.Descriptor)
-	if err != nil {
+	if err != nil || exists {
 		return err
 	}
-	if exists {
-		return nil
-	}
-	err = t.storage.Push(ctx, b.Descriptor, strings.NewReader(string(b.Data)))
+	// A bytes.Reader lets oras-go and the retries rewind the body.
+	err = t.storage.Push(ctx, b.Descriptor, bytes.NewReader(b.Data))
 	if errors.Is(err, errdef.ErrAlreadyExists) {
 		return nil
 	}
 	return err
 }
 
-// Tag points each tag at desc, which must already be in the target.
+// Tag points each tag at desc, which must already be in the target. Tags are validated before any is written.
 func (t *Target) Tag(ctx context.Context, desc ocispec.Descriptor, tags ...string) error {
 	for _, tag := range tags {
+		if !tagPattern.MatchString(tag) {
+			return fmt.Errorf("tagging %s in %s: %w: tag %q is not valid (%s)", desc.Digest, t.ref.Name(), ErrInvalidReference, tag, tagRule)
+		}
+	}
+	for _, tag := range tags {
 		if err := t.storage.Tag(ctx, desc, tag); err != nil {
-			return t.wrap(fmt.Sprintf("tagging %s as %s", desc.Digest, tag), err)
+			return t.wrap(err, "tagging %s as %s in %s", desc.Digest, tag, t.ref.Name())
 		}
 	}
 	return nil
 }
 
-// Resolve finds the descriptor of a tag or digest.
+// Resolve returns the descriptor of the manifest a tag or digest names; ErrNotFound when there is none.
 func (t *Target) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
 	desc, err := t.storage.Resolve(ctx, reference)
 	if err != nil {
-		if errors.Is(err, errdef.ErrNotFound) || isStatus(err, http.StatusNotFound) {
-			return ocispec.Descriptor{}, fmt.Errorf("resolving %s:%s: %w", t.ref.Name(), reference, ErrNotFound)
-		}
-		return ocispec.Descriptor{}, t.wrap(fmt.Sprintf("resolving %s", reference), err)
+		return ocispec.Descriptor{}, t.wrap(err, "resolving %s in %s", reference, t.ref.Name())
 	}
 	return desc, nil
 }
 
-// FetchManifest fetches and decodes an image manifest, verifying its digest. An index is refused: a statepack
-// artifact is a single image manifest.
+// FetchManifest fetches an image manifest, verifies its size and digest, and decodes it; it returns the raw bytes
+// too. An index or any other kind of manifest is refused with ErrNotStatepackArtifact, a manifest over 4 MiB with
+// ErrTooLarge.
 func (t *Target) FetchManifest(ctx context.Context, desc ocispec.Descriptor) (ocispec.Manifest, []byte, error) {
-	if desc.Size > maxManifestSize {
-		return ocispec.Manifest{}, nil, fmt.Errorf("manifest %s is %d bytes: %w (%d)", desc.Digest, desc.Size, ErrTooLarge, maxManifestSize)
+	notArtifact := func(what string) error {
+		return fmt.Errorf("fetching manifest %s: %w: it is %s, and a statepack artifact is one image manifest",
+			t.ref.WithDigest(desc.Digest.String()), ErrNotStatepackArtifact, what)
 	}
-	if desc.MediaType == ocispec.MediaTypeImageIndex || desc.MediaType == "application/vnd.docker.distribution.manifest.list.v2+json" {
-		return ocispec.Manifest{}, nil, fmt.Errorf("%s is an image index, not a statepack artifact (one image manifest)", t.ref.WithDigest(desc.Digest.String()))
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest, "":
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+		return ocispec.Manifest{}, nil, notArtifact("an image index (several manifests)")
+	default:
+		return ocispec.Manifest{}, nil, notArtifact(fmt.Sprintf("of media type %q", desc.MediaType))
+	}
+	if desc.Size > maxManifestSize || desc.Size < 0 {
+		return ocispec.Manifest{}, nil, fmt.Errorf("fetching manifest %s: %w: %d bytes, the limit is %d",
+			t.ref.WithDigest(desc.Digest.String()), ErrTooLarge, desc.Size, maxManifestSize)
 	}
 	raw, err := content.FetchAll(ctx, t.storage, desc)
 	if err != nil {
-		return ocispec.Manifest{}, nil, t.wrap(fmt.Sprintf("fetching manifest %s", desc.Digest), err)
+		return ocispec.Manifest{}, nil, t.wrap(err, "fetching manifest %s from %s", desc.Digest, t.ref.Name())
 	}
-	var m ocispec.Manifest
+	var m struct {
+		ocispec.Manifest
+		Manifests json.RawMessage `json:"manifests"`
+	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return ocispec.Manifest{}, nil, fmt.Errorf("decoding manifest %s from %s: %w", desc.Digest, t.ref.Name(), err)
+		return ocispec.Manifest{}, nil, fmt.Errorf("decoding manifest %s: %w", t.ref.WithDigest(desc.Digest.String()), err)
 	}
-	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
-		return ocispec.Manifest{}, nil, fmt.Errorf("%s has media type %s, not an image manifest", t.ref.WithDigest(desc.Digest.String()), m.MediaType)
+	switch {
+	case m.Manifests != nil:
+		return ocispec.Manifest{}, nil, notArtifact("an image index (several manifests)")
+	case m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != mediaTypeDockerManifest,
+		m.MediaType != "" && desc.MediaType != "" && m.MediaType != desc.MediaType:
+		return ocispec.Manifest{}, nil, notArtifact(fmt.Sprintf("of media type %q", m.MediaType))
+	case m.SchemaVersion != 2:
+		return ocispec.Manifest{}, nil, notArtifact(fmt.Sprintf("of schema version %d", m.SchemaVersion))
 	}
-	return m, raw, nil
+	return m.Manifest, raw, nil
 }
 
-// FetchBlob opens a blob; reading it to the end fails when the bytes do not match the descriptor.
+// FetchBlob opens a blob. Reading it to the end fails when the bytes do not match the descriptor's size or digest
+// (Extract reads to the end). The caller closes it.
 func (t *Target) FetchBlob(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("fetching blob %q from %s: %w", desc.Digest, t.ref.Name(), err)
+	}
 	rc, err := t.storage.Fetch(ctx, desc)
 	if err != nil {
-		return nil, t.wrap(fmt.Sprintf("fetching blob %s", desc.Digest), err)
+		return nil, t.wrap(err, "fetching blob %s from %s", desc.Digest, t.ref.Name())
 	}
-	return &verifyingReader{rc: rc, vr: content.NewVerifyReader(rc, desc)}, nil
+	return &verifyingReader{rc: rc, vr: content.NewVerifyReader(rc, desc), t: t, desc: desc}, nil
 }
 
 type verifyingReader struct {
-	rc io.ReadCloser
-	vr *content.VerifyReader
+	rc   io.ReadCloser
+	vr   *content.VerifyReader
+	t    *Target
+	desc ocispec.Descriptor
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.vr.Read(p)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		if verr := v.vr.Verify(); verr != nil {
-			return n, fmt.Errorf("the blob does not match its digest: %w", verr)
+			return n, fmt.Errorf("reading blob %s from %s: the content does not match its descriptor: %w", v.desc.Digest, v.t.ref.Name(), verr)
 		}
+	case err != nil:
+		return n, v.t.wrap(err, "reading blob %s from %s", v.desc.Digest, v.t.ref.Name())
 	}
 	return n, err
 }
 
 func (v *verifyingReader) Close() error { return v.rc.Close() }
 
-// wrap says what was being done to which target, and adds a hint for the failures users can fix.
-func (t *Target) wrap(what string, err error) error {
-	msg := fmt.Sprintf("%s in %s", what, t.ref.Name())
-	switch {
-	case isStatus(err, http.StatusUnauthorized), isStatus(err, http.StatusForbidden), errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return fmt.Errorf("%s: %w: %v (run `docker login %s` or pass --username and --password-stdin)", msg, ErrUnauthorized, redactErr(err), t.ref.Registry)
-	case isTLSOrHTTPMismatch(err):
-		return fmt.Errorf("%s: %v (for a registry without TLS pass --plain-http; with a self-signed certificate --insecure-registry %s)", msg, redactErr(err), t.ref.Registry)
+// targetError is an error with a redacted message; the chain underneath stays available to errors.Is and
+// errors.As (the sentinel first, then the cause).
+type targetError struct {
+	msg      string
+	sentinel error
+	cause    error
+}
+
+func (e *targetError) Error() string { return e.msg }
+func (e *targetError) Unwrap() []error {
+	if e.sentinel != nil {
+		return []error{e.sentinel, e.cause}
 	}
-	return fmt.Errorf("%s: %s", msg, redactErr(err))
+	return []error{e.cause}
+}
+
+// wrap says what was being done to which target, redacts URLs, and adds a hint for the failures users can fix.
+func (t *Target) wrap(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	cause := redact(err.Error())
+	e := &targetError{msg: what + ": " + cause, cause: err}
+	switch {
+	case errors.Is(err, errdef.ErrNotFound) || isStatus(err, http.StatusNotFound):
+		e.sentinel = ErrNotFound
+	case isStatus(err, http.StatusUnauthorized), isStatus(err, http.StatusForbidden), errors.Is(err, auth.ErrBasicCredentialNotFound):
+		e.sentinel = ErrUnauthorized
+		e.msg += fmt.Sprintf(" (%s: run `docker login %s` or pass --username/--password-stdin)", ErrUnauthorized, t.ref.Registry)
+	case t.ref.IsLayout():
+	case strings.Contains(cause, "server gave HTTP response to HTTPS client"):
+		e.msg += fmt.Sprintf(" (the registry speaks plain HTTP: pass --plain-http for %s)", t.ref.Registry)
+	case isCertificateError(err):
+		e.msg += fmt.Sprintf(" (for a registry with a self-signed certificate pass --insecure-registry %s)", t.ref.Registry)
+	case errors.Is(err, syscall.ECONNREFUSED) && !t.plainHTTP && !t.ref.IsLoopback():
+		e.msg += fmt.Sprintf(" (nothing answers HTTPS there: if %s serves plain HTTP pass --plain-http)", t.ref.Registry)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.msg += fmt.Sprintf(" (is the registry at %s running?)", t.ref.Registry)
+	}
+	return e
 }
 
 func isStatus(err error, code int) bool {
@@ -417,25 +370,7 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &er) && er.StatusCode == code
 }
 
-func isTLSOrHTTPMismatch(err error) bool {
-	var recordErr tls.RecordHeaderError
+func isCertificateError(err error) bool {
 	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &recordErr) || errors.As(err, &certErr) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
-}
-
-// redactErr prints an error with any URL in it redacted.
-func redactErr(err error) string {
-	var er *errcode.ErrorResponse
-	if errors.As(err, &er) && er.URL != nil {
-		return strings.ReplaceAll(err.Error(), er.URL.String(), RedactURL(er.URL.String()))
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return strings.ReplaceAll(err.Error(), ue.URL, RedactURL(ue.URL))
-	}
-	return err.Error()
+	return errors.As(err, &certErr)
 }

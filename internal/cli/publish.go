@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -93,13 +95,19 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				}
 			}
 			log := g.logger(env)
+			// The key is loaded first, so that a bad key or password fails before the render and before any push.
+			start := time.Now()
 			signer, err := sig.signer(cmd, env)
 			if err != nil {
 				return err
 			}
+			if signer != nil {
+				log.Debug("loaded the signing key", "key", signer.String(), "duration", since(start))
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 
+			start = time.Now()
 			s, err := loadSource(ctx, env, log, path, &src)
 			if err != nil {
 				return err
@@ -108,15 +116,18 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err := failOnFindings(s.findings); err != nil {
 				return err
 			}
+			log.Debug("rendered and validated", "objects", len(s.rendering.Objects), "duration", since(start))
+			start = time.Now()
 			b, err := s.bundle(env, log, &pkg)
 			if err != nil {
 				return err
 			}
+			log.Debug("packaged", "layer", b.LayerDescriptor.Digest, "bytes", b.LayerDescriptor.Size, "duration", since(start))
 			target, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
 			if err != nil {
 				return err
 			}
-			desc, err := pushSignTag(ctx, target, b, signer, allTags)
+			desc, err := pushSignTag(ctx, log, target, b, signer, allTags)
 			if err != nil {
 				return err
 			}
@@ -140,7 +151,8 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 }
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.
-func pushSignTag(ctx context.Context, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string) (ocispec.Descriptor, error) {
+func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string) (ocispec.Descriptor, error) {
+	start := time.Now()
 	desc, err := t.PushArtifact(ctx, publish.Artifact{
 		Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
 		Blobs: []publish.Blob{
@@ -151,10 +163,13 @@ func pushSignTag(ctx context.Context, t *publish.Target, b *build.Bundle, signer
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	log.Debug("pushed", "digest", desc.Digest, "duration", since(start))
 	if signer != nil {
+		start = time.Now()
 		if _, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name()); err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
 		}
+		log.Debug("signed", "signer", signer.String(), "duration", since(start))
 	}
 	if len(tags) > 0 {
 		if err := t.Tag(ctx, desc, tags...); err != nil {
@@ -163,6 +178,8 @@ func pushSignTag(ctx context.Context, t *publish.Target, b *build.Bundle, signer
 	}
 	return desc, nil
 }
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
 func nonNil(s []string) []string {
 	if s == nil {

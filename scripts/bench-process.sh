@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Whole-process figures for docs/benchmarks.md: wall time and peak RSS of `statepack render` and
+# `statepack publish --key` (real binary, real registry on loopback) for a generated 2,000-object tree and the
+# corpus's apps/staging when present. Needs bin/statepack and docker-registry.
+set -euo pipefail
+bin=${BIN:-bin/statepack}
+work=$(mktemp -d)
+trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
+overlay=$(go run ./internal/testtree/gentree "$work/tree" 100 20)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/registry.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/storage}}
+http: {addr: "127.0.0.1:$port"}
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 & echo $! >"$work/pid"
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
+(cd "$work" && COSIGN_PASSWORD= "$OLDPWD/$bin" generate-key-pair >/dev/null)
+measure() { # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
+  read -r secs kib <"$work/time"
+  printf '| %s | %s s | %s MiB |\n' "$label" "$secs" "$((kib / 1024))"
+}
+echo "| run | wall time | peak RSS |"
+echo "|---|---|---|"
+trees=("generated-2000=$overlay=$work/tree")
+corpus=../shared/corpus
+if [[ -d $corpus/flux2-kustomize-helm-example/apps/staging ]]; then
+  trees+=("corpus-apps-staging=$corpus/flux2-kustomize-helm-example/apps/staging=$corpus")
+fi
+for t in "${trees[@]}"; do
+  IFS== read -r name path root <<<"$t"
+  for i in 1 2 3; do
+    measure "render $name (run $i)" "$bin" render "$path" --root "$root"
+  done
+  for i in 1 2 3; do
+    measure "publish, unsigned, $name (run $i)" "$bin" publish "$path" "127.0.0.1:$port/bench/$name-u$i:v1" --root "$root"
+  done
+  for i in 1 2 3; do
+    measure "publish --key $name (run $i)" env COSIGN_PASSWORD= "$bin" publish "$path" "127.0.0.1:$port/bench/$name-$i:v1" --root "$root" --key "$work/cosign.key"
+  done
+done
