@@ -213,3 +213,18 @@ func TestPublishToOCILayout(t *testing.T) {
 		t.Errorf("pull from the layout extracted %d files, want 4", len(entries))
 	}
 }
+
+func TestPublishResultFiles(t *testing.T) {
+	dir := t.TempDir()
+	layout := filepath.Join(dir, "layout")
+	digestFile, refFile := filepath.Join(dir, "IMAGE_DIGEST"), filepath.Join(dir, "IMAGE_URL")
+	r := mustRun(t, 0, nil, "publish", demoTree, "oci:"+layout+":v1", "--digest-file", digestFile, "--ref-file", refFile)
+	d, _ := os.ReadFile(digestFile)
+	u, _ := os.ReadFile(refFile)
+	if !strings.HasPrefix(string(d), "sha256:") || len(d) != 71 {
+		t.Errorf("digest file = %q, want sha256:<64 hex> without a newline", d)
+	}
+	if string(u)+"\n" != r.stdout || !strings.HasSuffix(string(u), string(d)) {
+		t.Errorf("ref file = %q, want %q", u, strings.TrimSpace(r.stdout))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -62,6 +63,8 @@ func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 		reg  registryOptions
 		sig  signOptions
 		tags []string
+		// digestFile and refFile receive "sha256:<hex>" and "<repository>@sha256:<hex>" (Tekton results).
+		digestFile, refFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "publish [PATH] REF [--tag T]...",
@@ -131,6 +134,10 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
+			if err := writeResultFiles(map[string]string{digestFile: desc.Digest.String(),
+				refFile: ref.WithDigest(desc.Digest.String())}); err != nil {
+				return err
+			}
 			if g.json() {
 				return writeJSON(env.Stdout, publishResult{
 					Ref: ref.WithDigest(desc.Digest.String()), Repository: ref.Name(), Digest: desc.Digest.String(),
@@ -147,6 +154,8 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	reg.bind(cmd)
 	sig.bind(cmd)
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
+	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST)")
+	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (Tekton's IMAGE_URL)")
 	return cmd
 }
 
@@ -177,6 +186,20 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		}
 	}
 	return desc, nil
+}
+
+// writeResultFiles writes each value to its file (files named "" are skipped), without a trailing newline, as
+// Tekton results expect.
+func writeResultFiles(files map[string]string) error {
+	for path, value := range files {
+		if path == "" {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+			return fmt.Errorf("writing the result file %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
