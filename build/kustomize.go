@@ -44,8 +44,9 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		return nil, nil
 	}
 
+	kpath := findKustomization(dir)
 	fsys := &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
-		maxSize: r.opts.maxFileSize, read: r.inputs}
+		maxSize: r.opts.maxFileSize, read: r.inputs, originFor: kpath}
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
@@ -66,6 +67,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	if err != nil {
 		return fail("kustomize/build", kfile, r.relMessage(strings.TrimSpace(err.Error())))
 	}
+	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
 		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
 		y, err := res.RNode.String()
@@ -74,11 +76,109 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		}
 		o, f := decodeStream(kfile, []byte(y))
 		for i := range o {
-			o[i].Source = Source{} // kustomize output: the origin is unknown until origin annotations are used
+			o[i].Source = locate.source(&o[i])
+			if !fsys.userOrigins {
+				if err := stripOrigin(&o[i]); err != nil {
+					return fail("kustomize/build", kfile, err.Error())
+				}
+			}
 		}
 		objs, findings = append(objs, o...), append(findings, f...)
 	}
 	return objs, findings
+}
+
+// originAnnotation is where kustomize records the file an object came from (buildMetadata: [originAnnotations]).
+// statepack asks for it on every build, to point findings at the source, and removes it from what it packages
+// unless the kustomization asked for it itself.
+const originAnnotation = "config.kubernetes.io/origin"
+
+// originLocator turns kustomize's origin annotation into a file and line under the source root.
+type originLocator struct {
+	r     *renderer
+	kdir  string
+	files map[string][]Object // decoded source files, by absolute path
+}
+
+func (l *originLocator) source(o *Object) Source {
+	meta, _ := o.Content["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	raw, _ := annotations[originAnnotation].(string)
+	if raw == "" {
+		return Source{}
+	}
+	var origin struct {
+		Path         string `json:"path"`
+		Repo         string `json:"repo"`
+		ConfiguredIn string `json:"configuredIn"`
+	}
+	if err := sigsyaml.Unmarshal([]byte(raw), &origin); err != nil || origin.Repo != "" {
+		return Source{}
+	}
+	rel := origin.Path
+	if rel == "" {
+		rel = origin.ConfiguredIn // generated: point at the kustomization that configured the generator
+	}
+	if rel == "" {
+		return Source{}
+	}
+	abs := filepath.Join(l.kdir, filepath.FromSlash(rel))
+	src := Source{File: l.r.rel(abs)}
+	if origin.Path == "" {
+		return src
+	}
+	objs, ok := l.files[abs]
+	if !ok {
+		if data, err := readLimited(abs, l.r.opts.maxFileSize); err == nil && within(l.r.root, abs) {
+			objs, _ = decodeStream(src.File, data)
+		}
+		l.files[abs] = objs
+	}
+	src.Line = lineOf(objs, o.ID)
+	return src
+}
+
+// lineOf finds the object in a source file that a rendered object came from: the same kind and name, else the same
+// kind with a name that transformers extended (prefix, suffix, hash), else the only object of that kind.
+func lineOf(objs []Object, id ObjectID) int {
+	var sameKind []Object
+	for _, o := range objs {
+		if o.ID.Kind != id.Kind {
+			continue
+		}
+		if o.ID.Name == id.Name {
+			return o.Source.Line
+		}
+		sameKind = append(sameKind, o)
+	}
+	for _, o := range sameKind {
+		if o.ID.Name != "" && strings.Contains(id.Name, o.ID.Name) {
+			return o.Source.Line
+		}
+	}
+	if len(sameKind) == 1 {
+		return sameKind[0].Source.Line
+	}
+	return 0
+}
+
+// stripOrigin removes the origin annotation (and an annotations map it leaves empty) and re-serialises the object.
+func stripOrigin(o *Object) error {
+	meta, _ := o.Content["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	if _, ok := annotations[originAnnotation]; !ok {
+		return nil
+	}
+	delete(annotations, originAnnotation)
+	if len(annotations) == 0 {
+		delete(meta, "annotations")
+	}
+	stripped, err := objectFromMap(o.Content, o.Source)
+	if err != nil {
+		return err
+	}
+	*o = stripped
+	return nil
 }
 
 // runKrusty runs kustomize, turning its panics (and its log.Fatal paths that we can reach) into errors.

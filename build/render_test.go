@@ -210,3 +210,43 @@ func stream(objs []Object) string {
 	}
 	return b.String()
 }
+
+func TestRenderKustomizePointsAtSources(t *testing.T) {
+	r, err := Render(context.Background(), "../testdata/demo/production", WithRoot("../testdata/demo"))
+	if err != nil || len(r.Findings) > 0 {
+		t.Fatalf("Render() = %v, %v", err, r.Findings)
+	}
+	want := map[string]Source{
+		"Namespace/podinfo":               {File: "base/namespace.yaml", Line: 1},
+		"Deployment.apps/podinfo/podinfo": {File: "base/deployment.yaml", Line: 2},
+		"Service/podinfo/podinfo":         {File: "base/service.yaml", Line: 1},
+	}
+	for _, o := range r.Objects {
+		if strings.Contains(string(o.YAML), originAnnotation) {
+			t.Errorf("%s still carries the origin annotation statepack added:\n%s", o.ID, o.YAML)
+		}
+		if o.ID.Kind == "ConfigMap" {
+			if o.Source != (Source{File: "base/kustomization.yaml"}) {
+				t.Errorf("generated ConfigMap source = %v, want base/kustomization.yaml", o.Source)
+			}
+			continue
+		}
+		if o.Source != want[o.ID.String()] {
+			t.Errorf("%s source = %v, want %v", o.ID, o.Source, want[o.ID.String()])
+		}
+	}
+}
+
+func TestRenderKeepsOriginAnnotationsTheUserAskedFor(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"kustomization.yaml": "buildMetadata: [originAnnotations]\nresources:\n- cm.yaml\n",
+		"cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+	})
+	r, err := Render(context.Background(), dir)
+	if err != nil || len(r.Findings) > 0 || len(r.Objects) != 1 {
+		t.Fatalf("Render() = %v, %v", err, r.Findings)
+	}
+	if !strings.Contains(string(r.Objects[0].YAML), "config.kubernetes.io/origin") || r.Objects[0].Source != (Source{File: "cm.yaml", Line: 1}) {
+		t.Errorf("object = %v\n%s; want the origin annotation kept and the source cm.yaml:1", r.Objects[0].Source, r.Objects[0].YAML)
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // errOutsideRoot is what rootFS answers for a path outside the source root.
@@ -23,9 +25,14 @@ type rootFS struct {
 	allowTemp bool
 	maxSize   int64
 
-	mu      sync.Mutex
-	read    map[string]bool // relative slash paths of files read
-	refused string          // the first refusal, reported as a finding
+	// originFor is the root kustomization file: when kustomize reads it, rootFS adds
+	// "buildMetadata: [originAnnotations]" so that every object says which file it came from.
+	originFor string
+
+	mu          sync.Mutex
+	read        map[string]bool // relative slash paths of files read
+	refused     string          // the first refusal, reported as a finding
+	userOrigins bool            // the kustomization asked for origin annotations itself: keep them
 }
 
 var _ filesys.FileSystem = (*rootFS)(nil)
@@ -96,7 +103,34 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	f.record(real)
+	if real == f.originFor {
+		return f.withOriginAnnotations(data), nil
+	}
 	return data, nil
+}
+
+// withOriginAnnotations adds originAnnotations to a kustomization's buildMetadata. A kustomization that does not
+// parse is returned as it is, for kustomize to report.
+func (f *rootFS) withOriginAnnotations(data []byte) []byte {
+	var k map[string]any
+	if err := sigsyaml.Unmarshal(data, &k); err != nil || k == nil {
+		return data
+	}
+	list, _ := k["buildMetadata"].([]any)
+	for _, v := range list {
+		if v == types.OriginAnnotations {
+			f.mu.Lock()
+			f.userOrigins = true
+			f.mu.Unlock()
+			return data
+		}
+	}
+	k["buildMetadata"] = append(list, types.OriginAnnotations)
+	out, err := sigsyaml.Marshal(k)
+	if err != nil {
+		return data
+	}
+	return out
 }
 
 func (f *rootFS) IsDir(path string) bool {
