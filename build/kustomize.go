@@ -44,9 +44,11 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		return nil, nil
 	}
 
-	kpath := findKustomization(dir)
 	fsys := &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
-		maxSize: r.opts.maxFileSize, read: r.inputs, originFor: kpath}
+		maxSize: r.opts.maxFileSize, read: r.inputs}
+	if r.opts.origins {
+		fsys.originFor = findKustomization(dir)
+	}
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
@@ -77,7 +79,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		o, f := decodeStream(kfile, []byte(y))
 		for i := range o {
 			o[i].Source = locate.source(&o[i])
-			if !fsys.userOrigins {
+			if r.opts.origins && !fsys.userOrigins {
 				if err := stripOrigin(&o[i]); err != nil {
 					return fail("kustomize/build", kfile, err.Error())
 				}

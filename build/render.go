@@ -38,6 +38,7 @@ type renderOptions struct {
 	root        string
 	allowRemote bool
 	maxFileSize int64
+	origins     bool
 }
 
 // WithRoot sets the source root: no file outside it is read, whatever symlinks or "../" entries say. Paths in
@@ -56,6 +57,14 @@ func WithRoot(dir string) RenderOption {
 // finding that names the URL.
 func WithAllowRemote(allow bool) RenderOption {
 	return func(o *renderOptions) error { o.allowRemote = allow; return nil }
+}
+
+// WithSourcePositions makes kustomize record where each object came from (its origin annotations), so that
+// objects and findings name their source file and line. It costs: kustomize runs about 1.8 times longer. Callers
+// render without it and render again with it when they have findings to place. Default: off; objects from
+// kustomize then have no source, and plain YAML always has one.
+func WithSourcePositions(on bool) RenderOption {
+	return func(o *renderOptions) error { o.origins = on; return nil }
 }
 
 // WithMaxFileSize refuses source files larger than n bytes. Default: DefaultMaxFileSize.

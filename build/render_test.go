@@ -212,7 +212,7 @@ func stream(objs []Object) string {
 }
 
 func TestRenderKustomizePointsAtSources(t *testing.T) {
-	r, err := Render(context.Background(), "../testdata/demo/production", WithRoot("../testdata/demo"))
+	r, err := Render(context.Background(), "../testdata/demo/production", WithRoot("../testdata/demo"), WithSourcePositions(true))
 	if err != nil || len(r.Findings) > 0 {
 		t.Fatalf("Render() = %v, %v", err, r.Findings)
 	}
@@ -247,6 +247,10 @@ func TestRenderKeepsOriginAnnotationsTheUserAskedFor(t *testing.T) {
 		t.Fatalf("Render() = %v, %v", err, r.Findings)
 	}
 	if !strings.Contains(string(r.Objects[0].YAML), "config.kubernetes.io/origin") || r.Objects[0].Source != (Source{File: "cm.yaml", Line: 1}) {
+		t.Errorf("object = %v\n%s; want the origin annotation kept and the source cm.yaml:1", r.Objects[0].Source, r.Objects[0].YAML)
+	}
+	r, err = Render(context.Background(), dir, WithSourcePositions(true))
+	if err != nil || len(r.Objects) != 1 || !strings.Contains(string(r.Objects[0].YAML), "config.kubernetes.io/origin") {
 		t.Errorf("object = %v\n%s; want the origin annotation kept and the source cm.yaml:1", r.Objects[0].Source, r.Objects[0].YAML)
 	}
 }

@@ -103,7 +103,7 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	f.record(real)
-	if real == f.originFor {
+	if f.originFor != "" && real == f.originFor {
 		return f.withOriginAnnotations(data), nil
 	}
 	return data, nil

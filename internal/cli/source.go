@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +22,11 @@ import (
 
 // sourceOptions are the flags of every command that reads a source tree.
 type sourceOptions struct {
-	root        string
-	allowRemote bool
-	maxFileSize int64
+	root               string
+	allowRemote        bool
+	maxFileSize        int64
+	allow              []string
+	externalNamespaces []string
 }
 
 func (o *sourceOptions) bind(cmd *cobra.Command) {
@@ -31,6 +34,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.root, "root", "", "source root: no file outside it is read (default: the git work tree that holds PATH, else the current directory when it holds PATH, else PATH)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
+	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
+	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
 }
 
 // packageOptions are the flags that shape the artifact.
@@ -78,23 +83,40 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 	if root == "" {
 		root = defaultRoot(path, s.git)
 	}
-	opts := []build.RenderOption{build.WithRoot(root), build.WithAllowRemote(o.allowRemote)}
-	if o.maxFileSize > 0 {
-		opts = append(opts, build.WithMaxFileSize(o.maxFileSize))
-	} else {
+	if o.maxFileSize <= 0 {
 		return nil, usagef("--max-file-size must be positive")
 	}
+	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.allow, ExternalNamespaces: o.externalNamespaces})
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	opts := []build.RenderOption{build.WithRoot(root), build.WithAllowRemote(o.allowRemote), build.WithMaxFileSize(o.maxFileSize)}
+	if err := s.render(ctx, path, policies, opts...); err != nil {
+		return nil, err
+	}
+	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
+	// only a tree with findings to place is rendered a second time, with positions.
+	if s.rendering.Kustomize && slices.ContainsFunc(s.findings, func(f build.Finding) bool { return f.Line == 0 && f.Object != nil }) {
+		log.Debug("rendering again with source positions to place the findings")
+		if err := s.render(ctx, path, policies, append(opts, build.WithSourcePositions(true))...); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *source) render(ctx context.Context, path string, policies build.Validator, opts ...build.RenderOption) error {
 	r, err := build.Render(ctx, path, opts...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.rendering = r
 	s.findings = r.Findings
 	if !r.Findings.HasErrors() {
-		s.findings = append(s.findings, build.Validate(ctx, r.Objects)...)
+		s.findings = append(slices.Clone(s.findings), build.Validate(ctx, r.Objects, policies)...)
 		s.findings.Sort()
 	}
-	return s, nil
+	return nil
 }
 
 // defaultRoot picks the source root: the git work tree, else the working directory when it holds path, else path.

@@ -1,0 +1,191 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Policy is a check that is on by default and can be turned off by its ID.
+type Policy struct {
+	// ID is what users name to turn the policy off (--allow ID).
+	ID string
+	// Why is the one-line reason the policy exists.
+	Why string
+	// Severity of its findings.
+	Severity Severity
+	check    func(objs []Object, o PolicyOptions) Findings
+}
+
+// PolicyOptions carries what policies need to know beyond the objects.
+type PolicyOptions struct {
+	// Allow lists policy IDs to skip.
+	Allow []string
+	// ExternalNamespaces are namespaces that exist outside the rendered set (created by another tree or by hand).
+	ExternalNamespaces []string
+}
+
+// Policies is every built-in policy, in the order they run.
+var Policies = []Policy{
+	{ID: "secret-not-encrypted", Severity: SeverityError,
+		Why:   "a Secret in Git and in the artifact must be SOPS-encrypted, or anyone who can pull the artifact reads it",
+		check: secretNotEncrypted},
+	{ID: "image-unpinned", Severity: SeverityWarning,
+		Why:   "an image without a tag or digest, or tagged latest, changes under the same desired state",
+		check: imageUnpinned},
+	{ID: "namespace-unknown", Severity: SeverityWarning,
+		Why:   "an object in a namespace that neither the set creates nor is declared external fails to apply on a fresh cluster",
+		check: namespaceUnknown},
+}
+
+// PolicyIDs lists the IDs of the built-in policies.
+func PolicyIDs() []string {
+	ids := make([]string, len(Policies))
+	for i, p := range Policies {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// PolicyValidator runs the built-in policies except those o.Allow names. It refuses unknown IDs, so that a typo
+// does not silently leave a policy on.
+func PolicyValidator(o PolicyOptions) (Validator, error) {
+	for _, id := range o.Allow {
+		if !slices.Contains(PolicyIDs(), id) {
+			return nil, fmt.Errorf("unknown policy %q: the policies are %s", id, strings.Join(PolicyIDs(), ", "))
+		}
+	}
+	return ValidatorFunc(func(_ context.Context, objs []Object) Findings {
+		var out Findings
+		for _, p := range Policies {
+			if slices.Contains(o.Allow, p.ID) {
+				continue
+			}
+			for _, f := range p.check(objs, o) {
+				f.Rule = "policy/" + p.ID
+				f.Severity = p.Severity
+				f.Message += " (turn off with --allow " + p.ID + ")"
+				out = append(out, f)
+			}
+		}
+		return out
+	}), nil
+}
+
+func finding(o Object, format string, args ...any) Finding {
+	id := o.ID
+	return Finding{File: o.Source.File, Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)}
+}
+
+func secretNotEncrypted(objs []Object, _ PolicyOptions) Findings {
+	var out Findings
+	for _, o := range objs {
+		if o.ID.Group != "" || o.ID.Kind != "Secret" {
+			continue
+		}
+		if _, sops := o.Content["sops"]; sops {
+			continue
+		}
+		for _, field := range []string{"data", "stringData"} {
+			if m, ok := o.Content[field].(map[string]any); ok && len(m) > 0 {
+				out = append(out, finding(o, "Secret carries %s in clear text: encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$')", field))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func imageUnpinned(objs []Object, _ PolicyOptions) Findings {
+	var out Findings
+	for _, o := range objs {
+		for _, img := range Images(o) {
+			if reason := unpinned(img); reason != "" {
+				out = append(out, finding(o, "image %q %s: pin a version tag or a digest", img, reason))
+			}
+		}
+	}
+	return out
+}
+
+// unpinned says why an image reference is not pinned, or "" when it is.
+func unpinned(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ""
+	}
+	name := ref
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		name = ref[i+1:]
+	}
+	tag := ""
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		tag = name[i+1:]
+	}
+	switch {
+	case tag == "":
+		return "has no tag"
+	case tag == "latest":
+		return "is tagged latest"
+	}
+	return ""
+}
+
+// Images lists the container images an object deploys, as referenced: every "image" of every entry under
+// "containers", "initContainers" and "ephemeralContainers", wherever they nest (pod templates, CronJobs, and
+// custom resources that embed pod specs).
+func Images(o Object) []string {
+	var out []string
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > maxDepth {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
+					if list, ok := child.([]any); ok {
+						for _, c := range list {
+							if cm, ok := c.(map[string]any); ok {
+								if img, ok := cm["image"].(string); ok && img != "" {
+									out = append(out, img)
+								}
+							}
+						}
+					}
+				}
+				walk(child, depth+1)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child, depth+1)
+			}
+		}
+	}
+	walk(o.Content, 0)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// builtinNamespaces exist on every cluster.
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
+	known := map[string]bool{}
+	for _, ns := range append(slices.Clone(builtinNamespaces), o.ExternalNamespaces...) {
+		known[ns] = true
+	}
+	for _, obj := range objs {
+		if obj.ID.Group == "" && obj.ID.Kind == "Namespace" {
+			known[obj.ID.Name] = true
+		}
+	}
+	var out Findings
+	for _, obj := range objs {
+		if ns := obj.ID.Namespace; ns != "" && !known[ns] {
+			out = append(out, finding(obj, "namespace %q is neither in the set nor declared external (--external-namespace %s)", ns, ns))
+		}
+	}
+	return out
+}
