@@ -64,6 +64,9 @@ func (l Limits) withDefaults() Limits {
 // dir is created when missing; an existing dir must be empty unless l.Overwrite (the error then matches
 // fs.ErrExist). On failure, what Extract wrote is removed.
 func Extract(r io.Reader, dir string, l Limits) (files []string, err error) {
+	if dir == "" {
+		return nil, errors.New("extracting: the destination directory is not named")
+	}
 	l = l.withDefaults()
 	createdTop, err := prepareDir(dir, l.Overwrite)
 	if err != nil {

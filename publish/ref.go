@@ -48,6 +48,9 @@ const tagRule = "letters, digits, '_', '.' and '-', at most 128, not starting wi
 // Errors wrap ErrInvalidReference and quote the input, except for credentials embedded in a registry reference,
 // which are refused without being repeated.
 func ParseRef(s string) (Ref, error) {
+	if s == "" {
+		return Ref{}, invalid(s, "the reference is empty: write host/repository[:tag] or oci:DIR[:tag]")
+	}
 	if rest, ok := strings.CutPrefix(s, "oci:"); ok && !strings.HasPrefix(rest, "//") {
 		return parseLayoutRef(s, rest)
 	}
@@ -92,7 +95,9 @@ func parseRegistryRef(s string) (Ref, error) {
 		// user:password@host: never repeat the input, it holds a secret.
 		return Ref{}, fmt.Errorf("%w: credentials do not belong in a reference: use `docker login` or --username/--password-stdin", ErrInvalidReference)
 	}
-	if !strings.ContainsAny(first, ".:") && !strings.EqualFold(first, "localhost") {
+	looksLikeHost := strings.ContainsAny(first, ".[") || strings.EqualFold(first, "localhost") ||
+		strings.HasPrefix(strings.ToLower(first), "localhost:") || (hasSlash && strings.Contains(first, ":"))
+	if !looksLikeHost {
 		hint := "docker.io/" + rest
 		if !hasSlash {
 			hint = "docker.io/library/" + rest

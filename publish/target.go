@@ -347,7 +347,10 @@ func (t *Target) wrap(err error, format string, args ...any) error {
 	cause := redact(err.Error())
 	e := &targetError{msg: what + ": " + cause, cause: err}
 	switch {
-	case errors.Is(err, errdef.ErrNotFound) || isStatus(err, http.StatusNotFound):
+	case errors.Is(err, errdef.ErrNotFound):
+		e.sentinel = ErrNotFound
+		e.msg = what + ": not found" // oras-go's message only repeats the reference
+	case isStatus(err, http.StatusNotFound):
 		e.sentinel = ErrNotFound
 	case isStatus(err, http.StatusUnauthorized), isStatus(err, http.StatusForbidden), errors.Is(err, auth.ErrBasicCredentialNotFound):
 		e.sentinel = ErrUnauthorized
