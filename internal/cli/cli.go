@@ -105,10 +105,9 @@ func exitCode(err error) int {
 	case errors.As(err, &ue), errors.Is(err, publish.ErrInvalidReference):
 		return ExitUsage
 	case errors.Is(err, build.ErrInvalidInput), errors.Is(err, sign.ErrNoSignature),
-		errors.Is(err, sign.ErrVerification):
+		errors.Is(err, sign.ErrVerification), errors.Is(err, publish.ErrUnsafeArchive),
+		errors.Is(err, publish.ErrNotStatepackArtifact):
 		return ExitFindings
-	case errors.Is(err, context.Canceled):
-		return ExitFailure
 	}
 	return ExitFailure
 }

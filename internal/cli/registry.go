@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/statepack/statepack/publish"
 )
@@ -15,16 +16,19 @@ import (
 // registryOptions are the flags of every command that talks to a registry.
 type registryOptions struct {
 	plainHTTP     bool
+	plainHTTPSet  bool // --plain-http was given, true or false: --plain-http=false forces HTTPS on loopback too
 	insecure      []string
 	username      string
 	passwordStdin bool
 	timeout       time.Duration
 	dockerConfig  string
+	flags         *pflag.FlagSet
 }
 
 func (o *registryOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.BoolVar(&o.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (default: only for loopback registries)")
+	o.flags = f
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (default: only for loopback registries; --plain-http=false forces HTTPS)")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "skip TLS verification for this registry host[:port] (repeatable)")
 	f.StringVar(&o.username, "username", "", "registry user name (default: from the Docker config and credential helpers)")
 	f.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password or token from stdin")
@@ -34,9 +38,12 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 
 // open connects to the target of ref with the credentials and transport settings of the flags.
 func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string) (*publish.Target, error) {
+	if o.flags != nil {
+		o.plainHTTPSet = o.flags.Changed("plain-http")
+	}
 	opts := []publish.Option{publish.WithLogger(log), publish.WithUserAgent(userAgent)}
-	if o.plainHTTP {
-		opts = append(opts, publish.WithPlainHTTP(true))
+	if o.plainHTTPSet {
+		opts = append(opts, publish.WithPlainHTTP(o.plainHTTP))
 	}
 	if len(o.insecure) > 0 {
 		opts = append(opts, publish.WithInsecureRegistries(o.insecure...))
