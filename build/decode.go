@@ -386,3 +386,57 @@ func scalar(n *yaml.Node) (any, error) {
 		return n.Value, nil
 	}
 }
+
+// checkExpansion refuses YAML whose aliases expand to more than maxNodes values, or that nests deeper than
+// maxDepth, before a library that expands aliases without a budget (kustomize) reads it. It counts each anchored
+// subtree once and multiplies through aliases, so the check itself is linear in the size of the input.
+func checkExpansion(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
+	for {
+		var n yaml.Node
+		err := decodeNode(dec, &n)
+		if errors.Is(err, errEOF) {
+			return nil
+		}
+		if err != nil {
+			return nil // a syntax error: the reader reports it with its line
+		}
+		memo := map[*yaml.Node]int{}
+		size, err := expandedSize(&n, memo, 0)
+		if err != nil {
+			return err
+		}
+		if size > maxNodes {
+			return fmt.Errorf("document at line %d expands to more than %d values (alias bomb?)", n.Line, maxNodes)
+		}
+	}
+}
+
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("line %d: nested deeper than %d levels", n.Line, maxDepth)
+	}
+	if size, ok := memo[n]; ok {
+		return size, nil
+	}
+	size := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s, err := expandedSize(n.Alias, memo, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		size = s
+	}
+	for _, c := range n.Content {
+		s, err := expandedSize(c, memo, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		size += s
+		if size > maxNodes {
+			break
+		}
+	}
+	memo[n] = size
+	return size, nil
+}

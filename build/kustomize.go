@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"regexp"
 	"strings"
 	"sync"
@@ -54,15 +56,33 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig()
 
-	if scan.customSchema {
-		kustomizeMu.Lock()
-		defer kustomizeMu.Unlock()
-		defer openapi.ResetOpenAPI()
-	} else {
-		kustomizeMu.RLock()
-		defer kustomizeMu.RUnlock()
+	// kustomize does not watch the context: it runs in its own goroutine, and a cancelled render returns at once,
+	// leaving the build to finish (and release the lock) on its own.
+	type result struct {
+		res []*resource.Resource
+		err error
 	}
-	m, err := runKrusty(opts, fsys, dir)
+	done := make(chan result, 1)
+	go func() {
+		if scan.customSchema {
+			kustomizeMu.Lock()
+			defer kustomizeMu.Unlock()
+			defer openapi.ResetOpenAPI()
+		} else {
+			kustomizeMu.RLock()
+			defer kustomizeMu.RUnlock()
+		}
+		m, err := runKrusty(opts, fsys, dir)
+		done <- result{m, err}
+	}()
+	var m []*resource.Resource
+	var err error
+	select {
+	case <-ctx.Done():
+		return nil, nil
+	case res := <-done:
+		m, err = res.res, res.err
+	}
 	if fsys.refused != "" {
 		return fail("source/outside-root", kfile, fsys.refused)
 	}
@@ -210,12 +230,69 @@ type kustomizationScan struct {
 	findings     Findings
 }
 
-// kustomizationRefs is the part of a kustomization that names other kustomizations or remote content.
+// kustomizationRefs is the part of a kustomization that names files: other kustomizations, or content kustomize
+// would fetch over HTTP when given a URL (its file loader does so for any path with an http or https scheme).
 type kustomizationRefs struct {
-	Resources  []string          `json:"resources"`
-	Bases      []string          `json:"bases"`
-	Components []string          `json:"components"`
-	OpenAPI    map[string]string `json:"openapi"`
+	Resources             []string          `json:"resources"`
+	Bases                 []string          `json:"bases"`
+	Components            []string          `json:"components"`
+	Crds                  []string          `json:"crds"`
+	Configurations        []string          `json:"configurations"`
+	Generators            []string          `json:"generators"`
+	Transformers          []string          `json:"transformers"`
+	Validators            []string          `json:"validators"`
+	PatchesStrategicMerge []string          `json:"patchesStrategicMerge"`
+	OpenAPI               map[string]string `json:"openapi"`
+	Patches               []struct {
+		Path string `json:"path"`
+	} `json:"patches"`
+	PatchesJSON6902 []struct {
+		Path string `json:"path"`
+	} `json:"patchesJson6902"`
+	Replacements []struct {
+		Path string `json:"path"`
+	} `json:"replacements"`
+	ConfigMapGenerator []generatorRefs `json:"configMapGenerator"`
+	SecretGenerator    []generatorRefs `json:"secretGenerator"`
+	HelmCharts         []struct {
+		ValuesFile string `json:"valuesFile"`
+	} `json:"helmCharts"`
+}
+
+type generatorRefs struct {
+	Files []string `json:"files"`
+	Envs  []string `json:"envs"`
+	Env   string   `json:"env"`
+}
+
+// filePaths lists every path-bearing entry except resources, bases and components.
+func (k *kustomizationRefs) filePaths() []string {
+	paths := append(append(append(append(append(append([]string(nil), k.Crds...), k.Configurations...), k.Generators...),
+		k.Transformers...), k.Validators...), k.PatchesStrategicMerge...)
+	paths = append(paths, k.OpenAPI["path"])
+	for _, p := range k.Patches {
+		paths = append(paths, p.Path)
+	}
+	for _, p := range k.PatchesJSON6902 {
+		paths = append(paths, p.Path)
+	}
+	for _, p := range k.Replacements {
+		paths = append(paths, p.Path)
+	}
+	for _, h := range k.HelmCharts {
+		paths = append(paths, h.ValuesFile)
+	}
+	for _, g := range append(slices.Clone(k.ConfigMapGenerator), k.SecretGenerator...) {
+		paths = append(paths, g.Env)
+		paths = append(paths, g.Envs...)
+		for _, f := range g.Files {
+			if _, p, ok := strings.Cut(f, "="); ok {
+				f = p // "key=path"
+			}
+			paths = append(paths, f)
+		}
+	}
+	return paths
 }
 
 func (s *kustomizationScan) walk(dir string) {
@@ -232,6 +309,10 @@ func (s *kustomizationScan) walk(dir string) {
 		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "source/unreadable", File: s.r.rel(kf), Message: err.Error()})
 		return
 	}
+	if err := checkExpansion(data); err != nil {
+		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Message: err.Error()})
+		return
+	}
 	var k kustomizationRefs
 	if err := sigsyaml.Unmarshal(data, &k); err != nil {
 		line, msg := yamlErrorLine(err)
@@ -241,6 +322,11 @@ func (s *kustomizationScan) walk(dir string) {
 	if len(k.OpenAPI) > 0 {
 		s.customSchema = true
 	}
+	for _, p := range k.filePaths() {
+		if isRemoteFile(p) {
+			s.remote = append(s.remote, remoteRef{file: s.r.rel(kf), url: p})
+		}
+	}
 	for _, group := range [][]string{k.Resources, k.Bases, k.Components} {
 		for _, entry := range group {
 			local := filepath.Join(dir, entry)
@@ -248,7 +334,7 @@ func (s *kustomizationScan) walk(dir string) {
 				local = entry
 			}
 			st, statErr := os.Stat(local)
-			if statErr != nil && isRemote(entry) {
+			if isRemoteFile(entry) || (statErr != nil && isRemote(entry)) {
 				s.remote = append(s.remote, remoteRef{file: s.r.rel(kf), url: entry})
 				continue
 			}
@@ -259,6 +345,12 @@ func (s *kustomizationScan) walk(dir string) {
 			}
 		}
 	}
+}
+
+// isRemoteFile is kustomize's own test for a path its file loader fetches over HTTP.
+func isRemoteFile(path string) bool {
+	u, err := url.Parse(path)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
 }
 
 // hostLike matches the start of kustomize's remote forms without a scheme: "github.com/org/repo", "example.com:8080/…".

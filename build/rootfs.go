@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -101,6 +102,12 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 	data, err := readLimited(real, f.maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if isManifestFile(real) || slices.Contains(kustomizationFiles, filepath.Base(real)) {
+		// kustomize expands YAML aliases without a budget: refuse a bomb before it does.
+		if err := checkExpansion(data); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
 	}
 	f.record(real)
 	if f.originFor != "" && real == f.originFor {
