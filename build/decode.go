@@ -34,11 +34,18 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 	}
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	if strings.EqualFold(path.Ext(file), ".json") {
-		// JSON is read as JSON, as kubectl does: YAML would let a trailing comma or a comment through.
+		// JSON is read as JSON, as kubectl does: YAML would let a trailing comma or a comment through. A file may
+		// hold several values one after another; each is decoded on its own, keeping its lines.
 		if f, ok := jsonSyntax(file, data); !ok {
 			return nil, Findings{f}
 		}
+		return decodeJSONValues(file, data)
 	}
+	return decodeYAMLDocuments(file, data)
+}
+
+// decodeYAMLDocuments decodes a YAML stream whose encoding has been checked.
+func decodeYAMLDocuments(file string, data []byte) ([]Object, Findings) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []Object
 	var findings Findings
@@ -62,6 +69,35 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 }
 
 var errEOF = errors.New("end of stream")
+
+// decodeJSONValues decodes each top-level JSON value of data as a document, with lines counted from the file's start.
+func decodeJSONValues(file string, data []byte) ([]Object, Findings) {
+	var objs []Object
+	var findings Findings
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		start := dec.InputOffset()
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return objs, findings // io.EOF: jsonSyntax has checked the rest
+		}
+		// Skip the whitespace between values so that the line is the value's own.
+		for start < int64(len(data)) && strings.ContainsRune(" \t\r\n", rune(data[start])) {
+			start++
+		}
+		offset := bytes.Count(data[:start], []byte("\n"))
+		o, f := decodeYAMLDocuments(file, v)
+		for i := range o {
+			o[i].Source.Line += offset
+		}
+		for i := range f {
+			if f[i].Line > 0 {
+				f[i].Line += offset
+			}
+		}
+		objs, findings = append(objs, o...), append(findings, f...)
+	}
+}
 
 // jsonSyntax checks that data is a stream of JSON values and reports the first syntax error with its line.
 func jsonSyntax(file string, data []byte) (Finding, bool) {

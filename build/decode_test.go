@@ -130,3 +130,14 @@ func FuzzDecodeStream(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeJSONStream(t *testing.T) {
+	in := "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}}\n\n{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Secret\",\n  \"metadata\": {\"name\": \"b\"}\n}\n"
+	objs, findings := decodeStream("two.json", []byte(in))
+	if len(findings) > 0 || len(objs) != 2 {
+		t.Fatalf("decodeStream(two JSON values) = %d objects, %v", len(objs), findings)
+	}
+	if objs[0].Source.Line != 1 || objs[1].Source.Line != 3 || objs[1].ID.Kind != "Secret" {
+		t.Errorf("sources = %v, %v; want lines 1 and 3", objs[0].Source, objs[1].Source)
+	}
+}

@@ -21,6 +21,7 @@ type options struct {
 	maxRetries         int
 	logger             *slog.Logger
 	userAgent          string
+	existing           bool
 }
 
 func defaultOptions() options {
@@ -138,4 +139,10 @@ func WithUserAgent(ua string) Option {
 		o.userAgent = ua
 		return nil
 	}
+}
+
+// WithExistingLayout makes Open refuse an OCI layout directory that does not exist yet, instead of creating it:
+// for commands that only read (verify, pull), so that a typo leaves nothing behind. Default: the layout is created.
+func WithExistingLayout() Option {
+	return func(o *options) error { o.existing = true; return nil }
 }

@@ -86,15 +86,16 @@ func parseLayoutRef(s, rest string) (Ref, error) {
 }
 
 func parseRegistryRef(s string) (Ref, error) {
+	// In a registry reference "@" only introduces the digest at the end; an "@" with a "/" after it is
+	// user:password@host/…, and the input holds a secret that must never be repeated (passwords may contain "/").
+	if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], "/") {
+		return Ref{}, fmt.Errorf("%w: credentials do not belong in a reference: use `docker login` or --username/--password-stdin", ErrInvalidReference)
+	}
 	rest := strings.TrimPrefix(s, "oci://")
 	if strings.Contains(rest, "://") {
 		return Ref{}, invalid(s, "the only scheme accepted is oci://; write host/repository[:tag]")
 	}
 	first, path, hasSlash := strings.Cut(rest, "/")
-	if strings.Contains(first, "@") {
-		// user:password@host: never repeat the input, it holds a secret.
-		return Ref{}, fmt.Errorf("%w: credentials do not belong in a reference: use `docker login` or --username/--password-stdin", ErrInvalidReference)
-	}
 	looksLikeHost := strings.ContainsAny(first, ".[") || strings.EqualFold(first, "localhost") ||
 		strings.HasPrefix(strings.ToLower(first), "localhost:") || (hasSlash && strings.Contains(first, ":"))
 	if !looksLikeHost {
@@ -122,6 +123,9 @@ func parseRegistryRef(s string) (Ref, error) {
 	switch {
 	case hasDigest && dgst == "":
 		return Ref{}, invalid(s, "'@' must be followed by a digest, sha256:<hex>")
+	case hasDigest && !digestPattern.MatchString(dgst) && !strings.HasPrefix(dgst, "sha"):
+		// Not a digest at all: do not repeat what follows "@", it may be a password typed in the wrong place.
+		return Ref{}, invalid(s[:strings.Index(s, "@")]+"@…", "'@' must be followed by a digest, sha256:<hex>")
 	case hasTag && tag == "":
 		return Ref{}, invalid(s, "the tag after ':' is empty")
 	case hasTag && !tagPattern.MatchString(tag):
@@ -140,6 +144,15 @@ func parseRegistryRef(s string) (Ref, error) {
 		return Ref{}, invalid(s, "%s", msg)
 	}
 	return Ref{Registry: ref.Registry, Repository: ref.Repository, Tag: tag, Digest: dgst}, nil
+}
+
+// ValidateTag checks a tag against the OCI distribution grammar, so that callers refuse a bad tag before pushing
+// anything. Errors wrap ErrInvalidReference.
+func ValidateTag(tag string) error {
+	if !tagPattern.MatchString(tag) {
+		return fmt.Errorf("%w: tag %q is not valid (%s)", ErrInvalidReference, tag, tagRule)
+	}
+	return nil
 }
 
 // IsLayout reports whether r names a local OCI layout.

@@ -178,3 +178,25 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestParseRefNeverEchoesPasswords(t *testing.T) {
+	for _, in := range []string{
+		"https://bob:s3cret@ghcr.io/org/repo:v1",
+		"oci://bob:s3/cret@ghcr.io/org/repo",
+		"bob:s3cret@ghcr.io/org/repo",
+		"ghcr.io/org/repo@bob:s3cret",
+	} {
+		_, err := ParseRef(in)
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "s3/cret") {
+			t.Errorf("ParseRef(%q) = %v, want a refusal that does not repeat the password", in, err)
+		}
+	}
+}
+
+func TestValidateTag(t *testing.T) {
+	for tag, ok := range map[string]bool{"v1.2.3": true, "main": true, "a/b": false, "": false, "-x": false, ".x": false, strings.Repeat("a", 129): false} {
+		if err := ValidateTag(tag); (err == nil) != ok {
+			t.Errorf("ValidateTag(%q) = %v, want ok=%v", tag, err, ok)
+		}
+	}
+}

@@ -65,6 +65,11 @@ func Open(ctx context.Context, ref Ref, opts ...Option) (*Target, error) {
 		}
 	}
 	if ref.IsLayout() {
+		if o.existing {
+			if _, err := os.Stat(filepath.Join(ref.Layout, ocispec.ImageLayoutFile)); err != nil {
+				return nil, fmt.Errorf("opening the OCI layout %s: %w: it holds no %s", ref.Layout, ErrNotFound, ocispec.ImageLayoutFile)
+			}
+		}
 		store, err := oci.NewWithContext(ctx, ref.Layout)
 		if err != nil {
 			return nil, fmt.Errorf("opening the OCI layout %s: %w", ref.Layout, err)

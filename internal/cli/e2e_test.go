@@ -139,7 +139,7 @@ func TestPublishSignVerifyPullAgainstRegistry(t *testing.T) {
 		t.Errorf("media types = config %s layer %s", m.Config.MediaType, m.Layers[0].MediaType)
 	}
 	wantAnnotations := map[string]string{
-		ocispec.AnnotationSource:   "https://github.com/example/gitops.git",
+		ocispec.AnnotationSource:   "https://github.com/example/gitops",
 		ocispec.AnnotationRevision: "main@sha1:" + commit,
 		ocispec.AnnotationCreated:  "2024-05-01T10:00:00Z",
 	}

@@ -62,14 +62,16 @@ func TestBadInputPushesNothing(t *testing.T) {
 			1, "broken.yaml:5: error: mapping values are not allowed in this context [yaml/syntax]"},
 		{"empty tree", nil, []string{"publish", empty, reg.Host + "/bad:v1"}, 1, "rendered no objects"},
 		{"wrong key password", map[string]string{"COSIGN_PASSWORD": "not it"}, []string{"publish", demoTree, reg.Host + "/bad:v1", "--key", key},
-			3, "COSIGN_PASSWORD"},
-		{"missing key file", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--key", filepath.Join(empty, "nope.key")}, 3, "nope.key"},
+			2, "COSIGN_PASSWORD"},
+		{"missing key file", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--key", filepath.Join(empty, "nope.key")}, 2, "nope.key"},
 		{"reference with a digest", nil, []string{"publish", demoTree, reg.Host + "/bad@sha256:" + strings.Repeat("a", 64)}, 2, "must not carry a digest"},
 		{"bad tag", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--tag", "not a tag"}, 2, `--tag "not a tag" is not a valid tag`},
 		{"bad reference", nil, []string{"publish", demoTree, "Not/A Ref"}, 2, "invalid reference"},
 		{"username without password", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--username", "u"}, 2, "--password-stdin"},
 		{"bad annotation", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--annotation", "novalue"}, 2, "not KEY=VALUE"},
-		{"bad layer type", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--layer-media-type", "application/x-tar"}, 3, "not supported"},
+		{"bad layer type", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--layer-media-type", "application/x-tar"}, 2, "not supported"},
+		{"created not in UTC", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--annotation", "org.opencontainers.image.created=2024-05-01T12:00:00+02:00"}, 2, "in UTC"},
+		{"path outside the root", nil, []string{"publish", demoTree, reg.Host + "/bad:v1", "--root", empty}, 2, "outside the source root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,5 +196,31 @@ func TestUsageErrors(t *testing.T) {
 				t.Fatalf("%s\nwant exit 2 and stderr containing %q", r, tc.want)
 			}
 		})
+	}
+}
+
+func TestLayoutFailuresLeaveNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	_, pub := keyPair(t, "")
+	missing := filepath.Join(dir, "typo", "layout")
+	for _, args := range [][]string{
+		{"verify", "oci:" + missing + ":v1", "--key", pub},
+		{"pull", "oci:" + missing + ":v1", "-o", filepath.Join(dir, "out")},
+	} {
+		r := run(t, nil, "", args...)
+		if r.code != 3 || !strings.Contains(r.stderr, "oci-layout") {
+			t.Errorf("%v: %s\nwant exit 3 naming the missing layout", args, r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "typo")); !os.IsNotExist(err) {
+			t.Fatalf("%v created %s", args, missing)
+		}
+	}
+	layout := filepath.Join(dir, "layout")
+	r := run(t, nil, "", "publish", demoTree, "oci:"+layout, "--tag", "a/b")
+	if r.code != 2 || !strings.Contains(r.stderr, `--tag "a/b" is not a valid tag`) {
+		t.Errorf("%s\nwant exit 2 for the bad tag", r)
+	}
+	if _, err := os.Stat(layout); !os.IsNotExist(err) {
+		t.Errorf("a refused publish created the layout %s", layout)
 	}
 }

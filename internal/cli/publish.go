@@ -39,7 +39,11 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 	if o.tlogUpload {
 		return nil, usagef("--tlog-upload is not supported yet for key signing: leave it off (Flux verifies key signatures without the log)")
 	}
-	return sign.LoadSigner(cmd.Context(), o.key, []byte(env.getenv("COSIGN_PASSWORD")))
+	signer, err := sign.LoadSigner(cmd.Context(), o.key, []byte(env.getenv("COSIGN_PASSWORD")))
+	if err != nil {
+		return nil, &usageError{err} // a key that does not load is a mistake in how statepack was called
+	}
+	return signer, nil
 }
 
 // publishResult is what publish prints with -o json.
@@ -84,6 +88,9 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
+			if err := pkg.check(); err != nil {
+				return err
+			}
 			if ref.Digest != "" {
 				return usagef("publish REF must not carry a digest: the digest is what publish computes")
 			}
@@ -93,8 +100,8 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			allTags = slices.Compact(slices.Sorted(slices.Values(allTags)))
 			for _, t := range allTags {
-				if _, err := publish.ParseRef(ref.Name() + ":" + t); err != nil {
-					return usagef("--tag %q is not a valid tag", t)
+				if err := publish.ValidateTag(t); err != nil {
+					return usagef("--tag %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
 				}
 			}
 			log := g.logger(env)

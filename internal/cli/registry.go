@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,7 +39,7 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 }
 
 // open connects to the target of ref with the credentials and transport settings of the flags.
-func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string) (*publish.Target, error) {
+func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string, extra ...publish.Option) (*publish.Target, error) {
 	if o.flags != nil {
 		o.plainHTTPSet = o.flags.Changed("plain-http")
 	}
@@ -52,6 +54,11 @@ func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, 
 		opts = append(opts, publish.WithDockerConfig(o.dockerConfig))
 	} else if dc := env.getenv("DOCKER_CONFIG"); dc != "" {
 		opts = append(opts, publish.WithDockerConfig(dc))
+	} else if home := env.getenv("HOME"); home != "" {
+		opts = append(opts, publish.WithDockerConfig(filepath.Join(home, ".docker")))
+	} else {
+		// No HOME and no DOCKER_CONFIG: no stored credentials, rather than whatever the process environment says.
+		opts = append(opts, publish.WithDockerConfig(filepath.Join(os.TempDir(), "statepack-no-docker-config")))
 	}
 	if o.passwordStdin {
 		if o.username == "" {
@@ -65,7 +72,7 @@ func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, 
 	} else if o.username != "" {
 		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
 	}
-	return publish.Open(ctx, ref, opts...)
+	return publish.Open(ctx, ref, append(opts, extra...)...)
 }
 
 // readSecretLine reads one line from stdin; the value is never logged.

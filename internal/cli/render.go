@@ -103,6 +103,9 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 			if outFile == "" {
 				return usagef("build needs -o FILE: where to write the layer (tar+gzip)")
 			}
+			if err := pkg.check(); err != nil {
+				return err
+			}
 			log := g.logger(env)
 			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
 			if err != nil {

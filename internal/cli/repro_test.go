@@ -94,7 +94,7 @@ func TestAnnotations(t *testing.T) {
 		wantLog string
 	}{
 		{name: "branch checkout", path: filepath.Join(repo, "production"),
-			want: map[string]string{"org.opencontainers.image.source": "https://github.com/example/gitops.git",
+			want: map[string]string{"org.opencontainers.image.source": "https://github.com/example/gitops",
 				"org.opencontainers.image.revision": "main@sha1:" + commit, "org.opencontainers.image.created": "2024-05-01T10:00:00Z"}},
 		{name: "SOURCE_DATE_EPOCH wins over the commit time", path: filepath.Join(repo, "production"),
 			env:  map[string]string{"SOURCE_DATE_EPOCH": "1700000000"},

@@ -44,6 +44,15 @@ type packageOptions struct {
 	annotations    []string
 }
 
+// check refuses bad package flags before any work is done.
+func (o *packageOptions) check() error {
+	if o.layerMediaType != build.LayerMediaType && o.layerMediaType != build.FluxLayerMediaType {
+		return usagef("--layer-media-type %q is not supported: use %s (default, Flux and Argo CD) or %s (Flux only)",
+			o.layerMediaType, build.LayerMediaType, build.FluxLayerMediaType)
+	}
+	return nil
+}
+
 func (o *packageOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.layerMediaType, "layer-media-type", build.LayerMediaType,
@@ -107,6 +116,9 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 
 func (s *source) render(ctx context.Context, path string, policies build.Validator, opts ...build.RenderOption) error {
 	r, err := build.Render(ctx, path, opts...)
+	if errors.Is(err, build.ErrInvalidInput) {
+		return &usageError{err} // PATH is not a directory, or lies outside --root
+	}
 	if err != nil {
 		return err
 	}
@@ -181,6 +193,11 @@ func (s *source) annotations(env *Env, log *slog.Logger, o *packageOptions) (map
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, usagef("--annotation %q is not KEY=VALUE", kv)
+		}
+		if k == build.AnnotationCreated {
+			if t, err := time.Parse(time.RFC3339, v); err != nil || t.Location() != time.UTC {
+				return nil, usagef("--annotation %s=%q must be an RFC 3339 time in UTC, like 2024-05-01T12:00:00Z", k, v)
+			}
 		}
 		a[k] = v
 	}

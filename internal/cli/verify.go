@@ -83,7 +83,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
+			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
 			if err != nil {
 				return err
 			}
@@ -150,7 +150,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
+			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
 			if err != nil {
 				return err
 			}
@@ -223,14 +223,14 @@ func newGenerateKeyPairCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			keyFile, pubFile := prefix+".key", prefix+".pub"
 			for _, f := range []string{keyFile, pubFile} {
-				if _, err := os.Stat(f); err == nil {
+				if _, err := os.Lstat(f); err == nil {
 					return usagef("%s exists: statepack does not overwrite keys; remove it or choose --output-key-prefix", f)
 				}
 			}
-			if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+			if err := writeNew(keyFile, priv, 0o600); err != nil {
 				return err
 			}
-			if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+			if err := writeNew(pubFile, pub, 0o644); err != nil {
 				return err
 			}
 			if g.json() {
@@ -242,4 +242,18 @@ func newGenerateKeyPairCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "file name prefix of the key pair")
 	return cmd
+}
+
+// writeNew creates a file that must not exist yet, so that a symlink planted at the path cannot redirect a private
+// key elsewhere.
+func writeNew(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

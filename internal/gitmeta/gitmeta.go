@@ -87,26 +87,29 @@ func revision(head *plumbing.Reference, hint string) string {
 	return sha
 }
 
-// StripCredentials removes user information, query and fragment from a URL, where tokens hide
-// ("https://x-access-token:TOKEN@github.com/org/repo"). The scp-like SSH form ("git@github.com:org/repo.git") names
-// a login, not a secret, and is kept. A local path is returned as it is.
+// StripCredentials turns a remote URL into the form statepack records: no user information, query or fragment
+// (where tokens hide: "https://x-access-token:TOKEN@github.com/org/repo"), and one spelling per repository, so that
+// an SSH clone on a laptop and an HTTPS clone in CI give the same annotation and the same digest:
+// "git@github.com:org/repo.git" and "ssh://git@github.com/org/repo" both become "https://github.com/org/repo". A
+// local path is returned as it is; an unparseable URL as "", rather than risk printing a secret.
 func StripCredentials(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
 		u.User = nil
 		u.RawQuery = ""
 		u.Fragment = ""
+		if u.Scheme == "ssh" || u.Scheme == "git" || u.Scheme == "git+ssh" {
+			u.Scheme = "https"
+			u.Host = u.Hostname() // an SSH port says nothing about the HTTPS one
+		}
+		u.Path = strings.TrimSuffix(u.Path, ".git")
 		return u.String()
 	}
 	if i := strings.Index(raw, "@"); i >= 0 && strings.Contains(raw[i:], ":") && !strings.Contains(raw, "://") {
-		// scp-like: keep "user@host:path", but drop a password if someone wrote "user:pass@host:path".
-		user := raw[:i]
-		if j := strings.Index(user, ":"); j >= 0 {
-			user = user[:j]
-		}
-		return user + raw[i:]
+		// scp-like "user@host:path"
+		host, path, _ := strings.Cut(raw[i+1:], ":")
+		return "https://" + host + "/" + strings.TrimSuffix(strings.TrimPrefix(path, "/"), ".git")
 	}
 	if strings.Contains(raw, "://") {
-		// Unparseable URL: do not risk printing a secret.
 		return ""
 	}
 	return raw

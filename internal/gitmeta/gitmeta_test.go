@@ -15,13 +15,14 @@ import (
 
 func TestStripCredentials(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"https://github.com/acme/gitops.git", "https://github.com/acme/gitops.git"},
-		{"https://x-access-token:ghs_SECRET@github.com/acme/gitops.git", "https://github.com/acme/gitops.git"},
+		{"https://github.com/acme/gitops.git", "https://github.com/acme/gitops"},
+		{"https://x-access-token:ghs_SECRET@github.com/acme/gitops.git", "https://github.com/acme/gitops"},
 		{"https://ghp_TOKENASUSER@github.com/acme/gitops", "https://github.com/acme/gitops"},
-		{"https://gitlab.example.com/acme/gitops.git?private_token=SECRET#frag", "https://gitlab.example.com/acme/gitops.git"},
-		{"ssh://git@github.com/acme/gitops.git", "ssh://github.com/acme/gitops.git"},
-		{"git@github.com:acme/gitops.git", "git@github.com:acme/gitops.git"},
-		{"deploy:SECRET@github.com:acme/gitops.git", "deploy@github.com:acme/gitops.git"},
+		{"https://gitlab.example.com/acme/gitops.git?private_token=SECRET#frag", "https://gitlab.example.com/acme/gitops"},
+		{"ssh://git@github.com/acme/gitops.git", "https://github.com/acme/gitops"},
+		{"ssh://git@gitea.example.com:2222/acme/gitops.git", "https://gitea.example.com/acme/gitops"},
+		{"git@github.com:acme/gitops.git", "https://github.com/acme/gitops"},
+		{"deploy:SECRET@github.com:acme/gitops.git", "https://github.com/acme/gitops"},
 		{"../local/repo", "../local/repo"},
 		{"https://user:pa%ss@[bad", ""},
 	}
@@ -71,7 +72,7 @@ func TestRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Info{TopLevel: dir, Source: "https://example.com/origin.git", Revision: "main@sha1:" + h.String(),
+	want := Info{TopLevel: dir, Source: "https://example.com/origin", Revision: "main@sha1:" + h.String(),
 		Commit: h.String(), CommitTime: time.Date(2024, 5, 1, 17, 0, 0, 0, time.UTC)}
 	if *info != want {
 		t.Errorf("Read() = %+v\nwant %+v", *info, want)
