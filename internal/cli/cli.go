@@ -165,7 +165,6 @@ OCIRepository and Argo CD's OCI sources deploy verified bundles.`,
 		newVerifyCmd(env, g),
 		newPullCmd(env, g),
 		newGenerateKeyPairCmd(env, g),
-		newActionCmd(env, g),
 	)
 	return root
 }
