@@ -262,8 +262,7 @@ func kindName(n *yaml.Node) string {
 // converter turns yaml nodes into plain Go values with the types JSON has, keeping scalars as Kubernetes reads
 // them: timestamps and binary stay strings, integers are int64, and aliases are expanded within a budget.
 type converter struct {
-	nodes   int
-	errNode *yaml.Node
+	nodes int
 }
 
 type nodeError struct {

@@ -301,7 +301,7 @@ func safeName(name string) (string, error) {
 	case strings.Contains(name, `\`):
 		return "", errors.New("has a backslash in its name")
 	case slices.Contains(strings.Split(name, "/"), ".."):
-		return "", errors.New("climbs out with ..")
+		return "", errors.New("climbs out of the directory (a .. element)")
 	}
 	return path.Clean(name), nil
 }

@@ -190,8 +190,8 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		want    error
 		wantMsg string
 	}{
-		{"parent escape", tarGz(t, entry{name: "ok.yaml", body: "x"}, entry{name: "../evil.yaml", body: "x"}), Limits{}, ErrUnsafeArchive, `entry "../evil.yaml" climbs out with ..`},
-		{"nested parent escape", tarGz(t, entry{name: "a/../../evil.yaml", body: "x"}), Limits{}, ErrUnsafeArchive, `entry "a/../../evil.yaml" climbs out with ..`},
+		{"parent escape", tarGz(t, entry{name: "ok.yaml", body: "x"}, entry{name: "../evil.yaml", body: "x"}), Limits{}, ErrUnsafeArchive, `entry "../evil.yaml" climbs out of the directory (a .. element)`},
+		{"nested parent escape", tarGz(t, entry{name: "a/../../evil.yaml", body: "x"}), Limits{}, ErrUnsafeArchive, `entry "a/../../evil.yaml" climbs out of the directory (a .. element)`},
 		{"parent escape in a directory", tarGz(t, entry{name: "../d/", typ: tar.TypeDir}), Limits{}, ErrUnsafeArchive, "climbs out"},
 		{"absolute path", tarGz(t, entry{name: "/tmp/evil", body: "x"}), Limits{}, ErrUnsafeArchive, `entry "/tmp/evil" is an absolute path`},
 		{"windows absolute path", tarGz(t, entry{name: "C:/evil", body: "x"}), Limits{}, ErrUnsafeArchive, "is an absolute path"},

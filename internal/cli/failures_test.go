@@ -10,24 +10,6 @@ import (
 	"github.com/statepack/statepack/internal/testregistry"
 )
 
-// tagsOf lists the tags of a repository in the registry; an unknown repository has none.
-func tagsOf(t *testing.T, host, repo string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + host + "/v2/" + repo + "/tags/list")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var body struct{ Tags []string }
-	if err := jsonDecode(resp.Body, &body); err != nil {
-		t.Fatal(err)
-	}
-	return body.Tags
-}
-
 // repositories lists what the registry holds at all.
 func repositories(t *testing.T, host string) []string {
 	t.Helper()
@@ -94,10 +76,8 @@ func TestBadInputPushesNothing(t *testing.T) {
 
 func TestVerifyFailures(t *testing.T) {
 	reg := testregistry.Start(t)
-	key, _ := keyPair(t, "")
+	key, pub := keyPair(t, "")
 	_, otherPub := keyPair(t, "")
-	_, pub := keyPair(t, "") // overwritten below with the real public key
-	pub = strings.TrimSuffix(key, ".key") + ".pub"
 	ref := reg.Host + "/team/app"
 	mustRun(t, 0, nil, "publish", demoTree, ref+":v1", "--key", key)
 
