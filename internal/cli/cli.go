@@ -166,8 +166,15 @@ OCIRepository and Argo CD's OCI sources deploy verified bundles.`,
 		newPullCmd(env, g),
 		newGenerateKeyPairCmd(env, g),
 	)
+	for _, newCmd := range extraCommands {
+		root.AddCommand(newCmd(env, g))
+	}
 	return root
 }
+
+// extraCommands lets a command living in its own file register itself from an init function, so that adding a
+// command does not mean editing this list.
+var extraCommands []func(*Env, *globalOptions) *cobra.Command
 
 // logger writes logs to stderr, never to stdout, so results compose in pipes.
 func (g *globalOptions) logger(env *Env) *slog.Logger {
