@@ -116,43 +116,18 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-
-			start = time.Now()
-			s, err := loadSource(ctx, env, log, path, &src)
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer})
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
 			}
-			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
-			if err := failOnFindings(s.findings); err != nil {
-				return err
-			}
-			log.Debug("rendered and validated", "objects", len(s.rendering.Objects), "duration", since(start))
-			start = time.Now()
-			b, err := s.bundle(env, log, &pkg)
-			if err != nil {
-				return err
-			}
-			log.Debug("packaged", "layer", b.LayerDescriptor.Digest, "bytes", b.LayerDescriptor.Size, "duration", since(start))
-			target, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version)
-			if err != nil {
-				return err
-			}
-			desc, err := pushSignTag(ctx, log, target, b, signer, allTags)
-			if err != nil {
-				return err
-			}
-			if err := writeResultFiles(map[string]string{digestFile: desc.Digest.String(),
-				refFile: ref.WithDigest(desc.Digest.String())}); err != nil {
+			if err := writeResultFiles(map[string]string{digestFile: res.Digest, refFile: res.Ref}); err != nil {
 				return err
 			}
 			if g.json() {
-				return writeJSON(env.Stdout, publishResult{
-					Ref: ref.WithDigest(desc.Digest.String()), Repository: ref.Name(), Digest: desc.Digest.String(),
-					Tags: nonNil(allTags), MediaType: desc.MediaType, Size: desc.Size, Objects: len(b.Files),
-					Signed: signer != nil, Annotations: b.Annotations, Findings: s.findings,
-				})
+				return writeJSON(env.Stdout, res)
 			}
-			fmt.Fprintln(env.Stdout, ref.WithDigest(desc.Digest.String()))
+			fmt.Fprintln(env.Stdout, res.Ref)
 			return nil
 		},
 	}
@@ -164,6 +139,49 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST)")
 	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (Tekton's IMAGE_URL)")
 	return cmd
+}
+
+// publishJob is one tree to publish to one reference.
+type publishJob struct {
+	path   string
+	ref    publish.Ref
+	tags   []string // validated, sorted, without duplicates
+	src    *sourceOptions
+	pkg    *packageOptions
+	signer *sign.Signer // nil: unsigned
+}
+
+// runPublish renders, validates, packages, pushes, signs and tags one tree. The findings come back in the result
+// even when the error says they stopped the publish.
+func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob) (publishResult, error) {
+	res := publishResult{Repository: job.ref.Name(), Tags: nonNil(job.tags), Signed: job.signer != nil}
+	start := time.Now()
+	s, err := loadSource(ctx, env, log, job.path, job.src)
+	if err != nil {
+		return res, err
+	}
+	res.Findings = s.findings
+	if err := failOnFindings(s.findings); err != nil {
+		return res, err
+	}
+	log.Debug("rendered and validated", "path", job.path, "objects", len(s.rendering.Objects), "duration", since(start))
+	start = time.Now()
+	b, err := s.bundle(env, log, job.pkg)
+	if err != nil {
+		return res, err
+	}
+	log.Debug("packaged", "layer", b.LayerDescriptor.Digest, "bytes", b.LayerDescriptor.Size, "duration", since(start))
+	target, err := reg.open(ctx, env, log, job.ref, "statepack/"+env.Version)
+	if err != nil {
+		return res, err
+	}
+	desc, err := pushSignTag(ctx, log, target, b, job.signer, job.tags)
+	if err != nil {
+		return res, err
+	}
+	res.Ref, res.Digest = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String()
+	res.MediaType, res.Size, res.Objects, res.Annotations = desc.MediaType, desc.Size, len(b.Files), b.Annotations
+	return res, nil
 }
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.
