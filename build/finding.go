@@ -24,6 +24,19 @@ func (s Severity) String() string {
 // MarshalText makes a severity read as "error" or "warning" in JSON output.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads "error" or "warning", so that JSON reports round-trip.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("severity %q is neither error nor warning", b)
+	}
+	return nil
+}
+
 // Finding is one problem found in the source tree. Rule is a stable identifier ("yaml/syntax",
 // "object/missing-kind", …) that users can search for and, for policies, turn off.
 type Finding struct {

@@ -62,11 +62,12 @@ type publishResult struct {
 
 func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		src  sourceOptions
-		pkg  packageOptions
-		reg  registryOptions
-		sig  signOptions
-		tags []string
+		src   sourceOptions
+		pkg   packageOptions
+		reg   registryOptions
+		sig   signOptions
+		tags  []string
+		fleet fleetOptions
 		// digestFile and refFile receive "sha256:<hex>" and "<repository>@sha256:<hex>" (Tekton results).
 		digestFile, refFile string
 	)
@@ -78,8 +79,19 @@ func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 
 Order: blobs, then the manifest by digest, then the signature by digest, then the tags. A tag never points at content
 that is incomplete or unsigned, whichever step fails; running publish again converges.`,
-		Args: argsUsage(1, 2, "[PATH] REF"),
+		Args: argsUsage(0, 2, "[PATH] REF, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fleet.config != "" {
+				if len(args) > 0 || len(tags) > 0 || sig.key != "" || digestFile != "" || refFile != "" {
+					return usagef("with --config, PATH, REF, --tag, --key and the result files come from the config file")
+				}
+				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
+				defer cancel()
+				return fleetPublish(ctx, env, g, &fleet, &src, &reg)
+			}
+			if len(args) == 0 {
+				return usagef("publish takes [PATH] REF, or --config FILE")
+			}
 			path, refArg := ".", args[0]
 			if len(args) == 2 {
 				path, refArg = args[0], args[1]
@@ -135,6 +147,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	pkg.bind(cmd)
 	reg.bind(cmd)
 	sig.bind(cmd)
+	fleet.bind(cmd)
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
 	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST)")
 	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (Tekton's IMAGE_URL)")

@@ -57,12 +57,21 @@ func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
 }
 
 func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
-	var src sourceOptions
+	var (
+		src   sourceOptions
+		fleet fleetOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "validate [PATH]",
 		Short: "Render and validate; exit 1 with findings",
 		Args:  argsUsage(0, 1, "at most one PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fleet.config != "" {
+				if len(args) > 0 {
+					return usagef("with --config, the paths come from the config file")
+				}
+				return fleetValidate(cmd.Context(), env, g, &fleet, &src)
+			}
 			log := g.logger(env)
 			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
 			if err != nil {
@@ -86,6 +95,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 		},
 	}
 	src.bind(cmd)
+	fleet.bind(cmd)
 	return cmd
 }
 
@@ -93,6 +103,7 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
 		src     sourceOptions
 		pkg     packageOptions
+		fleet   fleetOptions
 		outFile string
 	)
 	cmd := &cobra.Command{
@@ -101,7 +112,13 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 		Args:  argsUsage(0, 1, "at most one PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if outFile == "" {
-				return usagef("build needs -o FILE: where to write the layer (tar+gzip)")
+				return usagef("build needs -o FILE: where to write the layer (tar+gzip); with --config, -o DIR")
+			}
+			if fleet.config != "" {
+				if len(args) > 0 {
+					return usagef("with --config, the paths come from the config file")
+				}
+				return fleetBuild(cmd.Context(), env, g, &fleet, &src, outFile)
 			}
 			if err := pkg.check(); err != nil {
 				return err
@@ -135,6 +152,7 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	src.bind(cmd)
 	pkg.bind(cmd)
+	fleet.bind(cmd)
 	cmd.Flags().StringVarP(&outFile, "output", "o", "", "file to write the layer (tar+gzip) to (required); the result format is --format")
 	return cmd
 }

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/statepack/statepack/internal/testregistry"
+)
+
+func TestParseFleetConfig(t *testing.T) {
+	head := "apiVersion: statepack.dev/v1alpha1\nkind: Config\n"
+	tests := []struct {
+		name, in string
+		wantErr  string
+		check    func(t *testing.T, cfg *fleetConfig)
+	}{
+		{name: "defaults merge", in: head + "defaults:\n  ref: localhost:5000/fleet/x\n  tags: [main]\n  annotations: {team: platform}\n  validate: {allow: [image-unpinned]}\n" +
+			"targets:\n- name: a\n  path: a\n- name: b\n  path: b\n  ref: localhost:5000/fleet/b:v1\n  tags: []\n  annotations: {team: apps, extra: x}\n",
+			check: func(t *testing.T, cfg *fleetConfig) {
+				a, b := cfg.Targets[0], cfg.Targets[1]
+				if a.Ref != "localhost:5000/fleet/x" || !slices.Equal(a.Tags, []string{"main"}) || a.Annotations["team"] != "platform" || a.Validate == nil {
+					t.Errorf("target a = %+v, want the defaults", a)
+				}
+				if b.Ref != "localhost:5000/fleet/b:v1" || len(b.Tags) != 0 || b.Annotations["team"] != "apps" || b.Annotations["extra"] != "x" {
+					t.Errorf("target b = %+v, want its own values over the defaults", b)
+				}
+			}},
+		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `unknown field "tagz"`},
+		{name: "wrong kind", in: "apiVersion: v1\nkind: ConfigMap\ntargets: []\n", wantErr: "apiVersion/kind must be statepack.dev/v1alpha1/Config"},
+		{name: "no targets", in: head, wantErr: "no targets"},
+		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `"a" is defined twice`},
+		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `"a" has no ref`},
+		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
+		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
+		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseFleetConfig([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseFleetConfig() = %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg)
+		})
+	}
+}
+
+// FuzzParseFleetConfig checks that no config file makes the parser panic, and that an accepted config has named,
+// routable targets.
+func FuzzParseFleetConfig(f *testing.F) {
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n- {name: a, path: a}\n"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: ., ref: 'oci:dist:v1', sign: {key: k}, validate: {allow: [x]}}]\n"))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parseFleetConfig(data)
+		if err != nil {
+			return
+		}
+		for _, tg := range cfg.Targets {
+			if tg.Name == "" || tg.Path == "" || tg.Ref == "" {
+				t.Fatalf("accepted a target without name, path or ref: %+v", tg)
+			}
+		}
+	})
+}
+
+func TestShardsPartitionTargets(t *testing.T) {
+	names := []string{}
+	for i := 0; i < 40; i++ {
+		names = append(names, "cluster-"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+	}
+	seen := map[string]int{}
+	for k := 1; k <= 4; k++ {
+		for _, n := range names {
+			if shardOf(n, 4) == k {
+				seen[n]++
+			}
+		}
+	}
+	for _, n := range names {
+		if seen[n] != 1 {
+			t.Errorf("target %s is in %d shards, want exactly 1", n, seen[n])
+		}
+	}
+}
+
+func writeFleet(t *testing.T, host string, extra string) (cfgPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	copyDir(t, "../../testdata/demo", filepath.Join(dir, "demo"))
+	copyDir(t, "../../testdata/plain", filepath.Join(dir, "plain"))
+	copyDir(t, "../../testdata/bad/yaml-syntax", filepath.Join(dir, "broken"))
+	cfg := "apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults:\n  tags: [main]\n  validate: {externalNamespaces: [web]}\ntargets:\n" +
+		"- {name: production, path: demo/production, ref: " + host + "/fleet/production}\n" +
+		"- {name: plain, path: plain, ref: " + host + "/fleet/plain:v1}\n" + extra
+	cfgPath = filepath.Join(dir, "statepack.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
+func TestFleetPublish(t *testing.T) {
+	reg := testregistry.Start(t)
+	cfg := writeFleet(t, reg.Host, "- {name: broken, path: broken, ref: "+reg.Host+"/fleet/broken}\n")
+
+	r := run(t, nil, "", "publish", "--config", cfg, "--root", filepath.Dir(cfg), "-o", "json")
+	if r.code != 1 {
+		t.Fatalf("%s\nwant exit 1: one target has a syntax error", r)
+	}
+	var out struct{ Targets []fleetResult }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("publish --config -o json printed %q: %v", r.stdout, err)
+	}
+	byName := map[string]fleetResult{}
+	for _, tr := range out.Targets {
+		byName[tr.Name] = tr
+	}
+	if b := byName["broken"]; b.Error == "" || len(b.Findings) == 0 || b.Digest != "" {
+		t.Errorf("broken target = %+v, want an error with findings and no digest", b)
+	}
+	for _, name := range []string{"production", "plain"} {
+		if tr := byName[name]; tr.Error != "" || !strings.HasPrefix(tr.Digest, "sha256:") {
+			t.Errorf("target %s = %+v, want it published", name, tr)
+		}
+	}
+	if repos := repositories(t, reg.Host); slices.Contains(repos, "fleet/broken") {
+		t.Errorf("the failing target was pushed: %v", repos)
+	}
+	// Each target's tags: the config's defaults plus the tag in its ref.
+	mustRun(t, 0, nil, "pull", reg.Host+"/fleet/plain:v1", "-o", filepath.Join(t.TempDir(), "a"))
+	mustRun(t, 0, nil, "pull", reg.Host+"/fleet/production:main", "-o", filepath.Join(t.TempDir(), "b"))
+
+	// --target picks one; text output is one line per target.
+	r = mustRun(t, 0, nil, "publish", "--config", cfg, "--root", filepath.Dir(cfg), "--target", "plain")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "plain\t"+reg.Host+"/fleet/plain@sha256:") {
+		t.Errorf("publish --target plain stdout = %q", r.stdout)
+	}
+	r = run(t, nil, "", "publish", "--config", cfg, "--target", "nope")
+	if r.code != 2 || !strings.Contains(r.stderr, "broken, plain, production") {
+		t.Errorf("%s\nwant exit 2 listing the targets", r)
+	}
+}
+
+func TestFleetShardsAndValidate(t *testing.T) {
+	cfg := writeFleet(t, "localhost:5000", "")
+	var union []string
+	for _, shard := range []string{"1/2", "2/2"} {
+		r := mustRun(t, 0, nil, "validate", "--config", cfg, "--root", filepath.Dir(cfg), "--shard", shard)
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if line != "" {
+				union = append(union, strings.Split(line, "\t")[0])
+			}
+		}
+	}
+	slices.Sort(union)
+	if !slices.Equal(union, []string{"plain", "production"}) {
+		t.Errorf("the shards 1/2 and 2/2 ran %v, want every target exactly once", union)
+	}
+	r := run(t, nil, "", "validate", "--config", cfg, "--shard", "3/2")
+	if r.code != 2 {
+		t.Errorf("%s\nwant exit 2 for shard 3/2", r)
+	}
+	dir := filepath.Join(t.TempDir(), "layers")
+	r = mustRun(t, 0, nil, "build", "--config", cfg, "--root", filepath.Dir(cfg), "-o", dir)
+	for _, name := range []string{"plain", "production"} {
+		if _, err := os.Stat(filepath.Join(dir, name+".tar.gz")); err != nil {
+			t.Errorf("build --config wrote no layer for %s: %v\n%s", name, err, r)
+		}
+	}
+}
