@@ -106,7 +106,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, build.ErrInvalidInput), errors.Is(err, sign.ErrNoSignature),
 		errors.Is(err, sign.ErrVerification), errors.Is(err, publish.ErrUnsafeArchive),
-		errors.Is(err, publish.ErrNotStatepackArtifact):
+		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, errTagTaken):
 		return ExitFindings
 	}
 	return ExitFailure

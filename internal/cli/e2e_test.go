@@ -228,3 +228,29 @@ func TestPublishResultFiles(t *testing.T) {
 		t.Errorf("ref file = %q, want %q", u, strings.TrimSpace(r.stdout))
 	}
 }
+
+func TestImmutableTags(t *testing.T) {
+	reg := testregistry.Start(t)
+	ref := reg.Host + "/release/app:v1.0.0"
+	first := mustRun(t, 0, nil, "publish", demoTree, ref, "--immutable-tags")
+	// The same content again converges.
+	if again := mustRun(t, 0, nil, "publish", demoTree, ref, "--immutable-tags"); again.stdout != first.stdout {
+		t.Errorf("republishing the same tree = %q, want %q", again.stdout, first.stdout)
+	}
+	// Other content under the same tag is refused, and the tag stays where it was.
+	r := run(t, nil, "", "publish", "../../testdata/plain", ref, "--immutable-tags")
+	if r.code != 1 || !strings.Contains(r.stderr, "never moves a tag") {
+		t.Fatalf("%s\nwant exit 1: the tag is taken", r)
+	}
+	repo, err := remote.NewRepository(reg.Host + "/release/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	desc, err := repo.Resolve(context.Background(), "v1.0.0")
+	if err != nil || reg.Host+"/release/app@"+desc.Digest.String() != strings.TrimSpace(first.stdout) {
+		t.Errorf("v1.0.0 resolves to %v (%v), want the first publish %s", desc.Digest, err, first.stdout)
+	}
+	// Without the flag, tags move (as main should).
+	mustRun(t, 0, nil, "publish", "../../testdata/plain", ref)
+}

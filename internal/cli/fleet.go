@@ -46,6 +46,8 @@ type targetConfig struct {
 	Annotations    map[string]string `json:"annotations,omitempty"`
 	Sign           *signConfig       `json:"sign,omitempty"`
 	Validate       *validateConfig   `json:"validate,omitempty"`
+	// ImmutableTags refuses to move the target's tags onto other content.
+	ImmutableTags *bool `json:"immutableTags,omitempty"`
 }
 
 type signConfig struct {
@@ -119,6 +121,9 @@ func parseFleetConfig(data []byte) (*fleetConfig, error) {
 		}
 		if t.Validate == nil {
 			t.Validate = d.Validate
+		}
+		if t.ImmutableTags == nil {
+			t.ImmutableTags = d.ImmutableTags
 		}
 		merged := map[string]string{}
 		for k, v := range d.Annotations {
@@ -418,7 +423,8 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 		if err := pkg.check(); err != nil {
 			return fleetResult{}, err
 		}
-		res, err := runPublish(ctx, env, log, reg, publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer})
+		res, err := runPublish(ctx, env, log, reg, publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer,
+			immutable: t.ImmutableTags != nil && *t.ImmutableTags})
 		return fleetResult{publishResult: res}, err
 	})
 }

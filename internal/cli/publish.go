@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -66,8 +67,9 @@ func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 		pkg   packageOptions
 		reg   registryOptions
 		sig   signOptions
-		tags  []string
-		fleet fleetOptions
+		tags      []string
+		immutable bool
+		fleet     fleetOptions
 		// digestFile and refFile receive "sha256:<hex>" and "<repository>@sha256:<hex>" (Tekton results).
 		digestFile, refFile string
 	)
@@ -128,7 +130,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, immutable: immutable})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -148,6 +150,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	reg.bind(cmd)
 	sig.bind(cmd)
 	fleet.bind(cmd)
+	cmd.Flags().BoolVar(&immutable, "immutable-tags", false, "refuse to move a tag that already points at other content (release tags); by default tags move, as main should")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
 	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST)")
 	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (Tekton's IMAGE_URL)")
@@ -162,6 +165,8 @@ type publishJob struct {
 	src    *sourceOptions
 	pkg    *packageOptions
 	signer *sign.Signer // nil: unsigned
+	// immutable refuses to move an existing tag onto other content.
+	immutable bool
 }
 
 // runPublish renders, validates, packages, pushes, signs and tags one tree. The findings come back in the result
@@ -188,7 +193,7 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	if err != nil {
 		return res, err
 	}
-	desc, err := pushSignTag(ctx, log, target, b, job.signer, job.tags)
+	desc, err := pushSignTag(ctx, log, target, b, job.signer, job.tags, job.immutable)
 	if err != nil {
 		return res, err
 	}
@@ -198,7 +203,12 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 }
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.
-func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string) (ocispec.Descriptor, error) {
+func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string, immutable bool) (ocispec.Descriptor, error) {
+	if immutable {
+		if err := checkImmutable(ctx, t, b.ManifestDescriptor, tags); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
 	start := time.Now()
 	desc, err := t.PushArtifact(ctx, publish.Artifact{
 		Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
@@ -219,11 +229,40 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		log.Debug("signed", "signer", signer.String(), "duration", since(start))
 	}
 	if len(tags) > 0 {
+		if immutable {
+			// Again, just before tagging: another publish may have taken a tag meanwhile. Registries offer no
+			// compare-and-swap on tags, so a race in the last milliseconds remains possible.
+			if err := checkImmutable(ctx, t, desc, tags); err != nil {
+				return ocispec.Descriptor{}, err
+			}
+		}
 		if err := t.Tag(ctx, desc, tags...); err != nil {
 			return ocispec.Descriptor{}, err
 		}
 	}
 	return desc, nil
+}
+
+// errTagTaken is returned when --immutable-tags finds a tag on other content.
+var errTagTaken = errors.New("tag already points at other content")
+
+// checkImmutable refuses to move any of tags that already points at content other than desc. A tag on the same
+// content is fine: publishing the same tree again converges.
+func checkImmutable(ctx context.Context, t *publish.Target, desc ocispec.Descriptor, tags []string) error {
+	for _, tag := range tags {
+		cur, err := t.Resolve(ctx, tag)
+		if errors.Is(err, publish.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Digest != desc.Digest {
+			return fmt.Errorf("%w: %s:%s is %s, this tree is %s; --immutable-tags never moves a tag (publish under a new tag, or drop the flag for moving tags like main)",
+				errTagTaken, t.Ref().Name(), tag, cur.Digest, desc.Digest)
+		}
+	}
+	return nil
 }
 
 // writeResultFiles writes each value to its file (files named "" are skipped), without a trailing newline, as
