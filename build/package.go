@@ -31,6 +31,9 @@ const (
 
 // Annotation keys statepack writes on the manifest.
 const (
+	// AnnotationInputs is the digest of everything the render read plus the settings (see InputsDigest); an
+	// incremental publish compares it to skip unchanged targets.
+	AnnotationInputs = "dev.statepack.inputs.digest"
 	AnnotationSource   = ocispec.AnnotationSource
 	AnnotationRevision = ocispec.AnnotationRevision
 	AnnotationCreated  = ocispec.AnnotationCreated
@@ -59,6 +62,7 @@ type PackageOption func(*packageOptions) error
 type packageOptions struct {
 	layerMediaType string
 	annotations    map[string]string
+	inputs         []Input
 }
 
 // WithLayerMediaType sets the layer media type: LayerMediaType (the default) or FluxLayerMediaType.
@@ -93,6 +97,33 @@ func WithAnnotations(a map[string]string) PackageOption {
 	}
 }
 
+// WithInputs records what the render read: the list goes into the config blob (which Flux and Argo CD do not
+// read) and their combined digest into the AnnotationInputs annotation. Default: config "{}" and no annotation.
+func WithInputs(inputs []Input, digest string) PackageOption {
+	return func(o *packageOptions) error {
+		if !strings.HasPrefix(digest, "sha256:") {
+			return fmt.Errorf("inputs digest %q is not sha256:…", digest)
+		}
+		o.inputs = inputs
+		o.annotations[AnnotationInputs] = digest
+		return nil
+	}
+}
+
+// ConfigInputs reads the inputs a config blob records (nil for an artifact without them).
+func ConfigInputs(config []byte) ([]Input, error) {
+	var c artifactConfig
+	if err := json.Unmarshal(config, &c); err != nil {
+		return nil, fmt.Errorf("decoding the artifact config: %w", err)
+	}
+	return c.Inputs, nil
+}
+
+// artifactConfig is the config blob: empty, or the inputs of the render.
+type artifactConfig struct {
+	Inputs []Input `json:"inputs,omitempty"`
+}
+
 // Package writes objs as a format-v1 artifact: a flat gzip'd tar with one YAML file per object, named from kind,
 // group, namespace and name; a config blob; and an image manifest. The result depends only on the objects and the
 // options: entries are sorted, modes fixed, owners and times zeroed, and the gzip header carries no name or time.
@@ -125,7 +156,11 @@ func Package(objs []Object, opts ...PackageOption) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Layer: layer, Config: []byte("{}"), Files: files, Annotations: o.annotations}
+	config, err := json.Marshal(artifactConfig{Inputs: o.inputs})
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{Layer: layer, Config: config, Files: files, Annotations: o.annotations}
 	b.LayerDescriptor = ocispec.Descriptor{MediaType: o.layerMediaType, Digest: digest.FromBytes(b.Layer), Size: int64(len(b.Layer))}
 	b.ConfigDescriptor = ocispec.Descriptor{MediaType: ConfigMediaType, Digest: digest.FromBytes(b.Config), Size: int64(len(b.Config))}
 	m := ocispec.Manifest{

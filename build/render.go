@@ -27,8 +27,12 @@ type Rendering struct {
 	Findings Findings
 	// Kustomize is true when the path was a kustomization.
 	Kustomize bool
-	// Inputs lists every file the render read, slash-separated and relative to the source root, sorted.
+	// Inputs lists every file the render read, slash-separated and relative to the source root, sorted. A
+	// directory that the plain-YAML reader listed appears with a trailing "/": adding a file there changes the
+	// render too.
 	Inputs []string
+	// Root is the source root the inputs are relative to (absolute, symlinks resolved).
+	Root string
 }
 
 // RenderOption configures Render.
@@ -115,7 +119,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 		return nil, fmt.Errorf("%w: %s is not a directory: give the directory that holds the manifests or the kustomization", ErrInvalidInput, path)
 	}
 	r := &renderer{opts: o, root: root, inputs: map[string]bool{}}
-	out := &Rendering{}
+	out := &Rendering{Root: root}
 	if kf := findKustomization(realPath); kf != "" {
 		out.Kustomize = true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
@@ -216,6 +220,7 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 				objs, findings = append(objs, o...), append(findings, f...)
 				return filepath.SkipDir
 			}
+			r.inputs[r.rel(p)+"/"] = true
 			return nil
 		}
 		if !isManifestFile(d.Name()) {

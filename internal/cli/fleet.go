@@ -297,6 +297,8 @@ func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions,
 		switch {
 		case r.File != "":
 			fmt.Fprintf(&out, "%s\t%s\t%s\n", r.Name, r.File, r.Digest)
+		case r.Unchanged:
+			fmt.Fprintf(&out, "%s\t%s\tunchanged\n", r.Name, r.Ref)
 		case r.Ref != "":
 			fmt.Fprintf(&out, "%s\t%s\n", r.Name, r.Ref)
 		default:
@@ -388,7 +390,7 @@ func (c *signerCache) get(ctx context.Context, env *Env, key string) (*sign.Sign
 }
 
 // fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
-func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions) error {
+func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, incremental bool) error {
 	cfg, err := loadFleetConfig(o.config)
 	if err != nil {
 		return err
@@ -424,7 +426,7 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 			return fleetResult{}, err
 		}
 		res, err := runPublish(ctx, env, log, reg, publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer,
-			immutable: t.ImmutableTags != nil && *t.ImmutableTags})
+			immutable: t.ImmutableTags != nil && *t.ImmutableTags, incremental: incremental})
 		return fleetResult{publishResult: res}, err
 	})
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -59,17 +61,20 @@ type publishResult struct {
 	Signed      bool              `json:"signed"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Findings    build.Findings    `json:"findings,omitempty"`
+	// Unchanged is set when an incremental publish found the inputs as they were and pushed nothing new.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		src   sourceOptions
-		pkg   packageOptions
-		reg   registryOptions
-		sig   signOptions
-		tags      []string
-		immutable bool
-		fleet     fleetOptions
+		src         sourceOptions
+		pkg         packageOptions
+		reg         registryOptions
+		sig         signOptions
+		tags        []string
+		immutable   bool
+		incremental bool
+		fleet       fleetOptions
 		// digestFile and refFile receive "sha256:<hex>" and "<repository>@sha256:<hex>" (Tekton results).
 		digestFile, refFile string
 	)
@@ -89,7 +94,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				}
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
-				return fleetPublish(ctx, env, g, &fleet, &src, &reg)
+				return fleetPublish(ctx, env, g, &fleet, &src, &reg, incremental)
 			}
 			if len(args) == 0 {
 				return usagef("publish takes [PATH] REF, or --config FILE")
@@ -130,7 +135,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, immutable: immutable})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, immutable: immutable, incremental: incremental})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -150,6 +155,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	reg.bind(cmd)
 	sig.bind(cmd)
 	fleet.bind(cmd)
+	cmd.Flags().BoolVar(&incremental, "incremental", false, "skip render and push when the artifact under REF's tag was made from the same inputs (files read, options, statepack version)")
 	cmd.Flags().BoolVar(&immutable, "immutable-tags", false, "refuse to move a tag that already points at other content (release tags); by default tags move, as main should")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
 	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST)")
@@ -167,12 +173,20 @@ type publishJob struct {
 	signer *sign.Signer // nil: unsigned
 	// immutable refuses to move an existing tag onto other content.
 	immutable bool
+	// incremental skips render and push when the artifact under the first tag was made from the same inputs.
+	incremental bool
 }
 
 // runPublish renders, validates, packages, pushes, signs and tags one tree. The findings come back in the result
 // even when the error says they stopped the publish.
 func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob) (publishResult, error) {
 	res := publishResult{Repository: job.ref.Name(), Tags: nonNil(job.tags), Signed: job.signer != nil}
+	if job.incremental {
+		done, err := publishIfChanged(ctx, env, log, reg, job, &res)
+		if err != nil || done {
+			return res, err
+		}
+	}
 	start := time.Now()
 	s, err := loadSource(ctx, env, log, job.path, job.src)
 	if err != nil {
@@ -184,7 +198,15 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	}
 	log.Debug("rendered and validated", "path", job.path, "objects", len(s.rendering.Objects), "duration", since(start))
 	start = time.Now()
-	b, err := s.bundle(env, log, job.pkg)
+	_, root, err := locateSource(env, log, job.path, job.src)
+	if err != nil {
+		return res, err
+	}
+	inputs, err := build.HashInputs(s.rendering.Root, s.rendering.Inputs)
+	if err != nil {
+		return res, err
+	}
+	b, err := s.bundle(env, log, job.pkg, build.WithInputs(inputs, build.InputsDigest(inputs, s.settings(env, job.src, job.pkg, root))))
 	if err != nil {
 		return res, err
 	}
@@ -200,6 +222,88 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	res.Ref, res.Digest = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String()
 	res.MediaType, res.Size, res.Objects, res.Annotations = desc.MediaType, desc.Size, len(b.Files), b.Annotations
 	return res, nil
+}
+
+// publishIfChanged is the incremental shortcut: when the artifact under the job's first tag records the same
+// inputs digest as the tree has now, it makes sure that artifact is signed and tagged, and reports it unchanged
+// (done). Any doubt (no tag yet, no recorded inputs, an input gone) means a full publish.
+func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob, res *publishResult) (done bool, err error) {
+	if len(job.tags) == 0 {
+		return false, nil
+	}
+	tag := job.tags[0]
+	if job.ref.Tag != "" {
+		tag = job.ref.Tag
+	}
+	s, root, err := locateSource(env, log, job.path, job.src)
+	if err != nil {
+		return false, err
+	}
+	t, err := reg.open(ctx, env, log, job.ref, "statepack/"+env.Version)
+	if err != nil {
+		return false, err
+	}
+	desc, err := t.Resolve(ctx, tag)
+	if errors.Is(err, publish.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	m, _, err := t.FetchManifest(ctx, desc)
+	if err != nil {
+		return false, err
+	}
+	recorded := m.Annotations[build.AnnotationInputs]
+	if recorded == "" {
+		return false, nil
+	}
+	rc, err := t.FetchBlob(ctx, m.Config)
+	if err != nil {
+		return false, err
+	}
+	config, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	rc.Close()
+	if err != nil {
+		return false, err
+	}
+	prev, err := build.ConfigInputs(config)
+	if err != nil || len(prev) == 0 {
+		return false, nil
+	}
+	paths := make([]string, len(prev))
+	for i, in := range prev {
+		paths[i] = in.Path
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return false, err
+	}
+	now, err := build.HashInputs(realRoot, paths)
+	if err != nil {
+		return false, nil
+	}
+	if build.InputsDigest(now, s.settings(env, job.src, job.pkg, root)) != recorded {
+		log.Debug("inputs changed since the published artifact", "tag", tag, "digest", desc.Digest)
+		return false, nil
+	}
+	log.Info("unchanged: the inputs are those of the published artifact", "ref", job.ref.WithDigest(desc.Digest.String()))
+	if job.signer != nil {
+		if _, err := job.signer.Sign(ctx, t.Storage(), desc, t.Ref().Name()); err != nil {
+			return false, fmt.Errorf("signing %s: %w (no tag was written)", job.ref.WithDigest(desc.Digest.String()), err)
+		}
+	}
+	if job.immutable {
+		if err := checkImmutable(ctx, t, desc, job.tags); err != nil {
+			return false, err
+		}
+	}
+	if err := t.Tag(ctx, desc, job.tags...); err != nil {
+		return false, err
+	}
+	res.Ref, res.Digest, res.MediaType, res.Size = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String(), desc.MediaType, desc.Size
+	res.Annotations, res.Unchanged = m.Annotations, true
+	return true, nil
 }
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.

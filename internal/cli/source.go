@@ -71,26 +71,9 @@ type source struct {
 // loadSource renders and validates the tree at path. Findings come back in the source, not as an error, so that
 // commands decide how to report them.
 func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, error) {
-	st, err := os.Stat(path)
+	s, root, err := locateSource(env, log, path, o)
 	if err != nil {
-		return nil, usagef("source %s: %w", path, errors.Unwrap(err))
-	}
-	if !st.IsDir() {
-		return nil, usagef("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
-	}
-	s := &source{path: path}
-	info, err := gitmeta.Read(path, ciRefName(env))
-	switch {
-	case errors.Is(err, gitmeta.ErrNotRepository):
-		log.Debug("source is not in a git work tree", "path", path)
-	case err != nil:
-		log.Warn("reading git metadata", "error", err)
-	default:
-		s.git = info
-	}
-	root := o.root
-	if root == "" {
-		root = defaultRoot(path, s.git)
+		return nil, err
 	}
 	if o.maxFileSize <= 0 {
 		return nil, usagef("--max-file-size must be positive")
@@ -129,6 +112,58 @@ func (s *source) render(ctx context.Context, path string, policies build.Validat
 		s.findings.Sort()
 	}
 	return nil
+}
+
+// locateSource checks PATH, reads its git metadata and decides the source root, without rendering.
+func locateSource(env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", usagef("source %s: %w", path, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return nil, "", usagef("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
+	}
+	s := &source{path: path}
+	info, err := gitmeta.Read(path, ciRefName(env))
+	switch {
+	case errors.Is(err, gitmeta.ErrNotRepository):
+		log.Debug("source is not in a git work tree", "path", path)
+	case err != nil:
+		log.Warn("reading git metadata", "error", err)
+	default:
+		s.git = info
+	}
+	root := o.root
+	if root == "" {
+		root = defaultRoot(path, s.git)
+	}
+	return s, root, nil
+}
+
+// settings describes everything besides the input files that shapes the artifact of a tree: the tool version,
+// where the tree is, how it is rendered and validated, the layer type and the user's annotations. The git
+// annotations (revision, created, source) are left out on purpose: an incremental publish keeps the artifact of
+// the last commit that changed the target.
+func (s *source) settings(env *Env, o *sourceOptions, p *packageOptions, root string) string {
+	rel := s.path
+	if abs, err := filepath.Abs(s.path); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			if realRoot, err := filepath.EvalSymlinks(root); err == nil {
+				if r, err := filepath.Rel(realRoot, real); err == nil {
+					rel = filepath.ToSlash(r)
+				}
+			}
+		}
+	}
+	return strings.Join([]string{
+		"version=" + env.Version,
+		"path=" + rel,
+		fmt.Sprintf("allowRemote=%v", o.allowRemote),
+		"allow=" + strings.Join(slices.Sorted(slices.Values(o.allow)), ","),
+		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.externalNamespaces)), ","),
+		"layerMediaType=" + p.layerMediaType,
+		"annotations=" + strings.Join(slices.Sorted(slices.Values(p.annotations)), "\x00"),
+	}, "\n")
 }
 
 // defaultRoot picks the source root: the git work tree, else the working directory when it holds path, else path.
@@ -212,12 +247,12 @@ func (s *source) annotations(env *Env, log *slog.Logger, o *packageOptions) (map
 }
 
 // bundle packages a clean source.
-func (s *source) bundle(env *Env, log *slog.Logger, o *packageOptions) (*build.Bundle, error) {
+func (s *source) bundle(env *Env, log *slog.Logger, o *packageOptions, extra ...build.PackageOption) (*build.Bundle, error) {
 	a, err := s.annotations(env, log, o)
 	if err != nil {
 		return nil, err
 	}
-	return build.Package(s.rendering.Objects, build.WithLayerMediaType(o.layerMediaType), build.WithAnnotations(a))
+	return build.Package(s.rendering.Objects, append([]build.PackageOption{build.WithLayerMediaType(o.layerMediaType), build.WithAnnotations(a)}, extra...)...)
 }
 
 // reportFindings prints findings: to stdout as the result of validate, else to stderr.
