@@ -314,12 +314,16 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		}
 	}
 	start := time.Now()
-	desc, err := t.PushArtifact(ctx, publish.Artifact{
-		Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
-		Blobs: []publish.Blob{
-			{Descriptor: b.ConfigDescriptor, Data: b.Config},
-			{Descriptor: b.LayerDescriptor, Data: b.Layer},
-		},
+	var desc ocispec.Descriptor
+	err := retryStep(ctx, log, "push", func() (err error) {
+		desc, err = t.PushArtifact(ctx, publish.Artifact{
+			Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
+			Blobs: []publish.Blob{
+				{Descriptor: b.ConfigDescriptor, Data: b.Config},
+				{Descriptor: b.LayerDescriptor, Data: b.Layer},
+			},
+		})
+		return err
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -327,7 +331,11 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 	log.Debug("pushed", "digest", desc.Digest, "duration", since(start))
 	if signer != nil {
 		start = time.Now()
-		if _, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name()); err != nil {
+		err := retryStep(ctx, log, "sign", func() error {
+			_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name())
+			return err
+		})
+		if err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
 		}
 		log.Debug("signed", "signer", signer.String(), "duration", since(start))
@@ -340,11 +348,43 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 				return ocispec.Descriptor{}, err
 			}
 		}
-		if err := t.Tag(ctx, desc, tags...); err != nil {
+		if err := retryStep(ctx, log, "tag", func() error { return t.Tag(ctx, desc, tags...) }); err != nil {
 			return ocispec.Descriptor{}, err
 		}
 	}
 	return desc, nil
+}
+
+// retryStep runs one idempotent publish step (push by digest, sign, tag) again when it failed in a way a second try
+// can fix: a connection cut mid-response, an upload session the registry lost. Each request is already retried by
+// the transport; this covers what happens after a response has begun. Errors that another try cannot fix (bad
+// credentials, bad input, a taken tag, a cancelled run) return at once.
+func retryStep(ctx context.Context, log *slog.Logger, step string, fn func() error) error {
+	const attempts = 4
+	var err error
+	for i := 0; i < attempts; i++ {
+		if err = fn(); err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		log.Debug("retrying a publish step", "step", step, "attempt", i+2, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(1<<i) * 100 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, publish.ErrUnauthorized), errors.Is(err, publish.ErrInvalidReference),
+		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, errTagTaken),
+		errors.Is(err, sign.ErrVerification), errors.Is(err, sign.ErrUnsupported):
+		return false
+	}
+	return true
 }
 
 // errTagTaken is returned when --immutable-tags finds a tag on other content.
