@@ -6,14 +6,25 @@
 //
 // Signatures are written in cosign's legacy format, byte for byte what `cosign sign --key` writes: a manifest tagged
 // sha256-<hex>.sig whose layers are simple-signing payloads with the base64 signature in the layer annotation
-// dev.cosignproject.cosign/signature. Every verifier in use today reads it: `cosign verify --key`, Flux's
-// source-controller, Kyverno, policy-controller. Verification follows `cosign verify --key --insecure-ignore-tlog`
-// and Flux: a signature counts when it verifies with one of the given public keys and its payload names the
-// subject's digest.
+// dev.cosignproject.cosign/signature. Every verifier in use today reads it: `cosign verify`, Flux's
+// source-controller, Kyverno, policy-controller.
 //
-// This build signs with cosign key pairs only. Keyless signing (Fulcio), the transparency log, the sigstore bundle
-// format, attestations and KMS keys are not here yet; they return ErrUnsupported where a caller could ask for them.
+// A Signer signs with a cosign key pair (LoadSigner) or keyless (LoadKeylessSigner): with an ephemeral key that
+// Fulcio certifies for the identity in an OIDC token (GitHubActionsToken gets GitHub Actions' one), the signature
+// then carrying the certificate chain and, unless turned off, its Rekor transparency-log entry, as `cosign sign`
+// writes them.
 //
-// The package is not for rendering, packaging or pushing artifacts (see build and publish), and it never reads the
-// environment on its own except to resolve an "env://VAR" key reference the caller gave it.
+// Verification follows cosign and Flux: a signature counts when its payload names the subject's digest and it
+// verifies with one of the given public keys (without the transparency log, as `cosign verify --key
+// --insecure-ignore-tlog` and Flux check keys), or is keyless with a certificate from a trusted Fulcio that names an
+// expected identity (`cosign verify --certificate-identity --certificate-oidc-issuer`, Flux's matchOIDCIdentity).
+//
+// The sigstore bundle format, attestations and KMS keys are not here yet; they return ErrUnsupported where a
+// caller could ask for them.
+//
+// The package is not for rendering, packaging or pushing artifacts (see build and publish). It never reads the
+// environment on its own except to resolve an "env://VAR" key reference the caller gave it: the CLI reads
+// COSIGN_PASSWORD, the GitHub Actions token variables and SIGSTORE_ROOT_FILE and passes their values. Its only
+// network access besides the target is Fulcio, Rekor and GitHub's token endpoint when signing keyless, and public
+// Sigstore's TUF repository when keyless verification or signing is given no trusted root of its own.
 package sign

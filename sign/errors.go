@@ -9,10 +9,16 @@ var (
 	// absent from the target, or names a manifest without a signature layer.
 	ErrNoSignature = errors.New("no signature found")
 
-	// ErrVerification is returned by Verify when signatures exist but none verifies with the given keys: a wrong
-	// key, a tampered signature, or a payload made for another digest (a signature copied under another artifact's
-	// tag). The message says how many signatures were checked and why each was refused.
+	// ErrVerification is returned by Verify when signatures exist but none verifies with the given keys or
+	// identities: a wrong key, a keyless certificate naming another identity or from an untrusted Fulcio, a
+	// tampered signature, or a payload made for another digest (a signature copied under another artifact's tag).
+	// The message says how many signatures were checked and why each was refused.
 	ErrVerification = errors.New("signature verification failed")
+
+	// ErrNoIdentityToken is returned by LoadKeylessSigner when it is given no OIDC identity token, and by
+	// GitHubActionsToken when the job may not request one (ACTIONS_ID_TOKEN_REQUEST_URL or _TOKEN unset: the
+	// workflow lacks the permission id-token: write). Keyless signing never falls back to a browser flow.
+	ErrNoIdentityToken = errors.New("no OIDC identity token")
 
 	// ErrUnsupported is returned by LoadSigner, LoadVerifiers and Sign (through WithFormat) for what this build
 	// does not do yet: KMS and hardware keys, keys fetched from a URL, signature formats other than cosign's legacy one.

@@ -107,7 +107,7 @@ func registryTarget(t *testing.T, r *testregistry.Registry, repo string) target 
 	return target{kind: "registry", Target: rr, ref: ref}
 }
 
-func layoutTarget(t *testing.T) target {
+func layoutTarget(t testing.TB) target {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := oci.New(dir)
@@ -127,7 +127,7 @@ func eachTarget(t *testing.T, f func(t *testing.T, tg target)) {
 
 // pushArtifact pushes a small statepack-like artifact (an OCI image manifest with a config and one layer) and
 // returns its manifest descriptor; seed makes its digest differ from other artifacts'.
-func pushArtifact(t *testing.T, tg oras.Target, seed string) ocispec.Descriptor {
+func pushArtifact(t testing.TB, tg oras.Target, seed string) ocispec.Descriptor {
 	t.Helper()
 	ctx := context.Background()
 	push := func(mediaType string, b []byte) ocispec.Descriptor {

@@ -28,15 +28,16 @@ const maxKeyFileSize = 1 << 20
 // kmsSchemes are the key-reference schemes cosign hands to a KMS provider.
 var kmsSchemes = map[string]bool{"awskms": true, "gcpkms": true, "azurekms": true, "hashivault": true}
 
-// Signer signs artifacts with a private key. Make one with LoadSigner; it is safe for concurrent use.
+// Signer signs artifacts, with a private key (LoadSigner) or keyless with a Fulcio certificate (LoadKeylessSigner).
+// It is safe for concurrent use.
 type Signer struct {
 	impl   payloadSigner
 	source string
 }
 
-// payloadSigner signs a payload and returns it as a cosign signature, ready to be stored in any format. keySigner
-// is the only implementation today; a keyless signer (Fulcio certificate, Rekor entry) will be a second one that
-// attaches its certificate chain and log entry to the signature it returns.
+// payloadSigner signs a payload and returns it as a cosign signature, ready to be stored in any format: keySigner
+// with a private key, keylessSigner with an ephemeral key that Fulcio certified, attaching its certificate chain and
+// Rekor entry to the signature it returns.
 type payloadSigner interface {
 	signPayload(ctx context.Context, payload []byte) (oci.Signature, error)
 	// verifier checks signatures this signer made; Sign uses it to recognise a signature that is already there.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
 // Format names how signatures are stored next to an artifact.
@@ -96,6 +99,13 @@ type VerifyOption func(*verifyOptions) error
 type verifyOptions struct {
 	annotations map[string]string
 	logger      *slog.Logger
+
+	// Keyless verification.
+	identities  []Identity
+	rootCerts   *certPools
+	trustedRoot *root.TrustedRoot
+	ignoreTlog  bool
+	ignoreSCT   bool
 }
 
 func makeVerifyOptions(opts []VerifyOption) (*verifyOptions, error) {
@@ -125,6 +135,74 @@ func WithRequiredAnnotations(annotations map[string]string) VerifyOption {
 			return nil
 		}
 		o.annotations = maps.Clone(annotations)
+		return nil
+	}
+}
+
+// WithIdentities makes Verify accept keyless signatures, as `cosign verify --certificate-identity[-regexp]
+// --certificate-oidc-issuer[-regexp]` and Flux's matchOIDCIdentity do: a signature whose Fulcio certificate chains
+// to the trusted roots (WithRootCerts, WithTrustedRoot, or public Sigstore's) and names one of these identities.
+// Each identity must say which certificate identity and which OIDC issuer it expects (see Identity). The list
+// replaces any given before; the default is none, which accepts key signatures only.
+func WithIdentities(ids ...Identity) VerifyOption {
+	return func(o *verifyOptions) error {
+		for _, id := range ids {
+			if err := id.validate(); err != nil {
+				return err
+			}
+		}
+		o.identities = slices.Clone(ids)
+		return nil
+	}
+}
+
+// WithRootCerts makes keyless verification trust the Fulcio CA whose PEM chain is given (the content of
+// --fulcio-root, or of SIGSTORE_ROOT_FILE as cosign reads it): its self-signed certificates are the roots, the
+// others intermediates. The transparency-log and CT-log keys then still come from public Sigstore unless IgnoreTlog
+// and IgnoreSCT; give a trusted root (WithTrustedRoot) instead to describe a whole private Sigstore. The default,
+// without this option or WithTrustedRoot, is public Sigstore's trusted root, fetched through TUF as cosign does.
+func WithRootCerts(pemChain []byte) VerifyOption {
+	return func(o *verifyOptions) error {
+		p, err := parseCertPools(pemChain)
+		if err != nil {
+			return fmt.Errorf("reading the Fulcio roots: %w", err)
+		}
+		o.rootCerts = p
+		return nil
+	}
+}
+
+// WithTrustedRoot makes keyless verification trust what a sigstore trusted_root.json lists (the content of
+// --trusted-root, as cosign and Flux take it): Fulcio CAs, Rekor logs, CT logs. The default is public Sigstore's
+// trusted root, fetched through TUF. It cannot be combined with WithRootCerts.
+func WithTrustedRoot(trustedRootJSON []byte) VerifyOption {
+	return func(o *verifyOptions) error {
+		tr, err := parseTrustedRoot(trustedRootJSON)
+		if err != nil {
+			return err
+		}
+		o.trustedRoot = tr
+		return nil
+	}
+}
+
+// WithIgnoreTlog makes keyless verification accept a signature without a transparency-log entry (cosign's
+// --insecure-ignore-tlog), such as one made with WithTlogUpload(false). cosign then accepts the signature only
+// while its certificate is valid, ten minutes after signing: without the log nothing proves that it was made in
+// that window. The default is to require the Rekor entry (the signature's bundle) and verify it offline. Key
+// signatures are always verified without the log, as Flux verifies them.
+func WithIgnoreTlog(ignore bool) VerifyOption {
+	return func(o *verifyOptions) error {
+		o.ignoreTlog = ignore
+		return nil
+	}
+}
+
+// WithIgnoreSCT makes keyless verification accept a certificate without a verifiable signed certificate timestamp
+// (cosign's --insecure-ignore-sct), as a Fulcio without a CT log issues. The default is to require it.
+func WithIgnoreSCT(ignore bool) VerifyOption {
+	return func(o *verifyOptions) error {
+		o.ignoreSCT = ignore
 		return nil
 	}
 }

@@ -27,7 +27,11 @@ import (
 //
 // Sign is idempotent: when the target already holds a signature of subject that verifies with this signer's key
 // (and carries the annotations asked for), it writes nothing and returns the existing signature manifest. Other
-// signatures already there, by other keys, are kept and the new one is appended, as cosign does.
+// signatures already there, by other keys, are kept and the new one is appended, as cosign does. A keyless signer's
+// key is ephemeral, so only its own earlier signatures count as already there: another keyless run appends.
+//
+// A keyless signer records the signature in Rekor (unless made with WithTlogUpload(false)) before anything is
+// written to t; when the log refuses, Sign fails and t is left as it was.
 func (s *Signer) Sign(ctx context.Context, t oras.Target, subject ocispec.Descriptor, dockerReference string, opts ...SignOption) (ocispec.Descriptor, error) {
 	if s == nil || s.impl == nil {
 		return ocispec.Descriptor{}, errors.New("signing: no signer (use LoadSigner)")

@@ -2,9 +2,11 @@ package sign
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
@@ -12,6 +14,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"oras.land/oras-go/v2"
@@ -31,8 +34,17 @@ type Verification struct {
 
 // VerifiedSignature is one signature that verified.
 type VerifiedSignature struct {
-	// KeyIndex is the index, in the verifiers given to Verify, of the first key that verified the signature.
+	// KeyIndex is the index, in the verifiers given to Verify, of the first key that verified the signature; -1 for
+	// a keyless signature.
 	KeyIndex int
+	// Identity is, for a keyless signature, what its certificate names: the certificate identity in Subject and the
+	// OIDC issuer in Issuer. It is zero for a key signature.
+	Identity Identity
+	// Certificate is a keyless signature's Fulcio certificate; nil for a key signature.
+	Certificate *x509.Certificate
+	// TlogVerified says that the signature's transparency-log entry (its Rekor bundle) was verified. It is false
+	// for key signatures, which are checked without the log, and for keyless ones under WithIgnoreTlog.
+	TlogVerified bool
 	// Image is the signed payload's "<docker-reference>@<digest>".
 	Image string
 	// Annotations are the payload's optional annotations (cosign sign -a); nil when there are none.
@@ -41,14 +53,22 @@ type VerifiedSignature struct {
 	Layer digest.Digest
 }
 
-// Verify checks that subject carries, in t, a signature in cosign's legacy format that verifies with one of
-// verifiers, as Flux's source-controller and `cosign verify --key --insecure-ignore-tlog` do: each signature layer
-// under the sha256-<hex>.sig tag is checked with cosign's own VerifyImageSignature, so the signature must verify
-// over the payload and the payload must name subject's digest. The transparency log is not consulted.
+// Verify checks that subject carries, in t, a signature in cosign's legacy format that verifies, the way Flux's
+// source-controller and `cosign verify` do: each signature layer under the sha256-<hex>.sig tag is checked with
+// cosign's own VerifyImageSignature, so the signature must verify over the payload and the payload must name
+// subject's digest. A signature counts when it verifies with one of verifiers (public keys; the transparency log is
+// not consulted, as `cosign verify --key --insecure-ignore-tlog` and Flux check keys), or, when WithIdentities is
+// given, when it is a keyless signature whose Fulcio certificate chains to the trusted roots, names one of the
+// expected identities, carries a verifying SCT (unless WithIgnoreSCT) and has a verifying Rekor entry (unless
+// WithIgnoreTlog). Either verifiers or identities, or both, must be given.
+//
+// Keyless verification reads nothing but t, unless it is given neither WithRootCerts nor WithTrustedRoot, or is
+// given WithRootCerts without ignoring the logs: it then fetches public Sigstore's trusted root through TUF, once
+// per process, as cosign does.
 //
 // It returns an error wrapping ErrNoSignature when there is no signature at all, and one wrapping ErrVerification,
-// saying how many signatures were checked and why each was refused, when none verifies. Only subject.Digest is
-// used; the subject itself need not be in t.
+// saying how many signatures were checked and why each was refused (for an identity: what the certificate names
+// and what was expected), when none verifies. Only subject.Digest is used; the subject itself need not be in t.
 func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, verifiers []signature.Verifier, opts ...VerifyOption) (*Verification, error) {
 	o, err := makeVerifyOptions(opts)
 	if err != nil {
@@ -61,13 +81,16 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", subject.Digest, err)
 	}
-	if len(verifiers) == 0 {
-		return nil, fmt.Errorf("verifying %s: no public key given", subject.Digest)
+	if len(verifiers) == 0 && len(o.identities) == 0 {
+		return nil, fmt.Errorf("verifying %s: no public key given, and no expected identity for keyless signatures", subject.Digest)
 	}
 	for i, v := range verifiers {
 		if v == nil {
 			return nil, fmt.Errorf("verifying %s: public key %d is nil (use LoadVerifiers)", subject.Digest, i)
 		}
+	}
+	if o.rootCerts != nil && o.trustedRoot != nil {
+		return nil, fmt.Errorf("verifying %s: give the Fulcio roots or a trusted root, not both", subject.Digest)
 	}
 	tag := SignatureTag(subject.Digest)
 	sigs, err := readLegacy(ctx, t, subject.Digest)
@@ -86,16 +109,22 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 	}
 
 	res := &Verification{Subject: subject.Digest, SignatureManifest: sigs.desc, Checked: len(list)}
-	many := len(list) > 1 || len(verifiers) > 1
+	checks := len(verifiers)
+	if len(o.identities) > 0 {
+		checks++
+	}
+	many := len(list) > 1 || checks > 1
+	var keyless *keylessCheck // made on the first signature that needs it: it may fetch a trusted root
 	var refusals []error
 	for i, sig := range list {
 		layer, _ := sig.Digest()
 		// cosign copies each signature into a static one before checking it; so do we, to check the same thing.
 		sig, err := static.Copy(sig)
 		if err != nil {
-			refusals = append(refusals, refusal(many, i, layer, -1, err))
+			refusals = append(refusals, refusal(many, i, layer, "", err))
 			continue
 		}
+		verified := false
 		for k, v := range verifiers {
 			co := &cosign.CheckOpts{
 				SigVerifier:   v,
@@ -105,7 +134,7 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 			}
 			if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
 				o.logger.DebugContext(ctx, "signature refused", "subject", subject.Digest, "signature", i+1, "key", k, "error", err)
-				refusals = append(refusals, refusal(many, i, layer, k, err))
+				refusals = append(refusals, refusal(many, i, layer, fmt.Sprintf("key %d", k), err))
 				continue
 			}
 			vs, err := describe(sig, k, layer)
@@ -114,26 +143,171 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 			}
 			o.logger.DebugContext(ctx, "signature verified", "subject", subject.Digest, "signature", i+1, "key", k, "image", vs.Image)
 			res.Verified = append(res.Verified, vs)
+			verified = true
 			break
 		}
+		if verified || len(o.identities) == 0 {
+			continue
+		}
+		if keyless == nil {
+			if keyless, err = newKeylessCheck(o); err != nil {
+				return nil, fmt.Errorf("verifying %s: %w", subject.Digest, err)
+			}
+		}
+		cert, tlog, err := keyless.check(ctx, sig, h)
+		if err != nil {
+			o.logger.DebugContext(ctx, "signature refused", "subject", subject.Digest, "signature", i+1, "keyless", true, "error", err)
+			refusals = append(refusals, refusal(many, i, layer, "keyless", err))
+			continue
+		}
+		vs, err := describe(sig, -1, layer)
+		if err != nil {
+			return nil, fmt.Errorf("verifying %s: signature %d: %w", subject.Digest, i+1, err)
+		}
+		sans, issuer := certIdentity(cert)
+		vs.Identity = Identity{Subject: strings.Join(sans, ", "), Issuer: issuer}
+		vs.Certificate = cert
+		vs.TlogVerified = tlog
+		o.logger.DebugContext(ctx, "signature verified", "subject", subject.Digest, "signature", i+1, "identity", vs.Identity.Subject, "issuer", issuer, "image", vs.Image)
+		res.Verified = append(res.Verified, vs)
 	}
 	if len(res.Verified) == 0 {
-		return nil, fmt.Errorf("%w for %s: %d signature(s) checked, none verifies with the given key(s): %w",
-			ErrVerification, subject.Digest, len(list), errors.Join(refusals...))
+		return nil, fmt.Errorf("%w for %s: %d signature(s) checked, none verifies with %s: %w",
+			ErrVerification, subject.Digest, len(list), expectation(len(verifiers), len(o.identities)), errors.Join(refusals...))
 	}
 	return res, nil
 }
 
-// refusal says why one signature did not verify with one key; the signature and key are named only when there is
-// more than one of either, so the common single-key message stays short.
-func refusal(many bool, i int, layer v1.Hash, key int, err error) error {
+// expectation names what Verify was given to check signatures with, for its failure message.
+func expectation(keys, identities int) string {
+	var what []string
+	if keys > 0 {
+		what = append(what, "the given key(s)")
+	}
+	switch {
+	case identities == 1:
+		what = append(what, "the expected identity")
+	case identities > 1:
+		what = append(what, "the expected identities")
+	}
+	return strings.Join(what, " or ")
+}
+
+// refusal says why one signature did not verify with one key, or as keyless; the signature and the check are
+// named only when there is more than one of either, so the common single-check message stays short.
+func refusal(many bool, i int, layer v1.Hash, by string, err error) error {
 	if !many {
 		return err
 	}
-	if key < 0 {
+	if by == "" {
 		return fmt.Errorf("signature %d (layer %s): %w", i+1, layer, err)
 	}
-	return fmt.Errorf("signature %d (layer %s), key %d: %w", i+1, layer, key, err)
+	return fmt.Errorf("signature %d (layer %s), %s: %w", i+1, layer, by, err)
+}
+
+// keylessCheck verifies keyless signatures with cosign's CheckOpts built once per Verify.
+type keylessCheck struct {
+	co         *cosign.CheckOpts
+	identities []Identity
+}
+
+func newKeylessCheck(o *verifyOptions) (*keylessCheck, error) {
+	co := &cosign.CheckOpts{
+		ClaimVerifier: claimVerifier,
+		Annotations:   anyMap(o.annotations),
+		IgnoreTlog:    o.ignoreTlog,
+		IgnoreSCT:     o.ignoreSCT,
+		// The Rekor entry is read from the signature's bundle; no Rekor is ever asked.
+		Offline: true,
+	}
+	for _, id := range o.identities {
+		co.Identities = append(co.Identities, id.cosign())
+	}
+	switch {
+	case o.trustedRoot != nil:
+		co.TrustedMaterial = o.trustedRoot
+	case o.rootCerts != nil:
+		co.RootCerts, co.IntermediateCerts = o.rootCerts.roots, o.rootCerts.intermediates
+		if !o.ignoreSCT || !o.ignoreTlog {
+			tm, err := publicTrustedRoot()
+			if err != nil {
+				return nil, fmt.Errorf("keys of the transparency and CT logs: %w", err)
+			}
+			if !o.ignoreSCT {
+				if co.CTLogPubKeys, err = logKeys(tm.CTLogs()); err != nil {
+					return nil, fmt.Errorf("keys of the CT logs: %w", err)
+				}
+			}
+			if !o.ignoreTlog {
+				if co.RekorPubKeys, err = logKeys(tm.RekorLogs()); err != nil {
+					return nil, fmt.Errorf("keys of the Rekor logs: %w", err)
+				}
+			}
+		}
+	default:
+		tm, err := publicTrustedRoot()
+		if err != nil {
+			return nil, err
+		}
+		co.TrustedMaterial = tm
+	}
+	return &keylessCheck{co: co, identities: o.identities}, nil
+}
+
+// check verifies one keyless signature with cosign, and returns its certificate and whether its Rekor entry was
+// verified. Before cosign decides, it looks at what cosign will refuse so as to say so in the user's terms: a
+// signature made with a key, a certificate from an untrusted CA, a missing log entry, an identity other than the
+// expected ones (named, since the certificate is then known to come from a trusted CA).
+func (kc *keylessCheck) check(ctx context.Context, sig oci.Signature, h v1.Hash) (*x509.Certificate, bool, error) {
+	cert, err := sig.Cert()
+	if err != nil {
+		return nil, false, fmt.Errorf("reading its certificate: %w", err)
+	}
+	if cert == nil {
+		return nil, false, errors.New("it has no certificate: it was made with a key, not keyless (verify it with the public key)")
+	}
+	sans, issuer := certIdentity(cert)
+	if err := kc.chainsToTrustedCA(sig, cert); err != nil {
+		return nil, false, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
+	}
+	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
+		return nil, false, mismatch
+	}
+	if !kc.co.IgnoreTlog {
+		if b, err := sig.Bundle(); err == nil && b == nil {
+			return nil, false, errors.New("it has no transparency-log entry (signed with the log upload off?); to accept it without one, ignore the log (cosign's --insecure-ignore-tlog)")
+		}
+	}
+	tlog, err := cosign.VerifyImageSignature(ctx, sig, h, kc.co)
+	if err != nil {
+		return nil, false, err
+	}
+	return cert, tlog, nil
+}
+
+// chainsToTrustedCA repeats the first step of cosign's certificate check (ValidateAndUnpackCert), with the same
+// intermediates cosign takes.
+func (kc *keylessCheck) chainsToTrustedCA(sig oci.Signature, cert *x509.Certificate) error {
+	if kc.co.TrustedMaterial != nil {
+		_, err := verify.VerifyLeafCertificate(cert.NotBefore, cert, kc.co.TrustedMaterial)
+		return err
+	}
+	intermediates := kc.co.IntermediateCerts
+	if intermediates == nil {
+		intermediates = x509.NewCertPool()
+		if chain, err := sig.Chain(); err == nil && len(chain) > 1 {
+			for _, c := range chain[:len(chain)-1] {
+				intermediates.AddCert(c)
+			}
+		}
+	}
+	_, err := cert.Verify(x509.VerifyOptions{
+		CurrentTime:   cert.NotBefore,
+		Roots:         kc.co.RootCerts,
+		Intermediates: intermediates,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	})
+	return err
 }
 
 func describe(sig oci.Signature, key int, layer v1.Hash) (VerifiedSignature, error) {

@@ -1,0 +1,135 @@
+package sign
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// Identity is who made a keyless signature, as its Fulcio certificate says: the certificate identity (its subject
+// alternative name: a GitHub workflow URI such as
+// https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main, an email address, a Kubernetes service
+// account URI) and the OIDC issuer that vouched for it (https://token.actions.githubusercontent.com for GitHub
+// Actions).
+//
+// Given to Verify (WithIdentities) it is what a keyless signature must match: set exactly one of Subject and
+// SubjectRegexp, and exactly one of Issuer and IssuerRegexp, as cosign's --certificate-identity[-regexp] and
+// --certificate-oidc-issuer[-regexp] and Flux's matchOIDCIdentity require. Exact values must be equal; regular
+// expressions (Go RE2 syntax) are matched the way cosign and Flux match them, unanchored: a pattern matches when it
+// matches any part of the value, so anchor it with ^ and $ to mean the whole value.
+type Identity struct {
+	Subject       string
+	SubjectRegexp string
+	Issuer        string
+	IssuerRegexp  string
+}
+
+// String renders an expected identity as the messages of Verify name it.
+func (id Identity) String() string {
+	return id.subjectString() + " from OIDC issuer " + id.issuerString()
+}
+
+func (id Identity) subjectString() string {
+	if id.SubjectRegexp != "" {
+		return "regexp " + id.SubjectRegexp
+	}
+	return id.Subject
+}
+
+func (id Identity) issuerString() string {
+	if id.IssuerRegexp != "" {
+		return "regexp " + id.IssuerRegexp
+	}
+	return id.Issuer
+}
+
+// validate refuses an expected identity that cosign would not check as the caller means it.
+func (id Identity) validate() error {
+	switch {
+	case id.Subject == "" && id.SubjectRegexp == "":
+		return errors.New("expected identity without a certificate identity (set Subject or SubjectRegexp)")
+	case id.Subject != "" && id.SubjectRegexp != "":
+		return fmt.Errorf("expected identity %q has both an exact certificate identity and a regexp %q; give one", id.Subject, id.SubjectRegexp)
+	case id.Issuer == "" && id.IssuerRegexp == "":
+		return fmt.Errorf("expected identity %s without an OIDC issuer (set Issuer or IssuerRegexp)", id.subjectString())
+	case id.Issuer != "" && id.IssuerRegexp != "":
+		return fmt.Errorf("expected identity %s has both an exact OIDC issuer %q and a regexp %q; give one", id.subjectString(), id.Issuer, id.IssuerRegexp)
+	}
+	for _, re := range []struct{ what, expr string }{{"certificate identity", id.SubjectRegexp}, {"OIDC issuer", id.IssuerRegexp}} {
+		if re.expr == "" {
+			continue
+		}
+		if _, err := regexp.Compile(re.expr); err != nil {
+			return fmt.Errorf("%s regexp %q: %w", re.what, re.expr, err)
+		}
+	}
+	return nil
+}
+
+func (id Identity) cosign() cosign.Identity {
+	return cosign.Identity{Subject: id.Subject, SubjectRegExp: id.SubjectRegexp, Issuer: id.Issuer, IssuerRegExp: id.IssuerRegexp}
+}
+
+// subjectMatches and issuerMatches repeat cosign's CheckCertificatePolicy, only to say which part of an identity a
+// certificate fails; cosign's own check decides.
+func (id Identity) subjectMatches(sans []string) bool {
+	if id.SubjectRegexp != "" {
+		re, err := regexp.Compile(id.SubjectRegexp)
+		return err == nil && slices.ContainsFunc(sans, re.MatchString)
+	}
+	return slices.Contains(sans, id.Subject)
+}
+
+func (id Identity) issuerMatches(issuer string) bool {
+	if id.IssuerRegexp != "" {
+		re, err := regexp.Compile(id.IssuerRegexp)
+		return err == nil && re.MatchString(issuer)
+	}
+	return issuer == id.Issuer
+}
+
+// certIdentity reads the identity a Fulcio certificate names.
+func certIdentity(cert *x509.Certificate) (sans []string, issuer string) {
+	return cryptoutils.GetSubjectAlternateNames(cert), (&cosign.CertExtensions{Cert: cert}).GetIssuer()
+}
+
+// identityMismatch says how cert fails the expected identities, naming what it holds and what was expected, or
+// returns nil when one of them matches.
+func identityMismatch(cert *x509.Certificate, expected []Identity) error {
+	sans, issuer := certIdentity(cert)
+	for _, id := range expected {
+		if id.subjectMatches(sans) && id.issuerMatches(issuer) {
+			return nil
+		}
+	}
+	found := strings.Join(sans, ", ")
+	if found == "" {
+		found = "(none)"
+	}
+	if issuer == "" {
+		issuer = "(none)"
+	}
+	if len(expected) == 1 {
+		id := expected[0]
+		var parts []string
+		if !id.subjectMatches(sans) {
+			parts = append(parts, fmt.Sprintf("certificate identity %s does not match %s", found, id.subjectString()))
+		}
+		if !id.issuerMatches(issuer) {
+			parts = append(parts, fmt.Sprintf("certificate OIDC issuer %s does not match %s", issuer, id.issuerString()))
+		}
+		return errors.New(strings.Join(parts, "; "))
+	}
+	want := make([]string, len(expected))
+	for i, id := range expected {
+		want[i] = id.String()
+	}
+	return fmt.Errorf("certificate identity %s from OIDC issuer %s matches none of the %d expected identities: %s",
+		found, issuer, len(expected), strings.Join(want, "; "))
+}
