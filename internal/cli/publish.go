@@ -9,37 +9,64 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
-// signOptions are the flags that sign an artifact.
+// signOptions are the flags that sign an artifact, named as cosign names them.
 type signOptions struct {
-	key        string
-	tlogUpload bool
+	key               string
+	keyless           bool
+	identityToken     string
+	identityTokenFile string
+	fulcioURL         string
+	rekorURL          string
+	tlogUpload        bool
+	fulcioRoot        string
+	trustedRoot       string
+	insecureSkipSCT   bool
+	flags             *pflag.FlagSet
 }
 
 func (o *signOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
+	o.flags = f
 	f.StringVar(&o.key, "key", "", "sign with this cosign private key: a file or env://VAR (password from COSIGN_PASSWORD)")
-	f.BoolVar(&o.tlogUpload, "tlog-upload", false, "upload the signature to the Rekor transparency log")
+	f.BoolVar(&o.keyless, "keyless", false, "sign keyless: a Fulcio certificate for the OIDC identity of this job (GitHub Actions' own token, or --identity-token[-file])")
+	f.StringVar(&o.identityToken, "identity-token", "", "OIDC token for keyless signing (implies --keyless; prefer --identity-token-file: arguments are visible to other processes)")
+	f.StringVar(&o.identityTokenFile, "identity-token-file", "", "file holding the OIDC token for keyless signing, e.g. a Tekton projected service-account token (implies --keyless)")
+	f.StringVar(&o.fulcioURL, "fulcio-url", sign.DefaultFulcioURL, "Fulcio for keyless signing")
+	f.StringVar(&o.rekorURL, "rekor-url", sign.DefaultRekorURL, "Rekor transparency log")
+	f.BoolVar(&o.tlogUpload, "tlog-upload", false, "upload the signature to Rekor (default: on for keyless, off for keys, as Flux verifies key signatures without the log)")
+	f.StringVar(&o.fulcioRoot, "fulcio-root", "", "PEM chain of a private Fulcio's CA (default: $SIGSTORE_ROOT_FILE, else public Sigstore)")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
+	f.BoolVar(&o.insecureSkipSCT, "insecure-skip-sct", false, "accept a Fulcio certificate without a certificate-transparency SCT (a private Fulcio without CT log)")
 }
 
-// signer loads the key before anything is pushed, so that a bad key or password fails early.
+// signer loads the key or gets the keyless certificate before anything is pushed, so that a bad key, password or
+// token fails early.
 func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error) {
-	if o.key == "" {
+	keyless := o.keyless || o.identityToken != "" || o.identityTokenFile != ""
+	tlogSet := o.flags != nil && o.flags.Changed("tlog-upload")
+	switch {
+	case o.key != "" && keyless:
+		return nil, usagef("--key and keyless signing exclude each other: choose one")
+	case keyless:
+		return o.keylessSigner(cmd.Context(), env, !tlogSet || o.tlogUpload)
+	case o.key == "":
 		if o.tlogUpload {
-			return nil, usagef("--tlog-upload needs --key: there is no signature to upload")
+			return nil, usagef("--tlog-upload needs --key or --keyless: there is no signature to upload")
 		}
 		return nil, nil
-	}
-	if o.tlogUpload {
+	case o.tlogUpload:
 		return nil, usagef("--tlog-upload is not supported yet for key signing: leave it off (Flux verifies key signatures without the log)")
 	}
 	signer, err := sign.LoadSigner(cmd.Context(), o.key, []byte(env.getenv("COSIGN_PASSWORD")))
@@ -47,6 +74,65 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 		return nil, &usageError{err} // a key that does not load is a mistake in how statepack was called
 	}
 	return signer, nil
+}
+
+// keylessSigner finds the OIDC token (flag, file, or GitHub Actions' own) and gets a Fulcio certificate. It never
+// falls back to a browser flow: CI has no one to click.
+func (o *signOptions) keylessSigner(ctx context.Context, env *Env, tlog bool) (*sign.Signer, error) {
+	token := o.identityToken
+	switch {
+	case token != "":
+	case o.identityTokenFile != "":
+		data, err := os.ReadFile(o.identityTokenFile)
+		if err != nil {
+			return nil, usagef("reading --identity-token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(data))
+	case env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "":
+		t, err := sign.GitHubActionsToken(ctx, env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), env.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), sign.DefaultAudience)
+		if err != nil {
+			return nil, fmt.Errorf("getting GitHub Actions' OIDC token: %w", err)
+		}
+		token = t
+	default:
+		return nil, usagef("keyless signing needs an OIDC token: in GitHub Actions grant the job `permissions: id-token: write`; elsewhere pass --identity-token-file")
+	}
+	opts := []sign.KeylessOption{sign.WithFulcioURL(o.fulcioURL), sign.WithRekorURL(o.rekorURL), sign.WithTlogUpload(tlog),
+		sign.WithInsecureSkipSCT(o.insecureSkipSCT)}
+	roots, trusted, err := trustFiles(env, o.fulcioRoot, o.trustedRoot)
+	if err != nil {
+		return nil, err
+	}
+	if roots != nil {
+		opts = append(opts, sign.WithFulcioRoots(roots))
+	}
+	if trusted != nil {
+		opts = append(opts, sign.WithSigningTrustedRoot(trusted))
+	}
+	signer, err := sign.LoadKeylessSigner(ctx, token, opts...)
+	if errors.Is(err, sign.ErrNoIdentityToken) {
+		return nil, usagef("keyless signing: %w (in GitHub Actions grant the job `permissions: id-token: write`)", err)
+	}
+	return signer, err
+}
+
+// trustFiles reads a Fulcio root chain (the flag, else SIGSTORE_ROOT_FILE, as cosign honours it) and a trusted
+// root file.
+func trustFiles(env *Env, fulcioRoot, trustedRoot string) (roots, trusted []byte, err error) {
+	if fulcioRoot == "" {
+		fulcioRoot = env.getenv("SIGSTORE_ROOT_FILE")
+	}
+	if fulcioRoot != "" {
+		if roots, err = os.ReadFile(fulcioRoot); err != nil {
+			return nil, nil, usagef("reading the Fulcio root: %w", err)
+		}
+	}
+	if trustedRoot != "" {
+		if trusted, err = os.ReadFile(trustedRoot); err != nil {
+			return nil, nil, usagef("reading --trusted-root: %w", err)
+		}
+	}
+	return roots, trusted, nil
 }
 
 // publishResult is what publish prints with -o json.

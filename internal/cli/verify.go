@@ -15,19 +15,71 @@ import (
 	"github.com/statepack/statepack/sign"
 )
 
-// verifyOptions are the flags that verify an artifact.
+// verifyOptions are the flags that verify an artifact, named as cosign and Flux name them.
 type verifyOptions struct {
-	keys []string
+	keys                  []string
+	identity              string
+	identityRegexp        string
+	issuer                string
+	issuerRegexp          string
+	fulcioRoot            string
+	trustedRoot           string
+	ignoreTlog, ignoreSCT bool
 }
 
 func (o *verifyOptions) bind(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&o.keys, "key", nil, "cosign public key: a file or env://VAR (repeatable: any may match, as Flux takes every *.pub)")
+	f := cmd.Flags()
+	f.StringArrayVar(&o.keys, "key", nil, "cosign public key: a file or env://VAR (repeatable: any may match, as Flux takes every *.pub)")
+	f.StringVar(&o.identity, "certificate-identity", "", "keyless: the signer's identity (e.g. https://github.com/ORG/REPO/.github/workflows/W.yaml@refs/heads/main)")
+	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity must match")
+	f.StringVar(&o.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer (e.g. https://token.actions.githubusercontent.com)")
+	f.StringVar(&o.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer must match")
+	f.StringVar(&o.fulcioRoot, "fulcio-root", "", "PEM chain of a private Fulcio's CA (default: $SIGSTORE_ROOT_FILE, else public Sigstore)")
+	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
+	f.BoolVar(&o.ignoreTlog, "insecure-ignore-tlog", false, "keyless: do not require a Rekor entry (key signatures never need one)")
+	f.BoolVar(&o.ignoreSCT, "insecure-ignore-sct", false, "keyless: do not require a certificate-transparency SCT")
 }
 
-func (o *verifyOptions) requested() bool { return len(o.keys) > 0 }
+func (o *verifyOptions) keyless() bool {
+	return o.identity != "" || o.identityRegexp != "" || o.issuer != "" || o.issuerRegexp != ""
+}
 
+func (o *verifyOptions) requested() bool { return len(o.keys) > 0 || o.keyless() }
+
+// verifiers loads the public keys (none when only keyless identities are given).
 func (o *verifyOptions) verifiers(ctx context.Context) ([]signature.Verifier, error) {
+	if len(o.keys) == 0 {
+		return []signature.Verifier{}, nil
+	}
 	return sign.LoadVerifiers(ctx, o.keys...)
+}
+
+// options turns the keyless flags into verify options. Key signatures are checked without the log, as Flux does.
+func (o *verifyOptions) options(env *Env) ([]sign.VerifyOption, error) {
+	if !o.keyless() {
+		if o.fulcioRoot != "" || o.trustedRoot != "" {
+			return nil, usagef("--fulcio-root and --trusted-root need --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
+		}
+		return []sign.VerifyOption{sign.WithIgnoreTlog(true)}, nil
+	}
+	if (o.identity == "" && o.identityRegexp == "") || (o.issuer == "" && o.issuerRegexp == "") {
+		return nil, usagef("keyless verification needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp], as Flux's matchOIDCIdentity does")
+	}
+	opts := []sign.VerifyOption{
+		sign.WithIdentities(sign.Identity{Subject: o.identity, SubjectRegexp: o.identityRegexp, Issuer: o.issuer, IssuerRegexp: o.issuerRegexp}),
+		sign.WithIgnoreTlog(o.ignoreTlog), sign.WithIgnoreSCT(o.ignoreSCT),
+	}
+	roots, trusted, err := trustFiles(env, o.fulcioRoot, o.trustedRoot)
+	if err != nil {
+		return nil, err
+	}
+	if roots != nil {
+		opts = append(opts, sign.WithRootCerts(roots))
+	}
+	if trusted != nil {
+		opts = append(opts, sign.WithTrustedRoot(trusted))
+	}
+	return opts, nil
 }
 
 // parseContentRef parses a REF that must name content: a tag or a digest.
@@ -74,11 +126,15 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			if !ver.requested() {
-				return usagef("verify needs --key: the cosign public key the artifact must be signed with")
+				return usagef("verify needs --key (the cosign public key), or --certificate-identity and --certificate-oidc-issuer for keyless signatures")
 			}
 			verifiers, err := ver.verifiers(cmd.Context())
 			if err != nil {
 				return &usageError{err}
+			}
+			vopts, err := ver.options(env)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
@@ -92,7 +148,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
-			v, verr := sign.Verify(ctx, t.Storage(), desc, verifiers)
+			v, verr := sign.Verify(ctx, t.Storage(), desc, verifiers, vopts...)
 			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
 				return verr
 			}
@@ -142,9 +198,13 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 				return usagef("pull needs -o DIR: where to extract the manifests")
 			}
 			var verifiers []signature.Verifier
+			var vopts []sign.VerifyOption
 			if ver.requested() {
 				if verifiers, err = ver.verifiers(cmd.Context()); err != nil {
 					return &usageError{err}
+				}
+				if vopts, err = ver.options(env); err != nil {
+					return err
 				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
@@ -160,7 +220,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			full := ref.WithDigest(desc.Digest.String())
 			if verifiers != nil {
-				if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers); err != nil {
+				if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers, vopts...); err != nil {
 					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
 				}
 				log.Info("signature verified", "ref", full)

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/statepack/statepack/internal/testregistry"
+	"github.com/statepack/statepack/internal/testsigstore"
+)
+
+// TestKeylessThroughTheCLI signs keyless against Fulcio's real server code in-process, with the token from a
+// simulated GitHub Actions runner (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN), and verifies by identity the way Flux's
+// matchOIDCIdentity does. Rekor and a CT log cannot run offline, so the log and the SCT are switched off.
+func TestKeylessThroughTheCLI(t *testing.T) {
+	reg := testregistry.Start(t)
+	ss := testsigstore.Start(t)
+	wf := testsigstore.GitHubWorkflow{Repository: "acme/fleet", Path: ".github/workflows/publish.yaml", Ref: "refs/heads/main"}
+	token := ss.GitHubToken(t, wf)
+	runner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "bearer runner-secret" || r.URL.Query().Get("audience") != "sigstore" {
+			http.Error(w, "bad request token or audience", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(`{"value":"` + token + `"}`))
+	}))
+	defer runner.Close()
+	root := filepath.Join(t.TempDir(), "fulcio-root.pem")
+	if err := os.WriteFile(root, ss.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": runner.URL + "/token?x=1", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-secret"}
+	ref := reg.Host + "/keyless/app:main"
+	r := mustRun(t, 0, env, "publish", demoTree, ref, "--keyless", "--fulcio-url", ss.FulcioURL, "--fulcio-root", root,
+		"--insecure-skip-sct", "--tlog-upload=false")
+	if strings.Contains(r.stdout+r.stderr, token) || strings.Contains(r.stdout+r.stderr, "runner-secret") {
+		t.Fatalf("a token leaked into the output:\n%s", r)
+	}
+	verify := func(identity, issuer string) result {
+		return run(t, nil, "", "verify", ref, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+			"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct")
+	}
+	if v := verify(wf.Identity(), ss.GitHubIssuer); v.code != 0 {
+		t.Fatalf("verify with the signer's identity: %s", v)
+	}
+	other := testsigstore.GitHubWorkflow{Repository: "acme/other", Path: wf.Path, Ref: wf.Ref}
+	if v := verify(other.Identity(), ss.GitHubIssuer); v.code != 1 || !strings.Contains(v.stderr, wf.Identity()) {
+		t.Errorf("verify with another identity: %s\nwant exit 1 naming the identity found", v)
+	}
+	if v := verify(wf.Identity(), "https://accounts.example.com"); v.code != 1 {
+		t.Errorf("verify with another issuer: %s\nwant exit 1", v)
+	}
+	// The same through the regexp flags, as Flux's matchOIDCIdentity takes them.
+	v := run(t, nil, "", "pull", ref, "-o", filepath.Join(t.TempDir(), "out"), "--certificate-identity-regexp", "^https://github.com/acme/fleet/",
+		"--certificate-oidc-issuer-regexp", ".*", "--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct")
+	if v.code != 0 {
+		t.Errorf("pull verifying by regexp: %s", v)
+	}
+
+	// Without a token, keyless fails and says what to grant; nothing is pushed.
+	r = run(t, nil, "", "publish", demoTree, reg.Host+"/keyless/none:main", "--keyless")
+	if r.code != 2 || !strings.Contains(r.stderr, "id-token: write") {
+		t.Errorf("keyless without a token: %s\nwant exit 2 naming id-token: write", r)
+	}
+	if repos := repositories(t, reg.Host); strings.Contains(strings.Join(repos, " "), "keyless/none") {
+		t.Errorf("keyless without a token pushed: %v", repos)
+	}
+}
