@@ -33,7 +33,7 @@ const (
 const (
 	// AnnotationInputs is the digest of everything the render read plus the settings (see InputsDigest); an
 	// incremental publish compares it to skip unchanged targets.
-	AnnotationInputs = "dev.statepack.inputs.digest"
+	AnnotationInputs   = "dev.statepack.inputs.digest"
 	AnnotationSource   = ocispec.AnnotationSource
 	AnnotationRevision = ocispec.AnnotationRevision
 	AnnotationCreated  = ocispec.AnnotationCreated
