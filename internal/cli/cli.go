@@ -165,6 +165,7 @@ OCIRepository and Argo CD's OCI sources deploy verified bundles.`,
 		newVerifyCmd(env, g),
 		newPullCmd(env, g),
 		newGenerateKeyPairCmd(env, g),
+		newActionCmd(env, g),
 	)
 	for _, newCmd := range extraCommands {
 		root.AddCommand(newCmd(env, g))

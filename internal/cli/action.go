@@ -1,0 +1,705 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/ghactions"
+	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack/sign"
+)
+
+// actionInputs are the inputs of action.yml, in its order. action_test.go checks that the two agree.
+var actionInputs = []string{
+	"path", "ref", "tags", "config", "sign", "key", "key-password", "registry-username", "registry-password",
+	"github-token", "kubernetes-version", "attest", "plain-http",
+}
+
+// actionOutputs are the outputs of action.yml, in its order.
+var actionOutputs = []string{"digest", "ref", "tags", "objects", "summary-json"}
+
+// actionSecretInputs are masked before anything is printed. The key input is masked too when it holds the key itself
+// rather than naming a file or env://VAR.
+var actionSecretInputs = []string{"registry-password", "key-password", "github-token"}
+
+// Signing modes of the sign input.
+const (
+	signNone    = "none"
+	signKey     = "key"
+	signKeyless = "keyless"
+)
+
+func newActionCmd(env *Env, g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "action",
+		Short: "Run as the GitHub Action: read INPUT_* variables, validate or publish, set outputs and a job summary",
+		Long: `action is the entry point of statepack's GitHub Action (action.yml). It reads the inputs from INPUT_*
+variables as a Docker action receives them, masks every secret input, renders and validates "path", and — when
+"ref" is set — publishes it through the same code as "statepack publish".
+
+It sets the step outputs digest, ref, tags, objects and summary-json (GITHUB_OUTPUT), writes a job summary
+(GITHUB_STEP_SUMMARY), and turns findings into annotations on the source files. Outside a runner, outputs and the
+summary are printed to stdout.`,
+		Args: argsUsage(0, 0, "no arguments (inputs come from INPUT_* variables)"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAction(cmd.Context(), env, g) },
+	}
+}
+
+// actionConfig is the action's inputs, checked and with defaults applied.
+type actionConfig struct {
+	path, ref         string
+	tags              []string
+	sign              string
+	key               string // a file or env://VAR, as --key takes it
+	keyFromInput      bool   // key holds the PEM itself: it goes through a private temporary file
+	keyPassword       string
+	username          string
+	password          string
+	kubernetesVersion string
+	attest, plainHTTP bool
+	verbose           bool
+}
+
+// actionSummary is the summary-json output and the data of the job summary.
+type actionSummary struct {
+	Mode              string            `json:"mode"` // "validate" or "publish"
+	Path              string            `json:"path"`
+	Target            string            `json:"target,omitempty"` // the ref input
+	Ref               string            `json:"ref,omitempty"`
+	Repository        string            `json:"repository,omitempty"`
+	Digest            string            `json:"digest,omitempty"`
+	Tags              []string          `json:"tags"`
+	Signing           string            `json:"signing"`
+	SignedWith        string            `json:"signedWith,omitempty"`
+	Attestations      []string          `json:"attestations"`
+	Objects           int               `json:"objects"`
+	Kinds             map[string]int    `json:"kinds"`
+	Images            []string          `json:"images"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	Errors            int               `json:"errors"`
+	Warnings          int               `json:"warnings"`
+	Findings          build.Findings    `json:"findings"`
+	FindingsOmitted   int               `json:"findingsOmitted,omitempty"`
+	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
+	Failure           string            `json:"failure,omitempty"`
+
+	validated bool // the tree was rendered: the counts and findings mean something
+}
+
+// maxSummaryFindings bounds the findings in summary-json and the job summary: a step output holds at most 1 MiB.
+const maxSummaryFindings = 100
+
+func runAction(ctx context.Context, env *Env, g *globalOptions) error {
+	gh := ghactions.New(env.Stdout, env.getenv)
+	// Secrets are masked before anything else is printed, even before the inputs are checked.
+	for _, name := range actionSecretInputs {
+		gh.Mask(gh.Input(name))
+	}
+	if k := gh.Input("key"); keyIsMaterial(k) {
+		gh.Mask(k)
+	}
+	gh.Mask(env.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) // the runner masks it too; this is for logs outside it
+	// Logs go to stdout with the workflow commands: the runner reads stdout and stderr through separate pipes, and
+	// a log section must stay between its ::group:: and ::endgroup:: lines.
+	out := gh.Out()
+	defer out.Flush()
+	a := &actionRun{env: *env, gh: gh, g: g}
+	a.env.Stdout, a.env.Stderr = out, out
+	if !gh.InGitHubActions() {
+		fmt.Fprintln(out, "statepack action: GITHUB_ACTIONS is not true: outputs and the job summary go to stdout unless GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are set")
+	}
+	err := a.run(ctx)
+	if err == nil {
+		return nil
+	}
+	var reported *reportedError
+	if !errors.As(err, &reported) {
+		gh.Annotate(ghactions.Annotation{Level: ghactions.LevelError, Title: "statepack", Message: err.Error()})
+		a.summary.Failure = err.Error()
+		// Best effort: a later step with if: failure() can read what happened. Errors here add nothing to err.
+		_ = a.writeOutputs()
+		_ = a.writeSummary()
+	}
+	return &reportedError{err}
+}
+
+// actionRun is one run of the action.
+type actionRun struct {
+	env     Env // stdout and stderr masked
+	gh      *ghactions.Runner
+	g       *globalOptions
+	cfg     actionConfig
+	summary actionSummary
+	root    string // the source root, which findings' files are relative to
+}
+
+func (a *actionRun) run(ctx context.Context) error {
+	if err := a.readInputs(); err != nil {
+		return err
+	}
+	a.summary.Path, a.summary.Target, a.summary.Signing = a.cfg.path, a.cfg.ref, a.cfg.sign
+	a.summary.Tags, a.summary.Attestations, a.summary.KubernetesVersion = []string{}, []string{}, a.cfg.kubernetesVersion
+	a.summary.Mode = "validate"
+	if a.cfg.ref != "" {
+		a.summary.Mode = "publish"
+	}
+	a.logInputs()
+
+	if err := a.validate(ctx); err != nil {
+		return err
+	}
+	if a.summary.Errors > 0 {
+		_ = a.writeOutputs() // the findings are the error to report
+		_ = a.writeSummary()
+		return &reportedError{fmt.Errorf("%w: %d error(s), %d warning(s)", build.ErrInvalidInput, a.summary.Errors, a.summary.Warnings)}
+	}
+	if a.cfg.ref != "" {
+		if err := a.publish(ctx); err != nil {
+			return err
+		}
+	}
+	if err := a.writeOutputs(); err != nil {
+		return err
+	}
+	return a.writeSummary()
+}
+
+// readInputs reads and checks the inputs. It prints nothing: secrets are masked by then, but errors come back to
+// runAction, which reports them.
+func (a *actionRun) readInputs() error {
+	gh, c := a.gh, &a.cfg
+	c.path = orDefault(gh.Input("path"), ".")
+	c.ref = gh.Input("ref")
+	c.tags = splitList(gh.Input("tags"))
+	if cfg := gh.Input("config"); cfg != "" {
+		return usagef("input config (%s): multi-target configuration files are not supported yet: remove the input and set path and ref", cfg)
+	}
+	c.kubernetesVersion = strings.TrimPrefix(gh.Input("kubernetes-version"), "v")
+	if c.kubernetesVersion != "" && !kubeVersionPattern.MatchString(c.kubernetesVersion) {
+		return usagef("input kubernetes-version: %q is not a Kubernetes version such as 1.33 or 1.33.2", gh.Input("kubernetes-version"))
+	}
+	var err error
+	if c.attest, err = gh.BoolInput("attest", false); err != nil {
+		return &usageError{err}
+	}
+	if c.plainHTTP, err = gh.BoolInput("plain-http", false); err != nil {
+		return &usageError{err}
+	}
+	c.verbose = a.g.verbose || a.env.getenv("RUNNER_DEBUG") == "1"
+	if len(c.tags) > 0 && c.ref == "" {
+		return usagef("input tags is set but ref is not: set ref to the repository to publish to")
+	}
+
+	// Signing. The default follows what the job can do: keyless when it may request an OIDC token, else none; a key
+	// input means key signing.
+	c.key = gh.Input("key")
+	c.keyPassword = gh.Input("key-password")
+	if c.keyPassword == "" {
+		c.keyPassword = a.env.getenv("COSIGN_PASSWORD")
+	}
+	c.sign = strings.ToLower(gh.Input("sign"))
+	switch {
+	case c.sign != "":
+	case c.key != "":
+		c.sign = signKey
+	case a.idTokenAvailable():
+		c.sign = signKeyless
+	default:
+		c.sign = signNone
+	}
+	switch c.sign {
+	case signNone:
+		if c.key != "" {
+			return usagef("input key is set but sign is none: remove the key or set sign: key")
+		}
+	case signKey:
+		if c.key == "" {
+			return usagef("sign: key needs the key input: a cosign private key (the PEM itself, from a secret), a file, or env://VAR")
+		}
+		c.keyFromInput = keyIsMaterial(c.key)
+	case signKeyless:
+		if c.key != "" {
+			return usagef("input key is set but sign is keyless: remove the key or set sign: key")
+		}
+	default:
+		return usagef("input sign: %q is not one of none, key, keyless", gh.Input("sign"))
+	}
+	if c.ref == "" {
+		return nil // validation only: signing and credentials do not matter
+	}
+	if c.sign == signKeyless {
+		if loadKeylessSigner == nil {
+			return usagef("sign: keyless: keyless signing is not available in this build yet: set sign: key (with key and key-password) or sign: none")
+		}
+		if !a.idTokenAvailable() {
+			return usagef("sign: keyless needs GitHub's OIDC token, which this job does not get: grant it with `permissions: id-token: write` on the job (a reusable workflow needs its caller to grant it too), or set sign: key or sign: none")
+		}
+	}
+	if c.attest {
+		return usagef("input attest: attestations are not available in this build yet: remove the input or set it to false")
+	}
+	return a.readCredentials()
+}
+
+// readCredentials picks the registry credentials: the inputs, else for ghcr.io the workflow's token and actor.
+func (a *actionRun) readCredentials() error {
+	gh, c := a.gh, &a.cfg
+	ref, err := publish.ParseRef(c.ref)
+	if err != nil {
+		return fmt.Errorf("input ref: %w", err)
+	}
+	if ref.Digest != "" {
+		return usagef("input ref must not carry a digest: the digest is what publish computes")
+	}
+	c.username, c.password = gh.Input("registry-username"), gh.Input("registry-password")
+	if c.password == "" && strings.EqualFold(ref.Registry, "ghcr.io") {
+		c.password = orDefault(gh.Input("github-token"), a.env.getenv("GITHUB_TOKEN"))
+		if c.password != "" {
+			gh.Mask(c.password)
+		}
+	}
+	if c.password != "" && c.username == "" && strings.EqualFold(ref.Registry, "ghcr.io") {
+		c.username = a.env.getenv("GITHUB_ACTOR")
+	}
+	switch {
+	case ref.IsLayout() && (c.username != "" || c.password != ""):
+		return usagef("registry-username and registry-password do not apply to an oci: layout reference")
+	case c.password != "" && c.username == "":
+		return usagef("input registry-password needs registry-username")
+	case c.username != "" && c.password == "":
+		return usagef("input registry-username needs registry-password (for ghcr.io, the workflow's token is used when github-token is left at its default)")
+	case strings.ContainsAny(c.password, "\r\n"):
+		return usagef("input registry-password holds a line break: give the token alone")
+	}
+	return nil
+}
+
+var kubeVersionPattern = regexp.MustCompile(`^1\.[0-9]{1,3}(\.[0-9]{1,3})?$`)
+
+func (a *actionRun) idTokenAvailable() bool {
+	return a.env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "" && a.env.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN") != ""
+}
+
+// keyIsMaterial tells a key given inline (PEM) from one named by a file path or env://VAR.
+func keyIsMaterial(key string) bool {
+	return strings.Contains(key, "-----BEGIN") || strings.ContainsAny(key, "\r\n")
+}
+
+// splitList splits a list input written one item a line or comma-separated.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// logInputs prints the effective inputs, secrets only as "set", in a folded section.
+func (a *actionRun) logInputs() {
+	c, w := a.cfg, a.env.Stderr
+	a.gh.Group("statepack " + a.env.Version + ": inputs")
+	set := func(v string) string {
+		if v == "" {
+			return "(not set)"
+		}
+		return "(set)"
+	}
+	fmt.Fprintf(w, "path: %s\nref: %s\ntags: %s\nsign: %s\n", c.path, orDefault(c.ref, "(not set: validate only)"),
+		orDefault(strings.Join(c.tags, ", "), "(none)"), c.sign)
+	key := c.key
+	if c.keyFromInput {
+		key = "(the key itself, from the input)"
+	}
+	fmt.Fprintf(w, "key: %s\nkey-password: %s\nregistry-username: %s\nregistry-password: %s\ngithub-token: %s\n",
+		orDefault(key, "(not set)"), set(c.keyPassword), orDefault(orDefault(c.username, a.gh.Input("registry-username")), "(not set)"),
+		set(orDefault(c.password, a.gh.Input("registry-password"))), set(a.gh.Input("github-token")))
+	fmt.Fprintf(w, "kubernetes-version: %s\nattest: %t\nplain-http: %t\n", orDefault(c.kubernetesVersion, "(not set)"), c.attest, c.plainHTTP)
+	a.gh.EndGroup()
+}
+
+// validate renders and validates the tree, and annotates the findings on their source files.
+func (a *actionRun) validate(ctx context.Context) error {
+	a.gh.Group("Render and validate " + a.cfg.path)
+	log := (&globalOptions{verbose: a.cfg.verbose}).logger(&a.env)
+	opts := sourceOptions{maxFileSize: build.DefaultMaxFileSize}
+	s, err := loadSource(ctx, &a.env, log, a.cfg.path, &opts)
+	if err != nil {
+		a.gh.EndGroup()
+		return err
+	}
+	a.summary.validated = true
+	a.root = defaultRoot(a.cfg.path, s.git)
+	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.findings)
+	errs, warns := s.findings.Count()
+	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.rendering.Objects), errs, warns)
+	a.gh.EndGroup()
+
+	a.summary.Objects = len(s.rendering.Objects)
+	a.summary.Kinds = countKinds(s.rendering.Objects)
+	a.summary.Images = deployedImages(s.rendering.Objects)
+	a.summary.Errors, a.summary.Warnings = errs, warns
+	a.summary.Findings = s.findings
+	if a.summary.Findings == nil {
+		a.summary.Findings = build.Findings{}
+	}
+	if n := len(a.summary.Findings); n > maxSummaryFindings {
+		a.summary.Findings, a.summary.FindingsOmitted = a.summary.Findings[:maxSummaryFindings], n-maxSummaryFindings
+	}
+	for _, f := range s.findings {
+		a.gh.Annotate(a.annotation(f))
+	}
+	return nil
+}
+
+// annotation places a finding on its file, relative to the workspace (the repository root in a runner).
+func (a *actionRun) annotation(f build.Finding) ghactions.Annotation {
+	level := ghactions.LevelWarning
+	if f.Severity == build.SeverityError {
+		level = ghactions.LevelError
+	}
+	msg := f.Message
+	if f.Object != nil {
+		msg = f.Object.String() + ": " + msg
+	}
+	an := ghactions.Annotation{Level: level, Title: "statepack: " + f.Rule, Message: msg}
+	if f.File != "" {
+		an.File, an.Line = a.workspacePath(f.File), f.Line
+	}
+	return an
+}
+
+// workspacePath turns a finding's file (slash-separated, relative to the source root) into a path relative to
+// GITHUB_WORKSPACE (else the working directory), which is what annotations need.
+func (a *actionRun) workspacePath(file string) string {
+	abs := filepath.Join(a.root, filepath.FromSlash(file))
+	base := a.env.getenv("GITHUB_WORKSPACE")
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	if rel, err := filepath.Rel(base, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return file
+}
+
+// publish runs the publish of one tree that `statepack publish` runs (runPublish), with the options bound as the
+// command binds its flags, so that every default is the command's. The registry password reaches it on stdin and the
+// key password as COSIGN_PASSWORD, as they would reach the command: neither is ever in an argument list.
+func (a *actionRun) publish(ctx context.Context) error {
+	c := a.cfg
+	var (
+		src sourceOptions
+		pkg packageOptions
+		reg registryOptions
+		sig signOptions
+	)
+	flags := &cobra.Command{}
+	src.bind(flags)
+	pkg.bind(flags)
+	reg.bind(flags)
+	sig.bind(flags)
+	flags.SetContext(ctx)
+
+	ref, err := publish.ParseRef(c.ref)
+	if err != nil {
+		return fmt.Errorf("input ref: %w", err)
+	}
+	tags := c.tags
+	if ref.Tag != "" {
+		tags = append([]string{ref.Tag}, tags...)
+	}
+	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
+	for _, t := range tags {
+		if err := publish.ValidateTag(t); err != nil {
+			return usagef("input tags: %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
+		}
+	}
+	reg.plainHTTP = c.plainHTTP
+	sub := a.env
+	sub.Stdin = strings.NewReader("")
+	if c.password != "" {
+		reg.username, reg.passwordStdin = c.username, true
+		sub.Stdin = strings.NewReader(c.password + "\n")
+	}
+	sub.Getenv = func(k string) string {
+		if k == "COSIGN_PASSWORD" {
+			return c.keyPassword
+		}
+		return a.env.getenv(k)
+	}
+	log := (&globalOptions{verbose: c.verbose}).logger(&sub)
+
+	a.gh.Group("Publish to " + c.ref)
+	defer a.gh.EndGroup()
+	var signer *sign.Signer
+	switch c.sign {
+	case signKey:
+		sig.key = c.key
+		if c.keyFromInput {
+			file, cleanup, err := privateKeyFile(c.key)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			sig.key = file
+		}
+		if signer, err = sig.signer(flags, &sub); err != nil {
+			return err
+		}
+	case signKeyless:
+		if signer, err = a.keylessSigner(ctx); err != nil {
+			return err
+		}
+	}
+	if signer != nil {
+		a.summary.SignedWith = c.sign + ": " + signer.String()
+		if c.keyFromInput {
+			a.summary.SignedWith = "key from the key input"
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, reg.timeout)
+	defer cancel()
+	res, err := runPublish(ctx, &sub, log, &reg, publishJob{path: c.path, ref: ref, tags: tags, src: &src, pkg: &pkg, signer: signer})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.env.Stdout, res.Ref)
+	a.summary.Ref, a.summary.Repository, a.summary.Digest = res.Ref, res.Repository, res.Digest
+	a.summary.Tags, a.summary.Annotations = nonNil(res.Tags), res.Annotations
+	return nil
+}
+
+// keylessSigner gets the job's OIDC token from GitHub and a Fulcio certificate for it. It is set by
+// action_keyless.go, which needs the keyless signing of package sign; without it, keyless signing is not available.
+func (a *actionRun) keylessSigner(ctx context.Context) (*sign.Signer, error) {
+	if loadKeylessSigner == nil {
+		return nil, usagef("sign: keyless: keyless signing is not available in this build yet: set sign: key (with key and key-password) or sign: none")
+	}
+	return loadKeylessSigner(ctx, a)
+}
+
+// loadKeylessSigner is keyless signing for the action, when this build has it (action_keyless.go).
+var loadKeylessSigner func(ctx context.Context, a *actionRun) (*sign.Signer, error)
+
+// privateKeyFile writes a key given inline to a file only this user can read, for --key; cleanup removes it.
+func privateKeyFile(pem string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "statepack-key-")
+	if err != nil {
+		return "", nil, fmt.Errorf("writing the key input to a temporary file: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	file := filepath.Join(dir, "cosign.key")
+	if err := os.WriteFile(file, []byte(strings.TrimSpace(pem)+"\n"), 0o600); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("writing the key input to a temporary file: %w", err)
+	}
+	return file, cleanup, nil
+}
+
+// writeOutputs sets the step outputs that are known.
+func (a *actionRun) writeOutputs() error {
+	s := a.summary
+	js, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var outputs [][2]string
+	if s.validated {
+		outputs = append(outputs, [2]string{"objects", fmt.Sprint(s.Objects)})
+	}
+	if s.Digest != "" {
+		outputs = append(outputs, [2]string{"digest", s.Digest}, [2]string{"ref", s.Ref},
+			[2]string{"tags", strings.Join(s.Tags, ",")})
+	}
+	outputs = append(outputs, [2]string{"summary-json", string(js)})
+	var errs []error
+	for _, o := range outputs {
+		errs = append(errs, a.gh.SetOutput(o[0], o[1]))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w (a Docker action must run as root to write GITHUB_OUTPUT)", err)
+	}
+	return nil
+}
+
+func (a *actionRun) writeSummary() error {
+	if err := a.gh.AddStepSummary(renderSummary(a.summary)); err != nil {
+		return fmt.Errorf("%w (a Docker action must run as root to write GITHUB_STEP_SUMMARY)", err)
+	}
+	return nil
+}
+
+// renderSummary is the job summary: what a reviewer wants to see about the run.
+func renderSummary(s actionSummary) string {
+	var b strings.Builder
+	var title string
+	switch {
+	case s.Failure != "":
+		title = "❌ statepack failed"
+	case s.Errors > 0:
+		title = "❌ statepack: validation failed"
+	case s.Mode == "publish":
+		title = "✅ statepack published " + mdCode(s.Target)
+	default:
+		title = "✅ statepack validated " + mdCode(s.Path)
+	}
+	fmt.Fprintf(&b, "### %s\n\n", title)
+	if s.Failure != "" {
+		fmt.Fprintf(&b, "> %s\n\n", mdText(s.Failure))
+	}
+	if !s.validated {
+		return b.String()
+	}
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	row("Path", mdCode(s.Path))
+	if s.Target != "" {
+		row("Target", mdCode(s.Target))
+	}
+	if s.Digest != "" {
+		row("Ref", mdCode(s.Ref))
+		row("Digest", mdCode(s.Digest))
+		tags := make([]string, len(s.Tags))
+		for i, t := range s.Tags {
+			tags[i] = mdCode(t)
+		}
+		row("Tags", orDefault(strings.Join(tags, ", "), "none (by digest only)"))
+	}
+	if s.Mode == "publish" {
+		signing := "none: the artifact is not signed"
+		switch {
+		case s.SignedWith != "":
+			signing = mdText(s.SignedWith)
+		case s.Signing != signNone:
+			signing = mdText(s.Signing) + " (not done)"
+		}
+		row("Signing", signing)
+		row("Attestations", orDefault(strings.Join(s.Attestations, ", "), "none"))
+	}
+	if rev := s.Annotations[build.AnnotationRevision]; rev != "" {
+		row("Revision", mdCode(rev))
+	}
+	if src := s.Annotations[build.AnnotationSource]; src != "" {
+		row("Source", mdCode(src))
+	}
+	if s.KubernetesVersion != "" {
+		row("Kubernetes version", mdCode(s.KubernetesVersion)+" (structural checks only in this build)")
+	}
+	row("Objects", fmt.Sprint(s.Objects))
+
+	if len(s.Kinds) > 0 {
+		b.WriteString("\n#### Objects by kind\n\n| Kind | Count |\n|---|---:|\n")
+		kinds := make([]string, 0, len(s.Kinds))
+		for k := range s.Kinds {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		for _, k := range kinds {
+			fmt.Fprintf(&b, "| %s | %d |\n", mdText(k), s.Kinds[k])
+		}
+	}
+	if len(s.Images) > 0 {
+		fmt.Fprintf(&b, "\n#### Images deployed (%d)\n\n", len(s.Images))
+		for _, img := range s.Images {
+			fmt.Fprintf(&b, "- %s\n", mdCode(img))
+		}
+	}
+	fmt.Fprintf(&b, "\n#### Validation: %d error(s), %d warning(s)\n\n", s.Errors, s.Warnings)
+	if len(s.Findings) > 0 {
+		b.WriteString("| Severity | File | Object | Rule | Message |\n|---|---|---|---|---|\n")
+		for _, f := range s.Findings {
+			pos := ""
+			if f.File != "" {
+				pos = f.File
+				if f.Line > 0 {
+					pos += fmt.Sprintf(":%d", f.Line)
+				}
+				pos = mdCode(pos)
+			}
+			obj := ""
+			if f.Object != nil {
+				obj = mdCode(f.Object.String())
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.Severity, pos, obj, mdCode(f.Rule), mdText(f.Message))
+		}
+		if s.FindingsOmitted > 0 {
+			fmt.Fprintf(&b, "\n%d more finding(s) are in the step log.\n", s.FindingsOmitted)
+		}
+	} else {
+		b.WriteString("No findings.\n")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// mdCode writes s as inline code that survives a Markdown table: HTML-escaped, pipes as entities.
+func mdCode(s string) string {
+	return "<code>" + strings.ReplaceAll(htmlEscape(s), "|", "&#124;") + "</code>"
+}
+
+// mdText writes s as plain text in a Markdown table cell: no markup, no HTML, on one line.
+func mdText(s string) string {
+	s = htmlEscape(s)
+	s = strings.NewReplacer("|", "&#124;", "\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
+		"\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return s
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// deployedImages lists the container images the objects run, sorted and without repeats: the image of every
+// container, init container and ephemeral container anywhere in an object (pods, workload templates, CronJobs).
+func deployedImages(objs []build.Object) []string {
+	var images []string
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 64 {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if list, ok := child.([]any); ok && (k == "containers" || k == "initContainers" || k == "ephemeralContainers") {
+					for _, c := range list {
+						if m, ok := c.(map[string]any); ok {
+							if img, ok := m["image"].(string); ok && img != "" {
+								images = append(images, img)
+							}
+						}
+					}
+				}
+				walk(child, depth+1)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child, depth+1)
+			}
+		}
+	}
+	for _, o := range objs {
+		walk(o.Content, 0)
+	}
+	slices.Sort(images)
+	return nonNil(slices.Compact(images))
+}
