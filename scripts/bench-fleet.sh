@@ -39,7 +39,7 @@ echo "| run ($clusters clusters x $apps apps) | wall time | peak RSS |"
 echo "|---|---|---|"
 measure "publish --config, full, signed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work"
 measure "publish --config --incremental, nothing changed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work" --incremental
-sed -i 's/replicas: 3/replicas: 4/' "$work/cluster-01/overlay/kustomization.yaml"
+sed -i 's/value: 3/value: 4/' "$work/cluster-01/overlay/kustomization.yaml"
 measure "publish --config --incremental, one cluster changed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work" --incremental
 grep -c unchanged "$work/out" | xargs -I{} echo "(targets reported unchanged in the last run: {})"
 if command -v kustomize >/dev/null && command -v flux >/dev/null && command -v cosign >/dev/null; then
