@@ -116,6 +116,7 @@ func sortedValues(m map[string]string) []string {
 
 func TestPublishSignVerifyPullAgainstRegistry(t *testing.T) {
 	reg := testregistry.Start(t)
+	plant("correct horse", "ghp_SECRETTOKEN")
 	key, pub := keyPair(t, "correct horse")
 	env := map[string]string{"COSIGN_PASSWORD": "correct horse"}
 	repoDir, commit := gitRepo(t, "../../testdata/demo", "https://ci-bot:ghp_SECRETTOKEN@github.com/example/gitops.git")

@@ -127,6 +127,7 @@ func TestVerifyFailures(t *testing.T) {
 }
 
 func TestRegistryAuth(t *testing.T) {
+	plant("hunter2-password")
 	reg := testregistry.Start(t, testregistry.WithBasicAuth("alice", "hunter2-password"))
 	ref := reg.Host + "/private/app:v1"
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,25 @@ func run(t *testing.T, env map[string]string, stdin string, args ...string) resu
 		Getenv:  func(k string) string { return env[k] },
 		Version: "test",
 	})
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	r := result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	planted.Range(func(k, _ any) bool {
+		if secret := k.(string); strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("the planted secret %q appears in the output of statepack %s:\n%s", secret, strings.Join(args, " "), r)
+		}
+		return true
+	})
+	return r
+}
+
+// planted holds every secret a test has handed to statepack (passwords, tokens, credentials in URLs). Every run of
+// statepack in this package checks that none of them appears in its stdout or stderr.
+var planted sync.Map
+
+// plant registers secrets for that check; they must be distinctive enough not to occur in normal output.
+func plant(secrets ...string) {
+	for _, s := range secrets {
+		planted.Store(s, true)
+	}
 }
 
 // mustRun runs statepack and fails the test unless it exits with want.

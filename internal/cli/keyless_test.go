@@ -20,6 +20,7 @@ func TestKeylessThroughTheCLI(t *testing.T) {
 	ss := testsigstore.Start(t)
 	wf := testsigstore.GitHubWorkflow{Repository: "acme/fleet", Path: ".github/workflows/publish.yaml", Ref: "refs/heads/main"}
 	token := ss.GitHubToken(t, wf)
+	plant(token, "runner-secret")
 	runner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "bearer runner-secret" || r.URL.Query().Get("audience") != "sigstore" {
 			http.Error(w, "bad request token or audience", http.StatusForbidden)

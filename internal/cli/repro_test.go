@@ -70,6 +70,7 @@ func TestReproducibleAcrossClones(t *testing.T) {
 }
 
 func TestAnnotations(t *testing.T) {
+	plant("ghs_SECRET")
 	repo, commit := gitRepo(t, "../../testdata/demo", "https://x-access-token:ghs_SECRET@github.com/example/gitops.git")
 	detached, _ := gitRepo(t, "../../testdata/demo", "")
 	r, err := git.PlainOpen(detached)
