@@ -15,9 +15,9 @@ import (
 
 // runner is a simulated GitHub Actions runner: the files and variables a Docker action step gets.
 type runner struct {
-	env                    map[string]string
-	outputFile, summaryMD  string
-	workspace, actor, repo string
+	env                   map[string]string
+	outputFile, summaryMD string
+	workspace             string
 }
 
 func newRunner(t *testing.T, workspace string) *runner {

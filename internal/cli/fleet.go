@@ -91,7 +91,7 @@ func parseFleetConfig(data []byte) (*fleetConfig, error) {
 		return nil, fmt.Errorf("apiVersion/kind must be %s/%s, got %q/%q", configAPIVersion, configKind, cfg.APIVersion, cfg.Kind)
 	}
 	if len(cfg.Targets) == 0 {
-		return nil, errors.New("no targets: list them under targets:")
+		return nil, errors.New("no targets: list them under the targets key")
 	}
 	seen := map[string]bool{}
 	d := cfg.Defaults
