@@ -1,0 +1,580 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/objdiff"
+	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack/sign"
+)
+
+func init() { extraCommands = append(extraCommands, newDiffCmd) }
+
+// errDifferent is what diff returns when the two sides differ, after printing the difference: exit 1, as diff(1).
+// exitCode maps build.ErrInvalidInput to 1, so the error wraps it; Run never prints it (it is a reportedError).
+var errDifferent = fmt.Errorf("the two sides differ (%w)", build.ErrInvalidInput)
+
+// troubleError is an error that kept diff from comparing. It hides the sentinels of its cause from exitCode, so
+// that diff exits 3 for it, never 1: a script reads 1 as "different", as it does from diff(1).
+type troubleError struct{ err error }
+
+func (e *troubleError) Error() string { return e.err.Error() }
+
+// trouble marks err as one that kept diff from comparing; usage errors stay usage errors (exit 2).
+func trouble(err error) error {
+	var ue *usageError
+	if err == nil || errors.As(err, &ue) || errors.Is(err, publish.ErrInvalidReference) {
+		return err
+	}
+	return &troubleError{err}
+}
+
+// envPerTarget serves commands that open two targets (diff, copy): --password-stdin is read once, here, and each
+// call of the function returned gives an Env whose stdin holds that line again, for one registryOptions.open.
+func (o *registryOptions) envPerTarget(env *Env) (func() *Env, error) {
+	if !o.passwordStdin {
+		return func() *Env { return env }, nil
+	}
+	if o.username == "" {
+		return nil, usagef("--password-stdin needs --username")
+	}
+	password, err := readSecretLine(env)
+	if err != nil {
+		return nil, err
+	}
+	return func() *Env {
+		e := *env
+		e.Stdin = strings.NewReader(password + "\n")
+		return &e
+	}, nil
+}
+
+// lockedWriter serialises writes from goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// diffOperand is one argument of diff: a source tree or an artifact.
+type diffOperand struct {
+	path string // a tree when not empty
+	ref  publish.Ref
+}
+
+// diffSide is one side of a comparison, loaded.
+type diffSide struct {
+	// Label names the side in the output: the tree's path, or the artifact's reference with its digest.
+	Label    string `json:"-"`
+	Ref      string `json:"ref,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Objects  int    `json:"objects"`
+	Verified bool   `json:"verified,omitempty"`
+	objects  []objdiff.Object
+}
+
+// diffEntry is one object that differs, in the JSON result.
+type diffEntry struct {
+	Object    string `json:"object"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Diff      string `json:"diff"`
+}
+
+// diffResult is what diff prints with -o json.
+type diffResult struct {
+	Equal     bool        `json:"equal"`
+	From      *diffSide   `json:"from"`
+	To        *diffSide   `json:"to"`
+	Added     []diffEntry `json:"added"`
+	Removed   []diffEntry `json:"removed"`
+	Changed   []diffEntry `json:"changed"`
+	Unchanged int         `json:"unchanged"`
+}
+
+type diffOptions struct {
+	src            sourceOptions
+	reg            registryOptions
+	ver            verifyOptions
+	output, format string
+	context        int
+}
+
+// resultFormat is the format asked for with --format, else -o: text, json or markdown.
+func (o *diffOptions) resultFormat() (string, error) {
+	f := o.output
+	if o.format != "" {
+		f = o.format
+	}
+	switch f {
+	case "text", "json", "markdown":
+		return f, nil
+	}
+	return "", usagef("the result format must be text, json or markdown, got %q", f)
+}
+
+func newDiffCmd(env *Env, g *globalOptions) *cobra.Command {
+	var o diffOptions
+	cmd := &cobra.Command{
+		Use:   "diff [PATH] REF | diff REF1 REF2",
+		Short: "Show which objects differ between a tree and a published artifact, or between two artifacts",
+		Long: `diff compares Kubernetes objects, not files: objects are matched by group, kind, namespace and name, and each
+object that differs is shown as a unified diff of its canonical YAML, so that the order of objects and files and the
+formatting of the source make no difference.
+
+"diff [PATH] REF" renders PATH (default ".") as publish would and shows what publishing it over REF would change:
+REF is the old side (a/), the tree the new one (b/). "diff REF1 REF2" compares two artifacts, REF1 old, REF2 new. An
+argument is a tree when it names a directory, unless it starts with oci: (a layout) or oci:// (a registry).
+Artifacts need not come from statepack: every .yaml, .yml and .json file in layer 0 is read (and a kustomization in
+it is built), as Flux applies them.
+
+Output: -o text (default), -o json, or -o markdown for pull-request comments and job summaries (a table and a
+collapsible diff per object, kept under GitHub's comment size limit). With --key, each artifact's signature is
+verified before it is read.
+
+Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that kept the comparison from finishing
+(registry or I/O failure, a failed verification, a tree that does not render).`,
+		Args: argsUsage(1, 2, "[PATH] REF or REF1 REF2"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Both sides may write to stderr at the same time: findings of the render, logs of the download.
+			locked := *env
+			locked.Stderr = &lockedWriter{w: env.Stderr}
+			env := &locked
+			from, to, err := diffOperands(args)
+			if err != nil {
+				return err
+			}
+			format, err := o.resultFormat()
+			if err != nil {
+				return err
+			}
+			if o.context < 0 {
+				return usagef("--unified must not be negative, got %d", o.context)
+			}
+			var verifiers []signature.Verifier
+			if o.ver.requested() {
+				if verifiers, err = o.ver.verifiers(cmd.Context()); err != nil {
+					return &usageError{err}
+				}
+			}
+			envFor, err := o.reg.envPerTarget(env)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.reg.timeout)
+			defer cancel()
+			log := g.logger(env)
+
+			// Targets are opened one after the other (registryOptions.open is not safe for concurrent use, and sends
+			// nothing), then the two sides load at the same time: a render and a download overlap.
+			operands := []diffOperand{from, to}
+			targets := [2]*publish.Target{}
+			for i, op := range operands {
+				if op.path != "" {
+					continue
+				}
+				if targets[i], err = o.reg.open(ctx, envFor(), log, op.ref, "statepack/"+env.Version, publish.WithExistingLayout()); err != nil {
+					return trouble(err)
+				}
+			}
+			sides := [2]*diffSide{}
+			errs := [2]error{}
+			var wg sync.WaitGroup
+			for i, op := range operands {
+				wg.Go(func() {
+					if op.path != "" {
+						sides[i], errs[i] = loadTreeSide(ctx, env, log, op.path, &o.src)
+					} else {
+						sides[i], errs[i] = loadArtifactSide(ctx, log, targets[i], op.ref, verifiers)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs[0], errs[1]); err != nil {
+				return trouble(err)
+			}
+			rep, err := objdiff.Compare(sides[0].objects, sides[1].objects, objdiff.WithContext(o.context))
+			if err != nil {
+				return &usageError{err}
+			}
+			if err := writeDiff(env.Stdout, format, sides[0], sides[1], rep); err != nil {
+				return trouble(err)
+			}
+			if !rep.Equal() {
+				return &reportedError{errDifferent}
+			}
+			return nil
+		},
+	}
+	o.src.bind(cmd)
+	o.reg.bind(cmd)
+	o.ver.bind(cmd)
+	// diff's own -o and --format, which take markdown besides text and json, shadow the global ones.
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "result format: text, json or markdown")
+	cmd.Flags().StringVar(&o.format, "format", "", "result format: text, json or markdown (same as -o)")
+	cmd.Flags().IntVarP(&o.context, "unified", "U", 3, "lines of context around each change")
+	return cmd
+}
+
+// diffOperands sorts the arguments into the old side and the new side.
+func diffOperands(args []string) (from, to diffOperand, err error) {
+	last, err := diffRef(args[len(args)-1])
+	if err != nil {
+		return from, to, err
+	}
+	if len(args) == 1 {
+		return last, diffOperand{path: "."}, nil
+	}
+	first := args[0]
+	if isTreeArg(first) {
+		return last, diffOperand{path: first}, nil
+	}
+	ref, err := diffRef(first)
+	if err != nil {
+		if st, statErr := os.Stat(first); statErr == nil && !st.IsDir() {
+			return from, to, usagef("%s is a file: give the directory of a tree, or an artifact reference", first)
+		}
+		return from, to, usagef("%s is neither a directory nor an artifact reference: %w", first, err)
+	}
+	return ref, last, nil
+}
+
+// diffRef parses an argument that must be an artifact reference naming a tag or a digest.
+func diffRef(s string) (diffOperand, error) {
+	if isTreeArg(s) {
+		return diffOperand{}, usagef("%s is a directory, and diff needs an artifact to compare with: diff [PATH] REF or diff REF1 REF2", s)
+	}
+	ref, err := parseContentRef(s)
+	if err != nil {
+		return diffOperand{}, err
+	}
+	return diffOperand{ref: ref}, nil
+}
+
+// isTreeArg reports whether an argument names a source tree: an existing directory, unless written as a reference.
+func isTreeArg(s string) bool {
+	if strings.HasPrefix(s, "oci:") {
+		return false
+	}
+	st, err := os.Stat(s)
+	return err == nil && st.IsDir()
+}
+
+// loadTreeSide renders and validates a tree as publish does. Findings go to stderr; a tree whose render has errors
+// is refused, since its objects are incomplete, while validation findings do not stop the comparison.
+func loadTreeSide(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*diffSide, error) {
+	s, err := loadSource(ctx, env, log, path, o)
+	if err != nil {
+		return nil, err
+	}
+	reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
+	if s.rendering.Findings.HasErrors() {
+		errs, _ := s.rendering.Findings.Count()
+		return nil, fmt.Errorf("%s does not render (%d error(s), listed above): nothing was compared", path, errs)
+	}
+	side := &diffSide{Label: path, Path: path, Objects: len(s.rendering.Objects)}
+	side.objects = diffObjects(s.rendering.Objects)
+	return side, nil
+}
+
+// loadArtifactSide reads the objects of the artifact ref names in t: every .yaml, .yml and .json file of layer 0,
+// decoded and serialised by the code that renders a tree, so that both sides are written alike.
+func loadArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, verifiers []signature.Verifier) (*diffSide, error) {
+	desc, err := resolve(ctx, t, ref)
+	if err != nil {
+		return nil, err
+	}
+	full := ref.WithDigest(desc.Digest.String())
+	side := &diffSide{Label: full, Ref: full, Digest: desc.Digest.String()}
+	if verifiers != nil {
+		if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers); err != nil {
+			return nil, fmt.Errorf("verifying %s before reading it: %w", full, err)
+		}
+		log.Info("signature verified", "ref", full)
+		side.Verified = true
+	}
+	m, _, err := t.FetchManifest(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := contentLayer(m, full)
+	if err != nil {
+		return nil, err
+	}
+	if layer.Size > maxDiffLayer {
+		return nil, fmt.Errorf("reading %s: %w: layer 0 is %d bytes, more than the %d diff reads", full, publish.ErrTooLarge, layer.Size, maxDiffLayer)
+	}
+	rc, err := t.FetchBlob(ctx, layer)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := io.ReadAll(io.LimitReader(rc, layer.Size+1)) // to the end: the reader verifies the digest there
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := readLayerObjects(ctx, log, blob)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", full, err)
+	}
+	side.Objects = len(objs)
+	side.objects = diffObjects(objs)
+	return side, nil
+}
+
+// maxDiffLayer bounds the compressed layer diff holds in memory.
+const maxDiffLayer = 512 << 20
+
+// readLayerObjects decodes the manifests of a layer. Writing an artifact's files to disk one by one is what costs
+// most on many file systems (a file per object), so it first reads the archive in memory and hands build's decoder
+// all YAML files as one stream and all JSON files as another, which decodes to the same objects as reading them one
+// by one. It falls back to extracting the files and rendering the directory, which also builds kustomizations and
+// names the archive's own files in errors, whenever the shortcut would not be exactly that: an archive that holds
+// a kustomization or that ReadArchive refuses, or files that do not decode.
+func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]build.Object, error) {
+	limits := objdiff.Limits{MaxFiles: 100_000, MaxTotal: 1 << 30} // publish.Extract's defaults
+	files, err := objdiff.ReadArchive(bytes.NewReader(blob), limits)
+	if err == nil {
+		objs, ok, err := decodeBatched(ctx, files)
+		if err != nil || ok {
+			return objs, err
+		}
+	}
+	log.Debug("reading the artifact file by file", "reason", err)
+	tmp, err := os.MkdirTemp("", "statepack-diff-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "artifact")
+	if _, err := publish.Extract(bytes.NewReader(blob), dir, publish.Limits{}); err != nil {
+		return nil, err
+	}
+	r, err := build.Render(ctx, dir, build.WithRoot(dir))
+	if err != nil {
+		return nil, err
+	}
+	if r.Findings.HasErrors() {
+		var msgs []string
+		for _, f := range r.Findings {
+			if f.Severity == build.SeverityError {
+				msgs = append(msgs, f.String())
+			}
+		}
+		return nil, fmt.Errorf("its files do not decode:\n  %s", strings.Join(msgs, "\n  "))
+	}
+	return r.Objects, nil
+}
+
+// decodeBatched decodes the manifest files of an archive as two streams; ok is false when the result would not be
+// what rendering the extracted files gives (see readLayerObjects).
+func decodeBatched(ctx context.Context, files []objdiff.File) (objs []build.Object, ok bool, err error) {
+	tmp, err := os.MkdirTemp("", "statepack-diff-")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(tmp)
+	bom := []byte("\xef\xbb\xbf")
+	var yamlStream, jsonStream bytes.Buffer
+	largest := int64(0)
+	for i, f := range files {
+		if slices.ContainsFunc(strings.Split(f.Name, "/"), func(e string) bool { return strings.HasPrefix(e, ".") }) {
+			continue // hidden, as Render skips them
+		}
+		if base := path.Base(f.Name); base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
+			return nil, false, nil
+		}
+		ext := strings.ToLower(path.Ext(f.Name))
+		switch {
+		case ext == ".json":
+			// JSON values are decoded one by one wherever they stand in a stream.
+			jsonStream.Write(bytes.TrimPrefix(f.Data, bom))
+			jsonStream.WriteByte('\n')
+		case ext != ".yaml" && ext != ".yml":
+		case bytes.IndexByte(f.Data, '&') < 0 && (len(f.Data) == 0 || f.Data[len(f.Data)-1] == '\n'):
+			// A file becomes documents of its own after a document marker, its byte-order mark dropped (the decoder
+			// drops one only at the start of a stream). Files that could define an anchor (a later file's alias
+			// would see it) or that end without a line end (a block scalar there would gain one) stay apart.
+			yamlStream.WriteString("---\n")
+			yamlStream.Write(bytes.TrimPrefix(f.Data, bom))
+		default:
+			largest = max(largest, int64(len(f.Data)))
+			if err := os.WriteFile(filepath.Join(tmp, fmt.Sprintf("file-%06d%s", i, ext)), f.Data, 0o600); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	for name, data := range map[string][]byte{"objects.yaml": yamlStream.Bytes(), "objects.json": jsonStream.Bytes()} {
+		largest = max(largest, int64(len(data)))
+		if len(data) > 0 {
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o600); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	r, err := build.Render(ctx, tmp, build.WithRoot(tmp), build.WithMaxFileSize(max(largest, build.DefaultMaxFileSize)))
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Findings.HasErrors() {
+		return nil, false, nil
+	}
+	return r.Objects, true, nil
+}
+
+func diffObjects(objs []build.Object) []objdiff.Object {
+	out := make([]objdiff.Object, len(objs))
+	for i, obj := range objs {
+		out[i] = objdiff.Object{ID: objdiff.ID(obj.ID), YAML: obj.YAML}
+	}
+	return out
+}
+
+// writeDiff prints a comparison in a result format: text, json or markdown.
+func writeDiff(w io.Writer, format string, from, to *diffSide, rep *objdiff.Report) error {
+	switch format {
+	case "json":
+		return writeJSON(w, newDiffResult(from, to, rep))
+	case "markdown":
+		_, err := io.WriteString(w, diffMarkdown(from, to, rep, markdownLimit))
+		return err
+	}
+	var b strings.Builder
+	for _, e := range rep.Entries {
+		b.WriteString(e.Diff)
+	}
+	fmt.Fprintf(&b, "from %s (%d objects) to %s (%d objects): %s\n", from.Label, from.Objects, to.Label, to.Objects, diffSummary(rep))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func newDiffResult(from, to *diffSide, rep *objdiff.Report) diffResult {
+	res := diffResult{Equal: rep.Equal(), From: from, To: to, Unchanged: rep.Unchanged,
+		Added: []diffEntry{}, Removed: []diffEntry{}, Changed: []diffEntry{}}
+	for _, e := range rep.Entries {
+		d := diffEntry{Object: e.Name(), Group: e.ID.Group, Kind: e.ID.Kind, Namespace: e.ID.Namespace, Name: e.ID.Name, Diff: e.Diff}
+		switch e.Status {
+		case objdiff.Added:
+			res.Added = append(res.Added, d)
+		case objdiff.Removed:
+			res.Removed = append(res.Removed, d)
+		case objdiff.Changed:
+			res.Changed = append(res.Changed, d)
+		}
+	}
+	return res
+}
+
+// diffSummary is "1 changed, 2 added, 10 unchanged", leaving out the zeros, or "no differences".
+func diffSummary(rep *objdiff.Report) string {
+	if rep.Equal() {
+		return "no differences"
+	}
+	var parts []string
+	for _, s := range []objdiff.Status{objdiff.Changed, objdiff.Added, objdiff.Removed} {
+		if n := rep.Count(s); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if rep.Unchanged > 0 {
+		parts = append(parts, fmt.Sprintf("%d unchanged", rep.Unchanged))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// markdownLimit keeps the markdown result under GitHub's 65,536-character limit for comments, with room for
+// whatever a workflow adds around it. Job summaries take up to 1 MiB, so the same limit suits both.
+const markdownLimit = 60_000
+
+// diffMarkdown writes the comparison for a pull-request comment or a job summary: a headline, a table of the
+// objects that differ, and a collapsible unified diff per object, changed objects first. Rows and diffs that would
+// take the text past limit bytes are left out, and a last line says how many.
+func diffMarkdown(from, to *diffSide, rep *objdiff.Report, limit int) string {
+	var b strings.Builder
+	b.WriteString("### statepack diff\n\n")
+	fmt.Fprintf(&b, "From %s (%d objects) to %s (%d objects): ", diffMDCode(from.Label), from.Objects, diffMDCode(to.Label), to.Objects)
+	if rep.Equal() {
+		b.WriteString("**no differences**.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "**%s**.\n\n", diffSummary(rep))
+
+	var entries []objdiff.Entry
+	for _, s := range []objdiff.Status{objdiff.Changed, objdiff.Added, objdiff.Removed} {
+		for _, e := range rep.Entries {
+			if e.Status == s {
+				entries = append(entries, e)
+			}
+		}
+	}
+	// The note about left-out parts needs room of its own.
+	const reserve = 400
+	rows, details := 0, 0
+	b.WriteString("| change | object |\n| --- | --- |\n")
+	for _, e := range entries {
+		row := fmt.Sprintf("| %s | %s |\n", e.Status, diffMDCode(e.Name()))
+		if b.Len()+len(row)+reserve > limit {
+			break
+		}
+		b.WriteString(row)
+		rows++
+	}
+	b.WriteString("\n")
+	for _, e := range entries {
+		fence := strings.Repeat("`", max(3, longestRun(e.Diff, '`')+1))
+		section := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
+			e.Status, diffMDCode(e.Name()), fence, e.Diff, fence)
+		if b.Len()+len(section)+reserve > limit {
+			break
+		}
+		b.WriteString(section)
+		details++
+	}
+	if rows < len(entries) || details < len(entries) {
+		fmt.Fprintf(&b, "_%d of %d objects listed and %d of their diffs shown: the rest would not fit in a comment. "+
+			"Run `statepack diff` for the full output._\n", rows, len(entries), details)
+	}
+	return b.String()
+}
+
+// diffMDCode writes s as inline code that is safe in a table cell and in HTML.
+func diffMDCode(s string) string {
+	return "<code>" + strings.ReplaceAll(html.EscapeString(s), "|", "&#124;") + "</code>"
+}
+
+func longestRun(s string, c byte) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}

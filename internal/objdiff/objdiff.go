@@ -1,0 +1,171 @@
+// Package objdiff compares two sets of Kubernetes objects by identity, the way an agent applying them sees the
+// difference: objects are matched by group, kind, namespace and name, and each object that differs is shown as a
+// unified diff of its canonical YAML, so that the order of objects and files and the formatting of the source do not
+// show as changes.
+//
+// It is for showing people what changed between two desired states (statepack diff); the hunks are for reading, not
+// for patching. It reads an artifact's layer into memory (ReadArchive) but does not decode YAML: callers give each
+// object's canonical serialisation (build.Object.YAML), so that both sides were written by the same encoder, and it
+// knows nothing of registries.
+package objdiff
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// ID identifies an object as Kubernetes does. It has the fields of build.ObjectID, so either converts to the other.
+type ID struct {
+	Group, Kind, Namespace, Name string
+}
+
+// String is "Kind[.group]/[namespace/]name", as build.ObjectID writes it.
+func (id ID) String() string {
+	gk := id.Kind
+	if id.Group != "" {
+		gk += "." + id.Group
+	}
+	if id.Namespace == "" {
+		return gk + "/" + id.Name
+	}
+	return gk + "/" + id.Namespace + "/" + id.Name
+}
+
+func compareIDs(a, b ID) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Group, b.Group),
+		cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// Object is one side's version of an object.
+type Object struct {
+	ID ID
+	// YAML is the object's canonical serialisation; objects are equal when these bytes are.
+	YAML []byte
+}
+
+// Status says how an object differs.
+type Status string
+
+// The statuses of an Entry.
+const (
+	Added   Status = "added"   // only in "to"
+	Removed Status = "removed" // only in "from"
+	Changed Status = "changed" // in both, with different YAML
+)
+
+// Entry is one object that differs.
+type Entry struct {
+	Status Status
+	ID     ID
+	// Occurrence tells apart objects that share an ID on one side (a source that defines an object twice): 0 for
+	// the first, 1 for the second, and so on. Occurrences are matched in order.
+	Occurrence int
+	// Diff is the unified diff from the "from" YAML to the "to" YAML, with headers "--- a/ID" and "+++ b/ID"
+	// ("/dev/null" for the side the object is missing from).
+	Diff string
+}
+
+// Name is the ID as a string, with "#N" appended for the second and later occurrences of an ID.
+func (e Entry) Name() string {
+	if e.Occurrence > 0 {
+		return fmt.Sprintf("%s#%d", e.ID, e.Occurrence+1)
+	}
+	return e.ID.String()
+}
+
+// Report is the outcome of Compare.
+type Report struct {
+	// Entries are the objects that differ, sorted by kind, group, namespace and name.
+	Entries []Entry
+	// Unchanged counts the objects that are the same on both sides.
+	Unchanged int
+	// From and To count the objects on each side.
+	From, To int
+}
+
+// Equal reports whether no object differs.
+func (r *Report) Equal() bool { return len(r.Entries) == 0 }
+
+// Count returns how many entries have status s.
+func (r *Report) Count(s Status) int {
+	n := 0
+	for _, e := range r.Entries {
+		if e.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Option configures Compare.
+type Option func(*options) error
+
+type options struct {
+	context int
+}
+
+// WithContext sets the number of unchanged lines shown around each change. Default: 3, as diff -u.
+func WithContext(lines int) Option {
+	return func(o *options) error {
+		if lines < 0 {
+			return fmt.Errorf("the number of context lines must not be negative, got %d", lines)
+		}
+		o.context = lines
+		return nil
+	}
+}
+
+type key struct {
+	id         ID
+	occurrence int
+}
+
+// Compare matches the objects of from and to by ID and returns those that differ, each with its unified diff. The
+// order of either slice does not matter.
+func Compare(from, to []Object, opts ...Option) (*Report, error) {
+	o := options{context: 3}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	index := func(objs []Object) map[key][]byte {
+		m := make(map[key][]byte, len(objs))
+		seen := make(map[ID]int, len(objs))
+		for _, obj := range objs {
+			k := key{obj.ID, seen[obj.ID]}
+			seen[obj.ID]++
+			m[k] = obj.YAML
+		}
+		return m
+	}
+	a, b := index(from), index(to)
+	r := &Report{From: len(from), To: len(to)}
+	for k, ya := range a {
+		yb, ok := b[k]
+		switch {
+		case !ok:
+			r.Entries = append(r.Entries, Entry{Status: Removed, ID: k.id, Occurrence: k.occurrence,
+				Diff: Unified(string(ya), "", "a/"+name(k), "/dev/null", o.context)})
+		case bytes.Equal(ya, yb):
+			r.Unchanged++
+		default:
+			r.Entries = append(r.Entries, Entry{Status: Changed, ID: k.id, Occurrence: k.occurrence,
+				Diff: Unified(string(ya), string(yb), "a/"+name(k), "b/"+name(k), o.context)})
+		}
+	}
+	for k, yb := range b {
+		if _, ok := a[k]; !ok {
+			r.Entries = append(r.Entries, Entry{Status: Added, ID: k.id, Occurrence: k.occurrence,
+				Diff: Unified("", string(yb), "/dev/null", "b/"+name(k), o.context)})
+		}
+	}
+	slices.SortFunc(r.Entries, func(x, y Entry) int {
+		return cmp.Or(compareIDs(x.ID, y.ID), cmp.Compare(x.Occurrence, y.Occurrence))
+	})
+	return r, nil
+}
+
+func name(k key) string { return Entry{ID: k.id, Occurrence: k.occurrence}.Name() }
