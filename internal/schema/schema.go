@@ -1,0 +1,196 @@
+// Package schema checks rendered Kubernetes objects against schemas, offline: built-in kinds against the
+// Kubernetes OpenAPI schema of a selectable release (embedded, extracted from k8s.io/kubernetes by ./gen), custom
+// resources against the openAPIV3Schema of their CustomResourceDefinition, found in the rendered set itself or in
+// directories given with CRDDirs. It reports unknown fields, wrong types, missing required fields and apiVersions that
+// the chosen release (or the CRD) does not serve.
+//
+// It is not an admission simulator: defaulting, CEL rules (x-kubernetes-validations), value formats and patterns,
+// and the API server's hand-written validation (name rules aside, which package build checks) are out of its reach.
+package schema
+
+//go:generate go run ./gen -out data
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/statepack/statepack/build"
+)
+
+// DefaultKubernetesVersion is the release whose schema is used when KubernetesVersion is not given: the newest
+// embedded stable minor.
+const DefaultKubernetesVersion = "1.34"
+
+// Rules reported by the validator.
+const (
+	RuleUnknownField       = "schema/unknown-field"
+	RuleType               = "schema/type"
+	RuleRequired           = "schema/required"
+	RuleEnum               = "schema/enum"
+	RuleUnservedAPIVersion = "schema/unserved-apiversion"
+	RuleNoSchema           = "schema/no-schema"
+	RuleCRD                = "schema/crd"
+)
+
+// Option configures NewValidator. The zero set of options works: Kubernetes DefaultKubernetesVersion, CRDs from the
+// rendered set only, kinds without a schema reported as warnings.
+type Option func(*options) error
+
+type options struct {
+	version string
+	crdDirs []string
+	strict  bool
+}
+
+// KubernetesVersion selects the Kubernetes release whose schema built-in kinds are checked against, as "1.33",
+// "v1.33" or "1.33.4" (the patch is ignored). It refuses releases that are not embedded; Versions lists those.
+func KubernetesVersion(v string) Option {
+	return func(o *options) error {
+		minor, ok := minorOf(v)
+		if !ok || !slices.Contains(Versions(), minor) {
+			return fmt.Errorf("kubernetes version %q is not available: choose one of %s", v,
+				strings.Join(Versions(), ", "))
+		}
+		o.version = minor
+		return nil
+	}
+}
+
+// CRDDirs adds directories of CustomResourceDefinition manifests (plain YAML/JSON, read recursively, or a
+// kustomization) whose schemas apply to custom resources. CRDs in the rendered set take precedence.
+func CRDDirs(dirs []string) Option {
+	return func(o *options) error {
+		for _, d := range dirs {
+			if d == "" {
+				return fmt.Errorf("CRD directory is empty: give a directory path")
+			}
+		}
+		o.crdDirs = append(o.crdDirs, dirs...)
+		return nil
+	}
+}
+
+// Strict makes a kind with no schema available an error instead of a warning.
+func Strict(on bool) Option {
+	return func(o *options) error {
+		o.strict = on
+		return nil
+	}
+}
+
+// NewValidator returns a validator for build.Validate. Schemas are loaded on first use, once per process.
+func NewValidator(opts ...Option) (build.Validator, error) {
+	o := options{version: DefaultKubernetesVersion}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	return &validator{opts: o}, nil
+}
+
+type validator struct {
+	opts options
+
+	dirOnce     sync.Once
+	dirCRDs     crdIndex
+	dirFindings build.Findings
+}
+
+var _ build.Validator = (*validator)(nil)
+
+// Validate checks every object against its schema. Findings carry the object's source position.
+func (v *validator) Validate(ctx context.Context, objs []build.Object) build.Findings {
+	cat, err := loadCatalog(v.opts.version)
+	if err != nil { // only a broken build of statepack gets here: the data is embedded
+		return build.Findings{{Severity: build.SeverityError, Rule: RuleNoSchema, Message: err.Error()}}
+	}
+	v.dirOnce.Do(func() { v.dirCRDs, v.dirFindings = loadCRDDirs(ctx, v.opts.crdDirs, cat) })
+	findings := slices.Clone(v.dirFindings)
+
+	crds := crdIndex{}
+	for k, c := range v.dirCRDs {
+		crds[k] = c
+	}
+	for _, o := range objs {
+		if o.ID.Kind == "CustomResourceDefinition" && o.ID.Group == "apiextensions.k8s.io" {
+			c, fs := crdFromObject(o, cat)
+			findings = append(findings, fs...)
+			if c != nil {
+				crds[c.group+"/"+c.kind] = c
+			}
+		}
+	}
+	for _, o := range objs {
+		if ctx.Err() != nil {
+			break
+		}
+		findings = append(findings, v.validateObject(o, cat, crds)...)
+	}
+	findings.Sort()
+	return findings
+}
+
+func (v *validator) validateObject(o build.Object, cat *catalog, crds crdIndex) build.Findings {
+	if o.APIVersion == "" || o.ID.Kind == "" || o.Content == nil {
+		return nil // the structural validator reports these
+	}
+	group, version := splitAPIVersion(o.APIVersion)
+	w := &walker{obj: o}
+	if root := cat.byGVK[gvk{group, version, o.ID.Kind}]; root != nil {
+		w.what = o.ID.Kind + " " + o.APIVersion
+		w.value("", o.Content, root, 0)
+		return w.findings
+	}
+	if c := crds[group+"/"+o.ID.Kind]; c != nil {
+		root, served := c.versions[version]
+		if !served {
+			w.add(build.SeverityError, RuleUnservedAPIVersion, "apiVersion %s is not served by CustomResourceDefinition %s: use %s",
+				o.APIVersion, c.name, orList(c.servedAPIVersions()))
+			return w.findings
+		}
+		w.what = o.ID.Kind + " " + o.APIVersion + " (CustomResourceDefinition " + c.name + ")"
+		w.value("", o.Content, root, 0)
+		return w.findings
+	}
+	if msg, ok := cat.unserved(group, version, o.ID.Kind); ok {
+		w.add(build.SeverityError, RuleUnservedAPIVersion, "%s", msg)
+		return w.findings
+	}
+	sev := build.SeverityWarning
+	if v.opts.strict {
+		sev = build.SeverityError
+	}
+	w.add(sev, RuleNoSchema, "no schema for %s %s: add its CustomResourceDefinition to the tree or to a CRD directory (--crd-dir) so it can be checked",
+		o.ID.Kind, o.APIVersion)
+	return w.findings
+}
+
+func splitAPIVersion(apiVersion string) (group, version string) {
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		return apiVersion[:i], apiVersion[i+1:]
+	}
+	return "", apiVersion
+}
+
+// minorOf turns "v1.33.4", "1.33" into "1.33".
+func minorOf(v string) (string, bool) {
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return "", false
+	}
+	return parts[0] + "." + parts[1], true
+}
+
+func orList(items []string) string {
+	switch len(items) {
+	case 0:
+		return "a served version (the CRD serves none)"
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}

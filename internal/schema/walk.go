@@ -1,0 +1,263 @@
+package schema
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/statepack/statepack/build"
+)
+
+// maxDepth bounds recursion over schemas and values; Kubernetes objects are far shallower.
+const maxDepth = 100
+
+// maxFindingsPerObject keeps one broken object from burying the rest of the report.
+const maxFindingsPerObject = 20
+
+// walker checks one object's content against its schema.
+type walker struct {
+	obj      build.Object
+	what     string // "Deployment apps/v1", for messages
+	findings build.Findings
+}
+
+func (w *walker) add(sev build.Severity, rule, format string, args ...any) {
+	if len(w.findings) == maxFindingsPerObject {
+		return
+	}
+	id := w.obj.ID
+	msg := fmt.Sprintf(format, args...)
+	if len(w.findings) == maxFindingsPerObject-1 {
+		msg += " (further schema findings for this object omitted)"
+	}
+	w.findings = append(w.findings, build.Finding{Severity: sev, Rule: rule, File: w.obj.Source.File,
+		Line: w.obj.Source.Line, Object: &id, Message: msg})
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*$`)
+
+func field(path, key string) string {
+	if !identifier.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (w *walker) value(path string, v any, n *node, depth int) {
+	if v == nil || n == nil || depth > maxDepth {
+		return // null means "unset" to the API server
+	}
+	switch {
+	case n.intOrString:
+		if _, isString := v.(string); !isString && !isInteger(v) {
+			w.typeError(path, v, "an integer or a string")
+		}
+		return
+	case n.quantity:
+		if _, isString := v.(string); !isString && !isNumber(v) {
+			w.typeError(path, v, "a quantity (a number or a string such as 500m or 128Mi)")
+		}
+		return
+	}
+	typ := n.typ
+	if typ == "" && (n.props != nil || n.additional != nil) {
+		if _, isMap := v.(map[string]any); isMap {
+			typ = "object"
+		}
+	}
+	switch typ {
+	case "object":
+		m, ok := v.(map[string]any)
+		if !ok {
+			w.typeError(path, v, "a mapping")
+			return
+		}
+		w.object(path, m, n, depth)
+	case "array":
+		l, ok := v.([]any)
+		if !ok {
+			w.typeError(path, v, "a list")
+			return
+		}
+		for i, item := range l {
+			w.value(path+"["+strconv.Itoa(i)+"]", item, n.items, depth+1)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			w.typeError(path, v, "a string")
+			return
+		}
+	case "integer":
+		if !isInteger(v) {
+			w.typeError(path, v, "an integer")
+			return
+		}
+	case "number":
+		if !isNumber(v) {
+			w.typeError(path, v, "a number")
+			return
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			w.typeError(path, v, "a boolean (true or false)")
+			return
+		}
+	}
+	if len(n.enum) > 0 && !slices.ContainsFunc(n.enum, func(e any) bool { return equalScalar(e, v) }) {
+		var allowed []string
+		for _, e := range n.enum {
+			allowed = append(allowed, fmt.Sprint(e))
+		}
+		w.add(build.SeverityError, RuleEnum, "%s is %v, which %s does not allow: use one of %s", path, v, w.what,
+			strings.Join(allowed, ", "))
+	}
+}
+
+func (w *walker) object(path string, m map[string]any, n *node, depth int) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		val := m[k]
+		switch p := n.props[k]; {
+		case p != nil:
+			w.value(field(path, k), val, p, depth+1)
+		case n.additional != nil:
+			w.value(field(path, k), val, n.additional, depth+1)
+		case n.freeForm:
+		case n.embedded && (k == "apiVersion" || k == "kind" || k == "metadata"):
+		default:
+			hint := "remove it or fix its spelling"
+			if s := suggest(k, n.props); s != "" {
+				hint = "did you mean " + field(path, s) + "?"
+			}
+			w.add(build.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", field(path, k), w.what, hint)
+		}
+	}
+	for _, r := range n.required {
+		if m[r] == nil {
+			w.add(build.SeverityError, RuleRequired, "%s is missing: %s requires it", field(path, r), w.what)
+		}
+	}
+}
+
+func (w *walker) typeError(path string, v any, want string) {
+	hint := ""
+	switch v.(type) {
+	case string:
+		if strings.Contains(want, "integer") || strings.Contains(want, "number") || strings.Contains(want, "boolean") {
+			hint = ": remove the quotes"
+		}
+	case bool, int64, float64, int:
+		if want == "a string" {
+			hint = fmt.Sprintf(": quote the value (%q)", fmt.Sprint(v))
+		}
+	}
+	if path == "" {
+		path = "the object"
+	}
+	w.add(build.SeverityError, RuleType, "%s must be %s, not %s%s", path, want, describe(v), hint)
+}
+
+func describe(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		if len(v) > 40 {
+			v = v[:40] + "…"
+		}
+		return fmt.Sprintf("the string %q", v)
+	case bool:
+		return fmt.Sprintf("the boolean %v", v)
+	default:
+		return fmt.Sprintf("the number %v", v)
+	}
+}
+
+func isInteger(v any) bool {
+	switch v := v.(type) {
+	case int, int64, int32, uint64:
+		return true
+	case float64:
+		return v == math.Trunc(v) && !math.IsInf(v, 0)
+	}
+	return false
+}
+
+func isNumber(v any) bool {
+	switch v.(type) {
+	case int, int64, int32, uint64, float64, float32:
+		return true
+	}
+	return false
+}
+
+func equalScalar(a, b any) bool {
+	if isNumber(a) && isNumber(b) {
+		return toFloat(a) == toFloat(b)
+	}
+	return a == b
+}
+
+func toFloat(v any) float64 {
+	switch v := v.(type) {
+	case int:
+		return float64(v)
+	case int32:
+		return float64(v)
+	case int64:
+		return float64(v)
+	case uint64:
+		return float64(v)
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return math.NaN()
+}
+
+// suggest returns the known field closest to key, if it is close enough to be a typo.
+func suggest(key string, props map[string]*node) string {
+	best, bestDist := "", 3
+	for p := range props {
+		if strings.EqualFold(p, key) {
+			return p
+		}
+		if d := distance(strings.ToLower(key), strings.ToLower(p)); d < bestDist || (d == bestDist && p < best) {
+			best, bestDist = p, d
+		}
+	}
+	if bestDist > 2 || bestDist >= len(key)/2+1 {
+		return ""
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
