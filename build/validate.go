@@ -20,11 +20,18 @@ type ValidatorFunc func(ctx context.Context, objs []Object) Findings
 // Validate calls f.
 func (f ValidatorFunc) Validate(ctx context.Context, objs []Object) Findings { return f(ctx, objs) }
 
-// Validate runs the structural checks and then every extra validator, and returns all findings, sorted.
+// Validate runs the structural checks and then every extra validator, and returns all findings, sorted. The extra
+// validators see only the objects that are structurally sound, so that one mistake is reported once.
 func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {
 	findings := Structural().Validate(ctx, objs)
+	sound := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		if len(objectFindings(o)) == 0 {
+			sound = append(sound, o)
+		}
+	}
 	for _, v := range extra {
-		findings = append(findings, v.Validate(ctx, objs)...)
+		findings = append(findings, v.Validate(ctx, sound)...)
 	}
 	findings.Sort()
 	return findings
@@ -38,50 +45,60 @@ func structural(_ context.Context, objs []Object) Findings {
 	var findings Findings
 	seen := make(map[ObjectID]Source, len(objs))
 	for _, o := range objs {
-		add := func(rule, format string, args ...any) {
-			id := o.ID
-			findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
-				Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
-		}
-		if o.APIVersion == "" {
-			add("object/missing-apiversion", "apiVersion is missing or not a string")
-		} else if !validAPIVersion(o.APIVersion) {
-			add("object/invalid-apiversion", "apiVersion %q is not of the form [group/]version", o.APIVersion)
-		}
-		if o.ID.Kind == "" {
-			add("object/missing-kind", "kind is missing or not a string")
-		}
-		meta, isMap := o.Content["metadata"].(map[string]any)
-		switch {
-		case o.Content["metadata"] == nil:
-			add("object/missing-metadata", "metadata is missing: every object needs metadata.name")
-			continue
-		case !isMap:
-			add("object/invalid-metadata", "metadata must be a mapping")
-			continue
-		}
-		if _, hasGenerateName := meta["generateName"]; o.ID.Name == "" && hasGenerateName {
-			add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name")
-		} else if o.ID.Name == "" {
-			add("object/missing-name", "metadata.name is missing or not a string")
-		} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
-			add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
-		}
-		if ns, ok := meta["namespace"]; ok && ns != nil {
-			if s, isString := ns.(string); !isString {
-				add("object/invalid-namespace", "metadata.namespace must be a string")
-			} else if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
-				add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
-			}
-		}
+		findings = append(findings, objectFindings(o)...)
 		if o.ID.Kind == "" || o.ID.Name == "" {
 			continue
 		}
 		if first, dup := seen[o.ID]; dup {
-			add("object/duplicate", "%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first)
+			id := o.ID
+			findings = append(findings, Finding{Severity: SeverityError, Rule: "object/duplicate", File: o.Source.File,
+				Line: o.Source.Line, Object: &id,
+				Message: fmt.Sprintf("%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first)})
 			continue
 		}
 		seen[o.ID] = o.Source
+	}
+	return findings
+}
+
+// objectFindings are the structural problems of one object on its own.
+func objectFindings(o Object) Findings {
+	var findings Findings
+	add := func(rule, format string, args ...any) {
+		id := o.ID
+		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
+			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
+	}
+	if o.APIVersion == "" {
+		add("object/missing-apiversion", "apiVersion is missing or not a string")
+	} else if !validAPIVersion(o.APIVersion) {
+		add("object/invalid-apiversion", "apiVersion %q is not of the form [group/]version", o.APIVersion)
+	}
+	if o.ID.Kind == "" {
+		add("object/missing-kind", "kind is missing or not a string")
+	}
+	meta, isMap := o.Content["metadata"].(map[string]any)
+	switch {
+	case o.Content["metadata"] == nil:
+		add("object/missing-metadata", "metadata is missing: every object needs metadata.name")
+		return findings
+	case !isMap:
+		add("object/invalid-metadata", "metadata must be a mapping")
+		return findings
+	}
+	if _, hasGenerateName := meta["generateName"]; o.ID.Name == "" && hasGenerateName {
+		add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name")
+	} else if o.ID.Name == "" {
+		add("object/missing-name", "metadata.name is missing or not a string")
+	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
+		add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+	}
+	if ns, ok := meta["namespace"]; ok && ns != nil {
+		if s, isString := ns.(string); !isString {
+			add("object/invalid-namespace", "metadata.namespace must be a string")
+		} else if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
+			add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
+		}
 	}
 	return findings
 }

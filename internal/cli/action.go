@@ -340,7 +340,7 @@ func (a *actionRun) logInputs() {
 func (a *actionRun) validate(ctx context.Context) error {
 	a.gh.Group("Render and validate " + a.cfg.path)
 	log := (&globalOptions{verbose: a.cfg.verbose}).logger(&a.env)
-	opts := sourceOptions{maxFileSize: build.DefaultMaxFileSize}
+	opts := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: a.cfg.kubernetesVersion}
 	s, err := loadSource(ctx, &a.env, log, a.cfg.path, &opts)
 	if err != nil {
 		a.gh.EndGroup()
@@ -418,6 +418,9 @@ func (a *actionRun) publish(ctx context.Context) error {
 	reg.bind(flags)
 	sig.bind(flags)
 	flags.SetContext(ctx)
+	if c.kubernetesVersion != "" {
+		src.kubernetesVersion = c.kubernetesVersion
+	}
 
 	ref, err := publish.ParseRef(c.ref)
 	if err != nil {

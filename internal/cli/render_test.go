@@ -96,3 +96,30 @@ func TestCorpusValidates(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateSchemaFlags(t *testing.T) {
+	r := run(t, nil, "", "validate", demoTree, "--kubernetes-version", "1.20")
+	if r.code != 2 || !strings.Contains(r.stderr, "1.34") {
+		t.Errorf("%s\nwant exit 2 listing the embedded versions", r)
+	}
+	mustRun(t, 0, nil, "validate", demoTree, "--kubernetes-version", "v1.32")
+	// A custom resource without its CRD: a warning by default, an error with --strict; a --crd-dir supplies it.
+	dir := t.TempDir()
+	copyDir(t, "../../testdata/bad/schema-crd-type", dir)
+	if err := os.Rename(filepath.Join(dir, "crd.yaml"), filepath.Join(t.TempDir(), "gone.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, 0, nil, "validate", dir)
+	if !strings.Contains(r.stdout, "[schema/no-schema]") {
+		t.Errorf("validate without the CRD: %s\nwant a no-schema warning", r)
+	}
+	mustRun(t, 1, nil, "validate", dir, "--strict")
+	crds := t.TempDir()
+	copyDir(t, "../../testdata/bad/schema-crd-type", crds)
+	_ = os.Remove(filepath.Join(crds, "widget.yaml"))
+	_ = os.Remove(filepath.Join(crds, "expected.txt"))
+	r = mustRun(t, 1, nil, "validate", dir, "--crd-dir", crds)
+	if !strings.Contains(r.stdout, "spec.size must be an integer") {
+		t.Errorf("validate with --crd-dir: %s\nwant the CRD's type error", r)
+	}
+}

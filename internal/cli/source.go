@@ -18,6 +18,7 @@ import (
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/gitmeta"
+	"github.com/statepack/statepack/internal/schema"
 )
 
 // sourceOptions are the flags of every command that reads a source tree.
@@ -27,6 +28,9 @@ type sourceOptions struct {
 	maxFileSize        int64
 	allow              []string
 	externalNamespaces []string
+	kubernetesVersion  string
+	crdDirs            []string
+	strict             bool
 }
 
 func (o *sourceOptions) bind(cmd *cobra.Command) {
@@ -36,6 +40,27 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
 	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
+	f.StringVar(&o.kubernetesVersion, "kubernetes-version", schema.DefaultKubernetesVersion,
+		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(schema.Versions(), ", "))
+	f.StringArrayVar(&o.crdDirs, "crd-dir", nil, "directory of CustomResourceDefinitions to validate custom resources against (repeatable; CRDs in the tree count too)")
+	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")
+}
+
+// validators builds the checks beyond the structural ones: policies, then schemas.
+func (o *sourceOptions) validators() ([]build.Validator, error) {
+	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.allow, ExternalNamespaces: o.externalNamespaces})
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	version := o.kubernetesVersion
+	if version == "" {
+		version = schema.DefaultKubernetesVersion
+	}
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(version), schema.CRDDirs(o.crdDirs), schema.Strict(o.strict))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return []build.Validator{policies, schemas}, nil
 }
 
 // packageOptions are the flags that shape the artifact.
@@ -78,26 +103,26 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 	if o.maxFileSize <= 0 {
 		return nil, usagef("--max-file-size must be positive")
 	}
-	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.allow, ExternalNamespaces: o.externalNamespaces})
+	validators, err := o.validators()
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, err
 	}
 	opts := []build.RenderOption{build.WithRoot(root), build.WithAllowRemote(o.allowRemote), build.WithMaxFileSize(o.maxFileSize)}
-	if err := s.render(ctx, path, policies, opts...); err != nil {
+	if err := s.render(ctx, path, validators, opts...); err != nil {
 		return nil, err
 	}
 	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
 	// only a tree with findings to place is rendered a second time, with positions.
 	if s.rendering.Kustomize && slices.ContainsFunc(s.findings, func(f build.Finding) bool { return f.Line == 0 && f.Object != nil }) {
 		log.Debug("rendering again with source positions to place the findings")
-		if err := s.render(ctx, path, policies, append(opts, build.WithSourcePositions(true))...); err != nil {
+		if err := s.render(ctx, path, validators, append(opts, build.WithSourcePositions(true))...); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func (s *source) render(ctx context.Context, path string, policies build.Validator, opts ...build.RenderOption) error {
+func (s *source) render(ctx context.Context, path string, validators []build.Validator, opts ...build.RenderOption) error {
 	r, err := build.Render(ctx, path, opts...)
 	if errors.Is(err, build.ErrInvalidInput) {
 		return &usageError{err} // PATH is not a directory, or lies outside --root
@@ -108,7 +133,7 @@ func (s *source) render(ctx context.Context, path string, policies build.Validat
 	s.rendering = r
 	s.findings = r.Findings
 	if !r.Findings.HasErrors() {
-		s.findings = append(slices.Clone(s.findings), build.Validate(ctx, r.Objects, policies)...)
+		s.findings = append(slices.Clone(s.findings), build.Validate(ctx, r.Objects, validators...)...)
 		s.findings.Sort()
 	}
 	return nil
@@ -161,6 +186,9 @@ func (s *source) settings(env *Env, o *sourceOptions, p *packageOptions, root st
 		fmt.Sprintf("allowRemote=%v", o.allowRemote),
 		"allow=" + strings.Join(slices.Sorted(slices.Values(o.allow)), ","),
 		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.externalNamespaces)), ","),
+		"kubernetesVersion=" + o.kubernetesVersion,
+		"crdDirs=" + strings.Join(o.crdDirs, ","),
+		fmt.Sprintf("strict=%v", o.strict),
 		"layerMediaType=" + p.layerMediaType,
 		"annotations=" + strings.Join(slices.Sorted(slices.Values(p.annotations)), "\x00"),
 	}, "\n")
