@@ -6,11 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack/publish"
-	"github.com/statepack/statepack/sign"
 )
 
 func init() { extraCommands = append(extraCommands, newCopyCmd) }
@@ -70,11 +68,9 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 					return usagef("--tag %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
 				}
 			}
-			var verifiers []signature.Verifier
-			if ver.requested() {
-				if verifiers, err = ver.verifiers(cmd.Context()); err != nil {
-					return &usageError{err}
-				}
+			check, err := ver.checker(cmd.Context(), env)
+			if err != nil {
+				return err
 			}
 			envFor, err := reg.envPerTarget(env)
 			if err != nil {
@@ -96,9 +92,9 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 			if dstRef.Digest != "" && dstRef.Digest != desc.Digest.String() {
 				return usagef("DST names %s, but SRC is %s: leave the digest out of DST, or give the same one", dstRef.Digest, desc.Digest)
 			}
-			if verifiers != nil {
+			if check != nil {
 				// Before DST is even opened: a layout would be created by opening it, and nothing may be written.
-				if _, err := sign.Verify(ctx, src.Storage(), desc, verifiers); err != nil {
+				if _, err := check.verify(ctx, src.Storage(), desc); err != nil {
 					return fmt.Errorf("verifying %s before copying: %w (nothing was copied)", full, err)
 				}
 				log.Info("signature verified at the source", "ref", full)
@@ -117,8 +113,8 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 			if len(res.SignatureTags) == 0 && len(res.Referrers) == 0 {
 				log.Info("the source holds no signature of the artifact: copied it unsigned", "ref", full)
 			}
-			if verifiers != nil {
-				if _, err := sign.Verify(ctx, dst.Storage(), desc, verifiers); err != nil {
+			if check != nil {
+				if _, err := check.verify(ctx, dst.Storage(), desc); err != nil {
 					return fmt.Errorf("verifying %s after copying: %w (no tag was written)", dstFull, err)
 				}
 			}
@@ -134,7 +130,7 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 				}
 				return writeJSON(env.Stdout, copyResult{Ref: dstFull, Repository: dstRef.Name(), Digest: desc.Digest.String(),
 					Source: full, Tags: nonNil(allTags), SignatureTags: nonNil(res.SignatureTags), Referrers: referrers,
-					Verified: verifiers != nil})
+					Verified: check != nil})
 			}
 			fmt.Fprintln(env.Stdout, dstFull)
 			return nil

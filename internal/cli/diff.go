@@ -15,13 +15,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/objdiff"
 	"github.com/statepack/statepack/publish"
-	"github.com/statepack/statepack/sign"
 )
 
 func init() { extraCommands = append(extraCommands, newDiffCmd) }
@@ -175,11 +173,9 @@ Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that ke
 			if o.context < 0 {
 				return usagef("--unified must not be negative, got %d", o.context)
 			}
-			var verifiers []signature.Verifier
-			if o.ver.requested() {
-				if verifiers, err = o.ver.verifiers(cmd.Context()); err != nil {
-					return &usageError{err}
-				}
+			check, err := o.ver.checker(cmd.Context(), env)
+			if err != nil {
+				return err
 			}
 			envFor, err := o.reg.envPerTarget(env)
 			if err != nil {
@@ -209,7 +205,7 @@ Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that ke
 					if op.path != "" {
 						sides[i], errs[i] = loadTreeSide(ctx, env, log, op.path, &o.src)
 					} else {
-						sides[i], errs[i] = loadArtifactSide(ctx, log, targets[i], op.ref, verifiers)
+						sides[i], errs[i] = loadArtifactSide(ctx, log, targets[i], op.ref, check)
 					}
 				})
 			}
@@ -303,15 +299,15 @@ func loadTreeSide(ctx context.Context, env *Env, log *slog.Logger, path string, 
 
 // loadArtifactSide reads the objects of the artifact ref names in t: every .yaml, .yml and .json file of layer 0,
 // decoded and serialised by the code that renders a tree, so that both sides are written alike.
-func loadArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, verifiers []signature.Verifier) (*diffSide, error) {
+func loadArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, check *checker) (*diffSide, error) {
 	desc, err := resolve(ctx, t, ref)
 	if err != nil {
 		return nil, err
 	}
 	full := ref.WithDigest(desc.Digest.String())
 	side := &diffSide{Label: full, Ref: full, Digest: desc.Digest.String()}
-	if verifiers != nil {
-		if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers); err != nil {
+	if check != nil {
+		if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
 			return nil, fmt.Errorf("verifying %s before reading it: %w", full, err)
 		}
 		log.Info("signature verified", "ref", full)

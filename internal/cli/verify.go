@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2"
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/publish"
@@ -82,6 +83,33 @@ func (o *verifyOptions) options(env *Env) ([]sign.VerifyOption, error) {
 	return opts, nil
 }
 
+// checker is verification made ready once per command: keys loaded, keyless options parsed.
+type checker struct {
+	keys []signature.Verifier
+	opts []sign.VerifyOption
+}
+
+// checker returns nil (and no error) when no verification was asked for.
+func (o *verifyOptions) checker(ctx context.Context, env *Env) (*checker, error) {
+	if !o.requested() {
+		return nil, nil
+	}
+	keys, err := o.verifiers(ctx)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	opts, err := o.options(env)
+	if err != nil {
+		return nil, err
+	}
+	return &checker{keys: keys, opts: opts}, nil
+}
+
+// verify checks desc's signatures in t.
+func (c *checker) verify(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, error) {
+	return sign.Verify(ctx, t, desc, c.keys, c.opts...)
+}
+
 // parseContentRef parses a REF that must name content: a tag or a digest.
 func parseContentRef(s string) (publish.Ref, error) {
 	ref, err := publish.ParseRef(s)
@@ -128,11 +156,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			if !ver.requested() {
 				return usagef("verify needs --key (the cosign public key), or --certificate-identity and --certificate-oidc-issuer for keyless signatures")
 			}
-			verifiers, err := ver.verifiers(cmd.Context())
-			if err != nil {
-				return &usageError{err}
-			}
-			vopts, err := ver.options(env)
+			check, err := ver.checker(cmd.Context(), env)
 			if err != nil {
 				return err
 			}
@@ -148,7 +172,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
-			v, verr := sign.Verify(ctx, t.Storage(), desc, verifiers, vopts...)
+			v, verr := check.verify(ctx, t.Storage(), desc)
 			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
 				return verr
 			}
@@ -197,15 +221,9 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			if outDir == "" {
 				return usagef("pull needs -o DIR: where to extract the manifests")
 			}
-			var verifiers []signature.Verifier
-			var vopts []sign.VerifyOption
-			if ver.requested() {
-				if verifiers, err = ver.verifiers(cmd.Context()); err != nil {
-					return &usageError{err}
-				}
-				if vopts, err = ver.options(env); err != nil {
-					return err
-				}
+			check, err := ver.checker(cmd.Context(), env)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
@@ -219,8 +237,8 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			full := ref.WithDigest(desc.Digest.String())
-			if verifiers != nil {
-				if _, err := sign.Verify(ctx, t.Storage(), desc, verifiers, vopts...); err != nil {
+			if check != nil {
+				if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
 					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
 				}
 				log.Info("signature verified", "ref", full)
@@ -244,7 +262,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			if g.json() {
 				return writeJSON(env.Stdout, map[string]any{"ref": full, "digest": desc.Digest, "dir": outDir,
-					"files": files, "verified": verifiers != nil, "annotations": m.Annotations})
+					"files": files, "verified": check != nil, "annotations": m.Annotations})
 			}
 			fmt.Fprintf(env.Stdout, "%s: %d file(s) extracted into %s\n", full, len(files), outDir)
 			return nil
