@@ -12,7 +12,8 @@ import (
 )
 
 // Input is one input of a render with the digest of its content. A directory (path ending in "/") is digested
-// by the names the plain-YAML reader considers in it.
+// by the names the plain-YAML reader considers in it; a symlink kustomize followed (path ending in "@") by its
+// target.
 type Input struct {
 	Path   string `json:"path"`
 	Digest string `json:"digest"`
@@ -26,12 +27,19 @@ func HashInputs(root string, paths []string) ([]Input, error) {
 		if strings.HasPrefix(p, "/") || slices.Contains(strings.Split(p, "/"), "..") {
 			return nil, fmt.Errorf("%w: input %q is not a path under the source root", ErrInvalidInput, p)
 		}
-		abs := filepath.Join(root, filepath.FromSlash(strings.TrimSuffix(p, "/")))
+		abs := filepath.Join(root, filepath.FromSlash(strings.TrimSuffix(strings.TrimSuffix(p, "/"), "@")))
 		var d string
 		var err error
-		if strings.HasSuffix(p, "/") {
+		switch {
+		case strings.HasSuffix(p, "@"):
+			var target string
+			if target, err = os.Readlink(abs); err == nil {
+				sum := sha256.Sum256([]byte(target))
+				d = "sha256:" + hex.EncodeToString(sum[:])
+			}
+		case strings.HasSuffix(p, "/"):
 			d, err = digestListing(abs)
-		} else {
+		default:
 			d, err = digestFile(abs)
 		}
 		if os.IsNotExist(err) {
@@ -77,7 +85,7 @@ func digestListing(dir string) (string, error) {
 	}
 	h := sha256.New()
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || (!e.IsDir() && !isManifestFile(e.Name())) {
+		if strings.HasPrefix(e.Name(), ".") || (!e.IsDir() && !isManifestFile(e.Name()) && !slices.Contains(kustomizationFiles, e.Name())) {
 			continue
 		}
 		fmt.Fprintf(h, "%s\t%v\n", e.Name(), e.IsDir())

@@ -77,6 +77,18 @@ func (f *rootFS) record(real string) {
 	}
 }
 
+// recordRequested also records the path kustomize asked for, when it differs from the file read (a symlink inside
+// the root): pointing the link elsewhere changes what the path reads, so the path is an input too.
+func (f *rootFS) recordRequested(path string) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	// The lexical path, symlinks unresolved: a symlinked file or base directory is recorded under its own name,
+	// and hashing it later reads through the link as it points then.
+	f.record(abs)
+}
+
 var errReadOnly = errors.New("statepack renders read-only: kustomize may not write to the source tree")
 
 func (f *rootFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
@@ -90,6 +102,7 @@ func (f *rootFS) Open(path string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.recordRequested(path)
 	f.record(real)
 	return f.FileSystem.Open(real)
 }
@@ -109,6 +122,7 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}
 	}
+	f.recordRequested(path)
 	f.record(real)
 	if f.originFor != "" && real == f.originFor {
 		return f.withOriginAnnotations(data), nil
@@ -161,6 +175,17 @@ func (f *rootFS) ReadDir(path string) ([]string, error) {
 func (f *rootFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
 	if _, err := f.check(path); err != nil {
 		return "", "", err
+	}
+	// kustomize resolves a base directory here, and reads on from its real path: when the path is a symlink, the
+	// link itself is an input (recorded with a trailing "@", digested by its target).
+	if abs, err := filepath.Abs(path); err == nil {
+		if fi, err := os.Lstat(abs); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			if rel, err := filepath.Rel(f.root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				f.mu.Lock()
+				f.read[filepath.ToSlash(rel)+"@"] = true
+				f.mu.Unlock()
+			}
+		}
 	}
 	return f.FileSystem.CleanedAbs(path)
 }

@@ -106,6 +106,15 @@ func LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, e
 func (s *Signer) String() string { return s.source }
 
 // PublicKeyPEM returns the signer's public key, PEM-encoded as cosign writes cosign.pub.
+// Verifier returns a verifier for this signer's signatures when its key lasts beyond one run (a key pair); a keyless
+// signer's key is ephemeral, and ok is false.
+func (s *Signer) Verifier() (v signature.Verifier, ok bool) {
+	if k, isKey := s.impl.(*keySigner); isKey {
+		return k.sv, true
+	}
+	return nil, false
+}
+
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
 	pub, err := s.impl.publicKey()
 	if err != nil {

@@ -116,8 +116,9 @@ func parseFleetConfig(data []byte) (*fleetConfig, error) {
 		if t.LayerMediaType == "" {
 			t.LayerMediaType = d.LayerMediaType
 		}
-		if t.Sign == nil {
-			t.Sign = d.Sign
+		if t.Sign == nil && d.Sign != nil {
+			copied := *d.Sign // each target its own: paths are resolved per target
+			t.Sign = &copied
 		}
 		if t.Validate == nil {
 			t.Validate = d.Validate

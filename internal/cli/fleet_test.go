@@ -179,3 +179,32 @@ func TestFleetShardsAndValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetFlagsAndSharedDefaults(t *testing.T) {
+	reg := testregistry.Start(t)
+	dir := t.TempDir()
+	key, _ := keyPair(t, "")
+	deploy := filepath.Join(dir, "deploy")
+	copyDir(t, "../../testdata/plain", filepath.Join(deploy, "a"))
+	copyDir(t, "../../testdata/plain", filepath.Join(deploy, "b"))
+	data, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(deploy, "cosign.key"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(deploy, "statepack.yaml")
+	// The key in the defaults is relative to the config file, for every target (it used to be joined once per target).
+	if err := os.WriteFile(cfg, []byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {sign: {key: cosign.key}, tags: [main]}\ntargets:\n"+
+		"- {name: a, path: a, ref: "+reg.Host+"/shared/a}\n- {name: b, path: b, ref: "+reg.Host+"/shared/b}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, nil, "publish", "--config", cfg, "--root", deploy)
+	for _, flag := range [][]string{{"--immutable-tags"}, {"--keyless"}, {"--annotation", "a=b"}, {"--layer-media-type", "x"}, {"--tag", "v1"}} {
+		r := run(t, nil, "", append([]string{"publish", "--config", cfg, "--root", deploy}, flag...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "does not combine with --config") {
+			t.Errorf("publish --config %v: %s\nwant exit 2: the flag would be ignored", flag, r)
+		}
+	}
+}

@@ -102,3 +102,76 @@ func TestIncrementalPublish(t *testing.T) {
 		})
 	}
 }
+
+// TestIncrementalCannotBeFooled covers what a second review found: a switched symlink, a new Kustomization file in a
+// plain directory, and an artifact under the tag that this key did not sign.
+func TestIncrementalCannotBeFooled(t *testing.T) {
+	reg := testregistry.Start(t)
+	root := t.TempDir()
+	write := func(name, content string) {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: default}\n"
+	}
+	publish := func(path, ref string, extra ...string) publishResult {
+		t.Helper()
+		r := mustRun(t, 0, nil, append([]string{"publish", filepath.Join(root, path), ref, "--root", root, "--incremental", "-o", "json"}, extra...)...)
+		var res publishResult
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	t.Run("symlinked base switched", func(t *testing.T) {
+		write("b1/kustomization.yaml", "resources: [cm.yaml]\n")
+		write("b1/cm.yaml", cm("one"))
+		write("b2/kustomization.yaml", "resources: [cm.yaml]\n")
+		write("b2/cm.yaml", cm("two"))
+		write("app/kustomization.yaml", "resources: [../base]\n")
+		if err := os.Symlink("b1", filepath.Join(root, "base")); err != nil {
+			t.Fatal(err)
+		}
+		ref := reg.Host + "/fool/symlink:main"
+		publish("app", ref)
+		if r := publish("app", ref); !r.Unchanged {
+			t.Fatal("an unchanged tree was published again")
+		}
+		_ = os.Remove(filepath.Join(root, "base"))
+		if err := os.Symlink("b2", filepath.Join(root, "base")); err != nil {
+			t.Fatal(err)
+		}
+		if r := publish("app", ref); r.Unchanged {
+			t.Error("switching the symlinked base went unnoticed")
+		}
+	})
+	t.Run("Kustomization file appears in a plain directory", func(t *testing.T) {
+		write("plain/sub/a.yaml", cm("a"))
+		write("plain/sub/b.yaml", cm("b"))
+		ref := reg.Host + "/fool/plain:main"
+		publish("plain", ref)
+		write("plain/sub/Kustomization", "resources: [a.yaml]\nnamePrefix: evil-\n")
+		if r := publish("plain", ref); r.Unchanged {
+			t.Error("a new Kustomization file went unnoticed")
+		}
+	})
+	t.Run("artifact under the tag not signed by this key", func(t *testing.T) {
+		key, _ := keyPair(t, "")
+		write("signed/cm.yaml", cm("signed"))
+		ref := reg.Host + "/fool/signed:main"
+		publish("signed", ref) // unsigned: its inputs digest is recorded, but no signature
+		if r := publish("signed", ref, "--key", key); r.Unchanged {
+			t.Error("publish --key took an artifact it had not signed as unchanged")
+		}
+		if r := publish("signed", ref, "--key", key); !r.Unchanged {
+			t.Error("after signing, the same inputs were not recognised")
+		}
+	})
+}

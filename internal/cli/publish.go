@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -175,8 +176,14 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 		Args: argsUsage(0, 2, "[PATH] REF, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fleet.config != "" {
-				if len(args) > 0 || len(tags) > 0 || sig.key != "" || digestFile != "" || refFile != "" {
-					return usagef("with --config, PATH, REF, --tag, --key and the result files come from the config file")
+				for _, name := range []string{"tag", "key", "keyless", "identity-token", "identity-token-file", "digest-file",
+					"ref-file", "annotation", "layer-media-type", "immutable-tags"} {
+					if cmd.Flags().Changed(name) {
+						return usagef("--%s does not combine with --config: set it in the config file (tags, sign, annotations, layerMediaType, immutableTags)", name)
+					}
+				}
+				if len(args) > 0 {
+					return usagef("with --config, PATH and REF come from the config file")
 				}
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
@@ -314,8 +321,16 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 // inputs digest as the tree has now, it makes sure that artifact is signed and tagged, and reports it unchanged
 // (done). Any doubt (no tag yet, no recorded inputs, an input gone) means a full publish.
 func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob, res *publishResult) (done bool, err error) {
-	if len(job.tags) == 0 {
-		return false, nil
+	if len(job.tags) == 0 || job.src.allowRemote {
+		return false, nil // remote bases are inputs statepack cannot hash
+	}
+	var ownKey signature.Verifier
+	if job.signer != nil {
+		v, ok := job.signer.Verifier()
+		if !ok {
+			return false, nil // a keyless signer's key is new each run: nothing to recognise its earlier work by
+		}
+		ownKey = v
 	}
 	tag := job.tags[0]
 	if job.ref.Tag != "" {
@@ -373,12 +388,15 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 		log.Debug("inputs changed since the published artifact", "tag", tag, "digest", desc.Digest)
 		return false, nil
 	}
-	log.Info("unchanged: the inputs are those of the published artifact", "ref", job.ref.WithDigest(desc.Digest.String()))
-	if job.signer != nil {
-		if _, err := job.signer.Sign(ctx, t.Storage(), desc, t.Ref().Name()); err != nil {
-			return false, fmt.Errorf("signing %s: %w (no tag was written)", job.ref.WithDigest(desc.Digest.String()), err)
+	// The annotation and the config can be copied onto other content by anyone who can push: when signing, skip
+	// only if this key already signed this digest, which only this publish could have done.
+	if ownKey != nil {
+		if _, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true)); err != nil {
+			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key: publishing in full", "tag", tag)
+			return false, nil
 		}
 	}
+	log.Info("unchanged: the inputs are those of the published artifact", "ref", job.ref.WithDigest(desc.Digest.String()))
 	if job.immutable {
 		if err := checkImmutable(ctx, t, desc, job.tags); err != nil {
 			return false, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,8 +18,11 @@ import (
 
 // registryOptions are the flags of every command that talks to a registry.
 type registryOptions struct {
-	plainHTTP     bool
-	plainHTTPSet  bool // --plain-http was given, true or false: --plain-http=false forces HTTPS on loopback too
+	plainHTTP bool
+	// password is read from stdin once, on the first open, and shared by every target of the run.
+	passwordOnce  sync.Once
+	password      string
+	passwordErr   error
 	insecure      []string
 	username      string
 	passwordStdin bool
@@ -40,11 +44,10 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 
 // open connects to the target of ref with the credentials and transport settings of the flags.
 func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string, extra ...publish.Option) (*publish.Target, error) {
-	if o.flags != nil {
-		o.plainHTTPSet = o.flags.Changed("plain-http")
-	}
+	// --plain-http given, true or false: --plain-http=false forces HTTPS on loopback too.
+	plainHTTPSet := o.flags != nil && o.flags.Changed("plain-http")
 	opts := []publish.Option{publish.WithLogger(log), publish.WithUserAgent(userAgent)}
-	if o.plainHTTPSet {
+	if plainHTTPSet {
 		opts = append(opts, publish.WithPlainHTTP(o.plainHTTP))
 	}
 	if len(o.insecure) > 0 {
@@ -64,11 +67,11 @@ func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, 
 		if o.username == "" {
 			return nil, usagef("--password-stdin needs --username")
 		}
-		password, err := readSecretLine(env)
-		if err != nil {
-			return nil, err
+		o.passwordOnce.Do(func() { o.password, o.passwordErr = readSecretLine(env) })
+		if o.passwordErr != nil {
+			return nil, o.passwordErr
 		}
-		opts = append(opts, publish.WithCredentials(o.username, password))
+		opts = append(opts, publish.WithCredentials(o.username, o.password))
 	} else if o.username != "" {
 		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
 	}
