@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -545,7 +546,7 @@ func (a *actionRun) writeOutputs() error {
 }
 
 func (a *actionRun) writeSummary() error {
-	if err := a.gh.AddStepSummary(renderSummary(a.summary)); err != nil {
+	if err := a.gh.AddStepSummary(renderSummary(a.redactedSummary())); err != nil {
 		return fmt.Errorf("%w (a Docker action must run as root to write GITHUB_STEP_SUMMARY)", err)
 	}
 	return nil
@@ -652,6 +653,22 @@ func renderSummary(s actionSummary) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// redactedSummary masks secrets in every text of the summary before renderSummary escapes it for Markdown and HTML:
+// escaping first would turn a secret holding "_", "*", "&" or "<" into text the masker no longer recognises.
+func (a *actionRun) redactedSummary() actionSummary {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a.summary); err != nil {
+		return a.summary
+	}
+	out := a.summary // keeps the fields JSON does not carry
+	if err := json.Unmarshal([]byte(a.gh.Redact(buf.String())), &out); err != nil {
+		return a.summary
+	}
+	return out
 }
 
 // mdCode writes s as inline code that survives a Markdown table: HTML-escaped, pipes as entities.

@@ -166,7 +166,12 @@ func (r *Runner) Annotate(a Annotation) {
 	if level == "" {
 		level = LevelError
 	}
-	r.action.IssueCommand(&githubactions.Command{Name: string(level), Message: a.Message, Properties: props})
+	// Masked before go-githubactions escapes "%", CR, LF, ":" and ",": a secret holding one of them would no longer
+	// be recognised afterwards.
+	for k, v := range props {
+		props[k] = r.Redact(v)
+	}
+	r.action.IssueCommand(&githubactions.Command{Name: string(level), Message: r.Redact(a.Message), Properties: props})
 }
 
 // guard runs f, which may panic (go-githubactions panics on file command errors), and returns the panic as an error.
