@@ -348,7 +348,7 @@ func (a *actionRun) validate(ctx context.Context) error {
 		return err
 	}
 	a.summary.validated = true
-	a.root = defaultRoot(a.cfg.path, s.git)
+	a.root = s.root
 	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.findings)
 	errs, warns := s.findings.Count()
 	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.rendering.Objects), errs, warns)

@@ -291,15 +291,11 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	}
 	log.Debug("rendered and validated", "path", job.path, "objects", len(s.rendering.Objects), "duration", since(start))
 	start = time.Now()
-	_, root, err := locateSource(env, log, job.path, job.src)
-	if err != nil {
-		return res, err
-	}
 	inputs, err := build.HashInputs(s.rendering.Root, s.rendering.Inputs)
 	if err != nil {
 		return res, err
 	}
-	b, err := s.bundle(env, log, job.pkg, build.WithInputs(inputs, build.InputsDigest(inputs, s.settings(env, job.src, job.pkg, root))))
+	b, err := s.bundle(env, log, job.pkg, build.WithInputs(inputs, build.InputsDigest(inputs, s.settings(env, job.src, job.pkg))))
 	if err != nil {
 		return res, err
 	}
@@ -336,7 +332,7 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	if job.ref.Tag != "" {
 		tag = job.ref.Tag
 	}
-	s, root, err := locateSource(env, log, job.path, job.src)
+	s, err := locateSource(env, log, job.path, job.src)
 	if err != nil {
 		return false, err
 	}
@@ -376,7 +372,7 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	for i, in := range prev {
 		paths[i] = in.Path
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	realRoot, err := filepath.EvalSymlinks(s.root)
 	if err != nil {
 		return false, err
 	}
@@ -384,7 +380,7 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	if err != nil {
 		return false, nil
 	}
-	if build.InputsDigest(now, s.settings(env, job.src, job.pkg, root)) != recorded {
+	if build.InputsDigest(now, s.settings(env, job.src, job.pkg)) != recorded {
 		log.Debug("inputs changed since the published artifact", "tag", tag, "digest", desc.Digest)
 		return false, nil
 	}

@@ -88,6 +88,7 @@ func (o *packageOptions) bind(cmd *cobra.Command) {
 // source is a rendered, validated tree.
 type source struct {
 	path      string
+	root      string // the source root, as given or as chosen by defaultRoot
 	rendering *build.Rendering
 	findings  build.Findings
 	git       *gitmeta.Info // nil outside a git work tree
@@ -96,7 +97,7 @@ type source struct {
 // loadSource renders and validates the tree at path. Findings come back in the source, not as an error, so that
 // commands decide how to report them.
 func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, error) {
-	s, root, err := locateSource(env, log, path, o)
+	s, err := locateSource(env, log, path, o)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 	if err != nil {
 		return nil, err
 	}
-	opts := []build.RenderOption{build.WithRoot(root), build.WithAllowRemote(o.allowRemote), build.WithMaxFileSize(o.maxFileSize)}
+	opts := []build.RenderOption{build.WithRoot(s.root), build.WithAllowRemote(o.allowRemote), build.WithMaxFileSize(o.maxFileSize)}
 	if err := s.render(ctx, path, validators, opts...); err != nil {
 		return nil, err
 	}
@@ -140,13 +141,13 @@ func (s *source) render(ctx context.Context, path string, validators []build.Val
 }
 
 // locateSource checks PATH, reads its git metadata and decides the source root, without rendering.
-func locateSource(env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, string, error) {
+func locateSource(env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, "", usagef("source %s: %w", path, errors.Unwrap(err))
+		return nil, usagef("source %s: %w", path, errors.Unwrap(err))
 	}
 	if !st.IsDir() {
-		return nil, "", usagef("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
+		return nil, usagef("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
 	}
 	s := &source{path: path}
 	info, err := gitmeta.Read(path, ciRefName(env))
@@ -158,22 +159,22 @@ func locateSource(env *Env, log *slog.Logger, path string, o *sourceOptions) (*s
 	default:
 		s.git = info
 	}
-	root := o.root
-	if root == "" {
-		root = defaultRoot(path, s.git)
+	s.root = o.root
+	if s.root == "" {
+		s.root = defaultRoot(path, s.git)
 	}
-	return s, root, nil
+	return s, nil
 }
 
 // settings describes everything besides the input files that shapes the artifact of a tree: the tool version,
 // where the tree is, how it is rendered and validated, the layer type and the user's annotations. The git
 // annotations (revision, created, source) are left out on purpose: an incremental publish keeps the artifact of
 // the last commit that changed the target.
-func (s *source) settings(env *Env, o *sourceOptions, p *packageOptions, root string) string {
+func (s *source) settings(env *Env, o *sourceOptions, p *packageOptions) string {
 	rel := s.path
 	if abs, err := filepath.Abs(s.path); err == nil {
 		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			if realRoot, err := filepath.EvalSymlinks(root); err == nil {
+			if realRoot, err := filepath.EvalSymlinks(s.root); err == nil {
 				if r, err := filepath.Rel(realRoot, real); err == nil {
 					rel = filepath.ToSlash(r)
 				}

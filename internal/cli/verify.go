@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -131,6 +132,17 @@ func resolve(ctx context.Context, t *publish.Target, ref publish.Ref) (ocispec.D
 	return t.Resolve(ctx, reference)
 }
 
+// openExisting opens a target that commands only read from (a missing layout is an error, not created) and
+// resolves REF in it.
+func (o *registryOptions) openExisting(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref) (*publish.Target, ocispec.Descriptor, error) {
+	t, err := o.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	desc, err := resolve(ctx, t, ref)
+	return t, desc, err
+}
+
 type verifyResult struct {
 	Ref      string `json:"ref"`
 	Digest   string `json:"digest"`
@@ -163,11 +175,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
-			if err != nil {
-				return err
-			}
-			desc, err := resolve(ctx, t, ref)
+			t, desc, err := reg.openExisting(ctx, env, log, ref)
 			if err != nil {
 				return err
 			}
@@ -228,11 +236,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
-			if err != nil {
-				return err
-			}
-			desc, err := resolve(ctx, t, ref)
+			t, desc, err := reg.openExisting(ctx, env, log, ref)
 			if err != nil {
 				return err
 			}
