@@ -4,6 +4,7 @@
 # --incremental after one cluster changed. Needs bin/statepack and docker-registry. Peer tools (kustomize, flux,
 # cosign) are timed in the same loop when they are on PATH; otherwise statepack is reported alone.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 bin=${BIN:-bin/statepack}
 clusters=${CLUSTERS:-24}
 apps=${APPS:-40}
@@ -15,31 +16,18 @@ trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' E
   echo "defaults: {sign: {key: cosign.key}}"
   echo "targets:"
 } >"$work/statepack.yaml"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 for c in $(seq -w 1 "$clusters"); do
   go run ./internal/testtree/gentree "$work/cluster-$c" "$apps" 4 >/dev/null
   echo "- {name: cluster-$c, path: cluster-$c/overlay, ref: 127.0.0.1:$port/fleet/cluster-$c:main}" >>"$work/statepack.yaml"
 done
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: "127.0.0.1:$port"}
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 & echo $! >"$work/pid"
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
-(cd "$work" && COSIGN_PASSWORD= "$OLDPWD/$bin" generate-key-pair >/dev/null)
-measure() { # label, command...
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err"; exit 1; }
-  read -r secs kib <"$work/time"
-  printf '| %s | %s s | %s MiB |\n' "$label" "$secs" "$((kib / 1024))"
-}
+start_registry "$port"
+make_key
 echo "| run ($clusters clusters x $apps apps) | wall time | peak RSS |"
 echo "|---|---|---|"
 measure "publish --config, full, signed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work"
 measure "publish --config --incremental, nothing changed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work" --incremental
-sed -i 's/value: 3/value: 4/' "$work/cluster-01/overlay/kustomization.yaml"
+sed -i 's/value: 3/value: 4/' "$work/cluster-$(seq -w 1 "$clusters" | head -1)/overlay/kustomization.yaml"
 measure "publish --config --incremental, one cluster changed" env COSIGN_PASSWORD= "$bin" publish --config "$work/statepack.yaml" --root "$work" --incremental
 grep -c unchanged "$work/out" | xargs -I{} echo "(targets reported unchanged in the last run: {})"
 if command -v kustomize >/dev/null && command -v flux >/dev/null && command -v cosign >/dev/null; then

@@ -3,26 +3,14 @@
 # `statepack publish --key` (real binary, real registry on loopback) for a generated 2,000-object tree and the
 # corpus's apps/staging when present. Needs bin/statepack and docker-registry.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 bin=${BIN:-bin/statepack}
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 overlay=$(go run ./internal/testtree/gentree "$work/tree" 100 20)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: "127.0.0.1:$port"}
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 & echo $! >"$work/pid"
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" 2>/dev/null && break; sleep 0.1; done
-(cd "$work" && COSIGN_PASSWORD= "$OLDPWD/$bin" generate-key-pair >/dev/null)
-measure() { # label, command...
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
-  read -r secs kib <"$work/time"
-  printf '| %s | %s s | %s MiB |\n' "$label" "$secs" "$((kib / 1024))"
-}
+port=$(free_port)
+start_registry "$port"
+make_key
 echo "| run | wall time | peak RSS |"
 echo "|---|---|---|"
 trees=("generated-2000=$overlay=$work/tree")
