@@ -41,14 +41,15 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 	if want := reg.Host + "/production/app@" + digest + "\n"; r.stdout != want {
 		t.Errorf("copy stdout = %q, want %q", r.stdout, want)
 	}
-	// The tag of SRC carries over, --tag adds one, and the signature tag came along.
+	// The tag of SRC carries over, --tag adds one, and the signature and attestation tags came along.
 	sigTag := "sha256-" + strings.TrimPrefix(digest, "sha256:") + ".sig"
-	if got, want := repoTags(t, reg.Host, "production/app"), []string{sigTag, "stable", "v1"}; !slices.Equal(got, want) {
+	attTag := strings.TrimSuffix(sigTag, ".sig") + ".att"
+	if got, want := repoTags(t, reg.Host, "production/app"), []string{attTag, sigTag, "stable", "v1"}; !slices.Equal(got, want) {
 		t.Errorf("tags at the destination = %q, want %q", got, want)
 	}
-	// The signature verifies at the destination: it signs the digest, which the copy kept.
+	// The signature and attestations verify at the destination: they sign the digest, which the copy kept.
 	for _, tag := range []string{"v1", "stable"} {
-		mustRun(t, 0, nil, "verify", reg.Host+"/production/app:"+tag, "--key", pub)
+		mustRun(t, 0, nil, "verify", reg.Host+"/production/app:"+tag, "--key", pub, "--attestation", "slsa", "--attestation", "inventory")
 	}
 	_, files := fluxPull(t, reg.Host, "production/app", "stable")
 	if len(files) != 4 {
@@ -63,11 +64,11 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 		t.Fatalf("copy -o json printed %q: %v", r.stdout, err)
 	}
 	if got.Ref != reg.Host+"/production/app@"+digest || got.Source != digestRef || !slices.Equal(got.Tags, []string{"stable", "v1"}) ||
-		!slices.Equal(got.SignatureTags, []string{sigTag}) || !got.Verified || got.Repository != reg.Host+"/production/app" {
+		!slices.Equal(got.SignatureTags, []string{sigTag, attTag}) || !got.Verified || got.Repository != reg.Host+"/production/app" {
 		t.Errorf("copy -o json = %+v", got)
 	}
-	if got := repoTags(t, reg.Host, "production/app"); len(got) != 3 {
-		t.Errorf("tags after the second copy = %q, want the same three", got)
+	if got := repoTags(t, reg.Host, "production/app"); len(got) != 4 {
+		t.Errorf("tags after the second copy = %q, want the same four", got)
 	}
 }
 
@@ -95,12 +96,14 @@ func TestCopyAcrossAirGap(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 4 {
 		t.Errorf("pull at B extracted %d files, want 4", len(entries))
 	}
-	// Copying to DST@digest writes no tag of the artifact: only its signature's.
+	// Copying to DST@digest writes no tag of the artifact: only its signature's and attestations'.
 	mustRun(t, 0, nil, "copy", layout+":v1", regB.Host+"/bydigest/app@"+digest)
 	sigTag := "sha256-" + strings.TrimPrefix(digest, "sha256:") + ".sig"
-	if got := repoTags(t, regB.Host, "bydigest/app"); !slices.Equal(got, []string{sigTag}) {
-		t.Errorf("copy to DST@digest left tags %q, want only %s", got, sigTag)
+	attTag := strings.TrimSuffix(sigTag, ".sig") + ".att"
+	if got := repoTags(t, regB.Host, "bydigest/app"); !slices.Equal(got, []string{attTag, sigTag}) {
+		t.Errorf("copy to DST@digest left tags %q, want only %s and %s", got, attTag, sigTag)
 	}
+	mustRun(t, 0, nil, "verify", regB.Host+"/bydigest/app@"+digest, "--key", pub, "--attestation", "slsa")
 }
 
 func TestCopyRefusesWhatDoesNotVerify(t *testing.T) {

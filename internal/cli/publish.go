@@ -34,6 +34,7 @@ type signOptions struct {
 	fulcioRoot        string
 	trustedRoot       string
 	insecureSkipSCT   bool
+	attest            bool
 	flags             *pflag.FlagSet
 }
 
@@ -50,6 +51,18 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.fulcioRoot, "fulcio-root", "", "PEM chain of a private Fulcio's CA (default: $SIGSTORE_ROOT_FILE, else public Sigstore)")
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
 	f.BoolVar(&o.insecureSkipSCT, "insecure-skip-sct", false, "accept a Fulcio certificate without a certificate-transparency SCT (a private Fulcio without CT log)")
+	f.BoolVar(&o.attest, "attest", true, "when signing, also attest the artifact: SLSA provenance v1 and statepack's inventory (cosign's .att format); --attest=false turns them off")
+}
+
+// attestations says whether to attest, refusing --attest asked for explicitly without a signer.
+func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
+	if signer == nil {
+		if o.flags != nil && o.flags.Changed("attest") && o.attest {
+			return false, usagef("--attest needs --key or --keyless: attestations are signed statements")
+		}
+		return false, nil
+	}
+	return o.attest, nil
 }
 
 // signer loads the key or gets the keyless certificate before anything is pushed, so that a bad key, password or
@@ -138,16 +151,18 @@ func trustFiles(env *Env, fulcioRoot, trustedRoot string) (roots, trusted []byte
 
 // publishResult is what publish prints with -o json.
 type publishResult struct {
-	Ref         string            `json:"ref"`
-	Repository  string            `json:"repository"`
-	Digest      string            `json:"digest"`
-	Tags        []string          `json:"tags"`
-	MediaType   string            `json:"mediaType"`
-	Size        int64             `json:"size"`
-	Objects     int               `json:"objects"`
-	Signed      bool              `json:"signed"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Findings    build.Findings    `json:"findings,omitempty"`
+	Ref        string   `json:"ref"`
+	Repository string   `json:"repository"`
+	Digest     string   `json:"digest"`
+	Tags       []string `json:"tags"`
+	MediaType  string   `json:"mediaType"`
+	Size       int64    `json:"size"`
+	Objects    int      `json:"objects"`
+	Signed     bool     `json:"signed"`
+	// Attestations lists the predicate types of the attestations made (or found, when unchanged).
+	Attestations []string          `json:"attestations"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Findings     build.Findings    `json:"findings,omitempty"`
 	// Unchanged is set when an incremental publish found the inputs as they were and pushed nothing new.
 	Unchanged bool `json:"unchanged,omitempty"`
 }
@@ -226,9 +241,13 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if signer != nil {
 				log.Debug("loaded the signing key", "key", signer.String(), "duration", since(start))
 			}
+			attest, err := sig.attestations(signer)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, immutable: immutable, incremental: incremental})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, immutable: immutable, incremental: incremental})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -264,6 +283,8 @@ type publishJob struct {
 	src    *sourceOptions
 	pkg    *packageOptions
 	signer *sign.Signer // nil: unsigned
+	// attest makes the signer attest the artifact too (provenance and inventory).
+	attest bool
 	// immutable refuses to move an existing tag onto other content.
 	immutable bool
 	// incremental skips render and push when the artifact under the first tag was made from the same inputs.
@@ -273,7 +294,8 @@ type publishJob struct {
 // runPublish renders, validates, packages, pushes, signs and tags one tree. The findings come back in the result
 // even when the error says they stopped the publish.
 func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob) (publishResult, error) {
-	res := publishResult{Repository: job.ref.Name(), Tags: nonNil(job.tags), Signed: job.signer != nil}
+	res := publishResult{Repository: job.ref.Name(), Tags: nonNil(job.tags), Signed: job.signer != nil, Attestations: []string{}}
+	job.attest = job.attest && job.signer != nil
 	if job.incremental {
 		done, err := publishIfChanged(ctx, env, log, reg, job, &res)
 		if err != nil || done {
@@ -304,9 +326,16 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	if err != nil {
 		return res, err
 	}
-	desc, err := pushSignTag(ctx, log, target, b, job.signer, job.tags, job.immutable)
+	var preds []sign.Predicate
+	if job.attest {
+		preds = predicates(env, job, s, b)
+	}
+	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable)
 	if err != nil {
 		return res, err
+	}
+	for _, p := range preds {
+		res.Attestations = append(res.Attestations, p.Type)
 	}
 	res.Ref, res.Digest = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String()
 	res.MediaType, res.Size, res.Objects, res.Annotations = desc.MediaType, desc.Size, len(b.Files), b.Annotations
@@ -391,6 +420,13 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key: publishing in full", "tag", tag)
 			return false, nil
 		}
+		if job.attest {
+			if _, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, attestationTypes); err != nil {
+				log.Info("inputs unchanged, but the artifact under the tag lacks this key's attestations: publishing in full", "tag", tag)
+				return false, nil
+			}
+			res.Attestations = attestationTypes
+		}
 	}
 	log.Info("unchanged: the inputs are those of the published artifact", "ref", job.ref.WithDigest(desc.Digest.String()))
 	if job.immutable {
@@ -406,8 +442,12 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	return true, nil
 }
 
-// pushSignTag is the publish order: blobs and manifest by digest, then the signature, then the tags.
-func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, tags []string, immutable bool) (ocispec.Descriptor, error) {
+// attestationTypes are the predicate types a signed publish attests, in the order it writes them.
+var attestationTypes = []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
+
+// pushSignTag is the publish order: blobs and manifest by digest, then the signature and attestations, then the
+// tags.
+func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, preds []sign.Predicate, tags []string, immutable bool) (ocispec.Descriptor, error) {
 	if immutable {
 		if err := checkImmutable(ctx, t, b.ManifestDescriptor, tags); err != nil {
 			return ocispec.Descriptor{}, err
@@ -439,6 +479,17 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
 		}
 		log.Debug("signed", "signer", signer.String(), "duration", since(start))
+		if len(preds) > 0 {
+			start = time.Now()
+			err := retryStep(ctx, log, "attest", func() error {
+				_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds...)
+				return err
+			})
+			if err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
+			}
+			log.Debug("attested", "predicates", len(preds), "duration", since(start))
+		}
 	}
 	if len(tags) > 0 {
 		if immutable {

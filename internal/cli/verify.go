@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -27,6 +29,7 @@ type verifyOptions struct {
 	fulcioRoot            string
 	trustedRoot           string
 	ignoreTlog, ignoreSCT bool
+	attestations          []string
 }
 
 func (o *verifyOptions) bind(cmd *cobra.Command) {
@@ -40,6 +43,7 @@ func (o *verifyOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
 	f.BoolVar(&o.ignoreTlog, "insecure-ignore-tlog", false, "keyless: do not require a Rekor entry (key signatures never need one)")
 	f.BoolVar(&o.ignoreSCT, "insecure-ignore-sct", false, "keyless: do not require a certificate-transparency SCT")
+	f.StringArrayVar(&o.attestations, "attestation", nil, "also require a verified attestation of this type, by the same keys or identities: slsa, inventory, or a predicate type URI (repeatable)")
 }
 
 func (o *verifyOptions) keyless() bool {
@@ -88,11 +92,20 @@ func (o *verifyOptions) options(env *Env) ([]sign.VerifyOption, error) {
 type checker struct {
 	keys []signature.Verifier
 	opts []sign.VerifyOption
+	// attestations are the predicate types whose attestations must verify too.
+	attestations []string
 }
 
 // checker returns nil (and no error) when no verification was asked for.
 func (o *verifyOptions) checker(ctx context.Context, env *Env) (*checker, error) {
+	types, err := predicateTypes(o.attestations)
+	if err != nil {
+		return nil, err
+	}
 	if !o.requested() {
+		if len(types) > 0 {
+			return nil, usagef("--attestation needs --key, or --certificate-identity and --certificate-oidc-issuer: who must have signed it")
+		}
 		return nil, nil
 	}
 	keys, err := o.verifiers(ctx)
@@ -103,12 +116,47 @@ func (o *verifyOptions) checker(ctx context.Context, env *Env) (*checker, error)
 	if err != nil {
 		return nil, err
 	}
-	return &checker{keys: keys, opts: opts}, nil
+	return &checker{keys: keys, opts: opts, attestations: types}, nil
 }
 
-// verify checks desc's signatures in t.
+// predicateTypes turns --attestation values into predicate types: the short names slsa and inventory, or a
+// predicate type URI as cosign's --type takes it.
+func predicateTypes(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		switch strings.ToLower(strings.TrimSpace(n)) {
+		case "slsa", "slsaprovenance", "slsaprovenance1", "provenance":
+			out = append(out, sign.PredicateSLSAProvenanceV1)
+		case "inventory":
+			out = append(out, sign.PredicateInventoryV1)
+		default:
+			if !strings.Contains(n, "://") {
+				return nil, usagef("--attestation %q: use slsa, inventory, or a predicate type URI", n)
+			}
+			out = append(out, n)
+		}
+	}
+	return slices.Compact(out), nil
+}
+
+// verify checks desc's signatures in t, and its attestations when asked.
 func (c *checker) verify(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, error) {
-	return sign.Verify(ctx, t, desc, c.keys, c.opts...)
+	v, _, err := c.verifyAll(ctx, t, desc)
+	return v, err
+}
+
+// verifyAll checks desc's signatures in t, then the attestations asked for; the attestation result is nil when
+// none were asked for.
+func (c *checker) verifyAll(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, *sign.AttestationVerification, error) {
+	v, err := sign.Verify(ctx, t, desc, c.keys, c.opts...)
+	if err != nil || len(c.attestations) == 0 {
+		return v, nil, err
+	}
+	a, err := sign.VerifyAttestations(ctx, t, desc, c.keys, c.attestations, c.opts...)
+	if err != nil {
+		return v, nil, err
+	}
+	return v, a, nil
 }
 
 // parseContentRef parses a REF that must name content: a tag or a digest.
@@ -144,11 +192,12 @@ func (o *registryOptions) openExisting(ctx context.Context, env *Env, log *slog.
 }
 
 type verifyResult struct {
-	Ref      string `json:"ref"`
-	Digest   string `json:"digest"`
-	Verified bool   `json:"verified"`
-	Error    string `json:"error,omitempty"`
-	Detail   any    `json:"signature,omitempty"`
+	Ref          string               `json:"ref"`
+	Digest       string               `json:"digest"`
+	Verified     bool                 `json:"verified"`
+	Error        string               `json:"error,omitempty"`
+	Detail       any                  `json:"signature,omitempty"`
+	Attestations []attestationSummary `json:"attestations,omitempty"`
 }
 
 func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
@@ -157,8 +206,8 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 		ver verifyOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "verify REF --key cosign.pub",
-		Short: "Check the artifact's signature the way an in-cluster agent (Flux) would",
+		Use:   "verify REF --key cosign.pub [--attestation slsa|inventory]...",
+		Short: "Check the artifact's signature (and attestations) the way an in-cluster agent (Flux) would",
 		Args:  argsUsage(1, 1, "one REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := parseContentRef(args[0])
@@ -180,7 +229,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
-			v, verr := check.verify(ctx, t.Storage(), desc)
+			v, atts, verr := check.verifyAll(ctx, t.Storage(), desc)
 			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
 				return verr
 			}
@@ -189,6 +238,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				res.Error = verr.Error()
 			} else {
 				res.Detail = v
+				res.Attestations = summarizeAttestations(atts)
 			}
 			if g.json() {
 				if err := writeJSON(env.Stdout, res); err != nil {
@@ -196,6 +246,9 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				}
 			} else if verr == nil {
 				fmt.Fprintf(env.Stdout, "%s: signature verified\n", res.Ref)
+				for _, a := range res.Attestations {
+					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
+				}
 			}
 			if verr != nil {
 				if ref.Tag != "" && ref.Digest == "" && errors.Is(verr, sign.ErrNoSignature) {
@@ -245,7 +298,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 				if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
 					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
 				}
-				log.Info("signature verified", "ref", full)
+				log.Info("signature verified", "ref", full, "attestations", len(check.attestations))
 			}
 			m, _, err := t.FetchManifest(ctx, desc)
 			if err != nil {

@@ -1,6 +1,7 @@
 package tektontest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -243,9 +244,12 @@ func (s stepRun) run(t *testing.T, task *v1.Task) stepResult {
 			v = strings.ReplaceAll(v, "$(workspaces."+w.Name+".bound)", fmt.Sprint(bound))
 			v = strings.ReplaceAll(v, "$(workspaces."+w.Name+".path)", path)
 		}
+		for k, val := range taskRunContext {
+			v = strings.ReplaceAll(v, "$(context.taskRun."+k+")", val)
+		}
 		return v
 	}
-	if leftover := regexp.MustCompile(`\$\((params|results|workspaces)\.[^)]*\)`).FindString(subst(step.Script)); leftover != "" {
+	if leftover := regexp.MustCompile(`\$\((params|results|workspaces|context)\.[^)]*\)`).FindString(subst(step.Script)); leftover != "" {
 		t.Fatalf("the script references %s, which this test does not substitute", leftover)
 	}
 	script := filepath.Join(dir, "script.sh")
@@ -260,7 +264,18 @@ func (s stepRun) run(t *testing.T, task *v1.Task) stepResult {
 	cmd.Dir = subst(step.WorkingDir)
 	cmd.Env = []string{"PATH=" + filepath.Dir(bin) + ":/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir}
 	for _, e := range step.Env {
-		cmd.Env = append(cmd.Env, e.Name+"="+subst(e.Value))
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			// The downward API, as the kubelet resolves it for the TaskRun's pod.
+			cmd.Env = append(cmd.Env, e.Name+"="+podFields[e.ValueFrom.FieldRef.FieldPath])
+		case e.ValueFrom != nil:
+			t.Fatalf("env %s: this test resolves only fieldRef", e.Name)
+		default:
+			if leftover := regexp.MustCompile(`\$\([^)]*\)`).FindString(subst(e.Value)); leftover != "" {
+				t.Fatalf("env %s references %s, which this test does not substitute", e.Name, leftover)
+			}
+			cmd.Env = append(cmd.Env, e.Name+"="+subst(e.Value))
+		}
 	}
 	out, err := cmd.CombinedOutput()
 	res := stepResult{err: err, output: string(out), results: map[string]string{}, binDir: filepath.Dir(bin)}
@@ -271,6 +286,13 @@ func (s stepRun) run(t *testing.T, task *v1.Task) stepResult {
 	}
 	return res
 }
+
+// taskRunContext and podFields are what Tekton and the kubelet give the step of a TaskRun named publish-run in
+// the namespace ci, started by the PipelineRun release-42.
+var (
+	taskRunContext = map[string]string{"name": "publish-run", "namespace": "ci", "uid": "6f1c2a9e-0000-4000-8000-000000000001"}
+	podFields      = map[string]string{"metadata.labels['tekton.dev/pipelineRun']": "release-42"}
+)
 
 // sourceWorkspace is a copy of the demo tree, as git-clone would leave it (without .git: statepack then leaves the
 // git annotations out and says so).
@@ -342,7 +364,8 @@ func TestTaskScriptRefusals(t *testing.T) {
 		workspaces map[string]string
 		want       string
 	}{
-		{"keyless", map[string]string{"SIGN": "keyless"}, nil, "keyless signing is not available in this build yet"},
+		{"keyless without token", map[string]string{"SIGN": "keyless"}, nil, "SIGN=keyless needs the identity-token workspace"},
+		{"unknown attest", map[string]string{"ATTEST": "yes"}, nil, `ATTEST must be true or false, not "yes"`},
 		{"key without workspace", map[string]string{"SIGN": "key"}, nil, "SIGN=key needs the signing-key workspace"},
 		{"unknown sign", map[string]string{"SIGN": "gpg"}, nil, `SIGN must be none, key or keyless, not "gpg"`},
 		{"empty dockerconfig", nil, map[string]string{"dockerconfig": "EMPTY"}, "holds neither config.json nor .dockerconfigjson"},
@@ -414,12 +437,39 @@ func TestTaskScriptPublishesToARegistryAndSigns(t *testing.T) {
 	checkResults(t, res, repository)
 
 	// Verify with the public key what Chains would read: IMAGE_URL@IMAGE_DIGEST.
+	// The provenance attestation names this TaskRun and its PipelineRun.
 	verify := exec.Command(bin, "verify", res.results["IMAGE_URL"]+"@"+res.results["IMAGE_DIGEST"], "--key", filepath.Join(keys, "cosign.pub"),
-		"--username", registryUser, "--password-stdin")
+		"--attestation", "slsa", "--attestation", "inventory", "-o", "json", "--username", registryUser, "--password-stdin")
 	verify.Stdin = strings.NewReader(registryPassword + "\n")
-	if out, err := verify.CombinedOutput(); err != nil {
-		t.Errorf("verify: %v\n%s", err, out)
+	out, err := verify.Output()
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
 	}
+	for _, want := range []string{
+		`"id":"https://statepack.dev/builders/tekton/v1"`,
+		`"invocationID":"tekton://ci/taskruns/publish-run"`,
+		`"tekton":{"namespace":"ci","pipelineRun":"release-42","taskRun":"publish-run","taskRunUID":"6f1c2a9e-0000-4000-8000-000000000001"}`,
+		`"predicateType": "https://statepack.dev/inventory/v1"`,
+	} {
+		if !strings.Contains(compactJSON(out), want) && !strings.Contains(string(out), want) {
+			t.Errorf("verify --attestation slsa -o json lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// compactJSON is the predicates of verify's JSON output without insignificant white space.
+func compactJSON(b []byte) string {
+	var v struct {
+		Attestations []struct{ Predicate json.RawMessage }
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return ""
+	}
+	var buf bytes.Buffer
+	for _, a := range v.Attestations {
+		_ = json.Compact(&buf, a.Predicate)
+	}
+	return buf.String()
 }
 
 // startRegistry runs Debian's docker-registry (CNCF distribution) with basic auth on a free loopback port, as the

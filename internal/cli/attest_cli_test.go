@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/testregistry"
+	"github.com/statepack/statepack/sign"
+)
+
+// TestAttestationsEndToEnd publishes a signed artifact from a simulated GitHub Actions run and checks what its
+// attestations say through statepack verify: provenance naming the source commit, the workflow and the run, an
+// inventory of the objects and images, and nothing secret.
+func TestAttestationsEndToEnd(t *testing.T) {
+	reg := testregistry.Start(t)
+	plant("correct horse", "ghp_SECRETTOKEN", "ghs_RUNTOKEN", "eyJ-request-token")
+	key, pub := keyPair(t, "correct horse")
+	repoDir, commit := gitRepo(t, "../../testdata/demo", "https://ci-bot:ghp_SECRETTOKEN@github.com/example/gitops.git")
+	path := filepath.Join(repoDir, "production")
+	ref := reg.Host + "/team/attested"
+	env := map[string]string{
+		"COSIGN_PASSWORD":                "correct horse",
+		"GITHUB_ACTIONS":                 "true",
+		"GITHUB_SERVER_URL":              "https://github.com",
+		"GITHUB_REPOSITORY":              "example/gitops",
+		"GITHUB_RUN_ID":                  "4242",
+		"GITHUB_RUN_ATTEMPT":             "2",
+		"GITHUB_WORKFLOW_REF":            "example/gitops/.github/workflows/publish.yml@refs/heads/main",
+		"GITHUB_EVENT_NAME":              "push",
+		"GITHUB_SHA":                     commit,
+		"RUNNER_ENVIRONMENT":             "github-hosted",
+		"GITHUB_TOKEN":                   "ghs_RUNTOKEN",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "eyJ-request-token",
+	}
+
+	r := mustRun(t, 0, env, "publish", path, ref+":v1", "--key", key, "-o", "json")
+	var pr publishResult
+	if err := json.Unmarshal([]byte(r.stdout), &pr); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}; !slices.Equal(pr.Attestations, want) {
+		t.Errorf("publish attestations = %v, want %v", pr.Attestations, want)
+	}
+
+	v := mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub, "--attestation", "slsa", "--attestation", "inventory", "-o", "json")
+	var vr struct {
+		Verified     bool
+		Attestations []attestationSummary
+	}
+	if err := json.Unmarshal([]byte(v.stdout), &vr); err != nil {
+		t.Fatal(err)
+	}
+	if !vr.Verified || len(vr.Attestations) != 2 {
+		t.Fatalf("verify -o json = %s; want verified with 2 attestations", v.stdout)
+	}
+	var prov slsa1.ProvenancePredicate
+	if err := json.Unmarshal(vr.Attestations[0].Predicate, &prov); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := prov.RunDetails.Builder.ID, "https://github.com/actions/runner/github-hosted"; got != want {
+		t.Errorf("builder id = %q, want %q", got, want)
+	}
+	if got, want := prov.RunDetails.BuildMetadata.InvocationID, "https://github.com/example/gitops/actions/runs/4242/attempts/2"; got != want {
+		t.Errorf("invocation id = %q, want %q", got, want)
+	}
+	if got := prov.RunDetails.Builder.Version["statepack"]; got != "test" {
+		t.Errorf("builder version = %q, want the statepack version", got)
+	}
+	wantDep := slsa1.ResourceDescriptor{URI: "git+https://github.com/example/gitops@main", Digest: map[string]string{"gitCommit": commit}}
+	if deps := prov.BuildDefinition.ResolvedDependencies; len(deps) != 1 || deps[0].URI != wantDep.URI || deps[0].Digest["gitCommit"] != commit {
+		t.Errorf("resolved dependencies = %+v, want [%+v]", deps, wantDep)
+	}
+	params, _ := json.Marshal(prov.BuildDefinition.ExternalParameters)
+	for _, want := range []string{`"path":"production"`, `"repository":"` + ref + `"`, `"tags":["v1"]`,
+		`"workflow":{"path":".github/workflows/publish.yml","ref":"refs/heads/main","repository":"https://github.com/example/gitops"}`} {
+		if !strings.Contains(string(params), want) {
+			t.Errorf("externalParameters %s lack %s", params, want)
+		}
+	}
+	if vr.Attestations[0].SignedBy != "key 0" || !strings.Contains(vr.Attestations[0].Summary, "commit "+commit) {
+		t.Errorf("provenance summary = %+v", vr.Attestations[0])
+	}
+
+	var inv build.Inventory
+	if err := json.Unmarshal(vr.Attestations[1].Predicate, &inv); err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Objects) != pr.Objects || len(inv.Images) == 0 || !strings.Contains(inv.Images[0].Reference, "podinfo") {
+		t.Errorf("inventory = %d objects (publish made %d), images %+v", len(inv.Objects), pr.Objects, inv.Images)
+	}
+
+	text := mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub, "--attestation", "inventory")
+	if !strings.Contains(text.stdout, "attestation "+sign.PredicateInventoryV1+" verified (key 0): ") ||
+		!strings.Contains(text.stdout, "1 Deployment") {
+		t.Errorf("verify --attestation inventory printed %q", text.stdout)
+	}
+
+	// Publishing again from the same run writes no second copy of the same statements.
+	mustRun(t, 0, env, "publish", path, ref+":v1", "--key", key)
+	again := mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub, "--attestation", "slsa", "-o", "json")
+	if n := strings.Count(again.stdout, `"predicateType"`); n != 1 {
+		t.Errorf("after a second identical publish, verify lists %d provenance attestations, want 1", n)
+	}
+}
+
+func TestAttestationsOffAndRefusals(t *testing.T) {
+	reg := testregistry.Start(t)
+	key, pub := keyPair(t, "")
+	ref := reg.Host + "/team/unattested"
+
+	r := mustRun(t, 0, nil, "publish", "../../testdata/plain", ref+":v1", "--key", key, "--attest=false", "-o", "json")
+	if !strings.Contains(r.stdout, `"attestations": []`) {
+		t.Errorf("publish --attest=false -o json = %s, want an empty attestation list", r.stdout)
+	}
+	mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub)
+	v := mustRun(t, 1, nil, "verify", ref+":v1", "--key", pub, "--attestation", "slsa")
+	if !strings.Contains(v.stderr, "no attestation") || !strings.Contains(v.stderr, "was it published with attestations on?") {
+		t.Errorf("verify --attestation slsa of an unattested artifact: %s", v)
+	}
+	// pull verifies the attestations it is asked for before extracting anything.
+	out := filepath.Join(t.TempDir(), "out")
+	p := mustRun(t, 1, nil, "pull", ref+":v1", "-o", out, "--key", pub, "--attestation", "slsa")
+	if !strings.Contains(p.stderr, "nothing was extracted") {
+		t.Errorf("pull of an unattested artifact with --attestation: %s", p)
+	}
+
+	// An incremental publish (of the same content) with attestations on does not skip an artifact that lacks them.
+	mustRun(t, 0, nil, "publish", "../../testdata/plain", ref+":inc", "--key", key, "--attest=false", "--incremental")
+	mustRun(t, 0, nil, "publish", "../../testdata/plain", ref+":inc", "--key", key, "--incremental")
+	mustRun(t, 0, nil, "verify", ref+":inc", "--key", pub, "--attestation", "slsa", "--attestation", "inventory")
+	inc := mustRun(t, 0, nil, "publish", "../../testdata/plain", ref+":inc", "--key", key, "--incremental", "-o", "json")
+	if !strings.Contains(inc.stdout, `"unchanged": true`) || !strings.Contains(inc.stdout, sign.PredicateInventoryV1) {
+		t.Errorf("incremental publish of an attested, unchanged artifact = %s; want unchanged with its attestations", inc.stdout)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"publish", "../../testdata/plain", ref + ":x", "--attest"}, "--attest needs --key or --keyless"},
+		{[]string{"verify", ref + ":v1", "--attestation", "slsa"}, "verify needs --key"},
+		{[]string{"verify", ref + ":v1", "--key", pub, "--attestation", "sbom"}, `--attestation "sbom": use slsa, inventory, or a predicate type URI`},
+		{[]string{"pull", ref + ":v1", "-o", t.TempDir(), "--attestation", "slsa"}, "--attestation needs --key"},
+	} {
+		r := mustRun(t, 2, nil, tc.args...)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("statepack %s: stderr %q, want %q", strings.Join(tc.args, " "), r.stderr, tc.want)
+		}
+	}
+}
