@@ -33,7 +33,7 @@ dist/keys/cosign.key: | $(BIN)
 demo: $(BIN) dist/keys/cosign.key
 	@rm -rf dist/demo
 	COSIGN_PASSWORD=$(DEMO_PASSWORD) $(BIN) publish $(DEMO_TREE) oci:dist/demo:latest --key dist/keys/cosign.key
-	$(BIN) verify oci:dist/demo:latest --key dist/keys/cosign.pub
+	$(BIN) verify oci:dist/demo:latest --key dist/keys/cosign.pub --attestation slsa --attestation inventory
 	@echo "The demo artifact is in dist/demo (an OCI image layout). Try: $(BIN) pull oci:dist/demo:latest -o dist/demo-pulled"
 
 test:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -470,26 +471,37 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 	}
 	log.Debug("pushed", "digest", desc.Digest, "duration", since(start))
 	if signer != nil {
+		// The signature and the attestations live under different tags: they are written side by side, which
+		// halves what signing adds to a publish on a registry where each write is a few round trips.
 		start = time.Now()
-		err := retryStep(ctx, log, "sign", func() error {
-			_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name())
-			return err
-		})
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
-		}
-		log.Debug("signed", "signer", signer.String(), "duration", since(start))
-		if len(preds) > 0 {
-			start = time.Now()
-			err := retryStep(ctx, log, "attest", func() error {
-				_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds...)
+		var wg sync.WaitGroup
+		var signErr, attestErr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			signErr = retryStep(ctx, log, "sign", func() error {
+				_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name())
 				return err
 			})
-			if err != nil {
-				return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), err)
-			}
-			log.Debug("attested", "predicates", len(preds), "duration", since(start))
+		}()
+		if len(preds) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				attestErr = retryStep(ctx, log, "attest", func() error {
+					_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds...)
+					return err
+				})
+			}()
 		}
+		wg.Wait()
+		if signErr != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), signErr)
+		}
+		if attestErr != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), attestErr)
+		}
+		log.Debug("signed", "signer", signer.String(), "attestations", len(preds), "duration", since(start))
 	}
 	if len(tags) > 0 {
 		if immutable {
