@@ -47,6 +47,17 @@ func TestKeylessThroughTheCLI(t *testing.T) {
 	if v := verify(wf.Identity(), ss.GitHubIssuer); v.code != 0 {
 		t.Fatalf("verify with the signer's identity: %s", v)
 	}
+	// The keyless signer attested too: the attestations verify by the same identity, and not by another.
+	att := run(t, nil, "", "verify", ref, "--certificate-identity", wf.Identity(), "--certificate-oidc-issuer", ss.GitHubIssuer,
+		"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct", "--attestation", "slsa", "--attestation", "inventory")
+	if att.code != 0 || strings.Count(att.stdout, "verified ("+wf.Identity()) != 2 {
+		t.Errorf("verify --attestation slsa --attestation inventory by identity: %s\nwant both verified by %s", att, wf.Identity())
+	}
+	other0 := testsigstore.GitHubWorkflow{Repository: "acme/other", Path: wf.Path, Ref: wf.Ref}
+	if v := run(t, nil, "", "verify", ref, "--certificate-identity", other0.Identity(), "--certificate-oidc-issuer", ss.GitHubIssuer,
+		"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct", "--attestation", "slsa"); v.code != 1 {
+		t.Errorf("verify --attestation slsa with another identity: %s\nwant exit 1", v)
+	}
 	other := testsigstore.GitHubWorkflow{Repository: "acme/other", Path: wf.Path, Ref: wf.Ref}
 	if v := verify(other.Identity(), ss.GitHubIssuer); v.code != 1 || !strings.Contains(v.stderr, wf.Identity()) {
 		t.Errorf("verify with another identity: %s\nwant exit 1 naming the identity found", v)
