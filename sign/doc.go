@@ -19,8 +19,14 @@
 // --insecure-ignore-tlog` and Flux check keys), or is keyless with a certificate from a trusted Fulcio that names an
 // expected identity (`cosign verify --certificate-identity --certificate-oidc-issuer`, Flux's matchOIDCIdentity).
 //
-// The sigstore bundle format, attestations and KMS keys are not here yet; they return ErrUnsupported where a
-// caller could ask for them.
+// Attest signs in-toto statements (v1) about an artifact — statepack writes SLSA provenance v1 and its own
+// inventory predicate — as DSSE envelopes, and stores them in cosign's legacy attestation format, as `cosign attest`
+// writes them: a manifest tagged sha256-<hex>.att, one layer per attestation annotated with its predicateType.
+// VerifyAttestations checks them by predicate type with the same keys, identities and trust roots as Verify;
+// cosign's VerifyImageAttestations accepts them.
+//
+// The sigstore bundle format and KMS keys are not here yet; they return ErrUnsupported where a caller could ask for
+// them.
 //
 // The package is not for rendering, packaging or pushing artifacts (see build and publish). It never reads the
 // environment on its own except to resolve an "env://VAR" key reference the caller gave it: the CLI reads
