@@ -4,20 +4,29 @@
 // code signs an artifact in a remote registry (oras-go's registry/remote) and in a local OCI layout directory
 // (oras-go's content/oci), and the signature always lands in the same target as the artifact.
 //
-// Signatures are written in cosign's legacy format, byte for byte what `cosign sign --key` writes: a manifest tagged
-// sha256-<hex>.sig whose layers are simple-signing payloads with the base64 signature in the layer annotation
-// dev.cosignproject.cosign/signature. Every verifier in use today reads it: `cosign verify`, Flux's
+// Signatures are written in cosign's legacy format by default, byte for byte what `cosign sign --key` writes: a
+// manifest tagged sha256-<hex>.sig whose layers are simple-signing payloads with the base64 signature in the layer
+// annotation dev.cosignproject.cosign/signature. Every verifier in use today reads it: `cosign verify`, Flux's
 // source-controller, Kyverno, policy-controller.
+//
+// On request (WithFormat) they are written in the sigstore bundle format instead, or as well, as `cosign sign
+// --new-bundle-format` writes it: a sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement naming
+// the digest, stored as an OCI 1.1 manifest whose subject is the artifact. Registries with the referrers API index
+// it; on registries without it the referrers tag sha256-<hex> lists it; an OCI layout records it in its index.
+// Flux's source-controller reads bundles from v1.8 on, before the legacy signatures; Kyverno does not follow the
+// referrers tag, and policy-controller accepts bundles only for keyless signatures, so the legacy format, or both,
+// serves mixed fleets.
 //
 // A Signer signs with a cosign key pair (LoadSigner) or keyless (LoadKeylessSigner): with an ephemeral key that
 // Fulcio certifies for the identity in an OIDC token (GitHubActionsToken gets GitHub Actions' one), the signature
 // then carrying the certificate chain and, unless turned off, its Rekor transparency-log entry, as `cosign sign`
 // writes them.
 //
-// Verification follows cosign and Flux: a signature counts when its payload names the subject's digest and it
+// Verification follows cosign and Flux: it looks for bundles first, then legacy signatures, and a signature counts when its payload names the subject's digest and it
 // verifies with one of the given public keys (without the transparency log, as `cosign verify --key
 // --insecure-ignore-tlog` and Flux check keys), or is keyless with a certificate from a trusted Fulcio that names an
 // expected identity (`cosign verify --certificate-identity --certificate-oidc-issuer`, Flux's matchOIDCIdentity).
+// Bundles holding attestations are not signatures.
 //
 // Attest signs in-toto statements (v1) about an artifact — statepack writes SLSA provenance v1 and its own
 // inventory predicate — as DSSE envelopes, and stores them in cosign's legacy attestation format, as `cosign attest`
@@ -25,8 +34,7 @@
 // VerifyAttestations checks them by predicate type with the same keys, identities and trust roots as Verify;
 // cosign's VerifyImageAttestations accepts them.
 //
-// The sigstore bundle format and KMS keys are not here yet; they return ErrUnsupported where a caller could ask for
-// them.
+// KMS keys are not here yet; they return ErrUnsupported where a caller could ask for them.
 //
 // The package is not for rendering, packaging or pushing artifacts (see build and publish). It never reads the
 // environment on its own except to resolve an "env://VAR" key reference the caller gave it: the CLI reads

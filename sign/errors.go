@@ -6,7 +6,7 @@ import "errors"
 // why a signature was refused) around them.
 var (
 	// ErrNoSignature is returned by Verify when the subject has no signature at all: its sha256-<hex>.sig tag is
-	// absent from the target, or names a manifest without a signature layer.
+	// absent (or names a manifest without a signature layer) and no sigstore bundle signature refers to it.
 	ErrNoSignature = errors.New("no signature found")
 
 	// ErrVerification is returned by Verify when signatures exist but none verifies with the given keys or
@@ -21,6 +21,6 @@ var (
 	ErrNoIdentityToken = errors.New("no OIDC identity token")
 
 	// ErrUnsupported is returned by LoadSigner, LoadVerifiers and Sign (through WithFormat) for what this build
-	// does not do yet: KMS and hardware keys, keys fetched from a URL, signature formats other than cosign's legacy one.
+	// does not do yet: hardware keys, keys fetched from a URL, signature annotations in the bundle format.
 	ErrUnsupported = errors.New("not supported")
 )

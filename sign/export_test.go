@@ -1,9 +1,12 @@
 package sign
 
 import (
+	"context"
 	"errors"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"oras.land/oras-go/v2"
 )
 
 // ErrPublicTrustedRoot is what reaching for public Sigstore's trusted root gives in this package's tests: they run
@@ -12,4 +15,14 @@ var ErrPublicTrustedRoot = errors.New("test: public Sigstore's trusted root is o
 
 func init() {
 	publicTrustedRoot = func() (root.TrustedMaterial, error) { return nil, ErrPublicTrustedRoot }
+}
+
+// WriteBundleReferrer exposes writeBundleReferrer, the hook attestations in the bundle format use, to the tests.
+func WriteBundleReferrer(ctx context.Context, t oras.Target, subject ocispec.Descriptor, bundleJSON []byte, annotations map[string]string) (ocispec.Descriptor, error) {
+	return writeBundleReferrer(ctx, t, subject, bundleJSON, annotations, nil)
+}
+
+// DSSEBundle exposes dsseBundle to the tests: a sigstore bundle of a DSSE envelope over payload, signed by s.
+func (s *Signer) DSSEBundle(ctx context.Context, payloadType string, payload []byte) ([]byte, error) {
+	return s.dsseBundle(ctx, payloadType, payload)
 }

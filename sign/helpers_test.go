@@ -35,7 +35,7 @@ var (
 
 // testKeys returns two key pairs, made once per test binary: scrypt makes each one cost a fraction of a second.
 // keyA is encrypted with a password, keyB with the empty one.
-func testKeys(t *testing.T) (a, b keyPair) {
+func testKeys(t testing.TB) (a, b keyPair) {
 	t.Helper()
 	keysOnce.Do(func() {
 		keyA.password = []byte("correct horse battery staple")
@@ -50,7 +50,7 @@ func testKeys(t *testing.T) (a, b keyPair) {
 	return keyA, keyB
 }
 
-func writeFile(t *testing.T, name string, data []byte) string {
+func writeFile(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -63,7 +63,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 // is safe for concurrent use.
 var signers sync.Map // string(private PEM) → *sign.Signer
 
-func loadSigner(t *testing.T, kp keyPair) *sign.Signer {
+func loadSigner(t testing.TB, kp keyPair) *sign.Signer {
 	t.Helper()
 	if s, ok := signers.Load(string(kp.priv)); ok {
 		return s.(*sign.Signer)
@@ -94,6 +94,9 @@ type target struct {
 	kind string // "registry" or "oci-layout"
 	oras.Target
 	ref string
+	// reopen returns a new handle on the same storage, as another process would open it: a new repository client
+	// that knows nothing of the registry yet, or the layout read again from disk. Nil for targets made elsewhere.
+	reopen func(t testing.TB) oras.Target
 }
 
 func registryTarget(t *testing.T, r *testregistry.Registry, repo string) target {
@@ -104,7 +107,18 @@ func registryTarget(t *testing.T, r *testregistry.Registry, repo string) target 
 		t.Fatal(err)
 	}
 	rr.PlainHTTP = true
-	return target{kind: "registry", Target: rr, ref: ref}
+	return target{kind: "registry", Target: rr, ref: ref, reopen: func(t testing.TB) oras.Target { return remoteRepo(t, ref) }}
+}
+
+// remoteRepo is a new oras-go client for the repository ref on a plain-HTTP loopback registry.
+func remoteRepo(t testing.TB, ref string) *orasremote.Repository {
+	t.Helper()
+	rr, err := orasremote.NewRepository(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr.PlainHTTP = true
+	return rr
 }
 
 func layoutTarget(t testing.TB) target {
@@ -114,7 +128,14 @@ func layoutTarget(t testing.TB) target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return target{kind: "oci-layout", Target: s, ref: "oci:" + dir}
+	return target{kind: "oci-layout", Target: s, ref: "oci:" + dir, reopen: func(t testing.TB) oras.Target {
+		t.Helper()
+		s, err := oci.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}}
 }
 
 // eachTarget runs f once against a repository of a real registry process and once against an OCI layout.

@@ -14,11 +14,19 @@ type Format string
 
 const (
 	// FormatLegacy is cosign's original format: a manifest tagged sha256-<hex>.sig in the artifact's repository,
-	// one simple-signing layer per signature. It is the default and the one every verifier reads.
+	// one simple-signing layer per signature. It is the default and the one every verifier reads: cosign, Flux's
+	// source-controller, Kyverno, policy-controller.
 	FormatLegacy Format = "legacy"
-	// FormatBundle is the sigstore bundle stored as an OCI 1.1 referrer. Not supported in this build yet.
+	// FormatBundle is the sigstore bundle format as `cosign sign --new-bundle-format` (cosign v2.6) writes it: a
+	// sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement that names the artifact's digest
+	// (predicate type https://sigstore.dev/cosign/sign/v1), with the signer's public-key hint, or its Fulcio
+	// certificate and Rekor entry, stored as an OCI 1.1 manifest whose subject is the artifact (a referrer). A
+	// registry with the referrers API indexes it; on one without, the referrers tag sha256-<hex> lists it, as the
+	// OCI distribution spec's fallback says. Flux's source-controller reads it from v1.8 on, before the legacy
+	// signatures, and `cosign verify` finds it by itself; Kyverno does not follow the referrers tag, and
+	// policy-controller accepts bundles only for keyless signatures.
 	FormatBundle Format = "bundle"
-	// FormatBoth writes the legacy format and the bundle. Not supported in this build yet.
+	// FormatBoth writes the legacy signature, then the bundle, for fleets whose verifiers differ.
 	FormatBoth Format = "both"
 )
 
@@ -47,7 +55,9 @@ func makeSignOptions(opts []SignOption) (*signOptions, error) {
 
 // WithAnnotations adds key=value pairs to the signed payload, in its "optional" section, as `cosign sign -a` does.
 // They are covered by the signature, and Verify can require them (WithRequiredAnnotations). The default is none,
-// which writes "optional": null as cosign does. Keys must not be empty.
+// which writes "optional": null as cosign does. Keys must not be empty. The bundle format has no place for them
+// (cosign v2.6 drops them): Sign refuses annotations with FormatBundle and FormatBoth, with an error wrapping
+// ErrUnsupported, rather than sign without them.
 func WithAnnotations(annotations map[string]string) SignOption {
 	return func(o *signOptions) error {
 		for k := range annotations {
@@ -76,8 +86,8 @@ func WithLogger(l *slog.Logger) SignOption {
 	}
 }
 
-// WithFormat selects how the signature is stored. The default is FormatLegacy, the only format this build writes;
-// FormatBundle and FormatBoth return an error wrapping ErrUnsupported.
+// WithFormat selects how the signature is stored: FormatLegacy, FormatBundle or FormatBoth. The default, and the
+// empty Format, is FormatLegacy.
 func WithFormat(f Format) SignOption {
 	return func(o *signOptions) error {
 		switch f {
@@ -85,7 +95,8 @@ func WithFormat(f Format) SignOption {
 			o.format = FormatLegacy
 			return nil
 		case FormatBundle, FormatBoth:
-			return fmt.Errorf("signature format %q: %w in this build yet (use %q)", f, ErrUnsupported, FormatLegacy)
+			o.format = f
+			return nil
 		default:
 			return fmt.Errorf("unknown signature format %q (want %q, %q or %q)", f, FormatLegacy, FormatBundle, FormatBoth)
 		}
@@ -103,6 +114,7 @@ type verifyOptions struct {
 	// Keyless verification.
 	identities  []Identity
 	rootCerts   *certPools
+	rootPEM     []byte // the PEM rootCerts was read from, for bundles, which carry no chain
 	trustedRoot *root.TrustedRoot
 	ignoreTlog  bool
 	ignoreSCT   bool
@@ -122,7 +134,8 @@ func makeVerifyOptions(opts []VerifyOption) (*verifyOptions, error) {
 }
 
 // WithRequiredAnnotations makes Verify accept only signatures whose payload carries every one of these key=value
-// pairs, as `cosign verify -a` does. The default is to require none.
+// pairs, as `cosign verify -a` does. The default is to require none. Bundle signatures carry no annotations: with
+// this option, Verify refuses them and accepts only legacy signatures.
 func WithRequiredAnnotations(annotations map[string]string) VerifyOption {
 	return func(o *verifyOptions) error {
 		for k := range annotations {
@@ -168,6 +181,7 @@ func WithRootCerts(pemChain []byte) VerifyOption {
 			return fmt.Errorf("reading the Fulcio roots: %w", err)
 		}
 		o.rootCerts = p
+		o.rootPEM = slices.Clone(pemChain)
 		return nil
 	}
 }
@@ -189,8 +203,9 @@ func WithTrustedRoot(trustedRootJSON []byte) VerifyOption {
 // WithIgnoreTlog makes keyless verification accept a signature without a transparency-log entry (cosign's
 // --insecure-ignore-tlog), such as one made with WithTlogUpload(false). cosign then accepts the signature only
 // while its certificate is valid, ten minutes after signing: without the log nothing proves that it was made in
-// that window. The default is to require the Rekor entry (the signature's bundle) and verify it offline. Key
-// signatures are always verified without the log, as Flux verifies them.
+// that window. The default is to require the Rekor entry (a legacy signature's bundle annotation, a sigstore
+// bundle's tlog entry) and verify it offline. Key signatures are always verified without the log, as Flux verifies
+// them.
 func WithIgnoreTlog(ignore bool) VerifyOption {
 	return func(o *verifyOptions) error {
 		o.ignoreTlog = ignore

@@ -142,7 +142,6 @@ func TestSignRefuses(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "subject not in target", ref: "oci:x", missing: true, wantIs: errdef.ErrNotFound, wantMsg: "in the target; push the artifact before signing it"},
-		{name: "bundle format", ref: "oci:x", opts: []sign.SignOption{sign.WithFormat(sign.FormatBundle)}, wantIs: sign.ErrUnsupported, wantMsg: `signature format "bundle": not supported in this build yet (use "legacy")`},
 		{name: "unknown format", ref: "oci:x", opts: []sign.SignOption{sign.WithFormat("cbor")}, wantMsg: `unknown signature format "cbor"`},
 		{name: "empty annotation key", ref: "oci:x", opts: []sign.SignOption{sign.WithAnnotations(map[string]string{"": "x"})}, wantMsg: "signature annotation with an empty key"},
 		{name: "no name", ref: "", wantMsg: "no name for the signed payload"},

@@ -24,16 +24,21 @@ import (
 type Verification struct {
 	// Subject is the digest whose signatures were checked.
 	Subject digest.Digest
-	// SignatureManifest is the manifest tagged sha256-<hex>.sig that the signatures were read from.
+	// SignatureManifest is the manifest tagged sha256-<hex>.sig that the legacy signatures were read from; it is zero
+	// when the subject has none.
 	SignatureManifest ocispec.Descriptor
-	// Checked is how many signatures that manifest holds.
+	// Checked is how many signatures were checked: the sigstore bundles among the subject's referrers, then the
+	// layers of its legacy signature manifest.
 	Checked int
-	// Verified lists the signatures that verified, in the manifest's order; there is at least one.
+	// Verified lists the signatures that verified, bundles first, each format in the order it was found; there is
+	// at least one.
 	Verified []VerifiedSignature
 }
 
 // VerifiedSignature is one signature that verified.
 type VerifiedSignature struct {
+	// Format is the signature's format: FormatLegacy or FormatBundle.
+	Format Format
 	// KeyIndex is the index, in the verifiers given to Verify, of the first key that verified the signature; -1 for
 	// a keyless signature.
 	KeyIndex int
@@ -42,25 +47,42 @@ type VerifiedSignature struct {
 	Identity Identity
 	// Certificate is a keyless signature's Fulcio certificate; nil for a key signature.
 	Certificate *x509.Certificate
-	// TlogVerified says that the signature's transparency-log entry (its Rekor bundle) was verified. It is false
-	// for key signatures, which are checked without the log, and for keyless ones under WithIgnoreTlog.
+	// TlogVerified says that the signature's transparency-log entry (its Rekor bundle, or the bundle's tlog entry)
+	// was verified. It is false for key signatures, which are checked without the log, and for keyless ones under
+	// WithIgnoreTlog.
 	TlogVerified bool
-	// Image is the signed payload's "<docker-reference>@<digest>".
+	// Image is, for a legacy signature, the signed payload's "<docker-reference>@<digest>"; for a bundle, whose
+	// statement names no repository, the digest alone.
 	Image string
-	// Annotations are the payload's optional annotations (cosign sign -a); nil when there are none.
+	// Annotations are the payload's optional annotations (cosign sign -a); nil when there are none, and always for
+	// a bundle.
 	Annotations map[string]interface{}
-	// Layer is the digest of the signature's layer in the signature manifest.
+	// Layer is the digest of the layer that holds the signature: in the legacy signature manifest, or the bundle.
 	Layer digest.Digest
+	// Manifest is, for a bundle, the referrer manifest that holds it; zero for a legacy signature (see
+	// Verification.SignatureManifest).
+	Manifest ocispec.Descriptor
 }
 
-// Verify checks that subject carries, in t, a signature in cosign's legacy format that verifies, the way Flux's
-// source-controller and `cosign verify` do: each signature layer under the sha256-<hex>.sig tag is checked with
-// cosign's own VerifyImageSignature, so the signature must verify over the payload and the payload must name
-// subject's digest. A signature counts when it verifies with one of verifiers (public keys; the transparency log is
-// not consulted, as `cosign verify --key --insecure-ignore-tlog` and Flux check keys), or, when WithIdentities is
-// given, when it is a keyless signature whose Fulcio certificate chains to the trusted roots, names one of the
-// expected identities, carries a verifying SCT (unless WithIgnoreSCT) and has a verifying Rekor entry (unless
-// WithIgnoreTlog). Either verifiers or identities, or both, must be given.
+// Verify checks that subject carries, in t, a signature that verifies, the way Flux's source-controller (v1.8 and
+// later) and `cosign verify` look for one: first the sigstore bundles among subject's referrers (FormatBundle:
+// found through the registry's referrers API, else its referrers tag sha256-<hex>, or an OCI layout's index), then
+// the legacy signatures under the sha256-<hex>.sig tag. A signature counts when it verifies with one of verifiers
+// (public keys; the transparency log is not consulted, as `cosign verify --key --insecure-ignore-tlog` and Flux
+// check keys), or, when WithIdentities is given, when it is keyless, with a Fulcio certificate that chains to the
+// trusted roots, names one of the expected identities, carries a verifying SCT (unless WithIgnoreSCT) and has a
+// verifying Rekor entry (unless WithIgnoreTlog). Either verifiers or identities, or both, must be given.
+//
+// Legacy signatures are checked with cosign's own VerifyImageSignature: the signature must verify over the payload,
+// and the payload must name subject's digest. Bundles are checked with sigstore-go as cosign's VerifyNewBundle
+// checks them: the DSSE envelope's signature, over an in-toto statement with cosign's signature predicate type
+// (https://sigstore.dev/cosign/sign/v1) that names subject's digest. Bundles holding attestations (other predicate
+// types) are not signatures and are skipped. Bundles carry no annotations, so WithRequiredAnnotations leaves only
+// legacy signatures.
+//
+// One verifying signature in either format is enough. Flux and `cosign verify` are stricter when an artifact has
+// bundles: they check only those, and never fall back to the legacy signatures. When a legacy signature verifies
+// but the bundles found do not, Verify succeeds and logs a warning that such verifiers would refuse the artifact.
 //
 // Keyless verification reads nothing but t, unless it is given neither WithRootCerts nor WithTrustedRoot, or is
 // given WithRootCerts without ignoring the logs: it then fetches public Sigstore's trusted root through TUF, once
@@ -68,7 +90,8 @@ type VerifiedSignature struct {
 //
 // It returns an error wrapping ErrNoSignature when there is no signature at all, and one wrapping ErrVerification,
 // saying how many signatures were checked and why each was refused (for an identity: what the certificate names
-// and what was expected), when none verifies. Only subject.Digest is used; the subject itself need not be in t.
+// and what was expected; for a bundle: which referrer manifest held it), when none verifies. Only subject.Digest
+// is used; the subject itself need not be in t (an OCI layout finds referrers only of manifests it holds).
 func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, verifiers []signature.Verifier, opts ...VerifyOption) (*Verification, error) {
 	o, err := makeVerifyOptions(opts)
 	if err != nil {
@@ -92,30 +115,62 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 	if o.rootCerts != nil && o.trustedRoot != nil {
 		return nil, fmt.Errorf("verifying %s: give the Fulcio roots or a trusted root, not both", subject.Digest)
 	}
+
+	// The bundles first, as Flux looks for them. A target that cannot list referrers does not stop the legacy
+	// check; its error is reported only when nothing else verifies.
+	var bundles []foundBundle
+	var listErr error
+	if full, err := resolveSubject(ctx, t, subject); err != nil {
+		listErr = err
+	} else if bundles, err = readSignatureBundles(ctx, t, full); err != nil {
+		listErr = err
+	}
+	if listErr != nil {
+		listErr = fmt.Errorf("the sigstore bundles among its referrers could not be listed: %w", listErr)
+		o.logger.WarnContext(ctx, "listing referrers failed; checking legacy signatures only", "subject", subject.Digest, "error", listErr)
+	}
+
 	tag := SignatureTag(subject.Digest)
 	sigs, err := readLegacy(ctx, t, subject.Digest)
 	if err != nil {
 		return nil, err
 	}
-	if sigs == nil {
-		return nil, fmt.Errorf("%w for %s: the target has no tag %s", ErrNoSignature, subject.Digest, tag)
+	var list []oci.Signature
+	if sigs != nil {
+		if list, err = sigs.Get(); err != nil {
+			return nil, fmt.Errorf("verifying %s: reading tag %s: %w", subject.Digest, tag, err)
+		}
 	}
-	list, err := sigs.Get()
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: reading tag %s: %w", subject.Digest, tag, err)
-	}
-	if len(list) == 0 {
+	if len(bundles) == 0 && len(list) == 0 {
+		if listErr != nil {
+			return nil, fmt.Errorf("verifying %s: %w", subject.Digest, listErr)
+		}
+		if sigs == nil {
+			return nil, fmt.Errorf("%w for %s: the target has no tag %s", ErrNoSignature, subject.Digest, tag)
+		}
 		return nil, fmt.Errorf("%w for %s: tag %s holds no signature layer", ErrNoSignature, subject.Digest, tag)
 	}
 
-	res := &Verification{Subject: subject.Digest, SignatureManifest: sigs.desc, Checked: len(list)}
+	res := &Verification{Subject: subject.Digest, Checked: len(bundles) + len(list)}
+	if sigs != nil {
+		res.SignatureManifest = sigs.desc
+	}
 	checks := len(verifiers)
 	if len(o.identities) > 0 {
 		checks++
 	}
-	many := len(list) > 1 || checks > 1
-	var keyless *keylessCheck // made on the first signature that needs it: it may fetch a trusted root
+	many := res.Checked > 1 || checks > 1
 	var refusals []error
+	if listErr != nil {
+		refusals = append(refusals, listErr)
+	}
+
+	bundlesVerified, err := verifyBundles(ctx, bundles, subject.Digest, verifiers, o, many, res, &refusals)
+	if err != nil {
+		return nil, err
+	}
+
+	var keyless *keylessCheck // made on the first signature that needs it: it may fetch a trusted root
 	for i, sig := range list {
 		layer, _ := sig.Digest()
 		// cosign copies each signature into a static one before checking it; so do we, to check the same thing.
@@ -173,9 +228,86 @@ func Verify(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descript
 	}
 	if len(res.Verified) == 0 {
 		return nil, fmt.Errorf("%w for %s: %d signature(s) checked, none verifies with %s: %w",
-			ErrVerification, subject.Digest, len(list), expectation(len(verifiers), len(o.identities)), errors.Join(refusals...))
+			ErrVerification, subject.Digest, res.Checked, expectation(len(verifiers), len(o.identities)), errors.Join(refusals...))
+	}
+	if len(bundles) > 0 && bundlesVerified == 0 {
+		o.logger.WarnContext(ctx, "only a legacy signature verifies: Flux's source-controller and cosign verify check only the sigstore bundles when an artifact has any, and would refuse it",
+			"subject", subject.Digest, "bundles", len(bundles))
 	}
 	return res, nil
+}
+
+// verifyBundles checks each bundle with each key, then as keyless, appending what verifies to res and why the
+// others were refused to refusals; it returns how many verified.
+func verifyBundles(ctx context.Context, bundles []foundBundle, subject digest.Digest, verifiers []signature.Verifier, o *verifyOptions,
+	many bool, res *Verification, refusals *[]error) (int, error) {
+	if len(bundles) == 0 {
+		return 0, nil
+	}
+	artifact, err := bundleDigestPolicy(subject)
+	if err != nil {
+		return 0, fmt.Errorf("verifying %s: %w", subject, err)
+	}
+	var keyless *bundleKeyless // made on the first bundle that needs it: it may fetch a trusted root
+	verified := 0
+	for i, fb := range bundles {
+		refuse := func(by string, err error) {
+			o.logger.DebugContext(ctx, "bundle refused", "subject", subject, "bundle", i+1, "manifest", fb.manifest.Digest, "by", by, "error", err)
+			*refusals = append(*refusals, bundleRefusal(many, i, fb.manifest.Digest, by, err))
+		}
+		if err := bundlePrecheck(fb, subject); err != nil {
+			refuse("", err)
+			continue
+		}
+		if o.annotations != nil {
+			have, _ := json.Marshal(o.annotations)
+			refuse("", fmt.Errorf("a sigstore bundle carries no annotations, and %s are required", have))
+			continue
+		}
+		vs := VerifiedSignature{Format: FormatBundle, KeyIndex: -1, Image: subject.String(), Layer: fb.layer.Digest, Manifest: fb.manifest}
+		ok := false
+		for k, v := range verifiers {
+			if err := verifyBundleWithKey(fb.bundle, v, artifact); err != nil {
+				refuse(fmt.Sprintf("key %d", k), err)
+				continue
+			}
+			vs.KeyIndex, ok = k, true
+			break
+		}
+		if !ok && len(o.identities) > 0 {
+			if keyless == nil {
+				if keyless, err = newBundleKeyless(o); err != nil {
+					return 0, fmt.Errorf("verifying %s: %w", subject, err)
+				}
+			}
+			cert, tlog, err := keyless.check(fb.bundle, artifact)
+			if err != nil {
+				refuse("keyless", err)
+			} else {
+				sans, issuer := certIdentity(cert)
+				vs.Identity = Identity{Subject: strings.Join(sans, ", "), Issuer: issuer}
+				vs.Certificate, vs.TlogVerified, ok = cert, tlog, true
+			}
+		}
+		if ok {
+			o.logger.DebugContext(ctx, "bundle verified", "subject", subject, "bundle", i+1, "manifest", fb.manifest.Digest, "key", vs.KeyIndex, "identity", vs.Identity.Subject)
+			res.Verified = append(res.Verified, vs)
+			verified++
+		}
+	}
+	return verified, nil
+}
+
+// bundleRefusal says why one bundle did not verify with one key, or as keyless, naming the bundle and the check
+// only when there is more than one of either, as refusal does for legacy signatures.
+func bundleRefusal(many bool, i int, manifest digest.Digest, by string, err error) error {
+	if !many {
+		return err
+	}
+	if by == "" {
+		return fmt.Errorf("bundle %d (manifest %s): %w", i+1, manifest, err)
+	}
+	return fmt.Errorf("bundle %d (manifest %s), %s: %w", i+1, manifest, by, err)
 }
 
 // expectation names what Verify was given to check signatures with, for its failure message.
@@ -320,6 +452,7 @@ func describe(sig oci.Signature, key int, layer v1.Hash) (VerifiedSignature, err
 		return VerifiedSignature{}, err
 	}
 	return VerifiedSignature{
+		Format:      FormatLegacy,
 		KeyIndex:    key,
 		Image:       sci.Critical.Identity.DockerReference + "@" + sci.Critical.Image.DockerManifestDigest,
 		Annotations: sci.Optional,
