@@ -127,13 +127,44 @@ func statementName(dockerReference string) (string, error) {
 // All predicates are written in one update of the tag, blobs first and the tag last. Attestations already there
 // are kept, as cosign keeps them; one with the same statement signed by this signer is not written twice, so a
 // retried publish converges. It returns the descriptor of the attestation manifest.
-func (s *Signer) Attest(ctx context.Context, t oras.Target, subject ocispec.Descriptor, dockerReference string, predicates ...Predicate) (ocispec.Descriptor, error) {
+//
+// WithFormat(FormatBundle) stores each statement as a sigstore bundle referring to subject instead, as `cosign
+// attest --new-bundle-format` does (see Sign for where referrers are kept), and returns the last bundle's
+// manifest; FormatBoth writes both. WithAnnotations is refused: attestations carry none.
+func (s *Signer) Attest(ctx context.Context, t oras.Target, subject ocispec.Descriptor, dockerReference string, predicates []Predicate, opts ...SignOption) (ocispec.Descriptor, error) {
 	if s == nil || s.impl == nil {
 		return ocispec.Descriptor{}, errors.New("attesting: no signer (use LoadSigner)")
 	}
 	if len(predicates) == 0 {
 		return ocispec.Descriptor{}, fmt.Errorf("attesting %s: no predicate given", subject.Digest)
 	}
+	o, err := makeSignOptions(opts)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w", subject.Digest, err)
+	}
+	if len(o.annotations) > 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("attesting %s: attestations carry no annotations: %w", subject.Digest, ErrUnsupported)
+	}
+	var desc ocispec.Descriptor
+	if o.format == FormatLegacy || o.format == FormatBoth {
+		if desc, err = s.attestLegacy(ctx, t, subject, dockerReference, predicates); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if o.format == FormatBundle || o.format == FormatBoth {
+		bd, err := s.writeAttestationBundles(ctx, t, subject, dockerReference, predicates, o.logger)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w", subject.Digest, err)
+		}
+		if o.format == FormatBundle {
+			desc = bd
+		}
+	}
+	return desc, nil
+}
+
+// attestLegacy is Attest in cosign's legacy format.
+func (s *Signer) attestLegacy(ctx context.Context, t oras.Target, subject ocispec.Descriptor, dockerReference string, predicates []Predicate) (ocispec.Descriptor, error) {
 	h, err := v1.NewHash(subject.Digest.String())
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("attesting %q: %w", subject.Digest, err)

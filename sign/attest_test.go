@@ -52,7 +52,7 @@ func TestAttestVerify(t *testing.T) {
 	both := []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
 	eachTarget(t, func(t *testing.T, tg target) {
 		subject := pushArtifact(t, tg, t.Name())
-		if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, slsaPredicate, inventoryPredicate); err != nil {
+		if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate, inventoryPredicate}); err != nil {
 			t.Fatalf("Attest: %v", err)
 		}
 		desc, m := attManifest(t, tg, subject)
@@ -90,11 +90,11 @@ func TestAttestVerify(t *testing.T) {
 		}
 
 		// Attesting the same statements again writes nothing; a new statement is appended, the old ones kept.
-		if again, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, slsaPredicate); err != nil || again.Digest != desc.Digest {
+		if again, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate}); err != nil || again.Digest != desc.Digest {
 			t.Errorf("Attest again = %s, %v; want the existing manifest %s", again.Digest, err, desc.Digest)
 		}
 		other := sign.Predicate{Type: sign.PredicateInventoryV1, Value: map[string]any{"objects": []any{}}}
-		if _, err := loadSigner(t, b).Attest(ctx, tg, subject, tg.ref, other); err != nil {
+		if _, err := loadSigner(t, b).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{other}); err != nil {
 			t.Fatal(err)
 		}
 		if _, m := attManifest(t, tg, subject); len(m.Layers) != 3 {
@@ -113,7 +113,7 @@ func TestVerifyAttestationsFailures(t *testing.T) {
 	subject := pushArtifact(t, tg, "subject")
 	bare := pushArtifact(t, tg, "bare")
 	moved := pushArtifact(t, tg, "moved")
-	if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, slsaPredicate); err != nil {
+	if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate}); err != nil {
 		t.Fatal(err)
 	}
 	// moved's attestation tag names subject's attestations: a statement about other content.
@@ -181,7 +181,7 @@ func TestKeylessAttest(t *testing.T) {
 	ctx := context.Background()
 	tg := layoutTarget(t)
 	subject := pushArtifact(t, tg, t.Name())
-	if _, err := loadKeyless(t, ss, ss.GitHubToken(t, wfX)).Attest(ctx, tg, subject, tg.ref, slsaPredicate); err != nil {
+	if _, err := loadKeyless(t, ss, ss.GitHubToken(t, wfX)).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate}); err != nil {
 		t.Fatalf("Attest: %v", err)
 	}
 	good := sign.Identity{Subject: wfX.Identity(), Issuer: ss.GitHubIssuer}
@@ -209,10 +209,10 @@ func TestCosignVerifiesAttestations(t *testing.T) {
 	ropts := []ociremote.Option{ociremote.WithRemoteOptions(ggcrremote.WithTransport(http.DefaultTransport), ggcrremote.WithContext(ctx))}
 	tg := registryTarget(t, r, "compat/attested")
 	subject := pushArtifact(t, tg, t.Name())
-	if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, slsaPredicate, inventoryPredicate); err != nil {
+	if _, err := loadSigner(t, a).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate, inventoryPredicate}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadKeyless(t, ss, ss.GitHubToken(t, wfX)).Attest(ctx, tg, subject, tg.ref, slsaPredicate); err != nil {
+	if _, err := loadKeyless(t, ss, ss.GitHubToken(t, wfX)).Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate}); err != nil {
 		t.Fatal(err)
 	}
 	ref, err := name.NewDigest(tg.ref+"@"+subject.Digest.String(), name.Insecure)

@@ -48,12 +48,17 @@ type VerifiedAttestation struct {
 	Identity     Identity
 	Certificate  *x509.Certificate
 	TlogVerified bool
-	// Layer is the digest of the attestation's layer in the attestation manifest.
+	// Layer is the digest of the attestation's layer in the attestation manifest, or of the bundle layer.
 	Layer digest.Digest
+	// Format is where the attestation was found: cosign's legacy .att tag, or a sigstore bundle referring to the
+	// subject; Manifest is then that bundle's referrer manifest.
+	Format   Format
+	Manifest ocispec.Descriptor
 }
 
-// VerifyAttestations checks that subject carries in t, for each of predicateTypes, an attestation in cosign's legacy
-// format (the sha256-<hex>.att tag) that verifies, as `cosign verify-attestation --type` does: each DSSE envelope
+// VerifyAttestations checks that subject carries in t, for each of predicateTypes, an attestation that verifies —
+// a sigstore bundle referring to subject, or one in cosign's legacy format (the sha256-<hex>.att tag) — as `cosign
+// verify-attestation --type` does: each DSSE envelope
 // must verify with one of verifiers (without the transparency log, as for keys in Verify), or be keyless with a
 // certificate that passes the same checks as Verify's (WithIdentities, WithRootCerts, WithTrustedRoot,
 // WithIgnoreTlog, WithIgnoreSCT), and its statement must name subject's digest. Attestations of other predicate
@@ -84,19 +89,22 @@ func VerifyAttestations(ctx context.Context, t oras.ReadOnlyTarget, subject ocis
 	if err != nil {
 		return nil, err
 	}
-	if atts == nil {
-		return nil, fmt.Errorf("%w of type %s for %s: the target has no tag %s (was it published with attestations on?)",
-			ErrNoAttestation, strings.Join(predicateTypes, ", "), subject.Digest, tag)
+	var list []oci.Signature
+	res := &AttestationVerification{Subject: subject.Digest}
+	if atts != nil {
+		if list, err = atts.Get(); err != nil {
+			return nil, fmt.Errorf("verifying attestations of %s: reading tag %s: %w", subject.Digest, tag, err)
+		}
+		res.Manifest = atts.desc
 	}
-	list, err := atts.Get()
-	if err != nil {
-		return nil, fmt.Errorf("verifying attestations of %s: reading tag %s: %w", subject.Digest, tag, err)
-	}
-	res := &AttestationVerification{Subject: subject.Digest, Manifest: atts.desc}
 	var keyless *keylessCheck
+	var bundleKeyless *bundleKeyless
 	for _, pt := range predicateTypes {
-		var refusals []error
-		found, verified := 0, 0
+		before := len(res.Verified)
+		found, refusals, err := verifyAttestationBundles(ctx, t, subject, pt, verifiers, o, &bundleKeyless, res)
+		if err != nil {
+			return nil, fmt.Errorf("verifying attestations of %s: %w", subject.Digest, err)
+		}
 		for i, att := range list {
 			ann, err := att.Annotations()
 			if err != nil || ann[annotationPredicateType] != pt {
@@ -110,15 +118,17 @@ func VerifyAttestations(ctx context.Context, t oras.ReadOnlyTarget, subject ocis
 				refusals = append(refusals, fmt.Errorf("attestation %d (layer %s): %w", i+1, layer, err))
 				continue
 			}
-			va.Layer = digest.Digest(layer.String())
+			va.Layer, va.Format, va.Manifest = digest.Digest(layer.String()), FormatLegacy, atts.desc
 			res.Verified = append(res.Verified, *va)
-			verified++
 		}
 		res.Checked += found
 		switch {
+		case found == 0 && atts == nil:
+			return nil, fmt.Errorf("%w of type %s for %s: no sigstore bundle of that type refers to it, and the target has no tag %s (was it published with attestations on?)",
+				ErrNoAttestation, pt, subject.Digest, tag)
 		case found == 0:
-			return nil, fmt.Errorf("%w of type %s for %s: tag %s holds none of that type", ErrNoAttestation, pt, subject.Digest, tag)
-		case verified == 0:
+			return nil, fmt.Errorf("%w of type %s for %s: no sigstore bundle of that type refers to it, and tag %s holds none of that type", ErrNoAttestation, pt, subject.Digest, tag)
+		case len(res.Verified) == before:
 			return nil, fmt.Errorf("%w for the %s attestation of %s: %d checked, none verifies with %s: %w",
 				ErrVerification, pt, subject.Digest, found, expectation(len(verifiers), len(o.identities)), errors.Join(refusals...))
 		}

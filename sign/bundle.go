@@ -280,6 +280,12 @@ type foundBundle struct {
 // predicate type other than cosign's signature one: those are attestations. A referrer that claims to be a bundle
 // and is not a well-formed one is returned with the reason in refused, so that Verify says why it did not count.
 func readSignatureBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor) ([]foundBundle, error) {
+	return readBundles(ctx, t, subject, ctypes.CosignSignPredicateType)
+}
+
+// readBundles reads the bundles among subject's referrers in t whose statement has predicateType: cosign's
+// signature type for signatures, another for attestations (as `cosign attest --new-bundle-format` stores them).
+func readBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, predicateType string) ([]foundBundle, error) {
 	refs, err := listReferrers(ctx, t, subject)
 	if err != nil {
 		return nil, err
@@ -296,13 +302,13 @@ func readSignatureBundles(ctx context.Context, t oras.ReadOnlyTarget, subject oc
 		default:
 			continue
 		}
-		if pt, ok := ref.Annotations[annotationBundlePredicateType]; ok && pt != ctypes.CosignSignPredicateType {
+		if pt, ok := ref.Annotations[annotationBundlePredicateType]; ok && pt != predicateType {
 			continue
 		}
 		if len(out) >= maxBundleReferrers {
 			return nil, fmt.Errorf("more than %d sigstore bundles refer to %s", maxBundleReferrers, subject.Digest)
 		}
-		fb, isBundle, err := readBundleReferrer(ctx, t, subject, ref)
+		fb, isBundle, err := readBundleReferrer(ctx, t, subject, ref, predicateType)
 		if err != nil {
 			return nil, err
 		}
@@ -314,8 +320,8 @@ func readSignatureBundles(ctx context.Context, t oras.ReadOnlyTarget, subject oc
 }
 
 // readBundleReferrer reads one referrer. isBundle is false for a referrer that is not a sigstore bundle, or is one
-// holding an attestation; err is for a failure to read the target.
-func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref ocispec.Descriptor) (fb foundBundle, isBundle bool, err error) {
+// whose statement has another predicate type; err is for a failure to read the target.
+func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref ocispec.Descriptor, predicateType string) (fb foundBundle, isBundle bool, err error) {
 	fb.manifest = ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}
 	raw, err := fetchLimited(ctx, t, fb.manifest, maxBundleManifest)
 	if err != nil {
@@ -337,7 +343,7 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		}
 		return fb, false, nil
 	}
-	if pt, ok := m.Annotations[annotationBundlePredicateType]; ok && pt != ctypes.CosignSignPredicateType {
+	if pt, ok := m.Annotations[annotationBundlePredicateType]; ok && pt != predicateType {
 		return fb, false, nil
 	}
 	fb.layer = m.Layers[0]
@@ -367,8 +373,8 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		fb.refused = fmt.Errorf("its envelope does not hold an in-toto statement: %w", err)
 		return fb, true, nil
 	}
-	if st.GetPredicateType() != ctypes.CosignSignPredicateType {
-		return fb, false, nil // an attestation
+	if st.GetPredicateType() != predicateType {
+		return fb, false, nil // a signature when attestations are read, or the reverse
 	}
 	fb.bundle = b
 	return fb, true, nil

@@ -3,7 +3,6 @@ package sign
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	gcrstatic "github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -89,59 +87,7 @@ func (m *memImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 
 // readLegacy reads the signatures of subject from t. It returns nil, and no error, when the .sig tag does not exist.
 func readLegacy(ctx context.Context, t oras.ReadOnlyTarget, subject digest.Digest) (*legacySignatures, error) {
-	tag := SignatureTag(subject)
-	desc, raw, err := oras.FetchBytes(ctx, t, tag, oras.FetchBytesOptions{MaxBytes: maxSignatureManifest})
-	if errors.Is(err, errdef.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading signatures of %s (tag %s): %w", subject, tag, err)
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("reading signatures of %s: tag %s does not hold a manifest: %w", subject, tag, err)
-	}
-	mediaType := m.MediaType
-	if mediaType == "" {
-		mediaType = desc.MediaType
-	}
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, string(types.DockerManifestSchema2):
-	default:
-		return nil, fmt.Errorf("reading signatures of %s: tag %s holds a %q, not an image manifest", subject, tag, mediaType)
-	}
-	if len(m.Layers) > maxSignatureLayers {
-		return nil, fmt.Errorf("reading signatures of %s: tag %s has %d layers, more than the %d cosign accepts", subject, tag, len(m.Layers), maxSignatureLayers)
-	}
-	config, err := fetchLimited(ctx, t, m.Config, maxSignatureConfig)
-	if err != nil {
-		return nil, fmt.Errorf("reading signatures of %s: config of tag %s: %w", subject, tag, err)
-	}
-	layers := make(map[v1.Hash]v1.Layer, len(m.Layers))
-	for _, l := range m.Layers {
-		h, err := v1.NewHash(l.Digest.String())
-		if err != nil {
-			return nil, fmt.Errorf("reading signatures of %s: layer of tag %s: %w", subject, tag, err)
-		}
-		if _, ok := layers[h]; ok {
-			continue
-		}
-		b, err := fetchLimited(ctx, t, l, maxSignatureLayer)
-		if err != nil {
-			return nil, fmt.Errorf("reading signatures of %s: layer %s of tag %s: %w", subject, l.Digest, tag, err)
-		}
-		layers[h] = gcrstatic.NewLayer(b, types.MediaType(l.MediaType))
-	}
-	img, err := partial.CompressedToImage(&memImage{
-		manifest:  raw,
-		mediaType: types.MediaType(mediaType),
-		config:    config,
-		layers:    layers,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading signatures of %s (tag %s): %w", subject, tag, err)
-	}
-	return &legacySignatures{Image: img, desc: desc}, nil
+	return readCosignTag(ctx, t, subject, SignatureTag(subject), "signatures", maxSignatureLayer)
 }
 
 // fetchLimited fetches desc's content, refusing it before the fetch when it claims to be larger than limit; the

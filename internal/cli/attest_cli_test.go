@@ -154,3 +154,46 @@ func TestAttestationsOffAndRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureFormats publishes in each signature format to the real registry (no referrers API: the referrers tag
+// lists the bundles) and checks what lands there, that verify and pull accept it, and that copy carries it over.
+func TestSignatureFormats(t *testing.T) {
+	reg := testregistry.Start(t)
+	key, pub := keyPair(t, "")
+	for _, tc := range []struct {
+		format   string
+		wantTags []string // besides v1, with <hex> for the digest
+	}{
+		{"legacy", []string{"sha256-<hex>.att", "sha256-<hex>.sig"}},
+		{"bundle", []string{"sha256-<hex>"}},
+		{"both", []string{"sha256-<hex>", "sha256-<hex>.att", "sha256-<hex>.sig"}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			repo := "formats/" + tc.format
+			ref := reg.Host + "/" + repo
+			r := mustRun(t, 0, nil, "publish", "../../testdata/plain", ref+":v1", "--key", key, "--signature-format", tc.format)
+			digest := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "@")+1:])
+			hex := strings.TrimPrefix(digest, "sha256:")
+			var want []string
+			for _, tag := range tc.wantTags {
+				want = append(want, strings.ReplaceAll(tag, "<hex>", hex))
+			}
+			want = append(want, "v1")
+			if got := repoTags(t, reg.Host, repo); !slices.Equal(got, want) {
+				t.Errorf("tags = %q, want %q", got, want)
+			}
+			v := mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub, "--attestation", "slsa", "--attestation", "inventory")
+			if bundle := strings.Contains(v.stdout, "signature verified (sigstore bundle)"); bundle != (tc.format != "legacy") {
+				t.Errorf("verify printed %q; want the bundle format named exactly when bundles exist", v.stdout)
+			}
+			mustRun(t, 0, nil, "pull", ref+":v1", "-o", filepath.Join(t.TempDir(), "out"), "--key", pub, "--attestation", "slsa")
+			// Promotion carries the bundles (referrers) along with the legacy tags.
+			mustRun(t, 0, nil, "copy", ref+":v1", reg.Host+"/promoted/"+tc.format, "--key", pub)
+			mustRun(t, 0, nil, "verify", reg.Host+"/promoted/"+tc.format+":v1", "--key", pub, "--attestation", "slsa", "--attestation", "inventory")
+		})
+	}
+	r := mustRun(t, 2, nil, "publish", "../../testdata/plain", reg.Host+"/formats/bad:v1", "--key", key, "--signature-format", "cbor")
+	if !strings.Contains(r.stderr, `--signature-format "cbor": use legacy, bundle or both`) {
+		t.Errorf("unknown format: %s", r)
+	}
+}

@@ -18,6 +18,8 @@ type attestationSummary struct {
 	PredicateType string `json:"predicateType"`
 	// SignedBy names the key (by its index among --key) or the keyless identity.
 	SignedBy string `json:"signedBy"`
+	// Format is where it was found: legacy (cosign's .att tag) or bundle (a sigstore bundle referring to the artifact).
+	Format string `json:"format"`
 	// Summary is a one-line reading of the predicate for people.
 	Summary string `json:"summary"`
 	// Predicate is the verified predicate itself.
@@ -31,7 +33,7 @@ func summarizeAttestations(a *sign.AttestationVerification) []attestationSummary
 	}
 	out := make([]attestationSummary, 0, len(a.Verified))
 	for _, v := range a.Verified {
-		s := attestationSummary{PredicateType: v.Statement.PredicateType, Predicate: v.Statement.Predicate}
+		s := attestationSummary{PredicateType: v.Statement.PredicateType, Format: string(v.Format), Predicate: v.Statement.Predicate}
 		if v.KeyIndex >= 0 {
 			s.SignedBy = fmt.Sprintf("key %d", v.KeyIndex)
 		} else {

@@ -36,6 +36,7 @@ type signOptions struct {
 	trustedRoot       string
 	insecureSkipSCT   bool
 	attest            bool
+	format            string
 	flags             *pflag.FlagSet
 }
 
@@ -52,7 +53,20 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.fulcioRoot, "fulcio-root", "", "PEM chain of a private Fulcio's CA (default: $SIGSTORE_ROOT_FILE, else public Sigstore)")
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
 	f.BoolVar(&o.insecureSkipSCT, "insecure-skip-sct", false, "accept a Fulcio certificate without a certificate-transparency SCT (a private Fulcio without CT log)")
+	f.StringVar(&o.format, "signature-format", string(sign.FormatLegacy), "where signatures and attestations go: legacy (cosign's .sig/.att tags, read by every verifier), bundle (sigstore bundles as OCI referrers, read by Flux ≥ 2.8 and cosign --new-bundle-format), or both")
 	f.BoolVar(&o.attest, "attest", true, "when signing, also attest the artifact: SLSA provenance v1 and statepack's inventory (cosign's .att format); --attest=false turns them off")
+}
+
+// signOpts are the options every signature and attestation is written with.
+func (o *signOptions) signOpts() ([]sign.SignOption, error) {
+	switch f := sign.Format(o.format); f {
+	case "", sign.FormatLegacy:
+		return nil, nil
+	case sign.FormatBundle, sign.FormatBoth:
+		return []sign.SignOption{sign.WithFormat(f)}, nil
+	default:
+		return nil, usagef("--signature-format %q: use legacy, bundle or both", o.format)
+	}
 }
 
 // attestations says whether to attest, refusing --attest asked for explicitly without a signer.
@@ -70,6 +84,9 @@ func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
 // token fails early.
 func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error) {
 	keyless := o.keyless || o.identityToken != "" || o.identityTokenFile != ""
+	if _, err := o.signOpts(); err != nil {
+		return nil, err
+	}
 	tlogSet := o.flags != nil && o.flags.Changed("tlog-upload")
 	switch {
 	case o.key != "" && keyless:
@@ -246,9 +263,13 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
+			signOpts, err := sig.signOpts()
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, immutable: immutable, incremental: incremental})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, signOpts: signOpts, immutable: immutable, incremental: incremental})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -286,6 +307,8 @@ type publishJob struct {
 	signer *sign.Signer // nil: unsigned
 	// attest makes the signer attest the artifact too (provenance and inventory).
 	attest bool
+	// signOpts say how signatures and attestations are written (the format).
+	signOpts []sign.SignOption
 	// immutable refuses to move an existing tag onto other content.
 	immutable bool
 	// incremental skips render and push when the artifact under the first tag was made from the same inputs.
@@ -331,7 +354,7 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	if job.attest {
 		preds = predicates(env, job, s, b)
 	}
-	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable)
+	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable, job.signOpts...)
 	if err != nil {
 		return res, err
 	}
@@ -443,12 +466,38 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	return true, nil
 }
 
+// atLeast is log without the records below level, unless log is at debug level (-v).
+func atLeast(log *slog.Logger, level slog.Level) *slog.Logger {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		return log
+	}
+	return slog.New(minLevel{log.Handler(), level})
+}
+
+// minLevel is a handler that drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
+
 // attestationTypes are the predicate types a signed publish attests, in the order it writes them.
 var attestationTypes = []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature and attestations, then the
 // tags.
-func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, preds []sign.Predicate, tags []string, immutable bool) (ocispec.Descriptor, error) {
+func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, preds []sign.Predicate, tags []string, immutable bool, opts ...sign.SignOption) (ocispec.Descriptor, error) {
 	if immutable {
 		if err := checkImmutable(ctx, t, b.ManifestDescriptor, tags); err != nil {
 			return ocispec.Descriptor{}, err
@@ -474,13 +523,16 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		// The signature and the attestations live under different tags: they are written side by side, which
 		// halves what signing adds to a publish on a registry where each write is a few round trips.
 		start = time.Now()
+		// sign reports at info level what it writes; publish says it once, at the end. Its warnings (a referrers
+		// index the registry would not delete) are worth reading.
+		opts := append(slices.Clip(opts), sign.WithLogger(atLeast(log, slog.LevelWarn)))
 		var wg sync.WaitGroup
 		var signErr, attestErr error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			signErr = retryStep(ctx, log, "sign", func() error {
-				_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name())
+				_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name(), opts...)
 				return err
 			})
 		}()
@@ -489,7 +541,7 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 			go func() {
 				defer wg.Done()
 				attestErr = retryStep(ctx, log, "attest", func() error {
-					_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds...)
+					_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds, opts...)
 					return err
 				})
 			}()

@@ -94,6 +94,8 @@ type checker struct {
 	opts []sign.VerifyOption
 	// attestations are the predicate types whose attestations must verify too.
 	attestations []string
+	// log, when set, receives verification warnings (say, a legacy signature that Flux would not look at).
+	log *slog.Logger
 }
 
 // checker returns nil (and no error) when no verification was asked for.
@@ -148,15 +150,29 @@ func (c *checker) verify(ctx context.Context, t oras.ReadOnlyTarget, desc ocispe
 // verifyAll checks desc's signatures in t, then the attestations asked for; the attestation result is nil when
 // none were asked for.
 func (c *checker) verifyAll(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, *sign.AttestationVerification, error) {
-	v, err := sign.Verify(ctx, t, desc, c.keys, c.opts...)
+	opts := c.opts
+	if c.log != nil {
+		opts = append(slices.Clip(opts), sign.WithVerifyLogger(atLeast(c.log, slog.LevelWarn)))
+	}
+	v, err := sign.Verify(ctx, t, desc, c.keys, opts...)
 	if err != nil || len(c.attestations) == 0 {
 		return v, nil, err
 	}
-	a, err := sign.VerifyAttestations(ctx, t, desc, c.keys, c.attestations, c.opts...)
+	a, err := sign.VerifyAttestations(ctx, t, desc, c.keys, c.attestations, opts...)
 	if err != nil {
 		return v, nil, err
 	}
 	return v, a, nil
+}
+
+// formatNote names the sigstore bundle format when that is what verified; the legacy format goes unsaid.
+func formatNote(v *sign.Verification) string {
+	for _, s := range v.Verified {
+		if s.Format == sign.FormatBundle {
+			return " (sigstore bundle)"
+		}
+	}
+	return ""
 }
 
 // parseContentRef parses a REF that must name content: a tag or a digest.
@@ -224,6 +240,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
+			check.log = log
 			t, desc, err := reg.openExisting(ctx, env, log, ref)
 			if err != nil {
 				return err
@@ -245,7 +262,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 					return err
 				}
 			} else if verr == nil {
-				fmt.Fprintf(env.Stdout, "%s: signature verified\n", res.Ref)
+				fmt.Fprintf(env.Stdout, "%s: signature verified%s\n", res.Ref, formatNote(v))
 				for _, a := range res.Attestations {
 					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
 				}
@@ -295,6 +312,7 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			full := ref.WithDigest(desc.Digest.String())
 			if check != nil {
+				check.log = log
 				if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
 					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
 				}
