@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,14 +17,15 @@ import (
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/ghactions"
+	"github.com/statepack/statepack/internal/objdiff"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
 // actionInputs are the inputs of action.yml, in its order. action_test.go checks that the two agree.
 var actionInputs = []string{
-	"path", "ref", "tags", "config", "sign", "key", "key-password", "registry-username", "registry-password",
-	"github-token", "kubernetes-version", "attest", "plain-http",
+	"path", "ref", "tags", "config", "targets", "shard", "mode", "sign", "key", "key-password", "registry-username",
+	"registry-password", "github-token", "kubernetes-version", "attest", "plain-http",
 }
 
 // actionOutputs are the outputs of action.yml, in its order.
@@ -32,6 +34,12 @@ var actionOutputs = []string{"digest", "ref", "tags", "objects", "summary-json"}
 // actionSecretInputs are masked before anything is printed. The key input is masked too when it holds the key itself
 // rather than naming a file or env://VAR.
 var actionSecretInputs = []string{"registry-password", "key-password", "github-token"}
+
+// Modes of the mode input.
+const (
+	modePublish  = "publish"
+	modeValidate = "validate"
+)
 
 // Signing modes of the sign input.
 const (
@@ -46,11 +54,12 @@ func newActionCmd(env *Env, g *globalOptions) *cobra.Command {
 		Short: "Run as the GitHub Action: read INPUT_* variables, validate or publish, set outputs and a job summary",
 		Long: `action is the entry point of statepack's GitHub Action (action.yml). It reads the inputs from INPUT_*
 variables as a Docker action receives them, masks every secret input, renders and validates "path", and — when
-"ref" is set — publishes it through the same code as "statepack publish".
+"ref" is set — publishes it through the same code as "statepack publish". With "config", it validates or publishes
+every target of that statepack.yaml (or those named by "targets", or a "shard") as "statepack publish --config" does.
 
 It sets the step outputs digest, ref, tags, objects and summary-json (GITHUB_OUTPUT), writes a job summary
-(GITHUB_STEP_SUMMARY), and turns findings into annotations on the source files. Outside a runner, outputs and the
-summary are printed to stdout.`,
+(GITHUB_STEP_SUMMARY) that shows what changed since the tag's previous artifact, and turns findings into
+annotations on the source files. Outside a runner, outputs and the summary are printed to stdout.`,
 		Args: argsUsage(0, 0, "no arguments (inputs come from INPUT_* variables)"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAction(cmd.Context(), env, g) },
 	}
@@ -60,6 +69,10 @@ summary are printed to stdout.`,
 type actionConfig struct {
 	path, ref         string
 	tags              []string
+	mode              string // publish or validate
+	config            string // a statepack.yaml: its targets replace path, ref, tags and the signing inputs
+	fleet             fleetOptions
+	targets           []targetConfig // config's targets selected by the targets and shard inputs
 	sign              string
 	key               string // a file or env://VAR, as --key takes it
 	keyFromInput      bool   // key holds the PEM itself: it goes through a private temporary file
@@ -72,15 +85,24 @@ type actionConfig struct {
 }
 
 // actionSummary is the summary-json output and the data of the job summary.
+//
+// With the config input, it describes the whole run (totals, and digest, ref and tags only when one target was
+// selected), and Targets describes each target with the same fields.
 type actionSummary struct {
-	Mode              string            `json:"mode"` // "validate" or "publish"
-	Path              string            `json:"path"`
-	Target            string            `json:"target,omitempty"` // the ref input
+	Mode string `json:"mode"` // "validate" or "publish"
+	// Name is the target's name in the config file (targets of a config only).
+	Name string `json:"name,omitempty"`
+	// Status is what became of the tree: published, unchanged (published again, same digest as before), validated
+	// or failed.
+	Status            string            `json:"status,omitempty"`
+	Config            string            `json:"config,omitempty"` // the config input
+	Path              string            `json:"path,omitempty"`
+	Target            string            `json:"target,omitempty"` // the ref input, or the target's ref
 	Ref               string            `json:"ref,omitempty"`
 	Repository        string            `json:"repository,omitempty"`
 	Digest            string            `json:"digest,omitempty"`
 	Tags              []string          `json:"tags"`
-	Signing           string            `json:"signing"`
+	Signing           string            `json:"signing,omitempty"`
 	SignedWith        string            `json:"signedWith,omitempty"`
 	Attestations      []string          `json:"attestations"`
 	Objects           int               `json:"objects"`
@@ -92,10 +114,22 @@ type actionSummary struct {
 	Findings          build.Findings    `json:"findings"`
 	FindingsOmitted   int               `json:"findingsOmitted,omitempty"`
 	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
-	Failure           string            `json:"failure,omitempty"`
+	// Changes is what publishing changed, object by object, against the artifact the tag named before.
+	Changes *actionChanges `json:"changes,omitempty"`
+	Failure string         `json:"failure,omitempty"`
+	// Targets are the config's targets selected, in name order.
+	Targets []actionSummary `json:"targets,omitempty"`
 
 	validated bool // the tree was rendered: the counts and findings mean something
 }
+
+// Statuses of a tree in the summary.
+const (
+	statusPublished = "published"
+	statusUnchanged = "unchanged"
+	statusValidated = "validated"
+	statusFailed    = "failed"
+)
 
 // maxSummaryFindings bounds the findings in summary-json and the job summary: a step output holds at most 1 MiB.
 const maxSummaryFindings = 100
@@ -126,7 +160,7 @@ func runAction(ctx context.Context, env *Env, g *globalOptions) error {
 	var reported *reportedError
 	if !errors.As(err, &reported) {
 		gh.Annotate(ghactions.Annotation{Level: ghactions.LevelError, Title: "statepack", Message: err.Error()})
-		a.summary.Failure = err.Error()
+		a.summary.Failure, a.summary.Status = err.Error(), statusFailed
 		// Best effort: a later step with if: failure() can read what happened. Errors here add nothing to err.
 		_ = a.writeOutputs()
 		_ = a.writeSummary()
@@ -141,30 +175,32 @@ type actionRun struct {
 	g       *globalOptions
 	cfg     actionConfig
 	summary actionSummary
-	root    string // the source root, which findings' files are relative to
+	source  *source // the tree rendered and validated, which publish diffs with the tag's previous artifact
 }
 
 func (a *actionRun) run(ctx context.Context) error {
 	if err := a.readInputs(); err != nil {
 		return err
 	}
-	a.summary.Path, a.summary.Target, a.summary.Signing = a.cfg.path, a.cfg.ref, a.cfg.sign
-	a.summary.Tags, a.summary.Attestations, a.summary.KubernetesVersion = []string{}, []string{}, a.cfg.kubernetesVersion
-	a.summary.Mode = "validate"
-	if a.cfg.ref != "" {
-		a.summary.Mode = "publish"
+	a.summary.Mode, a.summary.KubernetesVersion = a.cfg.mode, a.cfg.kubernetesVersion
+	a.summary.Tags, a.summary.Attestations = []string{}, []string{}
+	if a.cfg.config != "" {
+		return a.runConfig(ctx)
 	}
+	a.summary.Path, a.summary.Target, a.summary.Signing = a.cfg.path, a.cfg.ref, a.cfg.sign
 	a.logInputs()
 
 	if err := a.validate(ctx); err != nil {
 		return err
 	}
 	if a.summary.Errors > 0 {
+		a.summary.Status = statusFailed
 		_ = a.writeOutputs() // the findings are the error to report
 		_ = a.writeSummary()
 		return &reportedError{fmt.Errorf("%w: %d error(s), %d warning(s)", build.ErrInvalidInput, a.summary.Errors, a.summary.Warnings)}
 	}
-	if a.cfg.ref != "" {
+	a.summary.Status = statusValidated
+	if a.cfg.mode == modePublish {
 		if err := a.publish(ctx); err != nil {
 			return err
 		}
@@ -182,8 +218,9 @@ func (a *actionRun) readInputs() error {
 	c.path = orDefault(gh.Input("path"), ".")
 	c.ref = gh.Input("ref")
 	c.tags = splitList(gh.Input("tags"))
-	if cfg := gh.Input("config"); cfg != "" {
-		return usagef("input config (%s): multi-target configuration files are not supported yet: remove the input and set path and ref", cfg)
+	c.config = gh.Input("config")
+	if err := a.readConfigInputs(); err != nil {
+		return err
 	}
 	c.kubernetesVersion = strings.TrimPrefix(gh.Input("kubernetes-version"), "v")
 	if c.kubernetesVersion != "" && !kubeVersionPattern.MatchString(c.kubernetesVersion) {
@@ -200,14 +237,39 @@ func (a *actionRun) readInputs() error {
 	if len(c.tags) > 0 && c.ref == "" {
 		return usagef("input tags is set but ref is not: set ref to the repository to publish to")
 	}
-
-	// Signing. The default follows what the job can do: keyless when it may request an OIDC token, else none; a key
-	// input means key signing.
-	c.key = gh.Input("key")
+	c.mode = strings.ToLower(gh.Input("mode"))
+	switch c.mode {
+	case "":
+		c.mode = modeValidate
+		if c.ref != "" || c.config != "" {
+			c.mode = modePublish
+		}
+	case modePublish:
+		if c.ref == "" && c.config == "" {
+			return usagef("input mode: publish needs ref (where to publish) or config (a statepack.yaml naming the targets)")
+		}
+	case modeValidate:
+	default:
+		return usagef("input mode: %q is not one of publish, validate", gh.Input("mode"))
+	}
 	c.keyPassword = gh.Input("key-password")
 	if c.keyPassword == "" {
 		c.keyPassword = a.env.getenv("COSIGN_PASSWORD")
 	}
+	if c.config != "" {
+		// Each target signs with the key its config names: the signing inputs were refused above.
+		if c.mode != modePublish {
+			return nil
+		}
+		if c.attest {
+			return usagef("input attest: attestations are not available in this build yet: remove the input or set it to false")
+		}
+		return a.readCredentials()
+	}
+
+	// Signing. The default follows what the job can do: keyless when it may request an OIDC token, else none; a key
+	// input means key signing.
+	c.key = gh.Input("key")
 	c.sign = strings.ToLower(gh.Input("sign"))
 	switch {
 	case c.sign != "":
@@ -235,7 +297,7 @@ func (a *actionRun) readInputs() error {
 	default:
 		return usagef("input sign: %q is not one of none, key, keyless", gh.Input("sign"))
 	}
-	if c.ref == "" {
+	if c.mode != modePublish {
 		return nil // validation only: signing and credentials do not matter
 	}
 	if c.sign == signKeyless {
@@ -252,28 +314,43 @@ func (a *actionRun) readInputs() error {
 	return a.readCredentials()
 }
 
-// readCredentials picks the registry credentials: the inputs, else for ghcr.io the workflow's token and actor.
+// readCredentials picks the registry credentials: the inputs, else for ghcr.io the workflow's token and actor. With
+// config, they serve every target, and the workflow's token is used only when every target is on ghcr.io: it must not
+// reach another registry.
 func (a *actionRun) readCredentials() error {
 	gh, c := a.gh, &a.cfg
-	ref, err := publish.ParseRef(c.ref)
-	if err != nil {
-		return fmt.Errorf("input ref: %w", err)
+	var refs []publish.Ref
+	if c.config == "" {
+		ref, err := publish.ParseRef(c.ref)
+		if err != nil {
+			return fmt.Errorf("input ref: %w", err)
+		}
+		if ref.Digest != "" {
+			return usagef("input ref must not carry a digest: the digest is what publish computes")
+		}
+		refs = append(refs, ref)
 	}
-	if ref.Digest != "" {
-		return usagef("input ref must not carry a digest: the digest is what publish computes")
+	for _, t := range c.targets {
+		ref, err := publish.ParseRef(t.Ref)
+		if err != nil {
+			return fmt.Errorf("target %s: %w", t.Name, err)
+		}
+		refs = append(refs, ref)
 	}
+	ghcr := len(refs) > 0 && !slices.ContainsFunc(refs, func(r publish.Ref) bool { return !strings.EqualFold(r.Registry, "ghcr.io") })
+	layout := len(refs) > 0 && !slices.ContainsFunc(refs, func(r publish.Ref) bool { return !r.IsLayout() })
 	c.username, c.password = gh.Input("registry-username"), gh.Input("registry-password")
-	if c.password == "" && strings.EqualFold(ref.Registry, "ghcr.io") {
+	if c.password == "" && ghcr {
 		c.password = orDefault(gh.Input("github-token"), a.env.getenv("GITHUB_TOKEN"))
 		if c.password != "" {
 			gh.Mask(c.password)
 		}
 	}
-	if c.password != "" && c.username == "" && strings.EqualFold(ref.Registry, "ghcr.io") {
+	if c.password != "" && c.username == "" && ghcr {
 		c.username = a.env.getenv("GITHUB_ACTOR")
 	}
 	switch {
-	case ref.IsLayout() && (c.username != "" || c.password != ""):
+	case layout && (c.username != "" || c.password != ""):
 		return usagef("registry-username and registry-password do not apply to an oci: layout reference")
 	case c.password != "" && c.username == "":
 		return usagef("input registry-password needs registry-username")
@@ -337,42 +414,58 @@ func (a *actionRun) logInputs() {
 	a.gh.EndGroup()
 }
 
+// sourceOptions are the source flags of `statepack publish` at their defaults, with the kubernetes-version input:
+// the tree is rendered, validated and described (the inputs digest) as the command would.
+func (a *actionRun) sourceOptions() *sourceOptions {
+	var src sourceOptions
+	src.bind(&cobra.Command{})
+	if a.cfg.kubernetesVersion != "" {
+		src.kubernetesVersion = a.cfg.kubernetesVersion
+	}
+	return &src
+}
+
 // validate renders and validates the tree, and annotates the findings on their source files.
 func (a *actionRun) validate(ctx context.Context) error {
 	a.gh.Group("Render and validate " + a.cfg.path)
 	log := (&globalOptions{verbose: a.cfg.verbose}).logger(&a.env)
-	opts := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: a.cfg.kubernetesVersion}
-	s, err := loadSource(ctx, &a.env, log, a.cfg.path, &opts)
+	s, err := loadSource(ctx, &a.env, log, a.cfg.path, a.sourceOptions())
 	if err != nil {
 		a.gh.EndGroup()
 		return err
 	}
-	a.summary.validated = true
-	a.root = s.root
+	a.source = s
 	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.findings)
 	errs, warns := s.findings.Count()
 	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.rendering.Objects), errs, warns)
 	a.gh.EndGroup()
 
-	a.summary.Objects = len(s.rendering.Objects)
-	a.summary.Kinds = countKinds(s.rendering.Objects)
-	a.summary.Images = deployedImages(s.rendering.Objects)
-	a.summary.Errors, a.summary.Warnings = errs, warns
-	a.summary.Findings = s.findings
-	if a.summary.Findings == nil {
-		a.summary.Findings = build.Findings{}
-	}
-	if n := len(a.summary.Findings); n > maxSummaryFindings {
-		a.summary.Findings, a.summary.FindingsOmitted = a.summary.Findings[:maxSummaryFindings], n-maxSummaryFindings
-	}
+	a.summary.describe(s)
 	for _, f := range s.findings {
-		a.gh.Annotate(a.annotation(f))
+		a.gh.Annotate(a.annotation(s.root, f))
 	}
 	return nil
 }
 
-// annotation places a finding on its file, relative to the workspace (the repository root in a runner).
-func (a *actionRun) annotation(f build.Finding) ghactions.Annotation {
+// describe fills the summary's counts, kinds, images and findings (at most maxSummaryFindings) from a rendered tree.
+func (s *actionSummary) describe(src *source) {
+	s.validated = true
+	s.Objects = len(src.rendering.Objects)
+	s.Kinds = countKinds(src.rendering.Objects)
+	s.Images = deployedImages(src.rendering.Objects)
+	s.Errors, s.Warnings = src.findings.Count()
+	s.Findings = src.findings
+	if s.Findings == nil {
+		s.Findings = build.Findings{}
+	}
+	if n := len(s.Findings); n > maxSummaryFindings {
+		s.Findings, s.FindingsOmitted = s.Findings[:maxSummaryFindings], n-maxSummaryFindings
+	}
+}
+
+// annotation places a finding on its file, relative to the workspace (the repository root in a runner); root is
+// the source root the finding's file is relative to.
+func (a *actionRun) annotation(root string, f build.Finding) ghactions.Annotation {
 	level := ghactions.LevelWarning
 	if f.Severity == build.SeverityError {
 		level = ghactions.LevelError
@@ -383,15 +476,15 @@ func (a *actionRun) annotation(f build.Finding) ghactions.Annotation {
 	}
 	an := ghactions.Annotation{Level: level, Title: "statepack: " + f.Rule, Message: msg}
 	if f.File != "" {
-		an.File, an.Line = a.workspacePath(f.File), f.Line
+		an.File, an.Line = a.workspacePath(root, f.File), f.Line
 	}
 	return an
 }
 
 // workspacePath turns a finding's file (slash-separated, relative to the source root) into a path relative to
 // GITHUB_WORKSPACE (else the working directory), which is what annotations need.
-func (a *actionRun) workspacePath(file string) string {
-	abs := filepath.Join(a.root, filepath.FromSlash(file))
+func (a *actionRun) workspacePath(root, file string) string {
+	abs := filepath.Join(root, filepath.FromSlash(file))
 	base := a.env.getenv("GITHUB_WORKSPACE")
 	if base == "" {
 		base, _ = os.Getwd()
@@ -402,25 +495,51 @@ func (a *actionRun) workspacePath(file string) string {
 	return file
 }
 
+// publishEnv returns the registry options of `statepack publish` at their defaults with the plain-http input, and
+// the environment a publish runs in: the registry password reaches it on stdin and the key password as
+// COSIGN_PASSWORD, as they would reach the command, so that neither is ever in an argument list.
+func (a *actionRun) publishEnv() (*registryOptions, *Env, error) {
+	c := a.cfg
+	var reg registryOptions
+	flags := &cobra.Command{}
+	reg.bind(flags)
+	if c.plainHTTP {
+		// As --plain-http on the command line: open honours the flag only when it was given.
+		if err := flags.Flags().Set("plain-http", "true"); err != nil {
+			return nil, nil, err
+		}
+	}
+	sub := a.env
+	sub.Stdin = strings.NewReader("")
+	if c.password != "" {
+		reg.username, reg.passwordStdin = c.username, true
+		sub.Stdin = strings.NewReader(c.password + "\n")
+	}
+	sub.Getenv = func(k string) string {
+		if k == "COSIGN_PASSWORD" {
+			return c.keyPassword
+		}
+		return a.env.getenv(k)
+	}
+	return &reg, &sub, nil
+}
+
 // publish runs the publish of one tree that `statepack publish` runs (runPublish), with the options bound as the
-// command binds its flags, so that every default is the command's. The registry password reaches it on stdin and the
-// key password as COSIGN_PASSWORD, as they would reach the command: neither is ever in an argument list.
+// command binds its flags, so that every default is the command's. Before it, the objects validate rendered are
+// compared with the artifact the tag names, for the summary's "Changes since" section.
 func (a *actionRun) publish(ctx context.Context) error {
 	c := a.cfg
 	var (
-		src sourceOptions
 		pkg packageOptions
-		reg registryOptions
 		sig signOptions
 	)
 	flags := &cobra.Command{}
-	src.bind(flags)
 	pkg.bind(flags)
-	reg.bind(flags)
 	sig.bind(flags)
 	flags.SetContext(ctx)
-	if c.kubernetesVersion != "" {
-		src.kubernetesVersion = c.kubernetesVersion
+	reg, sub, err := a.publishEnv()
+	if err != nil {
+		return err
 	}
 
 	ref, err := publish.ParseRef(c.ref)
@@ -437,20 +556,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 			return usagef("input tags: %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
 		}
 	}
-	reg.plainHTTP = c.plainHTTP
-	sub := a.env
-	sub.Stdin = strings.NewReader("")
-	if c.password != "" {
-		reg.username, reg.passwordStdin = c.username, true
-		sub.Stdin = strings.NewReader(c.password + "\n")
-	}
-	sub.Getenv = func(k string) string {
-		if k == "COSIGN_PASSWORD" {
-			return c.keyPassword
-		}
-		return a.env.getenv(k)
-	}
-	log := (&globalOptions{verbose: c.verbose}).logger(&sub)
+	log := (&globalOptions{verbose: c.verbose}).logger(sub)
 
 	a.gh.Group("Publish to " + c.ref)
 	defer a.gh.EndGroup()
@@ -466,7 +572,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 			defer cleanup()
 			sig.key = file
 		}
-		if signer, err = sig.signer(flags, &sub); err != nil {
+		if signer, err = sig.signer(flags, sub); err != nil {
 			return err
 		}
 	case signKeyless:
@@ -482,14 +588,75 @@ func (a *actionRun) publish(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, reg.timeout)
 	defer cancel()
-	res, err := runPublish(ctx, &sub, log, &reg, publishJob{path: c.path, ref: ref, tags: tags, src: &src, pkg: &pkg, signer: signer})
+	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer}
+	a.summary.Changes = changesSince(ctx, sub, log, reg, job, a.source)
+	res, err := runPublish(ctx, sub, log, reg, job)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(a.env.Stdout, res.Ref)
-	a.summary.Ref, a.summary.Repository, a.summary.Digest = res.Ref, res.Repository, res.Digest
-	a.summary.Tags, a.summary.Annotations = nonNil(res.Tags), res.Annotations
+	a.summary.published(res)
 	return nil
+}
+
+// published records a publish's result in the summary.
+func (s *actionSummary) published(res publishResult) {
+	s.Ref, s.Repository, s.Digest = res.Ref, res.Repository, res.Digest
+	s.Tags, s.Annotations = nonNil(res.Tags), res.Annotations
+	s.Status = statusPublished
+	if s.Changes != nil && s.Changes.Previous == res.Digest {
+		s.Status = statusUnchanged
+	}
+}
+
+// actionChanges is what a publish changed: the objects of the tree against those of the artifact its tag named
+// before, as statepack diff compares them.
+type actionChanges struct {
+	// Since is the tag compared with: the tag in ref, else the first of the tags.
+	Since string `json:"since"`
+	// Previous is the digest the tag named before; empty on a first publish.
+	Previous string `json:"previous,omitempty"`
+	// FirstPublish is set when the tag did not exist yet.
+	FirstPublish bool `json:"firstPublish,omitempty"`
+	Added        int  `json:"added"`
+	Removed      int  `json:"removed"`
+	Changed      int  `json:"changed"`
+	Unchanged    int  `json:"unchanged"`
+	// Error says what kept the comparison from finishing; the publish goes on without it.
+	Error string `json:"error,omitempty"`
+
+	report *objdiff.Report
+}
+
+// changesSince compares the objects of s, the tree about to be published, with the artifact the job's tag names.
+// It never fails the publish: what kept it from comparing is logged and recorded in the result. nil when the job
+// writes no tag.
+func changesSince(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob, s *source) *actionChanges {
+	ref := job.ref
+	if ref.Tag == "" {
+		if len(job.tags) == 0 {
+			return nil
+		}
+		ref.Tag = job.tags[0]
+	}
+	ch := &actionChanges{Since: ref.Tag}
+	prev, err := loadPublishedSide(ctx, env, log, reg, ref, nil)
+	if err == nil && prev == nil {
+		ch.FirstPublish = true
+		return ch
+	}
+	var rep *objdiff.Report
+	if err == nil {
+		rep, err = objdiff.Compare(prev.objects, treeSide(s).objects)
+	}
+	if err != nil {
+		log.Warn("comparing with the artifact published before: the summary will not show what changed", "ref", ref.String(), "error", err)
+		ch.Error = err.Error()
+		return ch
+	}
+	ch.Previous, ch.report = prev.Digest, rep
+	ch.Added, ch.Removed, ch.Changed, ch.Unchanged = rep.Count(objdiff.Added), rep.Count(objdiff.Removed), rep.Count(objdiff.Changed), rep.Unchanged
+	return ch
 }
 
 // keylessSigner gets the job's OIDC token from GitHub and a Fulcio certificate for it. It is set by
@@ -519,9 +686,10 @@ func privateKeyFile(pem string) (string, func(), error) {
 	return file, cleanup, nil
 }
 
-// writeOutputs sets the step outputs that are known.
+// writeOutputs sets the step outputs that are known. With config, objects is the total of the targets, and digest,
+// ref and tags are set only when one target was selected and published: which of several would they name?
 func (a *actionRun) writeOutputs() error {
-	s := a.summary
+	s := a.redacted(a.summary)
 	js, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -546,14 +714,24 @@ func (a *actionRun) writeOutputs() error {
 }
 
 func (a *actionRun) writeSummary() error {
-	if err := a.gh.AddStepSummary(renderSummary(a.redactedSummary())); err != nil {
+	if err := a.gh.AddStepSummary(renderSummary(a.redacted(a.summary))); err != nil {
 		return fmt.Errorf("%w (a Docker action must run as root to write GITHUB_STEP_SUMMARY)", err)
 	}
 	return nil
 }
 
+// summaryChangesLimit bounds the "Changes since" section of one tree, and summaryLimit the whole job summary, which
+// GitHub caps at 1 MiB a step.
+const (
+	summaryChangesLimit = 60_000
+	summaryLimit        = 800_000
+)
+
 // renderSummary is the job summary: what a reviewer wants to see about the run.
 func renderSummary(s actionSummary) string {
+	if s.Config != "" {
+		return renderConfigSummary(s)
+	}
 	var b strings.Builder
 	var title string
 	switch {
@@ -561,7 +739,7 @@ func renderSummary(s actionSummary) string {
 		title = "❌ statepack failed"
 	case s.Errors > 0:
 		title = "❌ statepack: validation failed"
-	case s.Mode == "publish":
+	case s.Mode == modePublish:
 		title = "✅ statepack published " + mdCode(s.Target)
 	default:
 		title = "✅ statepack validated " + mdCode(s.Path)
@@ -573,8 +751,15 @@ func renderSummary(s actionSummary) string {
 	if !s.validated {
 		return b.String()
 	}
+	writeTreeSummary(&b, s, "####", summaryChangesLimit)
+	return b.String()
+}
+
+// writeTreeSummary writes what the summary says about one tree: a table, what changed, objects by kind, images and
+// findings, under headings of level h. The "Changes since" section takes at most changesLimit bytes.
+func writeTreeSummary(b *strings.Builder, s actionSummary, h string, changesLimit int) {
 	b.WriteString("| | |\n|---|---|\n")
-	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(b, "| %s | %s |\n", k, v) }
 	row("Path", mdCode(s.Path))
 	if s.Target != "" {
 		row("Target", mdCode(s.Target))
@@ -588,12 +773,12 @@ func renderSummary(s actionSummary) string {
 		}
 		row("Tags", orDefault(strings.Join(tags, ", "), "none (by digest only)"))
 	}
-	if s.Mode == "publish" {
+	if s.Mode == modePublish {
 		signing := "none: the artifact is not signed"
 		switch {
 		case s.SignedWith != "":
 			signing = mdText(s.SignedWith)
-		case s.Signing != signNone:
+		case s.Signing != signNone && s.Signing != "":
 			signing = mdText(s.Signing) + " (not done)"
 		}
 		row("Signing", signing)
@@ -610,24 +795,22 @@ func renderSummary(s actionSummary) string {
 	}
 	row("Objects", fmt.Sprint(s.Objects))
 
+	if s.Changes != nil {
+		writeChanges(b, s.Changes, h, changesLimit)
+	}
 	if len(s.Kinds) > 0 {
-		b.WriteString("\n#### Objects by kind\n\n| Kind | Count |\n|---|---:|\n")
-		kinds := make([]string, 0, len(s.Kinds))
-		for k := range s.Kinds {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		for _, k := range kinds {
-			fmt.Fprintf(&b, "| %s | %d |\n", mdText(k), s.Kinds[k])
+		fmt.Fprintf(b, "\n%s Objects by kind\n\n| Kind | Count |\n|---|---:|\n", h)
+		for _, k := range slices.Sorted(maps.Keys(s.Kinds)) {
+			fmt.Fprintf(b, "| %s | %d |\n", mdText(k), s.Kinds[k])
 		}
 	}
 	if len(s.Images) > 0 {
-		fmt.Fprintf(&b, "\n#### Images deployed (%d)\n\n", len(s.Images))
+		fmt.Fprintf(b, "\n%s Images deployed (%d)\n\n", h, len(s.Images))
 		for _, img := range s.Images {
-			fmt.Fprintf(&b, "- %s\n", mdCode(img))
+			fmt.Fprintf(b, "- %s\n", mdCode(img))
 		}
 	}
-	fmt.Fprintf(&b, "\n#### Validation: %d error(s), %d warning(s)\n\n", s.Errors, s.Warnings)
+	fmt.Fprintf(b, "\n%s Validation: %d error(s), %d warning(s)\n\n", h, s.Errors, s.Warnings)
 	if len(s.Findings) > 0 {
 		b.WriteString("| Severity | File | Object | Rule | Message |\n|---|---|---|---|---|\n")
 		for _, f := range s.Findings {
@@ -643,32 +826,105 @@ func renderSummary(s actionSummary) string {
 			if f.Object != nil {
 				obj = mdCode(f.Object.String())
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.Severity, pos, obj, mdCode(f.Rule), mdText(f.Message))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", f.Severity, pos, obj, mdCode(f.Rule), mdText(f.Message))
 		}
 		if s.FindingsOmitted > 0 {
-			fmt.Fprintf(&b, "\n%d more finding(s) are in the step log.\n", s.FindingsOmitted)
+			fmt.Fprintf(b, "\n%d more finding(s) are in the step log.\n", s.FindingsOmitted)
 		}
 	} else {
 		b.WriteString("No findings.\n")
 	}
 	b.WriteString("\n")
-	return b.String()
 }
 
-// redactedSummary masks secrets in every text of the summary before renderSummary escapes it for Markdown and HTML:
-// escaping first would turn a secret holding "_", "*", "&" or "<" into text the masker no longer recognises.
-func (a *actionRun) redactedSummary() actionSummary {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a.summary); err != nil {
-		return a.summary
+// writeChanges writes the "Changes since <tag>" section: the counts, then a collapsed diff per object that differs,
+// as many as fit in limit bytes.
+func writeChanges(b *strings.Builder, c *actionChanges, h string, limit int) {
+	fmt.Fprintf(b, "\n%s Changes since %s\n\n", h, mdCode(c.Since))
+	switch {
+	case c.Error != "":
+		fmt.Fprintf(b, "Not known: the artifact %s named before could not be read (%s).\n", mdCode(c.Since), mdText(c.Error))
+		return
+	case c.FirstPublish:
+		fmt.Fprintf(b, "First publish: the tag %s did not exist yet, so every object is new.\n", mdCode(c.Since))
+		return
+	case c.report == nil || c.report.Equal():
+		fmt.Fprintf(b, "No changes: the objects are those of %s (%s), %d in all.\n", mdCode(c.Since), mdCode(c.Previous), c.Unchanged)
+		return
 	}
-	out := a.summary // keeps the fields JSON does not carry
-	if err := json.Unmarshal([]byte(a.gh.Redact(buf.String())), &out); err != nil {
-		return a.summary
+	fmt.Fprintf(b, "From %s: **%s**.\n\n", mdCode(c.Previous), diffSummary(c.report))
+	entries := orderedEntries(c.report)
+	var details strings.Builder
+	n := writeDiffDetails(&details, entries, limit, nil)
+	b.WriteString(details.String())
+	if n < len(entries) {
+		fmt.Fprintf(b, "_%d of %d diffs shown: the rest would not fit in the summary; `statepack diff` shows them all._\n", n, len(entries))
+	}
+}
+
+// redacted masks secrets in every text of a summary before it is encoded as JSON (summary-json) or escaped for
+// Markdown and HTML (the job summary): either would turn a secret holding a quote, a backslash, "_", "*", "&" or "<"
+// into text the masker no longer recognises. The diffs of the changes are masked too. The summary given is left as
+// it is.
+func (a *actionRun) redacted(s actionSummary) actionSummary {
+	targets := s.Targets
+	s.Targets = nil
+	var out actionSummary
+	if err := redactJSON(s, &out, a.gh.Redact); err != nil {
+		// Not expected: the summary is plain data. Leave out every text rather than risk a secret in it.
+		out = actionSummary{Mode: s.Mode, Name: s.Name, Status: s.Status, Tags: []string{}, Attestations: []string{},
+			Failure: "the summary could not be masked: " + err.Error()}
+	}
+	out.validated = s.validated
+	if s.Changes != nil && out.Changes != nil && s.Changes.report != nil {
+		rep := *s.Changes.report
+		rep.Entries = slices.Clone(rep.Entries)
+		for i, e := range rep.Entries {
+			rep.Entries[i].Diff = a.gh.Redact(e.Diff)
+			rep.Entries[i].ID = objdiff.ID{Group: a.gh.Redact(e.ID.Group), Kind: a.gh.Redact(e.ID.Kind),
+				Namespace: a.gh.Redact(e.ID.Namespace), Name: a.gh.Redact(e.ID.Name)}
+		}
+		out.Changes.report = &rep
+	}
+	for _, t := range targets {
+		out.Targets = append(out.Targets, a.redacted(t))
 	}
 	return out
+}
+
+// redactJSON copies in into out through JSON, applying redact to every string (keys included) as it was before
+// encoding, where a secret is still spelt as it was masked.
+func redactJSON(in, out any, redact func(string) string) error {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return redact(v)
+		case []any:
+			for i := range v {
+				v[i] = walk(v[i])
+			}
+		case map[string]any:
+			m := make(map[string]any, len(v))
+			for k, e := range v {
+				m[redact(k)] = walk(e)
+			}
+			return m
+		}
+		return v
+	}
+	if data, err = json.Marshal(walk(v)); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
 }
 
 // mdCode writes s as inline code that survives a Markdown table: HTML-escaped, pipes as entities.

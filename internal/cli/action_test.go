@@ -53,9 +53,15 @@ type actionResult struct {
 	summary string
 }
 
-// run runs `statepack action` with the inputs as INPUT_<NAME> variables (upper-cased, hyphens kept).
+// run runs `statepack action` with the inputs as INPUT_<NAME> variables (upper-cased, hyphens kept). Each run is a
+// step of its own: it starts with empty GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, as the runner gives every step.
 func (r *runner) run(t *testing.T, inputs map[string]string) actionResult {
 	t.Helper()
+	for _, f := range []string{r.outputFile, r.summaryMD} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := maps.Clone(r.env)
 	for k, v := range inputs {
 		env["INPUT_"+strings.ToUpper(k)] = v
@@ -299,8 +305,18 @@ func TestActionInputErrors(t *testing.T) {
 		code   int
 		want   string
 	}{
-		{"config", map[string]string{"config": "statepack.yaml"}, nil, ExitUsage,
-			"input config (statepack.yaml): multi-target configuration files are not supported yet: remove the input and set path and ref"},
+		{"config with inputs it replaces", map[string]string{"config": "statepack.yaml", "path": "clusters", "ref": layout, "tags": "v1", "key": "cosign.key"}, nil, ExitUsage,
+			"input config (statepack.yaml) does not combine with the input(s) path, ref, tags, key: each target's path, ref, tags and signing key come from the config file: remove path, ref, tags, key from the step"},
+		{"config with sign", map[string]string{"config": "statepack.yaml", "path": ".", "sign": "keyless"}, nil, ExitUsage,
+			"input config (statepack.yaml) does not combine with the input(s) sign:"},
+		{"config missing", map[string]string{"config": "no-such-statepack.yaml", "path": "."}, nil, ExitUsage,
+			"input config: no-such-statepack.yaml does not exist: give the path of the statepack.yaml relative to the workspace"},
+		{"targets without config", map[string]string{"targets": "production"}, nil, ExitUsage, "input targets needs the config input"},
+		{"shard without config", map[string]string{"shard": "1/2"}, nil, ExitUsage, "input shard needs the config input"},
+		{"bad shard", map[string]string{"config": "statepack.yaml", "path": ".", "shard": "3/2"}, nil, ExitUsage,
+			`input shard: "3/2" must be K/N with 1 <= K <= N, e.g. 2/4`},
+		{"unknown mode", map[string]string{"mode": "deploy"}, nil, ExitUsage, `input mode: "deploy" is not one of publish, validate`},
+		{"publish without ref", map[string]string{"mode": "publish"}, nil, ExitUsage, "input mode: publish needs ref (where to publish) or config"},
 		{"keyless without an id-token", map[string]string{"ref": layout, "sign": "keyless"}, nil, ExitUsage,
 			"sign: keyless needs GitHub's OIDC token, which this job does not get: grant it with `permissions: id-token: write` on the job"},
 		{"unknown sign", map[string]string{"sign": "gpg"}, nil, ExitUsage, `input sign: "gpg" is not one of none, key, keyless`},

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack/build"
@@ -136,9 +137,12 @@ func (o *diffOptions) resultFormat() (string, error) {
 }
 
 func newDiffCmd(env *Env, g *globalOptions) *cobra.Command {
-	var o diffOptions
+	var (
+		o     diffOptions
+		fleet fleetOptions
+	)
 	cmd := &cobra.Command{
-		Use:   "diff [PATH] REF | diff REF1 REF2",
+		Use:   "diff [PATH] REF | diff REF1 REF2 | diff --config FILE",
 		Short: "Show which objects differ between a tree and a published artifact, or between two artifacts",
 		Long: `diff compares Kubernetes objects, not files: objects are matched by group, kind, namespace and name, and each
 object that differs is shown as a unified diff of its canonical YAML, so that the order of objects and files and the
@@ -154,17 +158,25 @@ Output: -o text (default), -o json, or -o markdown for pull-request comments and
 collapsible diff per object, kept under GitHub's comment size limit). With --key, each artifact's signature is
 verified before it is read.
 
+"diff --config statepack.yaml" compares every target of a config file (or those named with --target, or a --shard)
+with what its ref names: the tag in the ref, else the first of its tags. Targets run concurrently (--jobs), and one
+report lists each as equal, different, not published yet (every object added) or failed, then the differences target
+by target; a target that fails does not stop the others.
+
 Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that kept the comparison from finishing
-(registry or I/O failure, a failed verification, a tree that does not render).`,
-		Args: argsUsage(1, 2, "[PATH] REF or REF1 REF2"),
+(registry or I/O failure, a failed verification, a tree that does not render). With --config: 0 when every target is
+equal, 1 when any differs or is not published yet, else the code of the worst failure (2 or 3).`,
+		Args: argsUsage(0, 2, "[PATH] REF or REF1 REF2, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Both sides may write to stderr at the same time: findings of the render, logs of the download.
 			locked := *env
 			locked.Stderr = &lockedWriter{w: env.Stderr}
 			env := &locked
-			from, to, err := diffOperands(args)
-			if err != nil {
-				return err
+			switch {
+			case fleet.config != "" && len(args) > 0:
+				return usagef("with --config, each target's PATH and REF come from the config file: drop the arguments %s", strings.Join(args, " "))
+			case fleet.config == "" && len(args) == 0:
+				return usagef("diff takes [PATH] REF or REF1 REF2, or --config FILE")
 			}
 			format, err := o.resultFormat()
 			if err != nil {
@@ -172,6 +184,13 @@ Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that ke
 			}
 			if o.context < 0 {
 				return usagef("--unified must not be negative, got %d", o.context)
+			}
+			if fleet.config != "" {
+				return runFleetDiff(cmd.Context(), env, g, &o, &fleet, format)
+			}
+			from, to, err := diffOperands(args)
+			if err != nil {
+				return err
 			}
 			check, err := o.ver.checker(cmd.Context(), env)
 			if err != nil {
@@ -203,7 +222,7 @@ Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that ke
 			for i, op := range operands {
 				wg.Go(func() {
 					if op.path != "" {
-						sides[i], errs[i] = loadTreeSide(ctx, env, log, op.path, &o.src)
+						sides[i], errs[i] = loadTreeSide(ctx, env, log, op.path, &o.src, "")
 					} else {
 						sides[i], errs[i] = loadArtifactSide(ctx, log, targets[i], op.ref, check)
 					}
@@ -229,6 +248,7 @@ Exit codes: 0 equal, 1 different (as diff(1)), 2 usage error, 3 anything that ke
 	o.src.bind(cmd)
 	o.reg.bind(cmd)
 	o.ver.bind(cmd)
+	fleet.bind(cmd)
 	// diff's own -o and --format, which take markdown besides text and json, shadow the global ones.
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "result format: text, json or markdown")
 	cmd.Flags().StringVar(&o.format, "format", "", "result format: text, json or markdown (same as -o)")
@@ -280,21 +300,28 @@ func isTreeArg(s string) bool {
 	return err == nil && st.IsDir()
 }
 
-// loadTreeSide renders and validates a tree as publish does. Findings go to stderr; a tree whose render has errors
-// is refused, since its objects are incomplete, while validation findings do not stop the comparison.
-func loadTreeSide(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*diffSide, error) {
+// loadTreeSide renders and validates a tree as publish does. Findings go to stderr, each line after prefix; a tree
+// whose render has errors is refused, since its objects are incomplete, while validation findings do not stop the
+// comparison.
+func loadTreeSide(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions, prefix string) (*diffSide, error) {
 	s, err := loadSource(ctx, env, log, path, o)
 	if err != nil {
 		return nil, err
 	}
-	reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
+	for _, f := range s.findings {
+		fmt.Fprintf(env.Stderr, "%s%s\n", prefix, f)
+	}
 	if s.rendering.Findings.HasErrors() {
 		errs, _ := s.rendering.Findings.Count()
 		return nil, fmt.Errorf("%s does not render (%d error(s), listed above): nothing was compared", path, errs)
 	}
-	side := &diffSide{Label: path, Path: path, Objects: len(s.rendering.Objects)}
-	side.objects = diffObjects(s.rendering.Objects)
-	return side, nil
+	return treeSide(s), nil
+}
+
+// treeSide is the new side of a comparison from a tree already rendered: the action diffs and publishes the objects
+// of one render.
+func treeSide(s *source) *diffSide {
+	return &diffSide{Label: s.path, Path: s.path, Objects: len(s.rendering.Objects), objects: diffObjects(s.rendering.Objects)}
 }
 
 // loadArtifactSide reads the objects of the artifact ref names in t: every .yaml, .yml and .json file of layer 0,
@@ -304,6 +331,11 @@ func loadArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, 
 	if err != nil {
 		return nil, err
 	}
+	return readArtifactSide(ctx, log, t, ref, desc, check)
+}
+
+// readArtifactSide reads the objects of the manifest desc, which ref resolved to in t.
+func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, desc ocispec.Descriptor, check *checker) (*diffSide, error) {
 	full := ref.WithDigest(desc.Digest.String())
 	side := &diffSide{Label: full, Ref: full, Digest: desc.Digest.String()}
 	if check != nil {
@@ -510,8 +542,14 @@ const markdownLimit = 60_000
 // objects that differ, and a collapsible unified diff per object, changed objects first. Rows and diffs that would
 // take the text past limit bytes are left out, and a last line says how many.
 func diffMarkdown(from, to *diffSide, rep *objdiff.Report, limit int) string {
+	const heading = "### statepack diff\n\n"
+	return heading + diffMarkdownBody(from, to, rep, limit-len(heading))
+}
+
+// diffMarkdownBody is diffMarkdown without its heading, for reports that put several comparisons under headings
+// of their own (diff --config).
+func diffMarkdownBody(from, to *diffSide, rep *objdiff.Report, limit int) string {
 	var b strings.Builder
-	b.WriteString("### statepack diff\n\n")
 	fmt.Fprintf(&b, "From %s (%d objects) to %s (%d objects): ", diffMDCode(from.Label), from.Objects, diffMDCode(to.Label), to.Objects)
 	if rep.Equal() {
 		b.WriteString("**no differences**.\n")
@@ -519,6 +557,32 @@ func diffMarkdown(from, to *diffSide, rep *objdiff.Report, limit int) string {
 	}
 	fmt.Fprintf(&b, "**%s**.\n\n", diffSummary(rep))
 
+	entries := orderedEntries(rep)
+	rows := 0
+	b.WriteString("| change | object |\n| --- | --- |\n")
+	for _, e := range entries {
+		row := fmt.Sprintf("| %s | %s |\n", e.Status, diffMDCode(e.Name()))
+		if b.Len()+len(row)+diffNoteReserve > limit {
+			break
+		}
+		b.WriteString(row)
+		rows++
+	}
+	b.WriteString("\n")
+	details := writeDiffDetails(&b, entries, limit, nil)
+	if rows < len(entries) || details < len(entries) {
+		fmt.Fprintf(&b, "_%d of %d objects listed and %d of their diffs shown: the rest would not fit in a comment. "+
+			"Run `statepack diff` for the full output._\n", rows, len(entries), details)
+	}
+	return b.String()
+}
+
+// diffNoteReserve is the room kept for the note about left-out parts.
+const diffNoteReserve = 400
+
+// orderedEntries lists the entries of a report changed first, then added, then removed, each group in the report's
+// order.
+func orderedEntries(rep *objdiff.Report) []objdiff.Entry {
 	var entries []objdiff.Entry
 	for _, s := range []objdiff.Status{objdiff.Changed, objdiff.Added, objdiff.Removed} {
 		for _, e := range rep.Entries {
@@ -527,34 +591,29 @@ func diffMarkdown(from, to *diffSide, rep *objdiff.Report, limit int) string {
 			}
 		}
 	}
-	// The note about left-out parts needs room of its own.
-	const reserve = 400
-	rows, details := 0, 0
-	b.WriteString("| change | object |\n| --- | --- |\n")
+	return entries
+}
+
+// writeDiffDetails writes a collapsible unified diff per entry, in order, while b stays under limit bytes (with room
+// for a note), and returns how many it wrote. redact, when not nil, is applied to each diff before it is written:
+// the action masks its secrets there.
+func writeDiffDetails(b *strings.Builder, entries []objdiff.Entry, limit int, redact func(string) string) int {
+	n := 0
 	for _, e := range entries {
-		row := fmt.Sprintf("| %s | %s |\n", e.Status, diffMDCode(e.Name()))
-		if b.Len()+len(row)+reserve > limit {
-			break
+		diff := e.Diff
+		if redact != nil {
+			diff = redact(diff)
 		}
-		b.WriteString(row)
-		rows++
-	}
-	b.WriteString("\n")
-	for _, e := range entries {
-		fence := strings.Repeat("`", max(3, longestRun(e.Diff, '`')+1))
+		fence := strings.Repeat("`", max(3, longestRun(diff, '`')+1))
 		section := fmt.Sprintf("<details><summary>%s %s</summary>\n\n%sdiff\n%s%s\n\n</details>\n\n",
-			e.Status, diffMDCode(e.Name()), fence, e.Diff, fence)
-		if b.Len()+len(section)+reserve > limit {
+			e.Status, diffMDCode(e.Name()), fence, diff, fence)
+		if b.Len()+len(section)+diffNoteReserve > limit {
 			break
 		}
 		b.WriteString(section)
-		details++
+		n++
 	}
-	if rows < len(entries) || details < len(entries) {
-		fmt.Fprintf(&b, "_%d of %d objects listed and %d of their diffs shown: the rest would not fit in a comment. "+
-			"Run `statepack diff` for the full output._\n", rows, len(entries), details)
-	}
-	return b.String()
+	return n
 }
 
 // diffMDCode writes s as inline code that is safe in a table cell and in HTML.

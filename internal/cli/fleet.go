@@ -60,7 +60,7 @@ type validateConfig struct {
 	ExternalNamespaces []string `json:"externalNamespaces,omitempty"`
 }
 
-// loadFleetConfig reads and checks a config file. Paths in it are relative to its directory.
+// loadFleetConfig reads and checks a config file. Paths in it are relative to its directory, unless absolute.
 func loadFleetConfig(path string) (*fleetConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -73,7 +73,9 @@ func loadFleetConfig(path string) (*fleetConfig, error) {
 	dir := filepath.Dir(path)
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
-		t.Path = filepath.Join(dir, filepath.FromSlash(t.Path))
+		if t.Path = filepath.FromSlash(t.Path); !filepath.IsAbs(t.Path) {
+			t.Path = filepath.Join(dir, t.Path)
+		}
 		if t.Sign != nil && t.Sign.Key != "" && !strings.Contains(t.Sign.Key, "://") && !filepath.IsAbs(t.Sign.Key) {
 			t.Sign.Key = filepath.Join(dir, t.Sign.Key)
 		}
@@ -160,12 +162,36 @@ type fleetOptions struct {
 	jobs    int
 }
 
+// bind binds the flags, and refuses --target, --shard and --jobs without --config: they would be ignored.
 func (o *fleetOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "run the targets of this config file (statepack.yaml) instead of one PATH")
 	f.StringArrayVar(&o.targets, "target", nil, "with --config: run only this target (repeatable)")
 	f.StringVar(&o.shard, "shard", "", "with --config: run shard K of N (K/N, 1-based), for CI matrices; a target's shard depends only on its name")
 	f.IntVar(&o.jobs, "jobs", runtime.GOMAXPROCS(0), "with --config: targets run at once")
+	next := cmd.PreRunE
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if o.config == "" {
+			for _, name := range []string{"target", "shard", "jobs"} {
+				if cmd.Flags().Changed(name) {
+					return usagef("--%s needs --config: it chooses among the targets of a config file", name)
+				}
+			}
+		}
+		if next != nil {
+			return next(cmd, args)
+		}
+		return nil
+	}
+}
+
+// load reads the config file and returns the targets selected, in name order.
+func (o *fleetOptions) load() ([]targetConfig, error) {
+	cfg, err := loadFleetConfig(o.config)
+	if err != nil {
+		return nil, err
+	}
+	return o.selected(cfg)
 }
 
 // selected returns the targets to run, in name order.
@@ -238,45 +264,44 @@ type fleetResult struct {
 	err   error
 }
 
-// runFleet runs fn for every selected target, at most --jobs at once, and reports them together. A failing target
-// stops only itself; the run fails with the worst exit code among the targets.
-func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions,
+// eachTarget calls fn for every target, at most jobs at once, and returns the results in the targets' order. A
+// target that had not started when ctx ended gets skipped(t, ctx.Err()) instead.
+func eachTarget[R any](ctx context.Context, jobs int, targets []targetConfig,
+	fn func(ctx context.Context, t targetConfig) R, skipped func(t targetConfig, err error) R) []R {
+	results := make([]R, len(targets))
+	sem := make(chan struct{}, max(jobs, 1))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = skipped(t, ctx.Err())
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = fn(ctx, t)
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// runFleet runs fn for every target, at most --jobs at once, and reports them together. A failing target stops
+// only itself; the run fails with the worst exit code among the targets.
+func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, targets []targetConfig,
 	fn func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error)) error {
-	cfg, err := loadFleetConfig(o.config)
-	if err != nil {
-		return err
-	}
-	targets, err := o.selected(cfg)
-	if err != nil {
-		return err
-	}
 	log := g.logger(env)
 	if len(targets) == 0 {
 		log.Info("no target selected", "config", o.config, "shard", o.shard)
 	}
-	results := make([]fleetResult, len(targets))
-	sem := make(chan struct{}, o.jobs)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = fleetResult{Name: t.Name, err: ctx.Err()}
-				return
-			}
-			defer func() { <-sem }()
-			res, err := fn(ctx, log.With("target", t.Name), t)
-			res.Name, res.err = t.Name, err
-			results[i] = res
-		}()
-	}
-	wg.Wait()
+	results := eachTarget(ctx, o.jobs, targets, func(ctx context.Context, t targetConfig) fleetResult {
+		res, err := fn(ctx, log.With("target", t.Name), t)
+		res.Name, res.err = t.Name, err
+		return res
+	}, func(t targetConfig, err error) fleetResult { return fleetResult{Name: t.Name, err: err} })
 
-	worst := ExitOK
-	var firstErr error
+	var errs []error
 	var out bytes.Buffer
 	for i := range results {
 		r := &results[i]
@@ -285,11 +310,7 @@ func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions,
 		}
 		if r.err != nil {
 			r.Error = r.err.Error()
-			if c := exitCode(r.err); c > worst {
-				worst, firstErr = c, r.err
-			} else if firstErr == nil {
-				firstErr = r.err
-			}
+			errs = append(errs, r.err)
 			if !g.json() {
 				fmt.Fprintf(env.Stderr, "%s: failed: %s\n", r.Name, r.err)
 			}
@@ -303,8 +324,8 @@ func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions,
 		case r.Ref != "":
 			fmt.Fprintf(&out, "%s\t%s\n", r.Name, r.Ref)
 		default:
-			errs, warns := build.Findings(r.Findings).Count()
-			fmt.Fprintf(&out, "%s\t%d object(s), %d error(s), %d warning(s)\n", r.Name, r.Objects, errs, warns)
+			nErrors, nWarnings := build.Findings(r.Findings).Count()
+			fmt.Fprintf(&out, "%s\t%d object(s), %d error(s), %d warning(s)\n", r.Name, r.Objects, nErrors, nWarnings)
 		}
 	}
 	if g.json() {
@@ -314,16 +335,22 @@ func runFleet(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions,
 	} else if _, err := env.Stdout.Write(out.Bytes()); err != nil {
 		return err
 	}
-	if firstErr == nil {
+	return fleetFailure(errs, len(results))
+}
+
+// fleetFailure is the error of a fleet run whose targets failed with errs (nil when none did): it carries the
+// error with the worst exit code, so that the run exits with that code.
+func fleetFailure(errs []error, total int) error {
+	if len(errs) == 0 {
 		return nil
 	}
-	failed := 0
-	for _, r := range results {
-		if r.err != nil {
-			failed++
+	worst := errs[0]
+	for _, err := range errs[1:] {
+		if exitCode(err) > exitCode(worst) {
+			worst = err
 		}
 	}
-	return &reportedError{&fleetError{failed: failed, total: len(results), code: worst, first: firstErr}}
+	return &reportedError{&fleetError{failed: len(errs), total: total, code: exitCode(worst), first: worst}}
 }
 
 // fleetError carries the worst exit code of a fleet run.
@@ -364,7 +391,7 @@ func annotationKeys(m map[string]string) func(func(string) bool) {
 	}
 }
 
-// signers loads each distinct key of the selected targets once, before anything renders or pushes.
+// signerCache loads each distinct key once and shares its signer between the targets that name it.
 type signerCache struct {
 	mu   sync.Mutex
 	keys map[string]*sign.Signer
@@ -390,51 +417,73 @@ func (c *signerCache) get(ctx context.Context, env *Env, key string) (*sign.Sign
 	return s, nil
 }
 
-// fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
-func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, incremental bool) error {
-	cfg, err := loadFleetConfig(o.config)
-	if err != nil {
-		return err
-	}
-	targets, err := o.selected(cfg)
-	if err != nil {
-		return err
-	}
-	var keys signerCache
+// loadKeys loads each distinct key of the targets once, before anything renders or pushes, so that a bad key or
+// password fails the run before any target is published.
+func (c *signerCache) loadKeys(ctx context.Context, env *Env, targets []targetConfig) error {
 	for _, t := range targets {
 		if t.Sign != nil {
-			if _, err := keys.get(ctx, env, t.Sign.Key); err != nil {
+			if _, err := c.get(ctx, env, t.Sign.Key); err != nil {
 				return fmt.Errorf("target %s: %w", t.Name, err)
 			}
 		}
 	}
-	return runFleet(ctx, env, g, o, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
-		ref, err := publish.ParseRef(t.Ref)
+	return nil
+}
+
+// publishJob is how a target is published: its ref, its tags (the tag in the ref and the extra ones, sorted), its
+// options, and its signer from keys (loaded by loadKeys).
+func (t targetConfig) publishJob(ctx context.Context, env *Env, src *sourceOptions, keys *signerCache) (publishJob, error) {
+	ref, err := publish.ParseRef(t.Ref)
+	if err != nil {
+		return publishJob{}, err
+	}
+	tags := slices.Clone(t.Tags)
+	if ref.Tag != "" {
+		tags = append(tags, ref.Tag)
+	}
+	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
+	var signer *sign.Signer
+	if t.Sign != nil {
+		if signer, err = keys.get(ctx, env, t.Sign.Key); err != nil {
+			return publishJob{}, err
+		}
+	}
+	tsrc, pkg := targetOptions(t, src)
+	if err := pkg.check(); err != nil {
+		return publishJob{}, err
+	}
+	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer,
+		immutable: t.ImmutableTags != nil && *t.ImmutableTags}, nil
+}
+
+// fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
+func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, incremental bool) error {
+	targets, err := o.load()
+	if err != nil {
+		return err
+	}
+	var keys signerCache
+	if err := keys.loadKeys(ctx, env, targets); err != nil {
+		return err
+	}
+	return runFleet(ctx, env, g, o, targets, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
+		job, err := t.publishJob(ctx, env, src, &keys)
 		if err != nil {
 			return fleetResult{}, err
 		}
-		tags := slices.Clone(t.Tags)
-		if ref.Tag != "" {
-			tags = append(tags, ref.Tag)
-		}
-		tags = slices.Compact(slices.Sorted(slices.Values(tags)))
-		var signer *sign.Signer
-		if t.Sign != nil {
-			signer, _ = keys.get(ctx, env, t.Sign.Key)
-		}
-		tsrc, pkg := targetOptions(t, src)
-		if err := pkg.check(); err != nil {
-			return fleetResult{}, err
-		}
-		res, err := runPublish(ctx, env, log, reg, publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer,
-			immutable: t.ImmutableTags != nil && *t.ImmutableTags, incremental: incremental})
+		job.incremental = incremental
+		res, err := runPublish(ctx, env, log, reg, job)
 		return fleetResult{publishResult: res}, err
 	})
 }
 
 // fleetValidate validates each target.
 func fleetValidate(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions) error {
-	return runFleet(ctx, env, g, o, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
+	targets, err := o.load()
+	if err != nil {
+		return err
+	}
+	return runFleet(ctx, env, g, o, targets, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
 		tsrc, _ := targetOptions(t, src)
 		s, err := loadSource(ctx, env, log, t.Path, tsrc)
 		if err != nil {
@@ -447,10 +496,14 @@ func fleetValidate(ctx context.Context, env *Env, g *globalOptions, o *fleetOpti
 
 // fleetBuild builds each target's layer into dir/<name>.tar.gz.
 func fleetBuild(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, dir string) error {
+	targets, err := o.load()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return runFleet(ctx, env, g, o, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
+	return runFleet(ctx, env, g, o, targets, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
 		tsrc, pkg := targetOptions(t, src)
 		if err := pkg.check(); err != nil {
 			return fleetResult{}, err
