@@ -3,77 +3,230 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/sigstore/sigstore/pkg/signature"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/faultproxy"
 	"github.com/statepack/statepack/internal/testregistry"
+	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
-// TestPublishUnderRegistryFaults publishes signed artifacts through a proxy that answers 15% of requests with 503
-// and cuts 10% of responses mid-body. At least 95% must succeed; after any outcome, every tag must point at a
-// complete, signed artifact (or not exist); and a re-run without faults converges.
+// mixedFaults is the fault mix of the fault tests: the issue's 15% 503 and 10% responses cut mid-body, plus 3%
+// connections reset (RST) before any response, 1% 429s, and 3% stalls; with drops, 1% connections closed (FIN)
+// before any response as well, which the transport does not retry (a step retry must).
+func mixedFaults(stallFor time.Duration, drops bool) faultproxy.Faults {
+	f := faultproxy.Faults{Unavailable: 0.15, Cut: 0.10, TooMany: 0.01, Reset: 0.03, Stall: 0.03, StallFor: stallFor}
+	if drops {
+		f.Drop = 0.01
+	}
+	return f
+}
+
+// inParallel calls fn(0) … fn(n-1) on workers goroutines and waits for them all.
+func inParallel(n, workers int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// checkTags checks every tag run-0 … run-(n-1) of repoName, straight at the registry (no proxy): a tag that exists
+// must point at a complete artifact (manifest, config, layer with every file) with a valid signature, and with
+// valid attestations of every type in attestations. It returns how many tags exist and how many are broken.
+func checkTags(t *testing.T, host, repoName string, n int, verifiers []signature.Verifier, attestations []string) (present, broken int) {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := remote.NewRepository(host + "/" + repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	for i := 0; i < n; i++ {
+		tag := fmt.Sprintf("run-%d", i)
+		desc, err := repo.Resolve(ctx, tag)
+		if err != nil {
+			continue // no tag: a clean failure
+		}
+		present++
+		if _, err := sign.Verify(ctx, repo, desc, verifiers); err != nil {
+			broken++
+			t.Errorf("tag %s points at %s, which is not signed: %v", tag, desc.Digest, err)
+			continue
+		}
+		if len(attestations) > 0 {
+			if _, err := sign.VerifyAttestations(ctx, repo, desc, verifiers, attestations); err != nil {
+				broken++
+				t.Errorf("tag %s points at %s, whose attestations do not verify: %v", tag, desc.Digest, err)
+				continue
+			}
+		}
+		if _, files := fluxPull(t, host, repoName, tag); len(files) != 4 {
+			broken++
+			t.Errorf("tag %s points at an incomplete artifact (%d files)", tag, len(files))
+		}
+	}
+	return present, broken
+}
+
+// TestPublishUnderRegistryFaults publishes signed and attested artifacts through a proxy that answers 15% of
+// requests with 503, cuts 10% of responses mid-body, resets 3% of connections before answering, answers 1% with
+// 429 and holds 3% for a second. At least 95% must succeed; a failure must be clean (exit 3, no
+// panic); after any outcome, every tag must point at a complete, signed and attested artifact (or not exist); and
+// a re-run converges.
 func TestPublishUnderRegistryFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs many publishes")
 	}
 	reg := testregistry.Start(t)
-	proxy := faultproxy.Start(reg.Host, faultproxy.Faults{Unavailable: 0.15, Cut: 0.10}, 20261125)
+	// The CLI's per-request timeout is 2 minutes and has no flag, so stalls here are slow answers that pass
+	// through; TestPublishStepsUnderStalls drives the request-timeout path itself.
+	proxy := faultproxy.Start(reg.Host, mixedFaults(time.Second, false), 20261125)
 	defer proxy.Close()
 	key, pub := keyPair(t, "")
 	verifiers, err := sign.LoadVerifiers(context.Background(), pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const runs = 20
-	var failed []int
-	for i := 0; i < runs; i++ {
+	// Publishes run side by side: most of a publish under faults is backoff, and the registry serves many clients.
+	const runs, workers = 40, 8
+	results := make([]result, runs)
+	inParallel(runs, workers, func(i int) {
 		ref := fmt.Sprintf("%s/faults/app:run-%d", proxy.Host, i)
-		r := run(t, nil, "", "publish", demoTree, ref, "--key", key, "--plain-http", "--annotation", fmt.Sprintf("run=%d", i))
-		if r.code != 0 {
+		results[i] = run(t, nil, "", "publish", demoTree, ref, "--key", key, "--plain-http", "--annotation", fmt.Sprintf("run=%d", i))
+	})
+	proxy.Close()
+
+	var failed []int
+	for i, r := range results {
+		switch {
+		case r.code == 0:
+		case r.code == 3 && !strings.Contains(r.stderr, "panic"):
 			failed = append(failed, i)
-			if strings.Contains(r.stderr, "panic") {
-				t.Errorf("run %d panicked:\n%s", i, r.stderr)
-			}
+			t.Logf("run %d failed cleanly: %s", i, strings.TrimSpace(r.stderr))
+		default:
+			failed = append(failed, i)
+			t.Errorf("run %d did not fail cleanly (want exit 3 and an error message):\n%s", i, r)
 		}
 	}
 	counts := proxy.Counts()
-	t.Logf("faults: %d requests, %d answered 503, %d cut mid-body; publishes: %d attempted, %d succeeded, %d failed cleanly",
-		counts.Requests, counts.Unavailable, counts.Cut, runs, runs-len(failed), len(failed))
+	t.Logf("faults injected: %s", counts)
+	t.Logf("signed and attested publishes: %d attempted, %d succeeded, %d failed cleanly", runs, runs-len(failed), len(failed))
 	if ok := runs - len(failed); ok*100 < runs*95 {
 		t.Errorf("%d of %d publishes succeeded under faults, want at least 95%%", ok, runs)
 	}
+	if counts.ByKind[faultproxy.Reset] == 0 || counts.ByKind[faultproxy.Stall] == 0 {
+		t.Errorf("the run met no reset or stall (%s): the mix is not being tested", counts)
+	}
 
-	// Every tag that exists points at a complete artifact with a valid signature (checked directly, no proxy).
-	ctx := context.Background()
-	repo, err := remote.NewRepository(reg.Host + "/faults/app")
-	if err != nil {
-		t.Fatal(err)
+	present, broken := checkTags(t, reg.Host, "faults/app", runs, verifiers, attestationTypes)
+	t.Logf("tags: %d present, %d broken", present, broken)
+	if present < runs-len(failed) {
+		t.Errorf("%d tags present, but %d publishes succeeded", present, runs-len(failed))
 	}
-	repo.PlainHTTP = true
-	broken := 0
-	for i := 0; i < runs; i++ {
-		desc, err := repo.Resolve(ctx, fmt.Sprintf("run-%d", i))
-		if err != nil {
-			continue // no tag: a clean failure
-		}
-		if _, err := sign.Verify(ctx, repo, desc, verifiers); err != nil {
-			broken++
-			t.Errorf("tag run-%d points at %s, which is not signed: %v", i, desc.Digest, err)
-		}
-		if _, files := fluxPull(t, reg.Host, "faults/app", fmt.Sprintf("run-%d", i)); len(files) != 4 {
-			broken++
-			t.Errorf("tag run-%d points at an incomplete artifact (%d files)", i, len(files))
-		}
-	}
-	t.Logf("broken tags found: %d", broken)
 
 	// Re-running the failed publishes without faults converges.
 	for _, i := range failed {
 		mustRun(t, 0, nil, "publish", demoTree, fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", key, "--annotation", fmt.Sprintf("run=%d", i))
 		mustRun(t, 0, nil, "verify", fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", pub)
 	}
+	// Re-running a publish that succeeded under faults gives the same digest.
+	for i, r := range results {
+		if r.code != 0 {
+			continue
+		}
+		again := mustRun(t, 0, nil, "publish", demoTree, fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", key, "--annotation", fmt.Sprintf("run=%d", i))
+		if want := strings.Replace(r.stdout, proxy.Host, reg.Host, 1); again.stdout != want {
+			t.Errorf("run %d again printed %q, want %q", i, again.stdout, want)
+		}
+		break
+	}
+}
+
+// TestPublishStepsUnderStalls drives publish's push, sign and tag steps (the code behind `statepack publish`)
+// with a 400 ms per-request timeout through a proxy where 5% of requests stall until the client gives up, on top
+// of the other faults: a stalled request must be abandoned and retried, never hang, and no tag may point at
+// incomplete content. (The CLI has no flag for the per-request timeout, 2 minutes, hence the library call.)
+func TestPublishStepsUnderStalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection runs many publishes")
+	}
+	reg := testregistry.Start(t)
+	faults := mixedFaults(faultproxy.Forever, true)
+	faults.Stall = 0.05
+	proxy := faultproxy.Start(reg.Host, faults, 7)
+	defer proxy.Close()
+	key, pub := keyPair(t, "")
+	ctx := context.Background()
+	signer, err := sign.LoadSigner(ctx, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifiers, err := sign.LoadVerifiers(ctx, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendering, err := build.Render(ctx, demoTree, build.WithRoot("../../testdata/demo"))
+	if err != nil || rendering.Findings.HasErrors() {
+		t.Fatalf("rendering the demo tree: %v %v", err, rendering.Findings)
+	}
+	log := slog.New(slog.DiscardHandler)
+	const runs, workers = 12, 4
+	var mu sync.Mutex
+	failed := 0
+	inParallel(runs, workers, func(i int) {
+		b, err := build.Package(rendering.Objects, build.WithAnnotations(map[string]string{"run": fmt.Sprint(i)}))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		target, err := publish.Open(ctx, publish.Ref{Registry: proxy.Host, Repository: "stalls/app"},
+			publish.WithPlainHTTP(true), publish.WithRequestTimeout(400*time.Millisecond))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		runCtx, cancel := context.WithTimeout(ctx, time.Minute) // the test's own guard: far beyond what retries need
+		defer cancel()
+		if _, err = pushSignTag(runCtx, log, target, b, signer, nil, []string{fmt.Sprintf("run-%d", i)}, false); err != nil {
+			mu.Lock()
+			failed++
+			mu.Unlock()
+			t.Logf("run %d failed: %v", i, err)
+			if runCtx.Err() != nil {
+				t.Errorf("run %d hung until the test's own deadline: the request timeout did not end a stall", i)
+			}
+		}
+	})
+	proxy.Close()
+	counts := proxy.Counts()
+	t.Logf("faults injected: %s", counts)
+	t.Logf("signed publishes with a 400ms request timeout: %d attempted, %d succeeded, %d failed cleanly", runs, runs-failed, failed)
+	if counts.ByKind[faultproxy.Stall] == 0 {
+		t.Errorf("no request stalled (%s): the request timeout is not being tested", counts)
+	}
+	if ok := runs - failed; ok*100 < runs*90 {
+		t.Errorf("%d of %d publishes succeeded under stalls, want at least 90%%", ok, runs)
+	}
+	present, broken := checkTags(t, reg.Host, "stalls/app", runs, verifiers, nil)
+	t.Logf("tags: %d present, %d broken", present, broken)
 }
