@@ -25,7 +25,7 @@ import (
 // actionInputs are the inputs of action.yml, in its order. action_test.go checks that the two agree.
 var actionInputs = []string{
 	"path", "ref", "tags", "config", "targets", "shard", "mode", "sign", "key", "key-password", "registry-username",
-	"registry-password", "github-token", "kubernetes-version", "attest", "plain-http",
+	"registry-password", "github-token", "kubernetes-version", "attest", "signature-format", "plain-http",
 }
 
 // actionOutputs are the outputs of action.yml, in its order.
@@ -81,7 +81,9 @@ type actionConfig struct {
 	password          string
 	kubernetesVersion string
 	attest, plainHTTP bool
-	verbose           bool
+	// signatureFormat is the signature-format input: legacy, bundle or both; "" is legacy.
+	signatureFormat string
+	verbose         bool
 }
 
 // actionSummary is the summary-json output and the data of the job summary.
@@ -227,8 +229,12 @@ func (a *actionRun) readInputs() error {
 		return usagef("input kubernetes-version: %q is not a Kubernetes version such as 1.33 or 1.33.2", gh.Input("kubernetes-version"))
 	}
 	var err error
-	if c.attest, err = gh.BoolInput("attest", false); err != nil {
+	if c.attest, err = gh.BoolInput("attest", true); err != nil {
 		return &usageError{err}
+	}
+	c.signatureFormat = strings.ToLower(gh.Input("signature-format"))
+	if _, err := (&signOptions{format: c.signatureFormat}).signOpts(); err != nil {
+		return usagef("input signature-format: %q is not one of legacy, bundle, both", gh.Input("signature-format"))
 	}
 	if c.plainHTTP, err = gh.BoolInput("plain-http", false); err != nil {
 		return &usageError{err}
@@ -261,8 +267,8 @@ func (a *actionRun) readInputs() error {
 		if c.mode != modePublish {
 			return nil
 		}
-		if c.attest {
-			return usagef("input attest: attestations are not available in this build yet: remove the input or set it to false")
+		if c.signatureFormat != "" {
+			return usagef("input signature-format does not combine with config: set sign.format in the config file")
 		}
 		return a.readCredentials()
 	}
@@ -307,9 +313,6 @@ func (a *actionRun) readInputs() error {
 		if !a.idTokenAvailable() {
 			return usagef("sign: keyless needs GitHub's OIDC token, which this job does not get: grant it with `permissions: id-token: write` on the job (a reusable workflow needs its caller to grant it too), or set sign: key or sign: none")
 		}
-	}
-	if c.attest {
-		return usagef("input attest: attestations are not available in this build yet: remove the input or set it to false")
 	}
 	return a.readCredentials()
 }
@@ -410,7 +413,7 @@ func (a *actionRun) logInputs() {
 	fmt.Fprintf(w, "key: %s\nkey-password: %s\nregistry-username: %s\nregistry-password: %s\ngithub-token: %s\n",
 		orDefault(key, "(not set)"), set(c.keyPassword), orDefault(orDefault(c.username, a.gh.Input("registry-username")), "(not set)"),
 		set(orDefault(c.password, a.gh.Input("registry-password"))), set(a.gh.Input("github-token")))
-	fmt.Fprintf(w, "kubernetes-version: %s\nattest: %t\nplain-http: %t\n", orDefault(c.kubernetesVersion, "(not set)"), c.attest, c.plainHTTP)
+	fmt.Fprintf(w, "kubernetes-version: %s\nattest: %t\nsignature-format: %s\nplain-http: %t\n", orDefault(c.kubernetesVersion, "(not set)"), c.attest, orDefault(c.signatureFormat, "legacy"), c.plainHTTP)
 	a.gh.EndGroup()
 }
 
@@ -588,7 +591,13 @@ func (a *actionRun) publish(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, reg.timeout)
 	defer cancel()
-	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer}
+	signOpts, err := (&signOptions{format: c.signatureFormat}).signOpts()
+	if err != nil {
+		return err
+	}
+	// The tree validate rendered is the one published: one render per run.
+	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer,
+		attest: c.attest && signer != nil, signOpts: signOpts, source: a.source}
 	a.summary.Changes = changesSince(ctx, sub, log, reg, job, a.source)
 	res, err := runPublish(ctx, sub, log, reg, job)
 	if err != nil {
@@ -602,7 +611,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 // published records a publish's result in the summary.
 func (s *actionSummary) published(res publishResult) {
 	s.Ref, s.Repository, s.Digest = res.Ref, res.Repository, res.Digest
-	s.Tags, s.Annotations = nonNil(res.Tags), res.Annotations
+	s.Tags, s.Annotations, s.Attestations = nonNil(res.Tags), res.Annotations, nonNil(res.Attestations)
 	s.Status = statusPublished
 	if s.Changes != nil && s.Changes.Previous == res.Digest {
 		s.Status = statusUnchanged

@@ -208,6 +208,8 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, src
 	if err != nil {
 		return fail(o, err)
 	}
+	job.source = s                          // rendered and validated above: published as it is
+	job.attest = job.attest && a.cfg.attest // the attest input turns attestations off for every target
 	sum.Signing = signNone
 	if job.signer != nil {
 		sum.Signing, sum.SignedWith = signKey, "key: "+job.signer.String()

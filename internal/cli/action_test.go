@@ -185,7 +185,8 @@ func TestActionPublishesWithKeyAndCredentials(t *testing.T) {
 	}
 	if s.Mode != "publish" || s.Digest != digest || s.Ref != r.outputs["ref"] || s.Signing != "key" || s.Objects != 4 ||
 		s.Kinds["Deployment"] != 1 || !slices.Equal(s.Images, []string{"ghcr.io/stefanprodan/podinfo:6.9.2"}) ||
-		s.Annotations["org.opencontainers.image.revision"] != "main@sha1:"+commit || s.KubernetesVersion != "1.33" {
+		s.Annotations["org.opencontainers.image.revision"] != "main@sha1:"+commit || s.KubernetesVersion != "1.33" ||
+		!slices.Equal(s.Attestations, []string{"https://slsa.dev/provenance/v1", "https://statepack.dev/inventory/v1"}) {
 		t.Errorf("summary-json = %+v", s)
 	}
 	if got := slices.Sorted(maps.Keys(r.outputs)); !slices.Equal(got, slices.Sorted(slices.Values(actionOutputs))) {
@@ -199,7 +200,7 @@ func TestActionPublishesWithKeyAndCredentials(t *testing.T) {
 		"| Digest | <code>" + digest + "</code> |",
 		"| Tags | <code>latest</code>, <code>main</code>, <code>v1.2.3</code> |",
 		"| Signing | key from the key input |",
-		"| Attestations | none |",
+		"| Attestations | https://slsa.dev/provenance/v1, https://statepack.dev/inventory/v1 |",
 		"| Revision | <code>main@sha1:" + commit + "</code> |",
 		"| Deployment | 1 |", "| Namespace | 1 |",
 		"#### Images deployed (1)\n\n- <code>ghcr.io/stefanprodan/podinfo:6.9.2</code>",
@@ -323,8 +324,8 @@ func TestActionInputErrors(t *testing.T) {
 		{"key without sign key", map[string]string{"sign": "none", "key": "cosign.key"}, nil, ExitUsage,
 			"input key is set but sign is none: remove the key or set sign: key"},
 		{"sign key without key", map[string]string{"ref": layout, "sign": "key"}, nil, ExitUsage, "sign: key needs the key input"},
-		{"attest", map[string]string{"ref": layout, "attest": "true"}, nil, ExitUsage,
-			"input attest: attestations are not available in this build yet"},
+		{"signature format", map[string]string{"ref": layout, "signature-format": "cbor"}, nil, ExitUsage,
+			`input signature-format: "cbor" is not one of legacy, bundle, both`},
 		{"boolean", map[string]string{"plain-http": "yes"}, nil, ExitUsage, `input plain-http: "yes" is not a boolean: write true or false`},
 		{"tags without ref", map[string]string{"tags": "v1"}, nil, ExitUsage, "input tags is set but ref is not"},
 		{"password without user", map[string]string{"ref": "registry.example.com/fleet:main", "registry-password": "pw-8c1d"}, nil, ExitUsage,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -195,5 +196,41 @@ func TestSignatureFormats(t *testing.T) {
 	r := mustRun(t, 2, nil, "publish", "../../testdata/plain", reg.Host+"/formats/bad:v1", "--key", key, "--signature-format", "cbor")
 	if !strings.Contains(r.stderr, `--signature-format "cbor": use legacy, bundle or both`) {
 		t.Errorf("unknown format: %s", r)
+	}
+}
+
+// TestFleetAttestations: fleet targets that sign attest too, in the format their sign section names, unless it
+// says attest: false.
+func TestFleetAttestations(t *testing.T) {
+	reg := testregistry.Start(t)
+	key, pub := keyPair(t, "")
+	cfg := writeFleet(t, reg.Host, "- {name: quiet, path: plain, ref: "+reg.Host+"/fleet/quiet:v1, sign: {key: "+key+", attest: false}}\n")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "  tags: [main]\n", "  tags: [main]\n  sign: {key: "+key+", format: both}\n", 1))
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, nil, "publish", "--config", cfg, "--root", filepath.Dir(cfg))
+	v := mustRun(t, 0, nil, "verify", reg.Host+"/fleet/plain:v1", "--key", pub, "--attestation", "slsa", "--attestation", "inventory", "-o", "json")
+	var vr struct{ Attestations []attestationSummary }
+	if err := json.Unmarshal([]byte(v.stdout), &vr); err != nil {
+		t.Fatal(err)
+	}
+	var formats []string
+	for _, a := range vr.Attestations {
+		formats = append(formats, a.Format)
+	}
+	if want := []string{"bundle", "legacy", "bundle", "legacy"}; !slices.Equal(formats, want) {
+		t.Errorf("attestation formats of a format: both target = %v, want %v", formats, want)
+	}
+	q := mustRun(t, 1, nil, "verify", reg.Host+"/fleet/quiet:v1", "--key", pub, "--attestation", "slsa")
+	if !strings.Contains(q.stderr, "no attestation") {
+		t.Errorf("a target with attest: false has attestations: %s", q)
+	}
+	if r := mustRun(t, 2, nil, "publish", "--config", cfg, "--attest=false"); !strings.Contains(r.stderr, "--attest does not combine with --config") {
+		t.Errorf("publish --config --attest=false: %s", r)
 	}
 }

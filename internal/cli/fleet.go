@@ -53,6 +53,10 @@ type targetConfig struct {
 type signConfig struct {
 	// Key is a cosign private key (file relative to the config file, or env://VAR); "" signs nothing.
 	Key string `json:"key"`
+	// Attest makes the signed artifact's attestations (SLSA provenance and inventory); on unless false.
+	Attest *bool `json:"attest,omitempty"`
+	// Format is where signatures and attestations go: legacy (default), bundle or both, as --signature-format.
+	Format string `json:"format,omitempty"`
 }
 
 type validateConfig struct {
@@ -121,6 +125,11 @@ func parseFleetConfig(data []byte) (*fleetConfig, error) {
 		if t.Sign == nil && d.Sign != nil {
 			copied := *d.Sign // each target its own: paths are resolved per target
 			t.Sign = &copied
+		}
+		if t.Sign != nil {
+			if _, err := (&signOptions{format: t.Sign.Format}).signOpts(); err != nil {
+				return nil, fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format)
+			}
 		}
 		if t.Validate == nil {
 			t.Validate = d.Validate
@@ -443,16 +452,22 @@ func (t targetConfig) publishJob(ctx context.Context, env *Env, src *sourceOptio
 	}
 	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
 	var signer *sign.Signer
+	var signOpts []sign.SignOption
+	attest := false
 	if t.Sign != nil {
 		if signer, err = keys.get(ctx, env, t.Sign.Key); err != nil {
 			return publishJob{}, err
 		}
+		if signOpts, err = (&signOptions{format: t.Sign.Format}).signOpts(); err != nil {
+			return publishJob{}, err
+		}
+		attest = signer != nil && (t.Sign.Attest == nil || *t.Sign.Attest)
 	}
 	tsrc, pkg := targetOptions(t, src)
 	if err := pkg.check(); err != nil {
 		return publishJob{}, err
 	}
-	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer,
+	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer, attest: attest, signOpts: signOpts,
 		immutable: t.ImmutableTags != nil && *t.ImmutableTags}, nil
 }
 

@@ -37,6 +37,7 @@ func TestParseFleetConfig(t *testing.T) {
 		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
 		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
 		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
+		{name: "bad signature format", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, sign: {key: k, format: cbor}}\n", wantErr: `target "a": sign.format "cbor": use legacy, bundle or both`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

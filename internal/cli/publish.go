@@ -210,9 +210,9 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fleet.config != "" {
 				for _, name := range []string{"tag", "key", "keyless", "identity-token", "identity-token-file", "digest-file",
-					"ref-file", "annotation", "layer-media-type", "immutable-tags"} {
+					"ref-file", "annotation", "layer-media-type", "immutable-tags", "attest", "signature-format"} {
 					if cmd.Flags().Changed(name) {
-						return usagef("--%s does not combine with --config: set it in the config file (tags, sign, annotations, layerMediaType, immutableTags)", name)
+						return usagef("--%s does not combine with --config: set it in the config file (tags, sign {key, attest, format}, annotations, layerMediaType, immutableTags)", name)
 					}
 				}
 				if len(args) > 0 {
@@ -309,6 +309,8 @@ type publishJob struct {
 	attest bool
 	// signOpts say how signatures and attestations are written (the format).
 	signOpts []sign.SignOption
+	// source is the tree already rendered and validated with src; nil: runPublish renders path.
+	source *source
 	// immutable refuses to move an existing tag onto other content.
 	immutable bool
 	// incremental skips render and push when the artifact under the first tag was made from the same inputs.
@@ -327,9 +329,12 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 		}
 	}
 	start := time.Now()
-	s, err := loadSource(ctx, env, log, job.path, job.src)
-	if err != nil {
-		return res, err
+	s := job.source
+	if s == nil {
+		var err error
+		if s, err = loadSource(ctx, env, log, job.path, job.src); err != nil {
+			return res, err
+		}
 	}
 	res.Findings = s.findings
 	if err := failOnFindings(s.findings); err != nil {
