@@ -58,19 +58,33 @@ func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
 
 func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		src   sourceOptions
-		fleet fleetOptions
+		src    sourceOptions
+		fleet  fleetOptions
+		output string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate [PATH]",
 		Short: "Render and validate; exit 1 with findings",
 		Args:  argsUsage(0, 1, "at most one PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// validate has its own -o, which shadows the global one, so that it can take sarif as well.
+			format := output
+			if g.format != "" && !cmd.Flags().Changed("output") {
+				format = g.format
+			}
+			if format != "text" && format != "json" && format != "sarif" {
+				return usagef("--output must be text or json (validate also takes sarif), got %q", format)
+			}
+			fg := *g
+			fg.output, fg.format = format, ""
 			if fleet.config != "" {
 				if len(args) > 0 {
 					return usagef("with --config, the paths come from the config file")
 				}
-				return fleetValidate(cmd.Context(), env, g, &fleet, &src)
+				if format == "sarif" {
+					return usagef("-o sarif reports one tree: run validate on each path of the config file")
+				}
+				return fleetValidate(cmd.Context(), env, &fg, &fleet, &src)
 			}
 			log := g.logger(env)
 			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
@@ -78,7 +92,13 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			errs, warns := s.findings.Count()
-			if g.json() {
+			if format == "sarif" {
+				if err := writeSARIF(env.Stdout, env.Version, s.findings, s.repoRelative(), s.kustomizationFile()); err != nil {
+					return err
+				}
+				return failOnFindings(s.findings)
+			}
+			if fg.json() {
 				findings := s.findings
 				if findings == nil {
 					findings = build.Findings{}
@@ -88,7 +108,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 					return err
 				}
 			} else {
-				reportFindings(env.Stdout, g, s.findings)
+				reportFindings(env.Stdout, &fg, s.findings)
 				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.path, len(s.rendering.Objects), errs, warns)
 			}
 			return failOnFindings(s.findings)
@@ -96,6 +116,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	src.bind(cmd)
 	fleet.bind(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: text, json or sarif (SARIF 2.1.0, for GitHub code scanning)")
 	return cmd
 }
 

@@ -30,7 +30,10 @@ type sourceOptions struct {
 	externalNamespaces []string
 	kubernetesVersion  string
 	crdDirs            []string
+	schemaCache        string // --schema-cache; "" means the default location, read only when it exists
 	strict             bool
+
+	schemaCacheDir string // the schema cache in force, set by loadSource: "" when there is none
 }
 
 func (o *sourceOptions) bind(cmd *cobra.Command) {
@@ -43,7 +46,34 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.kubernetesVersion, "kubernetes-version", schema.DefaultKubernetesVersion,
 		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(schema.Versions(), ", "))
 	f.StringArrayVar(&o.crdDirs, "crd-dir", nil, "directory of CustomResourceDefinitions to validate custom resources against (repeatable; CRDs in the tree count too)")
+	f.StringVar(&o.schemaCache, "schema-cache", "", "directory of CustomResourceDefinitions kept between runs, used like --crd-dir below it in precedence (default: $XDG_CACHE_HOME/statepack/crds, else ~/.cache/statepack/crds, read only when it exists)")
 	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")
+}
+
+// resolveSchemaCache picks the schema cache directory: the one --schema-cache names, which must exist, or the default
+// location under the user's cache directory when it exists.
+func (o *sourceOptions) resolveSchemaCache(env *Env) error {
+	if o.schemaCache != "" {
+		st, err := os.Stat(o.schemaCache)
+		if err != nil || !st.IsDir() {
+			return usagef("--schema-cache %s is not a directory: create it and put CustomResourceDefinition manifests in it, or leave the flag out", o.schemaCache)
+		}
+		o.schemaCacheDir = o.schemaCache
+		return nil
+	}
+	base := env.getenv("XDG_CACHE_HOME")
+	if base == "" || !filepath.IsAbs(base) { // the XDG spec says to ignore a relative path
+		home := env.getenv("HOME")
+		if home == "" {
+			return nil
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	dir := filepath.Join(base, "statepack", "crds")
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		o.schemaCacheDir = dir
+	}
+	return nil
 }
 
 // validators builds the checks beyond the structural ones: policies, then schemas.
@@ -56,7 +86,12 @@ func (o *sourceOptions) validators() ([]build.Validator, error) {
 	if version == "" {
 		version = schema.DefaultKubernetesVersion
 	}
-	schemas, err := schema.NewValidator(schema.KubernetesVersion(version), schema.CRDDirs(o.crdDirs), schema.Strict(o.strict))
+	// Later directories take precedence: the cache first, then --crd-dir; CRDs in the tree beat both.
+	var dirs []string
+	if o.schemaCacheDir != "" {
+		dirs = append(dirs, o.schemaCacheDir)
+	}
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(version), schema.CRDDirs(append(dirs, o.crdDirs...)), schema.Strict(o.strict))
 	if err != nil {
 		return nil, &usageError{err}
 	}
@@ -103,6 +138,9 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 	}
 	if o.maxFileSize <= 0 {
 		return nil, usagef("--max-file-size must be positive")
+	}
+	if err := o.resolveSchemaCache(env); err != nil {
+		return nil, err
 	}
 	validators, err := o.validators()
 	if err != nil {

@@ -46,6 +46,7 @@ type node struct {
 	quantity    bool // a resource.Quantity: a string or a number
 	embedded    bool // x-kubernetes-embedded-resource: apiVersion, kind and metadata are allowed
 	enum        []any
+	checks      *checks // value validations and CEL rules; nil for most built-in definitions
 }
 
 type gvk struct{ group, version, kind string }
@@ -56,6 +57,7 @@ type catalog struct {
 	byGVK      map[gvk]*node
 	groups     map[string]bool
 	objectMeta *node
+	lifecycle  map[gvk]lifecycle
 }
 
 var catalogs sync.Map // minor → func() (*catalog, error), each loaded once per process
@@ -80,18 +82,23 @@ func readCatalog(minor string) (*catalog, error) {
 	}
 	var spec struct {
 		Definitions map[string]map[string]any `json:"definitions"`
+		Lifecycle   []lifecycleEntry          `json:"x-statepack-lifecycle"`
 	}
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return nil, fmt.Errorf("decoding embedded schema for Kubernetes %s: %w", minor, err)
 	}
-	c := &catalog{version: minor, byGVK: map[gvk]*node{}, groups: map[string]bool{}}
+	c := &catalog{version: minor, byGVK: map[gvk]*node{}, groups: map[string]bool{}, lifecycle: map[gvk]lifecycle{}}
+	for _, l := range spec.Lifecycle {
+		c.lifecycle[gvk{l.Group, l.Version, l.Kind}] = l.lifecycle
+	}
 	defs := make(map[string]*node, len(spec.Definitions))
 	for name := range spec.Definitions {
 		defs[name] = &node{}
 	}
+	conv := &converter{defs: defs, version: minor}
 	for name, d := range spec.Definitions {
 		n := defs[name]
-		*n = *fromOpenAPI(d, defs, 0)
+		*n = *conv.node(d, name, 0)
 		switch {
 		case strings.HasSuffix(name, ".api.resource.Quantity"):
 			*n = node{quantity: true}
@@ -114,9 +121,25 @@ func readCatalog(minor string) (*catalog, error) {
 	return c, nil
 }
 
-// fromOpenAPI converts a schema from the OpenAPI document or a CRD into a node. defs resolves "$ref"; it is nil
-// for CRD schemas, which have no references.
-func fromOpenAPI(m map[string]any, defs map[string]*node, depth int) *node {
+// converter turns schemas from the OpenAPI document or a CRD into nodes. defs resolves "$ref"; it is nil for CRD
+// schemas, which have no references. Problems in a schema (a pattern that is not a regular expression, a CEL rule
+// that does not compile) are collected for the CRD's findings.
+type converter struct {
+	defs     map[string]*node
+	version  string // Kubernetes minor the schema is checked for
+	problems []string
+}
+
+func (c *converter) problem(path, format string, args ...any) {
+	if path == "" {
+		path = "openAPIV3Schema"
+	}
+	c.problems = append(c.problems, path+": "+fmt.Sprintf(format, args...))
+}
+
+// node converts one schema; path names it in problems ("openAPIV3Schema.properties.spec").
+func (c *converter) node(m map[string]any, path string, depth int) *node {
+	defs := c.defs
 	if ref, ok := m["$ref"].(string); ok && defs != nil {
 		if d := defs[strings.TrimPrefix(ref, "#/definitions/")]; d != nil {
 			return d
@@ -140,20 +163,20 @@ func fromOpenAPI(m map[string]any, defs map[string]*node, depth int) *node {
 		n.props = make(map[string]*node, len(props))
 		for k, p := range props {
 			if p, ok := p.(map[string]any); ok {
-				n.props[k] = fromOpenAPI(p, defs, depth+1)
+				n.props[k] = c.node(p, path+".properties."+k, depth+1)
 			}
 		}
 	}
 	switch ap := m["additionalProperties"].(type) {
 	case map[string]any:
-		n.additional = fromOpenAPI(ap, defs, depth+1)
+		n.additional = c.node(ap, path+".additionalProperties", depth+1)
 	case bool:
 		if ap {
 			n.additional = &node{}
 		}
 	}
 	if items, ok := m["items"].(map[string]any); ok {
-		n.items = fromOpenAPI(items, defs, depth+1)
+		n.items = c.node(items, path+".items", depth+1)
 	}
 	if req, ok := m["required"].([]any); ok {
 		for _, r := range req {
@@ -163,6 +186,7 @@ func fromOpenAPI(m map[string]any, defs map[string]*node, depth int) *node {
 		}
 	}
 	n.enum, _ = m["enum"].([]any)
+	n.checks = c.checks(m, n, path, depth)
 	// The Kubernetes document describes RawExtension and FieldsV1 as objects without properties: they take
 	// anything. CRD schemas are structural: an object without properties takes no field unless it preserves them.
 	if defs != nil && n.typ == "object" && n.props == nil && n.additional == nil {

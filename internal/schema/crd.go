@@ -12,7 +12,8 @@ import (
 // crd is what validation needs from one CustomResourceDefinition.
 type crd struct {
 	name, group, kind string
-	versions          map[string]*node // served version → schema of the whole object
+	versions          map[string]*node  // served version → schema of the whole object
+	deprecated        map[string]string // served version marked deprecated → the warning the API server gives
 }
 
 // crdIndex finds CRDs by "group/kind".
@@ -39,7 +40,7 @@ func crdFromObject(o build.Object, cat *catalog) (*crd, build.Findings) {
 		w.add(build.SeverityError, RuleCRD, "CustomResourceDefinition %s has no spec.group or spec.names.kind: its custom resources cannot be checked", o.ID.Name)
 		return nil, w.findings
 	}
-	c := &crd{name: o.ID.Name, group: group, kind: kind, versions: map[string]*node{}}
+	c := &crd{name: o.ID.Name, group: group, kind: kind, versions: map[string]*node{}, deprecated: map[string]string{}}
 	preserveAll, _ := spec["preserveUnknownFields"].(bool) // v1beta1 only
 	var shared map[string]any                              // v1beta1: spec.validation.openAPIV3Schema
 	if val, ok := spec["validation"].(map[string]any); ok {
@@ -55,6 +56,13 @@ func crdFromObject(o build.Object, cat *catalog) (*crd, build.Findings) {
 		if served, ok := v["served"].(bool); name == "" || (ok && !served) {
 			continue
 		}
+		if dep, _ := v["deprecated"].(bool); dep {
+			msg, _ := v["deprecationWarning"].(string)
+			if msg == "" { // the API server's default warning
+				msg = fmt.Sprintf("%s/%s %s is deprecated", group, name, kind)
+			}
+			c.deprecated[name] = msg
+		}
 		s := shared
 		if sch, ok := v["schema"].(map[string]any); ok {
 			s, _ = sch["openAPIV3Schema"].(map[string]any)
@@ -63,7 +71,11 @@ func crdFromObject(o build.Object, cat *catalog) (*crd, build.Findings) {
 		if s == nil || preserveAll {
 			root = &node{typ: "object", freeForm: true}
 		} else {
-			root = fromOpenAPI(s, nil, 0)
+			conv := &converter{version: cat.version}
+			root = conv.node(s, "openAPIV3Schema", 0)
+			for _, p := range conv.problems {
+				w.add(build.SeverityError, RuleCRD, "CustomResourceDefinition %s version %s: %s", o.ID.Name, name, p)
+			}
 		}
 		c.versions[name] = withObjectFields(root, cat)
 	}

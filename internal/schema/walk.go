@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -20,9 +21,13 @@ const maxFindingsPerObject = 20
 
 // walker checks one object's content against its schema.
 type walker struct {
-	obj      build.Object
-	what     string // "Deployment apps/v1", for messages
-	findings build.Findings
+	ctx       context.Context // ends CEL evaluation early; nil when no rule runs
+	obj       build.Object
+	what      string // "Deployment apps/v1", for messages
+	findings  build.Findings
+	valueOnly bool  // checking an alternative (oneOf, anyOf, …): fields it does not name are not unknown
+	celBudget int64 // what is left of the CEL cost budget for this object
+	branches  *int  // alternatives checked so far for this object, shared with the walkers of alternatives
 }
 
 func (w *walker) add(sev build.Severity, rule, format string, args ...any) {
@@ -58,7 +63,9 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case n.intOrString:
 		if _, isString := v.(string); !isString && !isInteger(v) {
 			w.typeError(path, v, "an integer or a string")
+			return
 		}
+		w.validations(path, v, n, depth)
 		return
 	case n.quantity:
 		if _, isString := v.(string); !isString && !isNumber(v) {
@@ -67,9 +74,12 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		return
 	}
 	typ := n.typ
-	if typ == "" && (n.props != nil || n.additional != nil) {
-		if _, isMap := v.(map[string]any); isMap {
+	if m, isMap := v.(map[string]any); isMap && typ == "" {
+		switch {
+		case n.props != nil || n.additional != nil:
 			typ = "object"
+		case len(n.required) > 0: // an alternative (oneOf, anyOf, …) that names required fields only
+			w.requiredFields(path, m, n)
 		}
 	}
 	switch typ {
@@ -118,6 +128,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		w.add(build.SeverityError, RuleEnum, "%s is %v, which %s does not allow: use one of %s", path, v, w.what,
 			strings.Join(allowed, ", "))
 	}
+	w.validations(path, v, n, depth)
 }
 
 func (w *walker) object(path string, m map[string]any, n *node, depth int) {
@@ -130,6 +141,7 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			w.value(field(path, k), val, n.additional, depth+1)
 		case n.freeForm:
 		case n.embedded && (k == "apiVersion" || k == "kind" || k == "metadata"):
+		case w.valueOnly:
 		default:
 			hint := "remove it or fix its spelling"
 			if s := suggest(k, n.props); s != "" {
@@ -138,6 +150,10 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			w.add(build.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", field(path, k), w.what, hint)
 		}
 	}
+	w.requiredFields(path, m, n)
+}
+
+func (w *walker) requiredFields(path string, m map[string]any, n *node) {
 	for _, r := range n.required {
 		if m[r] == nil {
 			w.add(build.SeverityError, RuleRequired, "%s is missing: %s requires it", field(path, r), w.what)
