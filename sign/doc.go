@@ -34,10 +34,15 @@
 // VerifyAttestations checks them by predicate type with the same keys, identities and trust roots as Verify;
 // cosign's VerifyImageAttestations accepts them.
 //
-// KMS keys are not here yet; they return ErrUnsupported where a caller could ask for them.
+// A key may also stay in a KMS: LoadSigner and LoadVerifiers take cosign's awskms://, gcpkms://, azurekms:// and
+// hashivault:// references, the key's provider reading its credentials from the environment as the cloud's CLI
+// does. The providers bring the AWS, Google Cloud, Azure and Vault SDKs, a third of the binary, so only a build with
+// the kms tag links them (`go build -tags kms ./cmd/statepack`); the default build refuses these references with an
+// error wrapping ErrUnsupported that names the tag.
 //
 // The package is not for rendering, packaging or pushing artifacts (see build and publish). It never reads the
-// environment on its own except to resolve an "env://VAR" key reference the caller gave it: the CLI reads
+// environment on its own except to resolve an "env://VAR" key reference the caller gave it (and the KMS providers
+// read their own credential variables): the CLI reads
 // COSIGN_PASSWORD, the GitHub Actions token variables and SIGSTORE_ROOT_FILE and passes their values. Its only
 // network access besides the target is Fulcio, Rekor and GitHub's token endpoint when signing keyless, and public
 // Sigstore's TUF repository when keyless verification or signing is given no trusted root of its own.

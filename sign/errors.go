@@ -21,6 +21,7 @@ var (
 	ErrNoIdentityToken = errors.New("no OIDC identity token")
 
 	// ErrUnsupported is returned by LoadSigner, LoadVerifiers and Sign (through WithFormat) for what this build
-	// does not do yet: hardware keys, keys fetched from a URL, signature annotations in the bundle format.
+	// does not do: KMS keys in a build without the kms tag, hardware keys, keys fetched from a URL, signature
+	// annotations in the bundle format.
 	ErrUnsupported = errors.New("not supported")
 )

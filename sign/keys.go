@@ -25,9 +25,6 @@ import (
 // a key and is refused before it is read into memory.
 const maxKeyFileSize = 1 << 20
 
-// kmsSchemes are the key-reference schemes cosign hands to a KMS provider.
-var kmsSchemes = map[string]bool{"awskms": true, "gcpkms": true, "azurekms": true, "hashivault": true}
-
 // Signer signs artifacts, with a private key (LoadSigner) or keyless with a Fulcio certificate (LoadKeylessSigner).
 // It is safe for concurrent use.
 type Signer struct {
@@ -47,7 +44,8 @@ type payloadSigner interface {
 
 var _ payloadSigner = (*keySigner)(nil)
 
-// keySigner signs with a private key held in memory, as `cosign sign --key` does.
+// keySigner signs with a private key, as `cosign sign --key` does: one held in memory, or one that stays in a KMS,
+// sv then being the provider's SignerVerifier that asks the KMS to sign.
 type keySigner struct {
 	sv signature.SignerVerifier
 }
@@ -68,10 +66,25 @@ func (k *keySigner) publicKey() (crypto.PublicKey, error) { return k.sv.PublicKe
 // from keyRef, a file path or "env://VAR" for the PEM held in the environment variable VAR, and decrypts it with
 // password; nil means the empty password. It never prompts. The caller reads COSIGN_PASSWORD, not this package.
 //
+// keyRef may also name a key held in a KMS, as cosign takes it: awskms://[ENDPOINT]/ID-OR-ALIAS-OR-ARN,
+// gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V], azurekms://VAULT.vault.azure.net/KEY,
+// hashivault://KEY. The key never leaves the KMS: each signature is one request to it, with the credentials its
+// provider finds in the environment as the cloud's own CLI does (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*,
+// VAULT_ADDR and VAULT_TOKEN). password is not used. LoadSigner asks the KMS for the public key, so that a missing
+// key or missing permission fails here. The providers are linked only into a build with the kms build tag
+// (`go build -tags kms`); without it, these references give an error wrapping ErrUnsupported that says so.
+//
 // A wrong password gives an error that names the key and suggests COSIGN_PASSWORD; no error ever contains the
-// password or key material. KMS URIs (awskms://, gcpkms://, azurekms://, hashivault://), Kubernetes and Git-hosting
-// references, PKCS#11 tokens and URLs give an error wrapping ErrUnsupported.
+// password, key material or a credential. Kubernetes and Git-hosting references, PKCS#11 tokens and URLs give an
+// error wrapping ErrUnsupported.
 func LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, error) {
+	if hasKMSProvider(keyRef) {
+		sv, source, err := loadKMS(ctx, keyRef, "private key")
+		if err != nil {
+			return nil, err
+		}
+		return &Signer{impl: &keySigner{sv: sv}, source: source}, nil
+	}
 	data, source, err := readKeyRef(keyRef, "private key")
 	if err != nil {
 		return nil, err
@@ -102,12 +115,11 @@ func LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, e
 	return &Signer{impl: &keySigner{sv: sv}, source: source}, nil
 }
 
-// String names where the signer's key came from (a path or env://VAR), never the key itself.
+// String names where the signer's key came from (a path, env://VAR or a KMS URI), never the key itself.
 func (s *Signer) String() string { return s.source }
 
-// PublicKeyPEM returns the signer's public key, PEM-encoded as cosign writes cosign.pub.
-// Verifier returns a verifier for this signer's signatures when its key lasts beyond one run (a key pair); a keyless
-// signer's key is ephemeral, and ok is false.
+// Verifier returns a verifier for this signer's signatures when its key lasts beyond one run (a key pair or a KMS
+// key); a keyless signer's key is ephemeral, and ok is false.
 func (s *Signer) Verifier() (v signature.Verifier, ok bool) {
 	if k, isKey := s.impl.(*keySigner); isKey {
 		return k.sv, true
@@ -115,6 +127,7 @@ func (s *Signer) Verifier() (v signature.Verifier, ok bool) {
 	return nil, false
 }
 
+// PublicKeyPEM returns the signer's public key, PEM-encoded as cosign writes cosign.pub.
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
 	pub, err := s.impl.publicKey()
 	if err != nil {
@@ -123,15 +136,25 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 	return cryptoutils.MarshalPublicKeyToPEM(pub)
 }
 
-// LoadVerifiers reads PEM public keys (cosign.pub) from each keyRef, a file path or "env://VAR". Verify accepts a
-// signature that any of them verifies, as Flux does with every *.pub in its Secret. Unsupported references (KMS and
-// the like) give an error wrapping ErrUnsupported.
+// LoadVerifiers reads PEM public keys (cosign.pub) from each keyRef, a file path or "env://VAR", or gets them from a
+// KMS for a KMS URI as LoadSigner takes it (in a build with the kms tag; the KMS provider's verifier is used, as
+// `cosign verify --key awskms://…` does). Verify accepts a signature that any of them verifies, as Flux does with
+// every *.pub in its Secret. Unsupported references (KMS in a build without the providers, and the like) give an
+// error wrapping ErrUnsupported.
 func LoadVerifiers(ctx context.Context, keyRefs ...string) ([]signature.Verifier, error) {
 	if len(keyRefs) == 0 {
 		return nil, errors.New("loading public keys: no key given")
 	}
 	verifiers := make([]signature.Verifier, 0, len(keyRefs))
 	for _, ref := range keyRefs {
+		if hasKMSProvider(ref) {
+			sv, _, err := loadKMS(ctx, ref, "public key")
+			if err != nil {
+				return nil, err
+			}
+			verifiers = append(verifiers, sv)
+			continue
+		}
 		data, source, err := readKeyRef(ref, "public key")
 		if err != nil {
 			return nil, err
@@ -179,7 +202,8 @@ func readKeyRef(ref, kind string) (data []byte, source string, err error) {
 		case scheme == "env":
 			return readEnvKey(rest, kind)
 		case kmsSchemes[scheme]:
-			return nil, redactURL(ref), fmt.Errorf("loading %s %s: KMS keys are %w in this build yet", kind, redactURL(ref), ErrUnsupported)
+			// A linked provider would have taken ref before it got here (hasKMSProvider).
+			return nil, redactURL(ref), fmt.Errorf("loading %s %s: KMS keys are %w: %s", kind, redactURL(ref), ErrUnsupported, kmsBuildHint)
 		case scheme == "http" || scheme == "https":
 			return nil, redactURL(ref), fmt.Errorf("loading %s %s: keys from URLs are %w; download the key to a file", kind, redactURL(ref), ErrUnsupported)
 		default:
@@ -216,12 +240,27 @@ func readEnvKey(name, kind string) ([]byte, string, error) {
 	return []byte(v), source, nil
 }
 
-// redactURL drops credentials from a key URL before it goes into an error.
+// redactURL drops credentials from a URL before it goes into an error: the password (or a user name standing alone,
+// which is often a token) and the values of the query, where signed URLs carry theirs.
 func redactURL(ref string) string {
 	u, err := url.Parse(ref)
 	if err != nil {
 		scheme, _, _ := strings.Cut(ref, "://")
 		return scheme + "://…"
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = url.User("xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for _, vs := range q {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

@@ -79,19 +79,6 @@ func TestLoadSigner(t *testing.T) {
 			wantErr: "loading private key {ref}: environment variable STATEPACK_TEST_NOT_SET is not set",
 		},
 		{
-			name:     "AWS KMS URI",
-			ref:      func(t *testing.T) string { return "awskms:///alias/statepack" },
-			wantIs:   sign.ErrUnsupported,
-			wantErr:  "loading private key {ref}: KMS keys are not supported in this build yet",
-			password: a.password,
-		},
-		{
-			name:    "Vault URI",
-			ref:     func(t *testing.T) string { return "hashivault://statepack" },
-			wantIs:  sign.ErrUnsupported,
-			wantErr: "loading private key {ref}: KMS keys are not supported in this build yet",
-		},
-		{
 			name:     "URL with credentials",
 			ref:      func(t *testing.T) string { return "https://user:s3cret@keys.example/cosign.key" },
 			wantIs:   sign.ErrUnsupported,
@@ -182,10 +169,6 @@ func TestLoadVerifiers(t *testing.T) {
 			wantErr: "it holds a private key; verifying needs the public key (cosign.pub)"},
 		{name: "not a key", refs: func(t *testing.T) []string { return []string{writeFile(t, "cosign.pub", []byte("hello"))} },
 			wantErr: "loading public key"},
-		{name: "KMS", refs: func(t *testing.T) []string {
-			return []string{"gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}
-		},
-			wantIs: sign.ErrUnsupported, wantErr: "KMS keys are not supported in this build yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			refs := tc.refs(t)

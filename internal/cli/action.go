@@ -296,6 +296,10 @@ func (a *actionRun) readInputs() error {
 			return usagef("sign: key needs the key input: a cosign private key (the PEM itself, from a secret), a file, or env://VAR")
 		}
 		c.keyFromInput = keyIsMaterial(c.key)
+		if sign.IsKMSRef(c.key) && gh.Input("key-password") != "" {
+			gh.Annotate(ghactions.Annotation{Level: ghactions.LevelWarning, Title: "statepack",
+				Message: "input key-password is ignored: the key is in a KMS, which needs no password"})
+		}
 	case signKeyless:
 		if c.key != "" {
 			return usagef("input key is set but sign is keyless: remove the key or set sign: key")

@@ -415,9 +415,9 @@ func (c *signerCache) get(ctx context.Context, env *Env, key string) (*sign.Sign
 	if s, ok := c.keys[key]; ok {
 		return s, nil
 	}
-	s, err := sign.LoadSigner(ctx, key, []byte(env.getenv("COSIGN_PASSWORD")))
+	s, err := loadSigningKey(ctx, env, key)
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, err
 	}
 	if c.keys == nil {
 		c.keys = map[string]*sign.Signer{}

@@ -43,7 +43,7 @@ type signOptions struct {
 func (o *signOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	o.flags = f
-	f.StringVar(&o.key, "key", "", "sign with this cosign private key: a file or env://VAR (password from COSIGN_PASSWORD)")
+	f.StringVar(&o.key, "key", "", "sign with this key: a cosign private key file or env://VAR (password from COSIGN_PASSWORD), or a KMS URI awskms://, gcpkms://, azurekms://, hashivault:// (a build with -tags kms)")
 	f.BoolVar(&o.keyless, "keyless", false, "sign keyless: a Fulcio certificate for the OIDC identity of this job (GitHub Actions' own token, or --identity-token[-file])")
 	f.StringVar(&o.identityToken, "identity-token", "", "OIDC token for keyless signing (implies --keyless; prefer --identity-token-file: arguments are visible to other processes)")
 	f.StringVar(&o.identityTokenFile, "identity-token-file", "", "file holding the OIDC token for keyless signing, e.g. a Tekton projected service-account token (implies --keyless)")
@@ -101,11 +101,29 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 	case o.tlogUpload:
 		return nil, usagef("--tlog-upload is not supported yet for key signing: leave it off (Flux verifies key signatures without the log)")
 	}
-	signer, err := sign.LoadSigner(cmd.Context(), o.key, []byte(env.getenv("COSIGN_PASSWORD")))
-	if err != nil {
-		return nil, &usageError{err} // a key that does not load is a mistake in how statepack was called
+	return loadSigningKey(cmd.Context(), env, o.key)
+}
+
+// loadSigningKey loads a signing key: a cosign key decrypted with COSIGN_PASSWORD, or a KMS key, which needs none.
+func loadSigningKey(ctx context.Context, env *Env, ref string) (*sign.Signer, error) {
+	var password []byte
+	if !sign.IsKMSRef(ref) {
+		password = []byte(env.getenv("COSIGN_PASSWORD"))
 	}
-	return signer, nil
+	s, err := sign.LoadSigner(ctx, ref, password)
+	if err != nil {
+		return nil, keyError(err, ref)
+	}
+	return s, nil
+}
+
+// keyError classes a key that did not load: a mistake in how statepack was called (exit 2), except a KMS that could
+// not be reached or refused, which is an I/O failure (exit 3).
+func keyError(err error, refs ...string) error {
+	if slices.ContainsFunc(refs, sign.IsKMSRef) && !errors.Is(err, sign.ErrUnsupported) {
+		return err
+	}
+	return &usageError{err}
 }
 
 // keylessSigner finds the OIDC token (flag, file, or GitHub Actions' own) and gets a Fulcio certificate. It never

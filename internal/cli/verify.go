@@ -34,7 +34,7 @@ type verifyOptions struct {
 
 func (o *verifyOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVar(&o.keys, "key", nil, "cosign public key: a file or env://VAR (repeatable: any may match, as Flux takes every *.pub)")
+	f.StringArrayVar(&o.keys, "key", nil, "cosign public key: a file, env://VAR, or a KMS URI (a build with -tags kms) (repeatable: any may match, as Flux takes every *.pub)")
 	f.StringVar(&o.identity, "certificate-identity", "", "keyless: the signer's identity (e.g. https://github.com/ORG/REPO/.github/workflows/W.yaml@refs/heads/main)")
 	f.StringVar(&o.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity must match")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer (e.g. https://token.actions.githubusercontent.com)")
@@ -112,7 +112,7 @@ func (o *verifyOptions) checker(ctx context.Context, env *Env) (*checker, error)
 	}
 	keys, err := o.verifiers(ctx)
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, keyError(err, o.keys...)
 	}
 	opts, err := o.options(env)
 	if err != nil {
