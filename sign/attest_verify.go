@@ -181,6 +181,9 @@ func verifyAttestation(ctx context.Context, att oci.Signature, h v1.Hash, predic
 	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
 		return nil, mismatch
 	}
+	if mismatch := kc.claims.mismatch(cert); mismatch != nil {
+		return nil, mismatch
+	}
 	if !kc.co.IgnoreTlog {
 		if b, err := att.Bundle(); err == nil && b == nil {
 			return nil, errors.New("it has no transparency-log entry (signed with the log upload off?); to accept it without one, ignore the log (cosign's --insecure-ignore-tlog)")

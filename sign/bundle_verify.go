@@ -73,6 +73,7 @@ type bundleKeyless struct {
 	verifier   *verify.Verifier
 	policy     []verify.PolicyOption
 	identities []Identity
+	claims     GitHubWorkflowClaims
 	ignoreTlog bool
 }
 
@@ -95,7 +96,7 @@ func newBundleKeyless(o *verifyOptions) (*bundleKeyless, error) {
 	if err != nil {
 		return nil, err
 	}
-	bk := &bundleKeyless{tm: tm, verifier: v, identities: o.identities, ignoreTlog: o.ignoreTlog}
+	bk := &bundleKeyless{tm: tm, verifier: v, identities: o.identities, claims: o.githubClaims, ignoreTlog: o.ignoreTlog}
 	for _, id := range o.identities {
 		ci, err := verify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
 		if err != nil {
@@ -177,6 +178,9 @@ func (bk *bundleKeyless) check(b *sgbundle.Bundle, artifact verify.ArtifactPolic
 		return nil, false, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
 	}
 	if mismatch := identityMismatch(cert, bk.identities); mismatch != nil {
+		return nil, false, mismatch
+	}
+	if mismatch := bk.claims.mismatch(cert); mismatch != nil {
 		return nil, false, mismatch
 	}
 	if !bk.ignoreTlog {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	fulciocert "github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
 
 // Identity is who made a keyless signature, as its Fulcio certificate says: the certificate identity (its subject
@@ -132,4 +134,39 @@ func identityMismatch(cert *x509.Certificate, expected []Identity) error {
 	}
 	return fmt.Errorf("certificate identity %s from OIDC issuer %s matches none of the %d expected identities: %s",
 		found, issuer, len(expected), strings.Join(want, "; "))
+}
+
+// GitHubWorkflowClaims are what a keyless certificate from GitHub Actions must also say about the run that signed,
+// as cosign's --certificate-github-workflow-{trigger,sha,name,repository,ref} check: Fulcio copies them from the
+// token's event_name, sha, workflow, repository and ref claims. Empty fields are not checked.
+type GitHubWorkflowClaims struct {
+	Trigger, SHA, Name, Repository, Ref string
+}
+
+func (c GitHubWorkflowClaims) isZero() bool { return c == GitHubWorkflowClaims{} }
+
+// mismatch says which claims cert does not carry as expected, or returns nil.
+func (c GitHubWorkflowClaims) mismatch(cert *x509.Certificate) error {
+	if c.isZero() {
+		return nil
+	}
+	ext, err := fulciocert.ParseExtensions(cert.Extensions)
+	if err != nil {
+		return fmt.Errorf("reading its certificate's extensions: %w", err)
+	}
+	var bad []string
+	check := func(name, want, got string) {
+		if want != "" && want != got {
+			bad = append(bad, fmt.Sprintf("%s %q where %q was expected", name, got, want))
+		}
+	}
+	check("workflow trigger", c.Trigger, ext.GithubWorkflowTrigger)
+	check("commit", c.SHA, ext.GithubWorkflowSHA)
+	check("workflow name", c.Name, ext.GithubWorkflowName)
+	check("repository", c.Repository, ext.GithubWorkflowRepository)
+	check("ref", c.Ref, ext.GithubWorkflowRef)
+	if len(bad) > 0 {
+		return fmt.Errorf("its certificate names the GitHub Actions %s", strings.Join(bad, ", "))
+	}
+	return nil
 }

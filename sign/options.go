@@ -1,6 +1,7 @@
 package sign
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -112,12 +113,13 @@ type verifyOptions struct {
 	logger      *slog.Logger
 
 	// Keyless verification.
-	identities  []Identity
-	rootCerts   *certPools
-	rootPEM     []byte // the PEM rootCerts was read from, for bundles, which carry no chain
-	trustedRoot *root.TrustedRoot
-	ignoreTlog  bool
-	ignoreSCT   bool
+	identities   []Identity
+	githubClaims GitHubWorkflowClaims
+	rootCerts    *certPools
+	rootPEM      []byte // the PEM rootCerts was read from, for bundles, which carry no chain
+	trustedRoot  *root.TrustedRoot
+	ignoreTlog   bool
+	ignoreSCT    bool
 }
 
 func makeVerifyOptions(opts []VerifyOption) (*verifyOptions, error) {
@@ -129,6 +131,9 @@ func makeVerifyOptions(opts []VerifyOption) (*verifyOptions, error) {
 		if err := opt(o); err != nil {
 			return nil, err
 		}
+	}
+	if !o.githubClaims.isZero() && len(o.identities) == 0 {
+		return nil, errors.New("GitHub workflow claims narrow a keyless identity: give the expected identity too")
 	}
 	return o, nil
 }
@@ -196,6 +201,16 @@ func WithTrustedRoot(trustedRootJSON []byte) VerifyOption {
 			return err
 		}
 		o.trustedRoot = tr
+		return nil
+	}
+}
+
+// WithGitHubWorkflowClaims makes keyless signatures (and attestations) count only when their certificate also
+// carries these GitHub Actions claims, as cosign's --certificate-github-workflow-* flags require. It needs
+// WithIdentities: the claims narrow an identity, they do not replace it.
+func WithGitHubWorkflowClaims(c GitHubWorkflowClaims) VerifyOption {
+	return func(o *verifyOptions) error {
+		o.githubClaims = c
 		return nil
 	}
 }

@@ -341,6 +341,7 @@ func refusal(many bool, i int, layer v1.Hash, by string, err error) error {
 type keylessCheck struct {
 	co         *cosign.CheckOpts
 	identities []Identity
+	claims     GitHubWorkflowClaims
 }
 
 func newKeylessCheck(o *verifyOptions) (*keylessCheck, error) {
@@ -383,7 +384,7 @@ func newKeylessCheck(o *verifyOptions) (*keylessCheck, error) {
 		}
 		co.TrustedMaterial = tm
 	}
-	return &keylessCheck{co: co, identities: o.identities}, nil
+	return &keylessCheck{co: co, identities: o.identities, claims: o.githubClaims}, nil
 }
 
 // check verifies one keyless signature with cosign, and returns its certificate and whether its Rekor entry was
@@ -403,6 +404,9 @@ func (kc *keylessCheck) check(ctx context.Context, sig oci.Signature, h v1.Hash)
 		return nil, false, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
 	}
 	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
+		return nil, false, mismatch
+	}
+	if mismatch := kc.claims.mismatch(cert); mismatch != nil {
 		return nil, false, mismatch
 	}
 	if !kc.co.IgnoreTlog {

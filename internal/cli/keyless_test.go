@@ -53,6 +53,22 @@ func TestKeylessThroughTheCLI(t *testing.T) {
 	if att.code != 0 || strings.Count(att.stdout, "verified ("+wf.Identity()) != 2 {
 		t.Errorf("verify --attestation slsa --attestation inventory by identity: %s\nwant both verified by %s", att, wf.Identity())
 	}
+	// GitHub workflow claims narrow the identity, as cosign's --certificate-github-workflow-* flags do.
+	claims := func(repo, trigger string) result {
+		return run(t, nil, "", "verify", ref, "--certificate-identity", wf.Identity(), "--certificate-oidc-issuer", ss.GitHubIssuer,
+			"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct", "--attestation", "slsa",
+			"--certificate-github-workflow-repository", repo, "--certificate-github-workflow-trigger", trigger,
+			"--certificate-github-workflow-ref", wf.Ref)
+	}
+	if v := claims("acme/fleet", "push"); v.code != 0 {
+		t.Errorf("verify with the workflow's claims: %s", v)
+	}
+	if v := claims("acme/fleet", "pull_request"); v.code != 1 || !strings.Contains(v.stderr, `workflow trigger "push" where "pull_request" was expected`) {
+		t.Errorf("verify expecting another trigger: %s\nwant exit 1 naming the trigger found", v)
+	}
+	if v := run(t, nil, "", "verify", ref, "--certificate-github-workflow-repository", "acme/fleet"); v.code != 2 {
+		t.Errorf("workflow claims without an identity: %s\nwant exit 2", v)
+	}
 	other0 := testsigstore.GitHubWorkflow{Repository: "acme/other", Path: wf.Path, Ref: wf.Ref}
 	if v := run(t, nil, "", "verify", ref, "--certificate-identity", other0.Identity(), "--certificate-oidc-issuer", ss.GitHubIssuer,
 		"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct", "--attestation", "slsa"); v.code != 1 {

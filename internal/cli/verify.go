@@ -30,6 +30,7 @@ type verifyOptions struct {
 	trustedRoot           string
 	ignoreTlog, ignoreSCT bool
 	attestations          []string
+	github                sign.GitHubWorkflowClaims
 }
 
 func (o *verifyOptions) bind(cmd *cobra.Command) {
@@ -43,11 +44,16 @@ func (o *verifyOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
 	f.BoolVar(&o.ignoreTlog, "insecure-ignore-tlog", false, "keyless: do not require a Rekor entry (key signatures never need one)")
 	f.BoolVar(&o.ignoreSCT, "insecure-ignore-sct", false, "keyless: do not require a certificate-transparency SCT")
+	f.StringVar(&o.github.Repository, "certificate-github-workflow-repository", "", "keyless: the GitHub repository (owner/name) the signing workflow ran in")
+	f.StringVar(&o.github.Ref, "certificate-github-workflow-ref", "", "keyless: the git ref the signing workflow ran on (e.g. refs/heads/main)")
+	f.StringVar(&o.github.Trigger, "certificate-github-workflow-trigger", "", "keyless: the event that triggered the signing workflow (e.g. push)")
+	f.StringVar(&o.github.SHA, "certificate-github-workflow-sha", "", "keyless: the commit the signing workflow built")
+	f.StringVar(&o.github.Name, "certificate-github-workflow-name", "", "keyless: the signing workflow's name")
 	f.StringArrayVar(&o.attestations, "attestation", nil, "also require a verified attestation of this type, by the same keys or identities: slsa, inventory, or a predicate type URI (repeatable)")
 }
 
 func (o *verifyOptions) keyless() bool {
-	return o.identity != "" || o.identityRegexp != "" || o.issuer != "" || o.issuerRegexp != ""
+	return o.identity != "" || o.identityRegexp != "" || o.issuer != "" || o.issuerRegexp != "" || o.github != (sign.GitHubWorkflowClaims{})
 }
 
 func (o *verifyOptions) requested() bool { return len(o.keys) > 0 || o.keyless() }
@@ -73,7 +79,7 @@ func (o *verifyOptions) options(env *Env) ([]sign.VerifyOption, error) {
 	}
 	opts := []sign.VerifyOption{
 		sign.WithIdentities(sign.Identity{Subject: o.identity, SubjectRegexp: o.identityRegexp, Issuer: o.issuer, IssuerRegexp: o.issuerRegexp}),
-		sign.WithIgnoreTlog(o.ignoreTlog), sign.WithIgnoreSCT(o.ignoreSCT),
+		sign.WithIgnoreTlog(o.ignoreTlog), sign.WithIgnoreSCT(o.ignoreSCT), sign.WithGitHubWorkflowClaims(o.github),
 	}
 	roots, trusted, err := trustFiles(env, o.fulcioRoot, o.trustedRoot)
 	if err != nil {

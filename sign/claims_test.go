@@ -1,0 +1,70 @@
+package sign_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/statepack/statepack/internal/testsigstore"
+	"github.com/statepack/statepack/sign"
+)
+
+// TestGitHubWorkflowClaims narrows a keyless identity by the GitHub Actions claims Fulcio writes into the
+// certificate, for legacy signatures, bundles and attestations alike.
+func TestGitHubWorkflowClaims(t *testing.T) {
+	ss := testsigstore.Start(t)
+	ctx := context.Background()
+	signer := loadKeyless(t, ss, ss.GitHubToken(t, wfX))
+	id := sign.Identity{Subject: wfX.Identity(), Issuer: ss.GitHubIssuer}
+	tg := memRegistry(t, true)
+	legacy := pushArtifact(t, tg.Target, "legacy")
+	bundle := pushArtifact(t, tg.Target, "bundle")
+	if _, err := signer.Sign(ctx, tg.Target, legacy, tg.ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signer.Attest(ctx, tg.Target, legacy, tg.ref, []sign.Predicate{slsaPredicate}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signer.Sign(ctx, tg.Target, bundle, tg.ref, sign.WithFormat(sign.FormatBundle)); err != nil {
+		t.Fatal(err)
+	}
+	good := sign.GitHubWorkflowClaims{Trigger: "push", SHA: "0123456789abcdef0123456789abcdef01234567",
+		Name: wfX.Path, Repository: wfX.Repository, Ref: wfX.Ref}
+	for _, tc := range []struct {
+		name   string
+		claims sign.GitHubWorkflowClaims
+		want   string // "" when it must verify
+	}{
+		{"all claims", good, ""},
+		{"repository only", sign.GitHubWorkflowClaims{Repository: "acme/x"}, ""},
+		{"another repository", sign.GitHubWorkflowClaims{Repository: "acme/y"}, `repository "acme/x" where "acme/y" was expected`},
+		{"another trigger", sign.GitHubWorkflowClaims{Trigger: "pull_request", Ref: "refs/heads/main"}, `workflow trigger "push" where "pull_request" was expected`},
+		{"another commit", sign.GitHubWorkflowClaims{SHA: strings.Repeat("f", 40)}, `commit "0123456789abcdef0123456789abcdef01234567"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append(offlineVerify(ss, id), sign.WithGitHubWorkflowClaims(tc.claims))
+			checks := map[string]func() error{
+				"legacy": func() error { _, err := sign.Verify(ctx, tg.Target, legacy, nil, opts...); return err },
+				"bundle": func() error { _, err := sign.Verify(ctx, tg.Target, bundle, nil, opts...); return err },
+				"attestation": func() error {
+					_, err := sign.VerifyAttestations(ctx, tg.Target, legacy, nil, []string{sign.PredicateSLSAProvenanceV1}, opts...)
+					return err
+				},
+			}
+			for what, check := range checks {
+				err := check()
+				switch {
+				case tc.want == "" && err != nil:
+					t.Errorf("%s: %v, want it verified", what, err)
+				case tc.want != "" && (!errors.Is(err, sign.ErrVerification) || !strings.Contains(err.Error(), tc.want)):
+					t.Errorf("%s: %v, want ErrVerification saying %q", what, err, tc.want)
+				}
+			}
+		})
+	}
+	_, err := sign.Verify(ctx, tg.Target, legacy, loadVerifiers(t, testKeyA(t)), sign.WithGitHubWorkflowClaims(good))
+	if err == nil || !strings.Contains(err.Error(), "give the expected identity too") {
+		t.Errorf("claims without an identity = %v", err)
+	}
+}
