@@ -2,9 +2,15 @@ package sign_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"oras.land/oras-go/v2/errdef"
 
 	"github.com/statepack/statepack/internal/testsigstore"
 	"github.com/statepack/statepack/sign"
@@ -66,5 +72,46 @@ func TestGitHubWorkflowClaims(t *testing.T) {
 	_, err := sign.Verify(ctx, tg.Target, legacy, loadVerifiers(t, testKeyA(t)), sign.WithGitHubWorkflowClaims(good))
 	if err == nil || !strings.Contains(err.Error(), "give the expected identity too") {
 		t.Errorf("claims without an identity = %v", err)
+	}
+}
+
+// TestKeylessAttestTlogUpload checks what a keyless attestation sends to Rekor, through a server that records the
+// request and refuses it: a dsse entry (what cosign attest uploads by default), and no .att tag when the log refuses.
+func TestKeylessAttestTlogUpload(t *testing.T) {
+	ss := testsigstore.Start(t)
+	ctx := context.Background()
+	got := make(chan []byte, 1)
+	rekor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case got <- b:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"code":400,"message":"this test log records entries and refuses them"}`))
+	}))
+	defer rekor.Close()
+	signer, err := sign.LoadKeylessSigner(ctx, ss.GitHubToken(t, wfX), keylessOpts(ss, sign.WithTlogUpload(true), sign.WithRekorURL(rekor.URL))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := layoutTarget(t)
+	subject := pushArtifact(t, tg, t.Name())
+	_, err = signer.Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate})
+	if want := "recording the attestation in the transparency log " + rekor.URL; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Attest = %v, want an error containing %q", err, want)
+	}
+	if _, err := tg.Resolve(ctx, sign.AttestationTag(subject.Digest)); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("after the log refused, resolving the .att tag = %v, want not found", err)
+	}
+	var entry struct{ Kind, APIVersion string }
+	select {
+	case body := <-got:
+		if err := json.Unmarshal(body, &entry); err != nil || entry.Kind != "dsse" {
+			t.Errorf("Rekor entry = %s (%v), want a dsse entry", body, err)
+		}
+	default:
+		t.Fatal("nothing was sent to Rekor")
 	}
 }
