@@ -77,6 +77,8 @@ func Copy(ctx context.Context, src, dst *Target, desc ocispec.Descriptor, opts .
 	}
 	what := fmt.Sprintf("copying %s to %s", src.ref.WithDigest(desc.Digest.String()), dst.ref.Name())
 	graphOpts := src.copyGraphOptions(dst)
+	// Every write of the copy goes through a destination that confirms a push whose answer was lost.
+	dst = &Target{ref: dst.ref, storage: confirming(dst.storage), plainHTTP: dst.plainHTTP}
 
 	// 1. The artifact: blobs first, then the manifest, by digest (oras-go copies successors before the node).
 	if err := oras.CopyGraph(ctx, src.storage, dst.storage, desc, graphOpts); err != nil {

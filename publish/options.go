@@ -26,7 +26,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		requestTimeout: 2 * time.Minute,
+		requestTimeout: DefaultRequestTimeout,
 		maxRetries:     5,
 		logger:         slog.New(slog.DiscardHandler),
 		userAgent:      "statepack",
@@ -92,10 +92,14 @@ func WithTransport(rt http.RoundTripper) Option {
 	}
 }
 
+// DefaultRequestTimeout is how long a request attempt may make no progress before it is abandoned and retried,
+// unless WithRequestTimeout says otherwise: 2 minutes.
+const DefaultRequestTimeout = 2 * time.Minute
+
 // WithRequestTimeout abandons a request attempt that makes no progress for d: no connection, no response headers,
 // no request or response body bytes moving. A stalled registry thus never hangs a CI job, while a large blob that
 // keeps flowing is not cut off; an abandoned attempt counts as a timeout and is retried (WithMaxRetries). The whole
-// operation is bounded by the context. Default: 2 minutes.
+// operation is bounded by the context. Default: DefaultRequestTimeout.
 func WithRequestTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
@@ -107,7 +111,8 @@ func WithRequestTimeout(d time.Duration) Option {
 }
 
 // WithMaxRetries sets how many times a request is retried after a 5xx, 429 (honouring Retry-After up to 3 s), 408,
-// a timeout or a connection reset, with exponential backoff from 250 ms. 0 disables retries. Default: 5.
+// a timeout, or a connection reset or closed without an answer, with exponential backoff from 250 ms. 0 disables
+// retries. Default: 5.
 func WithMaxRetries(n int) Option {
 	return func(o *options) error {
 		if n < 0 {

@@ -221,8 +221,9 @@ func (t *Target) pushOnce(ctx context.Context, b Blob) error {
 	if err != nil || exists {
 		return err
 	}
-	// A bytes.Reader lets oras-go and the retries rewind the body.
-	err = t.storage.Push(ctx, b.Descriptor, bytes.NewReader(b.Data))
+	// A bytes.Reader lets oras-go and the retries rewind the body. A push whose answer was lost is confirmed by
+	// asking whether the content is there.
+	err = confirmPushed(ctx, t.storage, b.Descriptor, t.storage.Push(ctx, b.Descriptor, bytes.NewReader(b.Data)))
 	if errors.Is(err, errdef.ErrAlreadyExists) {
 		return nil
 	}

@@ -287,7 +287,7 @@ func TestRequestTimeout(t *testing.T) {
 		})
 	})
 
-	t.Run("a stall in the body fails the read", func(t *testing.T) {
+	t.Run("a stall in a small body fails the attempt", func(t *testing.T) {
 		host := proxy(t, reg.Host, func(w http.ResponseWriter, r *http.Request, _ int) bool {
 			if !blobGet(r) {
 				return false
@@ -299,18 +299,95 @@ func TestRequestTimeout(t *testing.T) {
 			<-r.Context().Done()
 			return true
 		})
+		// Without retries the stall surfaces: a small body is read whole before FetchBlob returns.
 		tg := open(t, host+"/slow/app", WithPlainHTTP(true), WithRequestTimeout(300*time.Millisecond), WithMaxRetries(0))
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		within(t, 3*time.Second, func() {
-			rc, err := tg.FetchBlob(ctx, layerDesc)
+			_, err := tg.FetchBlob(ctx, layerDesc)
+			if err == nil || !strings.Contains(err.Error(), "the registry made no progress for 300ms") {
+				t.Errorf("FetchBlob() of a stalled small blob = %v, want a request timeout", err)
+			}
+		})
+	})
+
+	t.Run("a small body cut or stalled midway is fetched again", func(t *testing.T) {
+		var mu sync.Mutex
+		gets := 0
+		host := proxy(t, reg.Host, func(w http.ResponseWriter, r *http.Request, _ int) bool {
+			if !blobGet(r) {
+				return false
+			}
+			mu.Lock()
+			gets++
+			n := gets
+			mu.Unlock()
+			if n > 2 {
+				return false
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(layer)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(layer[:4])
+			w.(http.Flusher).Flush()
+			if n == 1 {
+				<-r.Context().Done() // a stall
+				return true
+			}
+			conn, _, err := w.(http.Hijacker).Hijack() // a cut: the connection reset mid-body
+			if err == nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+			return true
+		})
+		tg := open(t, host+"/slow/app", WithPlainHTTP(true), WithRequestTimeout(300*time.Millisecond))
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		rc, err := tg.FetchBlob(ctx, layerDesc)
+		if err != nil {
+			t.Fatalf("FetchBlob() after a stalled and a cut answer = %v", err)
+		}
+		defer rc.Close()
+		if data, err := io.ReadAll(rc); err != nil || !bytes.Equal(data, layer) {
+			t.Errorf("reading a blob fetched after a stalled and a cut answer = %q, %v; want %q", data, err, layer)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if gets != 3 {
+			t.Errorf("the blob was fetched %d times, want 3 (a stall, a cut, a success)", gets)
+		}
+	})
+
+	t.Run("a stall in a large body fails the read", func(t *testing.T) {
+		big := bytes.Repeat([]byte("x"), maxReadAhead+1)
+		if _, err := open(t, reg.Host+"/slow/app").PushArtifact(ctx, testArtifact(t, big)); err != nil {
+			t.Fatal(err)
+		}
+		bigDesc := testArtifact(t, big).Blobs[1].Descriptor
+		host := proxy(t, reg.Host, func(w http.ResponseWriter, r *http.Request, _ int) bool {
+			if !blobGet(r) {
+				return false
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(big[:4])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return true
+		})
+		// A large body streams: FetchBlob returns at once, and the read that stalls fails.
+		tg := open(t, host+"/slow/app", WithPlainHTTP(true), WithRequestTimeout(300*time.Millisecond), WithMaxRetries(0))
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		within(t, 3*time.Second, func() {
+			rc, err := tg.FetchBlob(ctx, bigDesc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rc.Close()
 			_, err = io.ReadAll(rc)
 			if err == nil || !strings.Contains(err.Error(), "the registry made no progress for 300ms") {
-				t.Errorf("reading a stalled blob = %v, want a request timeout", err)
+				t.Errorf("reading a stalled large blob = %v, want a request timeout", err)
 			}
 		})
 	})

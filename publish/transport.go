@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -17,8 +18,9 @@ import (
 	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
-// httpClient stacks, from the outside in: retries, the request log, the progress timeout, the base transport.
-// The log sits inside the retries so that every attempt is logged.
+// httpClient stacks, from the outside in: retries, the request log, the read-ahead of small answers, the progress
+// timeout, the base transport. The log sits inside the retries so that every attempt is logged, and above the
+// read-ahead so that an answer cut in its body is logged as the failure it is.
 func (o *options) httpClient(registry string) *http.Client {
 	base := o.transport
 	if base == nil {
@@ -31,13 +33,25 @@ func (o *options) httpClient(registry string) *http.Client {
 			base = t
 		}
 	}
-	rt := retry.NewTransport(logTransport{base: stallTransport{base: base, timeout: o.requestTimeout}, log: o.logger})
+	rt := retry.NewTransport(logTransport{base: readAhead{base: stallTransport{base: base, timeout: o.requestTimeout}}, log: o.logger})
 	maxRetries := o.maxRetries
 	rt.Policy = func() retry.Policy {
-		return &retry.GenericPolicy{Retryable: retry.DefaultPredicate, Backoff: retry.DefaultBackoff,
+		return &retry.GenericPolicy{Retryable: retryPredicate, Backoff: retry.DefaultBackoff,
 			MinWait: 200 * time.Millisecond, MaxWait: 3 * time.Second, MaxRetry: maxRetries}
 	}
 	return &http.Client{Transport: rt}
+}
+
+// retryPredicate is oras-go's retry.DefaultPredicate (5xx, 429, 408, timeouts, connection resets, unexpected EOF),
+// plus a connection the registry closed cleanly (FIN) without answering, which net/http reports as io.EOF and
+// retries on its own only on a reused connection. Retrying it is safe for every request a registry client sends:
+// blobs and manifests are PUT by digest, tags PUT again point at the same content, and an extra POST only opens an
+// upload session that is never used.
+func retryPredicate(resp *http.Response, err error) (bool, error) {
+	if err != nil && errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return retry.DefaultPredicate(resp, err)
 }
 
 // hostSwitch skips TLS verification for the one registry the user named, and for no other host.
@@ -51,6 +65,39 @@ func (h hostSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
 		return h.insecure.RoundTrip(req)
 	}
 	return h.secure.RoundTrip(req)
+}
+
+// maxReadAhead bounds the answers readAhead reads whole: the size of the largest manifest accepted
+// (maxManifestSize), which covers signatures, attestations, configs and referrer lists too.
+const maxReadAhead = maxManifestSize
+
+// readAhead reads the body of a successful GET before handing the response on, when it is known to be small, so
+// that an answer cut or stalled in the middle of its body fails the attempt, which the retries see and repeat,
+// instead of a later read, which they never see. A body of unknown length is read up to maxReadAhead and, when
+// longer, streams on from there; a body known to be longer (a large layer) streams from the start, and a failed
+// read of it is left to the caller (statepack's commands retry the whole step).
+type readAhead struct{ base http.RoundTripper }
+
+func (ra readAhead) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := ra.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK || resp.ContentLength > maxReadAhead {
+		return resp, err
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxReadAhead+1))
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	if len(buf) > maxReadAhead {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+		return resp, nil
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(buf))
+	return resp, nil
 }
 
 // logTransport logs each request attempt at debug level, with its URL redacted and never its headers.

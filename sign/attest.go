@@ -251,6 +251,11 @@ func (s *Signer) signStatement(ctx context.Context, stmt []byte, predicateType s
 		return nil, fmt.Errorf("this kind of key cannot sign attestations: %w", ErrUnsupported)
 	}
 	sv, certPEM, chainPEM, k := ds.dsseSigner()
+	if k != nil {
+		if err := k.stillValid(); err != nil {
+			return nil, err
+		}
+	}
 	if sv == nil {
 		return nil, fmt.Errorf("this kind of key cannot sign attestations: %w", ErrUnsupported)
 	}

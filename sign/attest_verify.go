@@ -22,9 +22,14 @@ import (
 )
 
 // ErrNoAttestation is returned by VerifyAttestations when the subject has no attestation of a requested predicate
-// type at all. It wraps ErrNoSignature, so callers that treat a missing signature as a verification failure treat
-// a missing attestation the same way.
-var ErrNoAttestation = fmt.Errorf("%w: no attestation", ErrNoSignature)
+// type at all. errors.Is also matches it with ErrNoSignature, so callers that treat a missing signature as a
+// verification failure treat a missing attestation the same way.
+var ErrNoAttestation error = noAttestation{}
+
+type noAttestation struct{}
+
+func (noAttestation) Error() string        { return "no attestation found" }
+func (noAttestation) Is(target error) bool { return target == ErrNoSignature }
 
 // AttestationVerification is what VerifyAttestations found.
 type AttestationVerification struct {

@@ -96,6 +96,9 @@ func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []b
 	case *keySigner:
 		sv = k.sv
 	case *keylessSigner:
+		if err := k.stillValid(); err != nil {
+			return nil, err
+		}
 		sv, keyless, material = k.sv, k, k.certPEM
 	default:
 		return nil, fmt.Errorf("this kind of signer cannot sign sigstore bundles: %w", ErrUnsupported)

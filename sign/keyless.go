@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
@@ -164,6 +165,9 @@ type keylessSigner struct {
 var _ payloadSigner = (*keylessSigner)(nil)
 
 func (k *keylessSigner) signPayload(ctx context.Context, payload []byte) (oci.Signature, error) {
+	if err := k.stillValid(); err != nil {
+		return nil, err
+	}
 	raw, err := k.sv.SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
 	if err != nil {
 		return nil, err
@@ -184,6 +188,21 @@ func (k *keylessSigner) signPayload(ctx context.Context, payload []byte) (oci.Si
 }
 
 func (k *keylessSigner) verifier() signature.Verifier { return k.sv }
+
+// certificateMargin is how long before its expiry a Fulcio certificate is no longer used: a signature made, and
+// logged, in its last seconds could carry a log time past it, which verifiers refuse.
+const certificateMargin = 30 * time.Second
+
+// stillValid refuses to sign with a certificate that has expired, or is about to: Fulcio's last ten minutes from
+// when LoadKeylessSigner ran. A signature the certificate does not cover would be refused by every verifier, so it
+// is better not made.
+func (k *keylessSigner) stillValid() error {
+	if left := time.Until(k.cert.NotAfter); left < certificateMargin {
+		return fmt.Errorf("the Fulcio certificate expired at %s (it is valid for ten minutes from when signing began); the run took longer than that: run it again, or render before asking for the certificate",
+			k.cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
 
 func (k *keylessSigner) publicKey() (crypto.PublicKey, error) { return k.sv.PublicKey() }
 

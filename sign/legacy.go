@@ -193,10 +193,20 @@ func pushIfMissing(ctx context.Context, t content.Storage, desc ocispec.Descript
 	if ok {
 		return nil
 	}
-	if err := t.Push(ctx, desc, bytes.NewReader(b)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+	err = t.Push(ctx, desc, bytes.NewReader(b))
+	switch {
+	case err == nil, errors.Is(err, errdef.ErrAlreadyExists):
+		return nil
+	case ctx.Err() != nil:
 		return err
 	}
-	return nil
+	// The answer to the upload may have been lost after the registry stored the blob: the retried PUT then finds
+	// no upload session (404 "blob upload unknown"). The registry checks the digest before it stores anything, so
+	// the blob being there now means the push is done.
+	if ok, existsErr := t.Exists(ctx, desc); existsErr == nil && ok {
+		return nil
+	}
+	return err
 }
 
 // ociDescriptor converts a go-containerregistry descriptor to the OCI type oras-go speaks; only what identifies the

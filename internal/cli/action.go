@@ -261,6 +261,7 @@ func (a *actionRun) readInputs() error {
 	c.keyPassword = gh.Input("key-password")
 	if c.keyPassword == "" {
 		c.keyPassword = a.env.getenv("COSIGN_PASSWORD")
+		gh.Mask(c.keyPassword) // as secret as the input, though it came from the environment
 	}
 	if c.config != "" {
 		// Each target signs with the key its config names: the signing inputs were refused above.
@@ -601,7 +602,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 	}
 	// The tree validate rendered is the one published: one render per run.
 	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer,
-		attest: c.attest && signer != nil, signOpts: signOpts, source: a.source}
+		attest: c.attest && signer != nil, signOpts: signOpts, format: sign.Format(c.signatureFormat), source: a.source}
 	a.summary.Changes = changesSince(ctx, sub, log, reg, job, a.source)
 	res, err := runPublish(ctx, sub, log, reg, job)
 	if err != nil {
@@ -804,7 +805,7 @@ func writeTreeSummary(b *strings.Builder, s actionSummary, h string, changesLimi
 		row("Source", mdCode(src))
 	}
 	if s.KubernetesVersion != "" {
-		row("Kubernetes version", mdCode(s.KubernetesVersion)+" (structural checks only in this build)")
+		row("Kubernetes version", mdCode(s.KubernetesVersion)+" (built-in kinds validated against its schema)")
 	}
 	row("Objects", fmt.Sprint(s.Objects))
 

@@ -35,6 +35,7 @@ func TestAttestationsEndToEnd(t *testing.T) {
 		"GITHUB_WORKFLOW_REF":            "example/gitops/.github/workflows/publish.yml@refs/heads/main",
 		"GITHUB_EVENT_NAME":              "push",
 		"GITHUB_SHA":                     commit,
+		"GITHUB_REF":                     "refs/heads/main",
 		"RUNNER_ENVIRONMENT":             "github-hosted",
 		"GITHUB_TOKEN":                   "ghs_RUNTOKEN",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "eyJ-request-token",
@@ -73,7 +74,7 @@ func TestAttestationsEndToEnd(t *testing.T) {
 	if got := prov.RunDetails.Builder.Version["statepack"]; got != "test" {
 		t.Errorf("builder version = %q, want the statepack version", got)
 	}
-	wantDep := slsa1.ResourceDescriptor{URI: "git+https://github.com/example/gitops@main", Digest: map[string]string{"gitCommit": commit}}
+	wantDep := slsa1.ResourceDescriptor{URI: "git+https://github.com/example/gitops@refs/heads/main", Digest: map[string]string{"gitCommit": commit}}
 	if deps := prov.BuildDefinition.ResolvedDependencies; len(deps) != 1 || deps[0].URI != wantDep.URI || deps[0].Digest["gitCommit"] != commit {
 		t.Errorf("resolved dependencies = %+v, want [%+v]", deps, wantDep)
 	}
@@ -187,6 +188,11 @@ func TestSignatureFormats(t *testing.T) {
 			if bundle := strings.Contains(v.stdout, "signature verified (sigstore bundle)"); bundle != (tc.format != "legacy") {
 				t.Errorf("verify printed %q; want the bundle format named exactly when bundles exist", v.stdout)
 			}
+			wantFormats := map[string][]string{"legacy": {"legacy"}, "bundle": {"bundle"}, "both": {"bundle", "legacy"}}[tc.format]
+			got := verifiedFormats(t, ref+":v1", pub)
+			if !slices.Equal(got.signatures, wantFormats) || !slices.Equal(got.attestations, wantFormats) {
+				t.Errorf("formats verified = %+v, want %v for signatures and attestations", got, wantFormats)
+			}
 			mustRun(t, 0, nil, "pull", ref+":v1", "-o", filepath.Join(t.TempDir(), "out"), "--key", pub, "--attestation", "slsa")
 			// Promotion carries the bundles (referrers) along with the legacy tags.
 			mustRun(t, 0, nil, "copy", ref+":v1", reg.Host+"/promoted/"+tc.format, "--key", pub)
@@ -233,4 +239,50 @@ func TestFleetAttestations(t *testing.T) {
 	if r := mustRun(t, 2, nil, "publish", "--config", cfg, "--attest=false"); !strings.Contains(r.stderr, "--attest does not combine with --config") {
 		t.Errorf("publish --config --attest=false: %s", r)
 	}
+}
+
+// TestIncrementalHonoursTheSignatureFormat: an unchanged artifact is skipped only when its signature and
+// attestations are there in the format asked for; otherwise it is published (signed) again in that format.
+func TestIncrementalHonoursTheSignatureFormat(t *testing.T) {
+	reg := testregistry.Start(t)
+	key, pub := keyPair(t, "")
+	ref := reg.Host + "/incremental/formats:v1"
+	mustRun(t, 0, nil, "publish", "../../testdata/plain", ref, "--key", key, "--incremental")
+	r := mustRun(t, 0, nil, "publish", "../../testdata/plain", ref, "--key", key, "--incremental", "--signature-format", "bundle", "-o", "json")
+	if strings.Contains(r.stdout, `"unchanged": true`) {
+		t.Errorf("an incremental publish asking for bundles skipped an artifact that has only legacy signatures: %s", r.stdout)
+	}
+	if got := verifiedFormats(t, ref, pub); !slices.Contains(got.signatures, "bundle") || !slices.Contains(got.attestations, "bundle") {
+		t.Errorf("after the bundle publish, verify finds formats %+v; want a bundle signature and attestation", got)
+	}
+	again := mustRun(t, 0, nil, "publish", "../../testdata/plain", ref, "--key", key, "--incremental", "--signature-format", "both", "-o", "json")
+	if !strings.Contains(again.stdout, `"unchanged": true`) {
+		t.Errorf("with both formats there, an incremental publish asking for both did not skip: %s", again.stdout)
+	}
+}
+
+type formats struct{ signatures, attestations []string }
+
+// verifiedFormats runs verify -o json with the slsa attestation and returns the formats of what verified.
+func verifiedFormats(t *testing.T, ref, pub string) formats {
+	t.Helper()
+	v := mustRun(t, 0, nil, "verify", ref, "--key", pub, "--attestation", "slsa", "-o", "json")
+	var out struct {
+		Signatures   []signatureSummary
+		Attestations []attestationSummary
+	}
+	if err := json.Unmarshal([]byte(v.stdout), &out); err != nil {
+		t.Fatalf("verify -o json printed %q: %v", v.stdout, err)
+	}
+	var f formats
+	for _, s := range out.Signatures {
+		if s.SignedBy != "key 0" || s.Image == "" {
+			t.Errorf("verify -o json signature = %+v, want signedBy key 0 and the image", s)
+		}
+		f.signatures = append(f.signatures, s.Format)
+	}
+	for _, a := range out.Attestations {
+		f.attestations = append(f.attestations, a.Format)
+	}
+	return f
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,6 +25,58 @@ type attestationSummary struct {
 	Summary string `json:"summary"`
 	// Predicate is the verified predicate itself.
 	Predicate json.RawMessage `json:"predicate"`
+}
+
+// signatureSummary is one verified signature as verify -o json reports it.
+type signatureSummary struct {
+	// Format is legacy (cosign's .sig tag) or bundle (a sigstore bundle referring to the artifact).
+	Format string `json:"format"`
+	// SignedBy names the key (by its index among --key) or the keyless identity.
+	SignedBy string `json:"signedBy"`
+	// Subject and Issuer are a keyless certificate's identity; empty for a key.
+	Subject string `json:"subject,omitempty"`
+	Issuer  string `json:"issuer,omitempty"`
+	// TlogVerified says the signature's transparency-log entry was verified.
+	TlogVerified bool `json:"tlogVerified"`
+	// Image is the signed payload's "<docker-reference>@<digest>" (the digest alone for a bundle).
+	Image string `json:"image"`
+	// Layer is the signature's layer; Manifest the bundle's referrer manifest.
+	Layer    string `json:"layer,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+	// Annotations are the signed payload's (cosign sign -a).
+	Annotations map[string]any `json:"annotations,omitempty"`
+	// Certificate is a keyless signature's Fulcio certificate, PEM.
+	Certificate string `json:"certificate,omitempty"`
+}
+
+// summarizeSignatures reads verified signatures for the report.
+func summarizeSignatures(v *sign.Verification) []signatureSummary {
+	if v == nil {
+		return nil
+	}
+	out := make([]signatureSummary, 0, len(v.Verified))
+	for _, s := range v.Verified {
+		sum := signatureSummary{Format: string(orFormat(s.Format)), TlogVerified: s.TlogVerified, Image: s.Image,
+			Layer: string(s.Layer), Manifest: string(s.Manifest.Digest), Annotations: s.Annotations}
+		if s.KeyIndex >= 0 {
+			sum.SignedBy = fmt.Sprintf("key %d", s.KeyIndex)
+		} else {
+			sum.SignedBy, sum.Subject, sum.Issuer = s.Identity.String(), s.Identity.Subject, s.Identity.Issuer
+		}
+		if s.Certificate != nil {
+			sum.Certificate = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate.Raw}))
+		}
+		out = append(out, sum)
+	}
+	return out
+}
+
+// orFormat is f, or legacy when unset.
+func orFormat(f sign.Format) sign.Format {
+	if f == "" {
+		return sign.FormatLegacy
+	}
+	return f
 }
 
 // summarizeAttestations reads verified attestations for the report: one entry per attestation.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack/publish"
@@ -84,8 +85,10 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 			if err != nil {
 				return err
 			}
-			desc, err := resolve(ctx, src, srcRef)
-			if err != nil {
+			// Every step of a copy is by digest, and idempotent: each is retried on its own after a transient
+			// failure (retryRead), and a copy that fails converges when run again.
+			var desc ocispec.Descriptor
+			if err := retryRead(ctx, log, "resolve", func() (err error) { desc, err = resolve(ctx, src, srcRef); return err }); err != nil {
 				return err
 			}
 			full := srcRef.WithDigest(desc.Digest.String())
@@ -94,7 +97,7 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 			}
 			if check != nil {
 				// Before DST is even opened: a layout would be created by opening it, and nothing may be written.
-				if _, err := check.verify(ctx, src.Storage(), desc); err != nil {
+				if _, err := check.verifyWithRetry(ctx, log, src, desc); err != nil {
 					return fmt.Errorf("verifying %s before copying: %w (nothing was copied)", full, err)
 				}
 				log.Info("signature verified at the source", "ref", full)
@@ -104,7 +107,15 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 				return err
 			}
 			start := time.Now()
-			res, err := publish.Copy(ctx, src, dst, desc, publish.WithOverwriteSignatures(force))
+			var res *publish.CopyResult
+			err = retryRead(ctx, log, "copy", func() (err error) {
+				res, err = publish.Copy(ctx, src, dst, desc, publish.WithOverwriteSignatures(force))
+				return err
+			})
+			if err != nil && retryable(err) && !permanent(err) {
+				// What arrived stays: running the copy again sends only the rest.
+				return fmt.Errorf("%w (no tag was written: run the copy again to resume)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -114,12 +125,12 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 				log.Info("the source holds no signature of the artifact: copied it unsigned", "ref", full)
 			}
 			if check != nil {
-				if _, err := check.verify(ctx, dst.Storage(), desc); err != nil {
+				if _, err := check.verifyWithRetry(ctx, log, dst, desc); err != nil {
 					return fmt.Errorf("verifying %s after copying: %w (no tag was written)", dstFull, err)
 				}
 			}
 			if len(allTags) > 0 {
-				if err := dst.Tag(ctx, desc, allTags...); err != nil {
+				if err := retryRead(ctx, log, "tag", func() error { return dst.Tag(ctx, desc, allTags...) }); err != nil {
 					return err
 				}
 			}

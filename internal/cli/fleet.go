@@ -453,6 +453,7 @@ func (t targetConfig) publishJob(ctx context.Context, env *Env, src *sourceOptio
 	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
 	var signer *sign.Signer
 	var signOpts []sign.SignOption
+	var format sign.Format
 	attest := false
 	if t.Sign != nil {
 		if signer, err = keys.get(ctx, env, t.Sign.Key); err != nil {
@@ -461,13 +462,14 @@ func (t targetConfig) publishJob(ctx context.Context, env *Env, src *sourceOptio
 		if signOpts, err = (&signOptions{format: t.Sign.Format}).signOpts(); err != nil {
 			return publishJob{}, err
 		}
+		format = sign.Format(t.Sign.Format)
 		attest = signer != nil && (t.Sign.Attest == nil || *t.Sign.Attest)
 	}
 	tsrc, pkg := targetOptions(t, src)
 	if err := pkg.check(); err != nil {
 		return publishJob{}, err
 	}
-	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer, attest: attest, signOpts: signOpts,
+	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer, attest: attest, signOpts: signOpts, format: format,
 		immutable: t.ImmutableTags != nil && *t.ImmutableTags}, nil
 }
 

@@ -73,6 +73,10 @@ func provenance(env *Env, job publishJob, s *source, b *build.Bundle) slsa1.Prov
 		if uri != "" {
 			dep := "git+" + uri
 			if ref, _, ok := strings.Cut(s.git.Revision, "@sha1:"); ok && ref != "" {
+				// SLSA names git refs in full (refs/heads/main); CI says which kind of ref the name is.
+				if full := env.getenv("GITHUB_REF"); strings.HasSuffix(full, "/"+ref) && strings.HasPrefix(full, "refs/") {
+					ref = full
+				}
 				dep += "@" + ref
 			}
 			deps = append(deps, slsa1.ResourceDescriptor{URI: dep, Digest: map[string]string{"gitCommit": s.git.Commit}})

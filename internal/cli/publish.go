@@ -54,7 +54,7 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.trustedRoot, "trusted-root", "", "sigstore trusted_root.json of a private Sigstore")
 	f.BoolVar(&o.insecureSkipSCT, "insecure-skip-sct", false, "accept a Fulcio certificate without a certificate-transparency SCT (a private Fulcio without CT log)")
 	f.StringVar(&o.format, "signature-format", string(sign.FormatLegacy), "where signatures and attestations go: legacy (cosign's .sig/.att tags, read by every verifier), bundle (sigstore bundles as OCI referrers, read by Flux ≥ 2.8 and cosign --new-bundle-format), or both")
-	f.BoolVar(&o.attest, "attest", true, "when signing, also attest the artifact: SLSA provenance v1 and statepack's inventory (cosign's .att format); --attest=false turns them off")
+	f.BoolVar(&o.attest, "attest", true, "when signing, also attest the artifact: SLSA provenance v1 and statepack's inventory, in the --signature-format; --attest=false turns them off")
 }
 
 // signOpts are the options every signature and attestation is written with.
@@ -287,7 +287,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, signOpts: signOpts, immutable: immutable, incremental: incremental})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, signOpts: signOpts, format: sign.Format(sig.format), immutable: immutable, incremental: incremental})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -325,8 +325,9 @@ type publishJob struct {
 	signer *sign.Signer // nil: unsigned
 	// attest makes the signer attest the artifact too (provenance and inventory).
 	attest bool
-	// signOpts say how signatures and attestations are written (the format).
+	// signOpts say how signatures and attestations are written, in format ("" is legacy).
 	signOpts []sign.SignOption
+	format   sign.Format
 	// source is the tree already rendered and validated with src; nil: runPublish renders path.
 	source *source
 	// immutable refuses to move an existing tag onto other content.
@@ -463,14 +464,18 @@ func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *regi
 	// The annotation and the config can be copied onto other content by anyone who can push: when signing, skip
 	// only if this key already signed this digest, which only this publish could have done.
 	if ownKey != nil {
-		if _, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true)); err != nil {
-			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key: publishing in full", "tag", tag)
+		v, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true))
+		if err != nil || !formatsCovered(job.format, v.Verified, func(s sign.VerifiedSignature) sign.Format { return s.Format }) {
+			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key in the format asked for: publishing in full", "tag", tag, "format", job.format)
 			return false, nil
 		}
 		if job.attest {
-			if _, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, attestationTypes); err != nil {
-				log.Info("inputs unchanged, but the artifact under the tag lacks this key's attestations: publishing in full", "tag", tag)
-				return false, nil
+			for _, pt := range attestationTypes {
+				a, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, []string{pt})
+				if err != nil || !formatsCovered(job.format, a.Verified, func(v sign.VerifiedAttestation) sign.Format { return v.Format }) {
+					log.Info("inputs unchanged, but the artifact under the tag lacks this key's attestations in the format asked for: publishing in full", "tag", tag, "predicateType", pt)
+					return false, nil
+				}
 			}
 			res.Attestations = attestationTypes
 		}
@@ -513,6 +518,23 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.Handler.WithGroup(name), h.min}
+}
+
+// formatsCovered says whether what verified includes every format that format asks for: legacy, bundle, or both.
+func formatsCovered[T any](format sign.Format, verified []T, formatOf func(T) sign.Format) bool {
+	want := []sign.Format{sign.FormatLegacy}
+	switch format {
+	case sign.FormatBundle:
+		want = []sign.Format{sign.FormatBundle}
+	case sign.FormatBoth:
+		want = []sign.Format{sign.FormatLegacy, sign.FormatBundle}
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(verified, func(v T) bool { return formatOf(v) == w }) {
+			return false
+		}
+	}
+	return true
 }
 
 // attestationTypes are the predicate types a signed publish attests, in the order it writes them.

@@ -27,8 +27,10 @@ type registryOptions struct {
 	username      string
 	passwordStdin bool
 	timeout       time.Duration
-	dockerConfig  string
-	flags         *pflag.FlagSet
+	// requestTimeout is passed on only when --request-timeout is given: the library states the default.
+	requestTimeout time.Duration
+	dockerConfig   string
+	flags          *pflag.FlagSet
 }
 
 func (o *registryOptions) bind(cmd *cobra.Command) {
@@ -39,6 +41,7 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.username, "username", "", "registry user name (default: from the Docker config and credential helpers)")
 	f.BoolVar(&o.passwordStdin, "password-stdin", false, "read the registry password or token from stdin")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the whole operation after this long")
+	f.DurationVar(&o.requestTimeout, "request-timeout", publish.DefaultRequestTimeout, "abandon a registry request that makes no progress for this long, and retry it")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "directory holding config.json (default: $DOCKER_CONFIG or ~/.docker)")
 }
 
@@ -49,6 +52,12 @@ func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, 
 	opts := []publish.Option{publish.WithLogger(log), publish.WithUserAgent(userAgent)}
 	if plainHTTPSet {
 		opts = append(opts, publish.WithPlainHTTP(o.plainHTTP))
+	}
+	if o.flags != nil && o.flags.Changed("request-timeout") {
+		if o.requestTimeout <= 0 {
+			return nil, usagef("--request-timeout %s: give a positive duration, such as 30s or 2m", o.requestTimeout)
+		}
+		opts = append(opts, publish.WithRequestTimeout(o.requestTimeout))
 	}
 	if len(o.insecure) > 0 {
 		opts = append(opts, publish.WithInsecureRegistries(o.insecure...))

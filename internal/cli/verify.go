@@ -133,7 +133,7 @@ func predicateTypes(names []string) ([]string, error) {
 	var out []string
 	for _, n := range names {
 		switch strings.ToLower(strings.TrimSpace(n)) {
-		case "slsa", "slsaprovenance", "slsaprovenance1", "provenance":
+		case "slsa", "slsaprovenance1", "provenance":
 			out = append(out, sign.PredicateSLSAProvenanceV1)
 		case "inventory":
 			out = append(out, sign.PredicateInventoryV1)
@@ -218,7 +218,7 @@ type verifyResult struct {
 	Digest       string               `json:"digest"`
 	Verified     bool                 `json:"verified"`
 	Error        string               `json:"error,omitempty"`
-	Detail       any                  `json:"signature,omitempty"`
+	Signatures   []signatureSummary   `json:"signatures,omitempty"`
 	Attestations []attestationSummary `json:"attestations,omitempty"`
 }
 
@@ -252,7 +252,12 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				return err
 			}
 			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
-			v, atts, verr := check.verifyAll(ctx, t.Storage(), desc)
+			var v *sign.Verification
+			var atts *sign.AttestationVerification
+			verr := retryRead(ctx, log, "verify", func() (err error) {
+				v, atts, err = check.verifyAll(ctx, t.Storage(), desc)
+				return err
+			})
 			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
 				return verr
 			}
@@ -260,7 +265,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			if verr != nil {
 				res.Error = verr.Error()
 			} else {
-				res.Detail = v
+				res.Signatures = summarizeSignatures(v)
 				res.Attestations = summarizeAttestations(atts)
 			}
 			if g.json() {
@@ -274,7 +279,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				}
 			}
 			if verr != nil {
-				if ref.Tag != "" && ref.Digest == "" && errors.Is(verr, sign.ErrNoSignature) {
+				if ref.Tag != "" && ref.Digest == "" && errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrNoAttestation) {
 					verr = fmt.Errorf("%w (tag %q points at %s: if the tag was moved, the new content is unsigned)", verr, ref.Tag, desc.Digest)
 				}
 				return fmt.Errorf("verifying %s: %w", res.Ref, verr)
@@ -312,34 +317,34 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-			t, desc, err := reg.openExisting(ctx, env, log, ref)
+			// Every step reads by digest, so each is retried on its own after a transient failure (retryRead).
+			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
 			if err != nil {
+				return err
+			}
+			var desc ocispec.Descriptor
+			if err := retryRead(ctx, log, "resolve", func() (err error) { desc, err = resolve(ctx, t, ref); return err }); err != nil {
 				return err
 			}
 			full := ref.WithDigest(desc.Digest.String())
 			if check != nil {
 				check.log = log
-				if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
+				if _, err := check.verifyWithRetry(ctx, log, t, desc); err != nil {
 					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
 				}
 				log.Info("signature verified", "ref", full, "attestations", len(check.attestations))
 			}
-			m, _, err := t.FetchManifest(ctx, desc)
-			if err != nil {
+			var m ocispec.Manifest
+			if err := retryRead(ctx, log, "fetch manifest", func() (err error) { m, _, err = t.FetchManifest(ctx, desc); return err }); err != nil {
 				return err
 			}
 			layer, err := contentLayer(m, full)
 			if err != nil {
 				return err
 			}
-			rc, err := t.FetchBlob(ctx, layer)
+			files, err := pullLayer(ctx, log, t, layer, outDir)
 			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			files, err := publish.Extract(rc, outDir, publish.Limits{})
-			if err != nil {
-				return fmt.Errorf("extracting %s into %s: %w", full, outDir, err)
+				return fmt.Errorf("extracting %s into %s: %w (nothing was extracted)", full, outDir, err)
 			}
 			if g.json() {
 				return writeJSON(env.Stdout, map[string]any{"ref": full, "digest": desc.Digest, "dir": outDir,
