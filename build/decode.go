@@ -23,6 +23,40 @@ const maxNodes = 1 << 20
 // maxDepth bounds nesting, so that deeply nested input cannot exhaust the stack.
 const maxDepth = 512
 
+// maxExpandedBytes bounds the bytes of scalar text (values and keys) one file may expand to, aliases expanded, so
+// that an alias bomb of few values but long strings ends with a finding too: 10,000 aliases of a 1 MB string are
+// far under maxNodes but 10 GB once serialised. It is four times DefaultMaxFileSize, far above any object
+// Kubernetes stores (etcd takes about 1.5 MiB); a file larger than a quarter of it, which a raised --max-file-size
+// lets through, may expand to four times its own size (see expansionLimit).
+const maxExpandedBytes = 4 * DefaultMaxFileSize
+
+// expansionLimit is the most scalar bytes a file of size bytes may expand to: maxExpandedBytes, or four times the
+// file's size for a larger file.
+func expansionLimit(size int) int64 {
+	return max(maxExpandedBytes, 4*int64(size))
+}
+
+// byteBudget counts the scalar bytes decoded from one file, through aliases, against expansionLimit.
+type byteBudget struct {
+	used, limit int64
+}
+
+// add counts n bytes and reports whether the budget still holds.
+func (b *byteBudget) add(n int64) bool {
+	b.used = min(b.used+n, math.MaxInt64/2) // n is at most MaxInt64/2: no overflow
+	return b.used <= b.limit
+}
+
+// bytesBombMessage says that the file goes over limit where it expands the alias at (or, without an alias, at a
+// scalar; possible only for a file that does not come from a source tree).
+func bytesBombMessage(at *yaml.Node, limit int64) string {
+	if at.Kind == yaml.AliasNode && at.Alias != nil {
+		return fmt.Sprintf("alias *%s (anchor at line %d) makes the file expand to more than %d bytes (alias bomb?): write out the values it stands for, or remove it",
+			at.Value, at.Alias.Line, limit)
+	}
+	return fmt.Sprintf("the file expands to more than %d bytes: split it", limit)
+}
+
 // decodeStream splits a YAML or JSON stream into Kubernetes objects. Empty documents and comments are skipped, a
 // UTF-8 byte-order mark and CRLF line ends are accepted, and List kinds are unwrapped into their items. Problems are
 // returned as findings naming file and line; decoding goes on with the next document where the parser allows.
@@ -39,13 +73,13 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 		if f, ok := jsonSyntax(file, data); !ok {
 			return nil, Findings{f}
 		}
-		return decodeJSONValues(file, data)
+		return decodeJSONValues(file, data, &byteBudget{limit: expansionLimit(len(data))})
 	}
-	return decodeYAMLDocuments(file, data)
+	return decodeYAMLDocuments(file, data, &byteBudget{limit: expansionLimit(len(data))})
 }
 
-// decodeYAMLDocuments decodes a YAML stream whose encoding has been checked.
-func decodeYAMLDocuments(file string, data []byte) ([]Object, Findings) {
+// decodeYAMLDocuments decodes a YAML stream whose encoding has been checked, counting its scalars against budget.
+func decodeYAMLDocuments(file string, data []byte, budget *byteBudget) ([]Object, Findings) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []Object
 	var findings Findings
@@ -61,7 +95,7 @@ func decodeYAMLDocuments(file string, data []byte) ([]Object, Findings) {
 			return objs, append(findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: file,
 				Line: line, Message: msg})
 		}
-		o, fs := documentObjects(file, &n)
+		o, fs := documentObjects(file, &n, budget)
 		objs = append(objs, o...)
 		findings = append(findings, fs...)
 	}
@@ -71,7 +105,7 @@ func decodeYAMLDocuments(file string, data []byte) ([]Object, Findings) {
 var errEOF = errors.New("end of stream")
 
 // decodeJSONValues decodes each top-level JSON value of data as a document, with lines counted from the file's start.
-func decodeJSONValues(file string, data []byte) ([]Object, Findings) {
+func decodeJSONValues(file string, data []byte, budget *byteBudget) ([]Object, Findings) {
 	var objs []Object
 	var findings Findings
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -86,7 +120,7 @@ func decodeJSONValues(file string, data []byte) ([]Object, Findings) {
 			start++
 		}
 		offset := bytes.Count(data[:start], []byte("\n"))
-		o, f := decodeYAMLDocuments(file, v)
+		o, f := decodeYAMLDocuments(file, v, budget)
 		for i := range o {
 			o[i].Source.Line += offset
 		}
@@ -152,8 +186,8 @@ func yamlErrorLine(err error) (int, string) {
 	return 0, msg
 }
 
-// documentObjects converts one parsed document into objects.
-func documentObjects(file string, doc *yaml.Node) ([]Object, Findings) {
+// documentObjects converts one parsed document into objects, counting its scalars against budget.
+func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object, Findings) {
 	root := doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
@@ -164,7 +198,7 @@ func documentObjects(file string, doc *yaml.Node) ([]Object, Findings) {
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 		return nil, nil // an empty document, or one holding only comments
 	}
-	c := converter{}
+	c := converter{budget: budget}
 	v, err := c.value(root, 0)
 	if err != nil {
 		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file, Line: c.line(root, err),
@@ -260,9 +294,14 @@ func kindName(n *yaml.Node) string {
 }
 
 // converter turns yaml nodes into plain Go values with the types JSON has, keeping scalars as Kubernetes reads
-// them: timestamps and binary stay strings, integers are int64, and aliases are expanded within a budget.
+// them: timestamps and binary stay strings, integers are int64, and aliases are expanded within a budget of values
+// (maxNodes) and of scalar bytes. The values share the strings of the nodes, so converting costs memory by the
+// value, not by the byte; the bytes are what serialising the object (objectFromMap) would allocate, and the budget
+// refuses them first.
 type converter struct {
-	nodes int
+	nodes  int
+	budget *byteBudget
+	alias  *yaml.Node // the outermost alias being expanded, named when the budget runs out
 }
 
 type nodeError struct {
@@ -295,6 +334,10 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		}
 		return c.value(n.Content[0], depth+1)
 	case yaml.AliasNode:
+		if c.alias == nil {
+			c.alias = n
+			defer func() { c.alias = nil }()
+		}
 		return c.value(n.Alias, depth+1)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
@@ -309,9 +352,26 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	case yaml.MappingNode:
 		return c.mapping(n, depth)
 	case yaml.ScalarNode:
+		if err := c.count(n, nil); err != nil {
+			return nil, err
+		}
 		return scalar(n)
 	}
 	return nil, &nodeError{n, "unsupported YAML node"}
+}
+
+// count charges the bytes of scalar n to the budget. via is the alias n was reached through, if any, for a key.
+func (c *converter) count(n, via *yaml.Node) error {
+	if c.budget.add(int64(len(n.Value))) {
+		return nil
+	}
+	at := n
+	if c.alias != nil {
+		at = c.alias
+	} else if via != nil {
+		at = via
+	}
+	return &nodeError{at, bytesBombMessage(at, c.budget.limit)}
 }
 
 func (c *converter) mapping(n *yaml.Node, depth int) (map[string]any, error) {
@@ -363,11 +423,18 @@ func (c *converter) mapping(n *yaml.Node, depth int) (map[string]any, error) {
 
 // key turns a mapping key into a string, as Kubernetes' YAML-to-JSON conversion does for numbers and booleans.
 func (c *converter) key(k *yaml.Node, depth int) (string, error) {
+	var via *yaml.Node
 	for k.Kind == yaml.AliasNode {
+		if via == nil {
+			via = k
+		}
 		k = k.Alias
 	}
 	if k.Kind != yaml.ScalarNode {
 		return "", &nodeError{k, "mapping key must be a scalar"}
+	}
+	if err := c.count(k, via); err != nil {
+		return "", err
 	}
 	v, err := scalar(k)
 	if err != nil {
@@ -422,11 +489,14 @@ func scalar(n *yaml.Node) (any, error) {
 	}
 }
 
-// checkExpansion refuses YAML whose aliases expand to more than maxNodes values, or that nests deeper than
-// maxDepth, before a library that expands aliases without a budget (kustomize) reads it. It counts each anchored
-// subtree once and multiplies through aliases, so the check itself is linear in the size of the input.
+// checkExpansion refuses YAML whose aliases expand to more than maxNodes values, or to more scalar bytes than
+// expansionLimit allows, or that nests deeper than maxDepth, before a library that expands aliases without a budget
+// (kustomize) reads it. It counts each anchored subtree once and multiplies through aliases, so the check itself is
+// linear in the size of the input and allocates nothing like the expansion. An error names the line when it can,
+// as "line N: …".
 func checkExpansion(data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
+	budget := byteBudget{limit: expansionLimit(len(data))}
 	for {
 		var n yaml.Node
 		err := decodeNode(dec, &n)
@@ -436,42 +506,84 @@ func checkExpansion(data []byte) error {
 		if err != nil {
 			return nil // a syntax error: the reader reports it with its line
 		}
-		memo := map[*yaml.Node]int{}
+		memo := map[*yaml.Node]expansion{}
 		size, err := expandedSize(&n, memo, 0)
 		if err != nil {
 			return err
 		}
-		if size > maxNodes {
+		if size.nodes > maxNodes {
 			return fmt.Errorf("document at line %d expands to more than %d values (alias bomb?)", n.Line, maxNodes)
+		}
+		if before := budget; !budget.add(size.bytes) {
+			// Walk the document again, in order, to name the alias that goes over the limit.
+			at := overLimit(&n, memo, &before)
+			if at == nil {
+				at = &n // not reached: the walk adds up to size.bytes
+			}
+			return fmt.Errorf("line %d: %s", at.Line, bytesBombMessage(at, budget.limit))
 		}
 	}
 }
 
-func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, depth int) (int, error) {
+// expansion is the size of a node with its aliases expanded: values, and bytes of scalar text.
+type expansion struct {
+	nodes int
+	bytes int64
+}
+
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]expansion, depth int) (expansion, error) {
 	if depth > maxDepth {
-		return 0, fmt.Errorf("line %d: nested deeper than %d levels", n.Line, maxDepth)
+		return expansion{}, fmt.Errorf("line %d: nested deeper than %d levels", n.Line, maxDepth)
 	}
 	if size, ok := memo[n]; ok {
 		return size, nil
 	}
-	size := 1
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
+	size := expansion{nodes: 1}
+	// Byte counts saturate at MaxInt64/2, so that a sum of two never overflows however far aliases multiply.
+	const saturated = math.MaxInt64 / 2
+	switch {
+	case n.Kind == yaml.AliasNode && n.Alias != nil:
 		s, err := expandedSize(n.Alias, memo, depth+1)
 		if err != nil {
-			return 0, err
+			return expansion{}, err
 		}
 		size = s
+	case n.Kind == yaml.ScalarNode:
+		size.bytes = int64(len(n.Value))
 	}
 	for _, c := range n.Content {
 		s, err := expandedSize(c, memo, depth+1)
 		if err != nil {
-			return 0, err
+			return expansion{}, err
 		}
-		size += s
-		if size > maxNodes {
+		size.nodes += s.nodes
+		size.bytes = min(size.bytes+s.bytes, saturated)
+		if size.nodes > maxNodes {
 			break
 		}
 	}
 	memo[n] = size
 	return size, nil
+}
+
+// overLimit walks n in document order, not through aliases, charging budget with each scalar and with the
+// expanded size of each alias, and returns the node at which the budget runs out, or nil.
+func overLimit(n *yaml.Node, memo map[*yaml.Node]expansion, budget *byteBudget) *yaml.Node {
+	switch {
+	case n.Kind == yaml.AliasNode && n.Alias != nil:
+		size, _ := expandedSize(n.Alias, memo, 0) // memoised by checkExpansion
+		if !budget.add(size.bytes) {
+			return n
+		}
+	case n.Kind == yaml.ScalarNode:
+		if !budget.add(int64(len(n.Value))) {
+			return n
+		}
+	}
+	for _, c := range n.Content {
+		if at := overLimit(c, memo, budget); at != nil {
+			return at
+		}
+	}
+	return nil
 }

@@ -310,7 +310,8 @@ func (s *kustomizationScan) walk(dir string) {
 		return
 	}
 	if err := checkExpansion(data); err != nil {
-		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Message: err.Error()})
+		line, msg := yamlErrorLine(err) // "line N: …" when checkExpansion can name the line
+		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Line: line, Message: msg})
 		return
 	}
 	var k kustomizationRefs

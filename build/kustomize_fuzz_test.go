@@ -113,6 +113,7 @@ func FuzzKustomizationScan(f *testing.F) {
 		"x: &u https://example.com/anchor.yaml\nresources: [*u]\n",
 		"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
 		"resources: [base]\n",
+		aliasBytesBomb(64<<10, 4),
 	} {
 		f.Add([]byte(seed), []byte(base))
 		f.Add([]byte("resources: [base]\n"), []byte(seed))

@@ -27,6 +27,9 @@ type Rendering struct {
 	Findings Findings
 	// Kustomize is true when the path was a kustomization.
 	Kustomize bool
+	// Kustomized is true when kustomize built any of the objects: the path, or a subdirectory of a plain tree, was a
+	// kustomization. Objects it built have source positions only with WithSourcePositions.
+	Kustomized bool
 	// Inputs lists every file the render read, slash-separated and relative to the source root, sorted. A
 	// directory that the plain-YAML reader listed appears with a trailing "/": adding a file there changes the
 	// render too.
@@ -121,7 +124,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	r := &renderer{opts: o, root: root, inputs: map[string]bool{}}
 	out := &Rendering{Root: root}
 	if kf := findKustomization(realPath); kf != "" {
-		out.Kustomize = true
+		out.Kustomize, r.kustomized = true, true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
 	} else {
 		out.Objects, out.Findings = r.plain(ctx, realPath)
@@ -129,6 +132,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	out.Kustomized = r.kustomized
 	for f := range r.inputs {
 		out.Inputs = append(out.Inputs, f)
 	}
@@ -171,6 +175,8 @@ type renderer struct {
 	opts   renderOptions
 	root   string
 	inputs map[string]bool // guarded by being filled from one goroutine, or through rootFS's mutex
+	// kustomized is set when a kustomization was built (or its build tried), for Rendering.Kustomized.
+	kustomized bool
 }
 
 // rel returns path relative to the source root, slash-separated, for messages.
@@ -216,6 +222,7 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 		}
 		if d.IsDir() {
 			if p != dir && findKustomization(p) != "" {
+				r.kustomized = true
 				o, f := r.kustomize(ctx, p)
 				objs, findings = append(objs, o...), append(findings, f...)
 				return filepath.SkipDir

@@ -78,6 +78,7 @@ type sarifRegion struct {
 // ruleDescriptions say in one line what a finding's rule checks; policies describe themselves (build.Policies).
 var ruleDescriptions = map[string]string{
 	"yaml/syntax":                  "A source file is not valid YAML or JSON.",
+	"json/syntax":                  "A .json source file is not a valid stream of JSON values.",
 	"source/outside-root":          "A file or symlink leads outside the source root.",
 	"source/too-large":             "A source file is larger than --max-file-size.",
 	"source/unreadable":            "A source file cannot be read or is not UTF-8 text.",

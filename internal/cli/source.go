@@ -34,9 +34,14 @@ type sourceOptions struct {
 	strict             bool
 
 	schemaCacheDir string // the schema cache in force, set by loadSource: "" when there is none
+	// placeWarnings renders a tree again with source positions when a warning lacks one, not only an error: validate
+	// sets it (through bind), since findings are what the user asked it for. Other commands keep the positions a
+	// warning has, rather than pay a second render for every tree with a kind that has no schema.
+	placeWarnings bool
 }
 
 func (o *sourceOptions) bind(cmd *cobra.Command) {
+	o.placeWarnings = cmd.Name() == "validate"
 	f := cmd.Flags()
 	f.StringVar(&o.root, "root", "", "source root: no file outside it is read (default: the git work tree that holds PATH, else the current directory when it holds PATH, else PATH)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
@@ -151,8 +156,12 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 		return nil, err
 	}
 	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
-	// only a tree with findings to place is rendered a second time, with positions.
-	if s.rendering.Kustomize && slices.ContainsFunc(s.findings, func(f build.Finding) bool { return f.Line == 0 && f.Object != nil }) {
+	// only a tree with findings to place is rendered a second time, with positions: one with errors, which stop the
+	// command anyway, or with warnings too under validate (placeWarnings). Kustomize may have built a subdirectory
+	// of a plain tree as well as the tree itself.
+	if s.rendering.Kustomized && slices.ContainsFunc(s.findings, func(f build.Finding) bool {
+		return f.Line == 0 && f.Object != nil && (o.placeWarnings || f.Severity == build.SeverityError)
+	}) {
 		log.Debug("rendering again with source positions to place the findings")
 		if err := s.render(ctx, path, validators, append(opts, build.WithSourcePositions(true))...); err != nil {
 			return nil, err

@@ -6,7 +6,8 @@
 // It is for showing people what changed between two desired states (statepack diff); the hunks are for reading, not
 // for patching. It reads an artifact's layer into memory (ReadArchive) but does not decode YAML: callers give each
 // object's canonical serialisation (build.Object.YAML), so that both sides were written by the same encoder, and it
-// knows nothing of registries.
+// knows nothing of registries. The values of Secrets never show: they are masked before diffing, as kubectl diff
+// masks them, so that a diff can go into logs, pull-request comments and job summaries.
 package objdiff
 
 import (
@@ -63,7 +64,8 @@ type Entry struct {
 	// the first, 1 for the second, and so on. Occurrences are matched in order.
 	Occurrence int
 	// Diff is the unified diff from the "from" YAML to the "to" YAML, with headers "--- a/ID" and "+++ b/ID"
-	// ("/dev/null" for the side the object is missing from).
+	// ("/dev/null" for the side the object is missing from). For a core-group Secret, each value under data and
+	// stringData is replaced by Sensitive first (see Compare).
 	Diff string
 }
 
@@ -124,6 +126,10 @@ type key struct {
 
 // Compare matches the objects of from and to by ID and returns those that differ, each with its unified diff. The
 // order of either slice does not matter.
+//
+// Secrets (kind Secret in the core group) are compared by their bytes, but diffed with every value under data and
+// stringData replaced, as kubectl diff does: "***" for a value that is the same on both sides or only on one,
+// "*** (before)" and "*** (after)" for one that changed. The keys stay, so the diff shows which changed.
 func Compare(from, to []Object, opts ...Option) (*Report, error) {
 	o := options{context: 3}
 	for _, opt := range opts {
@@ -147,25 +153,37 @@ func Compare(from, to []Object, opts ...Option) (*Report, error) {
 		yb, ok := b[k]
 		switch {
 		case !ok:
+			from, _ := shown(k.id, ya, nil)
 			r.Entries = append(r.Entries, Entry{Status: Removed, ID: k.id, Occurrence: k.occurrence,
-				Diff: Unified(string(ya), "", "a/"+name(k), "/dev/null", o.context)})
+				Diff: Unified(from, "", "a/"+name(k), "/dev/null", o.context)})
 		case bytes.Equal(ya, yb):
 			r.Unchanged++
 		default:
+			from, to := shown(k.id, ya, yb)
 			r.Entries = append(r.Entries, Entry{Status: Changed, ID: k.id, Occurrence: k.occurrence,
-				Diff: Unified(string(ya), string(yb), "a/"+name(k), "b/"+name(k), o.context)})
+				Diff: Unified(from, to, "a/"+name(k), "b/"+name(k), o.context)})
 		}
 	}
 	for k, yb := range b {
 		if _, ok := a[k]; !ok {
+			_, to := shown(k.id, nil, yb)
 			r.Entries = append(r.Entries, Entry{Status: Added, ID: k.id, Occurrence: k.occurrence,
-				Diff: Unified("", string(yb), "/dev/null", "b/"+name(k), o.context)})
+				Diff: Unified("", to, "/dev/null", "b/"+name(k), o.context)})
 		}
 	}
 	slices.SortFunc(r.Entries, func(x, y Entry) int {
 		return cmp.Or(compareIDs(x.ID, y.ID), cmp.Compare(x.Occurrence, y.Occurrence))
 	})
 	return r, nil
+}
+
+// shown returns the texts to diff for the two versions of an object (nil for a side it is missing from): the YAML
+// as given, or with the values masked for a Secret.
+func shown(id ID, from, to []byte) (string, string) {
+	if isSecret(id) {
+		return maskSecrets(from, to)
+	}
+	return string(from), string(to)
 }
 
 func name(k key) string { return Entry{ID: k.id, Occurrence: k.occurrence}.Name() }

@@ -93,7 +93,7 @@ func (c *converter) celRules(raw []any, path string) []*celRule {
 		}
 		parsed, iss := env.Parse(rule)
 		if iss.Err() != nil {
-			c.problem(path, "%s rule %q does not parse: %v", where, rule, oneLine(iss.Err()))
+			c.problem(path, "%s rule %s does not parse: %v", where, quote(rule), oneLine(iss.Err()))
 			continue
 		}
 		if usesOldSelf(parsed) {
@@ -104,16 +104,16 @@ func (c *converter) celRules(raw []any, path string) []*celRule {
 			if usesKubernetesLibrary(iss.Err()) {
 				continue
 			}
-			c.problem(path, "%s rule %q does not compile: %v", where, rule, oneLine(iss.Err()))
+			c.problem(path, "%s rule %s does not compile: %v", where, quote(rule), oneLine(iss.Err()))
 			continue
 		}
 		if t := checked.OutputType(); t != types.BoolType && t != types.DynType {
-			c.problem(path, "%s rule %q returns %s, not a boolean: rules must evaluate to true or false", where, rule, t)
+			c.problem(path, "%s rule %s returns %s, not a boolean: rules must evaluate to true or false", where, quote(rule), t)
 			continue
 		}
 		prog, err := env.Program(checked, programOptions...)
 		if err != nil {
-			c.problem(path, "%s rule %q cannot be evaluated: %v", where, rule, err)
+			c.problem(path, "%s rule %s cannot be evaluated: %v", where, quote(rule), err)
 			continue
 		}
 		cr := &celRule{rule: rule, program: prog}
@@ -124,9 +124,9 @@ func (c *converter) celRules(raw []any, path string) []*celRule {
 			switch {
 			case iss.Err() != nil && usesKubernetesLibrary(iss.Err()):
 			case iss.Err() != nil:
-				c.problem(path, "%s messageExpression %q does not compile: %v", where, me, oneLine(iss.Err()))
+				c.problem(path, "%s messageExpression %s does not compile: %v", where, quote(me), oneLine(iss.Err()))
 			case mast.OutputType() != types.StringType && mast.OutputType() != types.DynType:
-				c.problem(path, "%s messageExpression %q returns %s, not a string", where, me, mast.OutputType())
+				c.problem(path, "%s messageExpression %s returns %s, not a string", where, quote(me), mast.OutputType())
 			default:
 				cr.messageProgram, _ = env.Program(mast, programOptions...)
 			}
@@ -211,12 +211,12 @@ func (w *walker) celRules(path string, v any, n *node) {
 				continue
 			case strings.Contains(msg, "cost limit exceeded"):
 				w.add(build.SeverityError, RuleCEL, "%s: rule %s of %s exceeds the API server's cost limit for one rule (%d): the API server would refuse the object",
-					shown, r.rule, w.what, perCallLimit)
+					shown, shorten(r.rule), w.what, perCallLimit)
 				w.celBudget = -1
 				return
 			}
 			w.add(build.SeverityError, RuleCEL, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
-				shown, r.rule, w.what, msg)
+				shown, shorten(r.rule), w.what, shorten(msg))
 			continue
 		}
 		if out == types.True {
@@ -240,7 +240,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 		if r.fieldPath != "" {
 			at = strings.TrimPrefix(path+r.fieldPath, ".")
 		}
-		w.add(build.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, msg, w.what, r.rule)
+		w.add(build.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
 	}
 }
 

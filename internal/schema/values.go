@@ -2,9 +2,11 @@ package schema
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func (c *converter) checks(m map[string]any, n *node, path string, depth int) *c
 	if p, ok := m["pattern"].(string); ok {
 		re, err := regexp.Compile(p)
 		if err != nil {
-			c.problem(path, "pattern %q is not a regular expression the API server accepts (Go RE2 syntax): %v", p, err)
+			c.problem(path, "pattern %s is not a regular expression the API server accepts (Go RE2 syntax): %s", quote(p), regexpError(p, err))
 		} else {
 			k.pattern, found = re, true
 		}
@@ -87,10 +89,15 @@ func (c *converter) checks(m map[string]any, n *node, path string, depth int) *c
 	k.minimum, k.maximum, k.multipleOf = num("minimum"), num("maximum"), num("multipleOf")
 	k.exclusiveMinimum, _ = m["exclusiveMinimum"].(bool)
 	k.exclusiveMaximum, _ = m["exclusiveMaximum"].(bool)
+	// A count of 2^63 or more, which no int64 holds, is taken as MaxInt64: as a maximum it allows any value, as a
+	// minimum none. (The CRD itself gets a finding: the API server reads these as 64-bit integers.)
 	count := func(key string) *int64 {
 		if f, ok := toNumber(m[key]); ok && f >= 0 {
 			found = true
-			i := int64(f)
+			i := int64(math.MaxInt64)
+			if f < math.MaxInt64 { // float64(MaxInt64) is 2^63: below it, the conversion cannot overflow
+				i = int64(f)
+			}
 			return &i
 		}
 		return nil
@@ -177,7 +184,7 @@ func (w *walker) validations(path string, v any, n *node, depth int) {
 func (w *walker) stringChecks(shown, s string, k *checks) {
 	if k.pattern != nil && !k.pattern.MatchString(s) {
 		w.add(build.SeverityError, RulePattern, "%s is %s, which does not match the pattern %s that %s requires: change the value to match it",
-			shown, quoteShort(s), k.pattern, w.what)
+			shown, quoteShort(s), shorten(k.pattern.String()), w.what)
 	}
 	length := int64(utf8.RuneCountInString(s))
 	if k.minLength != nil && length < *k.minLength {
@@ -337,6 +344,41 @@ func (w *walker) branch(path string, v any, n *node, depth int) build.Findings {
 	sub := &walker{obj: w.obj, what: w.what, valueOnly: true, branches: w.branches}
 	sub.value(path, v, n, depth+1)
 	return sub.findings
+}
+
+// maxShown is the most characters of a value from a CRD or an object that a finding shows: a CRD may carry a pattern,
+// an enum value or a rule of megabytes, and a finding repeats it for every object it concerns.
+const maxShown = 200
+
+// shorten cuts s to maxShown characters, marking the cut with "…".
+func shorten(s string) string {
+	if len(s) <= maxShown || utf8.RuneCountInString(s) <= maxShown {
+		return s
+	}
+	i := 0
+	for n := 0; n < maxShown; n++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i] + "…"
+}
+
+// quote quotes s for a finding, cut to maxShown characters.
+func quote(s string) string {
+	return strconv.Quote(shorten(s))
+}
+
+// regexpError describes why pattern does not compile without the regexp package's echo of the pattern: its error
+// quotes the part at fault, which for an unclosed group is the whole pattern.
+func regexpError(pattern string, err error) string {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return shorten(err.Error())
+	}
+	if se.Expr == "" || se.Expr == pattern {
+		return "error parsing regexp: " + string(se.Code)
+	}
+	return "error parsing regexp: " + string(se.Code) + ": `" + shorten(se.Expr) + "`"
 }
 
 func quoteShort(s string) string {

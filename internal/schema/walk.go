@@ -125,8 +125,8 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		for _, e := range n.enum {
 			allowed = append(allowed, fmt.Sprint(e))
 		}
-		w.add(build.SeverityError, RuleEnum, "%s is %v, which %s does not allow: use one of %s", path, v, w.what,
-			strings.Join(allowed, ", "))
+		w.add(build.SeverityError, RuleEnum, "%s is %s, which %s does not allow: use one of %s", path, shorten(fmt.Sprint(v)), w.what,
+			shorten(strings.Join(allowed, ", ")))
 	}
 	w.validations(path, v, n, depth)
 }
@@ -147,7 +147,7 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			if s := suggest(k, n.props); s != "" {
 				hint = "did you mean " + field(path, s) + "?"
 			}
-			w.add(build.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", field(path, k), w.what, hint)
+			w.add(build.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", shorten(field(path, k)), w.what, hint)
 		}
 	}
 	w.requiredFields(path, m, n)
