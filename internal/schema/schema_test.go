@@ -95,6 +95,18 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid deployment", files: map[string]string{"d.yaml": deployment}},
 		{
+			// Flux's kustomize-controller decrypts SOPS files and drops their metadata before applying them.
+			name: "SOPS metadata on an encrypted Secret",
+			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\n" +
+				"data: {password: 'ENC[AES256_GCM,data:abc=,iv:x=,tag:y=,type:str]'}\n" +
+				"sops: {age: [{recipient: age1xyz, enc: x}], lastmodified: '2024-01-01T00:00:00Z', mac: 'ENC[x]', version: 3.8.1}\n"},
+		},
+		{
+			name:  "a sops field that is not SOPS metadata",
+			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nsops: yes please\n"},
+			want: []want{{"schema/unknown-field", "error", "sops is not a field of Secret v1: remove it or fix its spelling"}},
+		},
+		{
 			name:  "unknown field",
 			files: map[string]string{"d.yaml": strings.Replace(deployment, "  replicas: 2", "  replicass: 2", 1)},
 			want: []want{{"schema/unknown-field", "error",

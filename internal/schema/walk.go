@@ -141,6 +141,9 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			w.value(field(path, k), val, n.additional, depth+1)
 		case n.freeForm:
 		case n.embedded && (k == "apiVersion" || k == "kind" || k == "metadata"):
+		case path == "" && k == "sops" && isSOPSMetadata(val):
+			// A SOPS-encrypted file's metadata: Flux's kustomize-controller decrypts the object and drops it
+			// before the API server sees it.
 		case w.valueOnly:
 		default:
 			hint := "remove it or fix its spelling"
@@ -276,4 +279,16 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// isSOPSMetadata says whether v looks like the metadata sops --encrypt adds at the top of a file: a mapping with
+// its version and MAC.
+func isSOPSMetadata(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	_, mac := m["mac"]
+	_, version := m["version"]
+	return mac && version
 }
