@@ -104,7 +104,7 @@ func TestValidate(t *testing.T) {
 		{
 			name:  "a sops field that is not SOPS metadata",
 			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nsops: yes please\n"},
-			want: []want{{"schema/unknown-field", "error", "sops is not a field of Secret v1: remove it or fix its spelling"}},
+			want:  []want{{"schema/unknown-field", "error", "sops is not a field of Secret v1: remove it or fix its spelling"}},
 		},
 		{
 			name:  "unknown field",
