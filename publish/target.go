@@ -238,7 +238,18 @@ func (t *Target) Tag(ctx context.Context, desc ocispec.Descriptor, tags ...strin
 		}
 	}
 	for _, tag := range tags {
-		if err := t.storage.Tag(ctx, desc, tag); err != nil {
+		// A registry can briefly report a blob of the manifest unknown while another client commits an upload of
+		// the same blob (distribution rewrites the repository's link file in place): the tag is tried again then.
+		err := t.storage.Tag(ctx, desc, tag)
+		for attempt := 1; err != nil && isBlobUnknown(err) && attempt <= 3; attempt++ {
+			select {
+			case <-ctx.Done():
+				return t.wrap(ctx.Err(), "tagging %s as %s in %s", desc.Digest, tag, t.ref.Name())
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			}
+			err = t.storage.Tag(ctx, desc, tag)
+		}
+		if err != nil {
 			return t.wrap(err, "tagging %s as %s in %s", desc.Digest, tag, t.ref.Name())
 		}
 	}
