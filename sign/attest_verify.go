@@ -172,28 +172,14 @@ func verifyAttestation(ctx context.Context, att oci.Signature, h v1.Hash, predic
 		}
 	}
 	kc := *keyless
-	cert, err := att.Cert()
-	if err != nil {
-		return nil, fmt.Errorf("reading its certificate: %w", err)
+	cert, err := kc.precheck(att)
+	if errors.Is(err, errNoCertificate) {
+		return nil, errors.Join(append(refusals, err)...)
 	}
-	if cert == nil {
-		return nil, errors.Join(append(refusals, errors.New("it has no certificate: it was made with a key, not keyless (verify it with the public key)"))...)
+	if err != nil {
+		return nil, err
 	}
 	sans, issuer := certIdentity(cert)
-	if err := kc.chainsToTrustedCA(att, cert); err != nil {
-		return nil, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
-	}
-	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
-		return nil, mismatch
-	}
-	if mismatch := kc.claims.mismatch(cert); mismatch != nil {
-		return nil, mismatch
-	}
-	if !kc.co.IgnoreTlog {
-		if b, err := att.Bundle(); err == nil && b == nil {
-			return nil, errors.New("it has no transparency-log entry (signed with the log upload off?); to accept it without one, ignore the log (cosign's --insecure-ignore-tlog)")
-		}
-	}
 	co := *kc.co
 	co.ClaimVerifier = attestationClaimVerifier
 	tlog, err := cosign.VerifyBlobAttestation(ctx, att, h, &co)

@@ -392,27 +392,9 @@ func newKeylessCheck(o *verifyOptions) (*keylessCheck, error) {
 // signature made with a key, a certificate from an untrusted CA, a missing log entry, an identity other than the
 // expected ones (named, since the certificate is then known to come from a trusted CA).
 func (kc *keylessCheck) check(ctx context.Context, sig oci.Signature, h v1.Hash) (*x509.Certificate, bool, error) {
-	cert, err := sig.Cert()
+	cert, err := kc.precheck(sig)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading its certificate: %w", err)
-	}
-	if cert == nil {
-		return nil, false, errors.New("it has no certificate: it was made with a key, not keyless (verify it with the public key)")
-	}
-	sans, issuer := certIdentity(cert)
-	if err := kc.chainsToTrustedCA(sig, cert); err != nil {
-		return nil, false, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
-	}
-	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
-		return nil, false, mismatch
-	}
-	if mismatch := kc.claims.mismatch(cert); mismatch != nil {
-		return nil, false, mismatch
-	}
-	if !kc.co.IgnoreTlog {
-		if b, err := sig.Bundle(); err == nil && b == nil {
-			return nil, false, errors.New("it has no transparency-log entry (signed with the log upload off?); to accept it without one, ignore the log (cosign's --insecure-ignore-tlog)")
-		}
+		return nil, false, err
 	}
 	tlog, err := cosign.VerifyImageSignature(ctx, sig, h, kc.co)
 	if err != nil {
@@ -420,6 +402,37 @@ func (kc *keylessCheck) check(ctx context.Context, sig oci.Signature, h v1.Hash)
 	}
 	return cert, tlog, nil
 }
+
+// precheck is what check (and the attestation check) say before cosign decides: the certificate is there, from a
+// trusted CA, for an expected identity and GitHub claims, with a log entry unless the log is ignored.
+func (kc *keylessCheck) precheck(sig oci.Signature) (*x509.Certificate, error) {
+	cert, err := sig.Cert()
+	if err != nil {
+		return nil, fmt.Errorf("reading its certificate: %w", err)
+	}
+	if cert == nil {
+		return nil, errNoCertificate
+	}
+	sans, issuer := certIdentity(cert)
+	if err := kc.chainsToTrustedCA(sig, cert); err != nil {
+		return nil, fmt.Errorf("its certificate (for %s from %s) was not issued by a trusted Fulcio CA: %w", strings.Join(sans, ", "), issuer, err)
+	}
+	if mismatch := identityMismatch(cert, kc.identities); mismatch != nil {
+		return nil, mismatch
+	}
+	if mismatch := kc.claims.mismatch(cert); mismatch != nil {
+		return nil, mismatch
+	}
+	if !kc.co.IgnoreTlog {
+		if b, err := sig.Bundle(); err == nil && b == nil {
+			return nil, errors.New("it has no transparency-log entry (signed with the log upload off?); to accept it without one, ignore the log (cosign's --insecure-ignore-tlog)")
+		}
+	}
+	return cert, nil
+}
+
+// errNoCertificate refuses a signature made with a key where a keyless one was expected.
+var errNoCertificate = errors.New("it has no certificate: it was made with a key, not keyless (verify it with the public key)")
 
 // chainsToTrustedCA repeats the first step of cosign's certificate check (ValidateAndUnpackCert), with the same
 // intermediates cosign takes.
