@@ -25,7 +25,6 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/errdef"
 )
 
 // Predicate types of the attestations statepack writes.
@@ -169,16 +168,8 @@ func (s *Signer) attestLegacy(ctx context.Context, t oras.Target, subject ocispe
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("attesting %q: %w", subject.Digest, err)
 	}
-	probe := subject
-	if probe.MediaType == "" {
-		probe.MediaType = ocispec.MediaTypeImageManifest
-	}
-	ok, err := t.Exists(ctx, probe)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("attesting %s: checking that it is in the target: %w", subject.Digest, err)
-	}
-	if !ok {
-		return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w in the target; push the artifact before attesting it", subject.Digest, errdef.ErrNotFound)
+	if err := requireSubject(ctx, t, subject, "attesting"); err != nil {
+		return ocispec.Descriptor{}, err
 	}
 	tag := AttestationTag(subject.Digest)
 	existing, err := readCosignTag(ctx, t, subject.Digest, tag, "attestations", maxAttestationLayer)

@@ -62,16 +62,8 @@ func (s *Signer) Sign(ctx context.Context, t oras.Target, subject ocispec.Descri
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w", subject.Digest, err)
 	}
-	probe := subject
-	if probe.MediaType == "" {
-		probe.MediaType = ocispec.MediaTypeImageManifest
-	}
-	ok, err := t.Exists(ctx, probe)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("signing %s: checking that it is in the target: %w", subject.Digest, err)
-	}
-	if !ok {
-		return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w in the target; push the artifact before signing it", subject.Digest, errdef.ErrNotFound)
+	if err := requireSubject(ctx, t, subject, "signing"); err != nil {
+		return ocispec.Descriptor{}, err
 	}
 	if o.format != FormatLegacy && o.annotations != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("signing %s: signature annotations are %w in the %q format: a sigstore bundle has no place for them (use %q)",
@@ -108,6 +100,23 @@ func (s *Signer) signBundle(ctx context.Context, t oras.Target, subject ocispec.
 		return ocispec.Descriptor{}, fmt.Errorf("signing %s in the bundle format: %w", subject.Digest, err)
 	}
 	return desc, nil
+}
+
+// requireSubject refuses to sign or attest (what) a subject that is not in t: a signature of content the target
+// does not hold would be a dangling tag.
+func requireSubject(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, what string) error {
+	probe := subject
+	if probe.MediaType == "" {
+		probe.MediaType = ocispec.MediaTypeImageManifest
+	}
+	ok, err := t.Exists(ctx, probe)
+	if err != nil {
+		return fmt.Errorf("%s %s: checking that it is in the target: %w", what, subject.Digest, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s %s: %w in the target; push the artifact before %s it", what, subject.Digest, errdef.ErrNotFound, what)
+	}
+	return nil
 }
 
 // makePayload builds the simple-signing payload cosign signs, byte for byte as `cosign sign` writes it
