@@ -474,6 +474,11 @@ func (s *actionSummary) describe(src *source) {
 // annotation places a finding on its file, relative to the workspace (the repository root in a runner); root is
 // the source root the finding's file is relative to.
 func (a *actionRun) annotation(root string, f build.Finding) ghactions.Annotation {
+	return findingAnnotation(&a.env, root, f)
+}
+
+// findingAnnotation is a finding as a GitHub workflow-command annotation on its source file.
+func findingAnnotation(env *Env, root string, f build.Finding) ghactions.Annotation {
 	level := ghactions.LevelWarning
 	if f.Severity == build.SeverityError {
 		level = ghactions.LevelError
@@ -484,16 +489,16 @@ func (a *actionRun) annotation(root string, f build.Finding) ghactions.Annotatio
 	}
 	an := ghactions.Annotation{Level: level, Title: "statepack: " + f.Rule, Message: msg}
 	if f.File != "" {
-		an.File, an.Line = a.workspacePath(root, f.File), f.Line
+		an.File, an.Line = workspacePath(env, root, f.File), f.Line
 	}
 	return an
 }
 
 // workspacePath turns a finding's file (slash-separated, relative to the source root) into a path relative to
 // GITHUB_WORKSPACE (else the working directory), which is what annotations need.
-func (a *actionRun) workspacePath(root, file string) string {
+func workspacePath(env *Env, root, file string) string {
 	abs := filepath.Join(root, filepath.FromSlash(file))
-	base := a.env.getenv("GITHUB_WORKSPACE")
+	base := env.getenv("GITHUB_WORKSPACE")
 	if base == "" {
 		base, _ = os.Getwd()
 	}

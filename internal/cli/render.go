@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/ghactions"
 )
 
 func pathArg(args []string) string {
@@ -110,6 +111,13 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 			} else {
 				reportFindings(env.Stdout, &fg, s.findings)
 				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.path, len(s.rendering.Objects), errs, warns)
+				if env.getenv("GITHUB_ACTIONS") == "true" {
+					// In a workflow step, the findings also become annotations on the pull request's files.
+					gh := ghactions.New(env.Stdout, env.getenv)
+					for _, f := range s.findings {
+						gh.Annotate(findingAnnotation(env, s.root, f))
+					}
+				}
 			}
 			return failOnFindings(s.findings)
 		},
