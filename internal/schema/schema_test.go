@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,6 +335,35 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// specCRD is a namespaced CustomResourceDefinition in example.com, served and stored as v1, for kind (plural kind
+// lower-cased + "s"), whose spec is an object with the schema lines of spec (written from column 0).
+func specCRD(kind, spec string) string {
+	lower := strings.ToLower(kind)
+	var b strings.Builder
+	fmt.Fprintf(&b, `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: %ss.example.com}
+spec:
+  group: example.com
+  names: {kind: %s, plural: %ss}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+`, lower, kind, lower)
+	for _, line := range strings.Split(strings.TrimRight(spec, "\n"), "\n") {
+		b.WriteString("              " + line + "\n")
+	}
+	return b.String()
+}
+
 const checkedCRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -503,31 +533,14 @@ func TestValueChecks(t *testing.T) {
 }
 
 func TestCRDProblems(t *testing.T) {
-	crd := `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: broken.example.com}
-spec:
-  group: example.com
-  names: {kind: Broken, plural: brokens}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              x-kubernetes-validations:
-                - rule: "self.size <"
-                - rule: "self.size + 'x'"
-                - rule: "size(self.name)"
-              properties:
-                name: {type: string, pattern: "^(?!kube-)"}
-                size: {type: integer}
-`
+	crd := specCRD("Broken", `x-kubernetes-validations:
+  - rule: "self.size <"
+  - rule: "self.size + 'x'"
+  - rule: "size(self.name)"
+properties:
+  name: {type: string, pattern: "^(?!kube-)"}
+  size: {type: integer}
+`)
 	objs := render(t, map[string]string{"crd.yaml": crd})
 	v, err := schema.NewValidator()
 	if err != nil {
@@ -535,10 +548,10 @@ spec:
 	}
 	got := v.Validate(context.Background(), objs)
 	want := []string{
-		`CustomResourceDefinition broken.example.com version v1: openAPIV3Schema.properties.spec.properties.name: pattern "^(?!kube-)" is not a regular expression the API server accepts (Go RE2 syntax): error parsing regexp: invalid or unsupported Perl syntax: ` + "`(?!`",
-		`CustomResourceDefinition broken.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[0] rule "self.size <" does not parse: 1:12: Syntax error: mismatched input '<EOF>'`,
-		`CustomResourceDefinition broken.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[1] rule "self.size + 'x'" returns string, not a boolean: rules must evaluate to true or false`,
-		`CustomResourceDefinition broken.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[2] rule "size(self.name)" returns int, not a boolean: rules must evaluate to true or false`,
+		`CustomResourceDefinition brokens.example.com version v1: openAPIV3Schema.properties.spec.properties.name: pattern "^(?!kube-)" is not a regular expression the API server accepts (Go RE2 syntax): error parsing regexp: invalid or unsupported Perl syntax: ` + "`(?!`",
+		`CustomResourceDefinition brokens.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[0] rule "self.size <" does not parse: 1:12: Syntax error: mismatched input '<EOF>'`,
+		`CustomResourceDefinition brokens.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[1] rule "self.size + 'x'" returns string, not a boolean: rules must evaluate to true or false`,
+		`CustomResourceDefinition brokens.example.com version v1: openAPIV3Schema.properties.spec: x-kubernetes-validations[2] rule "size(self.name)" returns int, not a boolean: rules must evaluate to true or false`,
 	}
 	var msgs []string
 	for _, f := range got {
@@ -553,28 +566,11 @@ spec:
 }
 
 func TestCELCostLimit(t *testing.T) {
-	crd := `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: costly.example.com}
-spec:
-  group: example.com
-  names: {kind: Costly, plural: costlies}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              x-kubernetes-validations:
-                - rule: "self.l.all(a, self.l.all(b, self.l.all(c, a != '')))"
-              properties:
-                l: {type: array, items: {type: string}}
-`
+	crd := specCRD("Costly", `x-kubernetes-validations:
+  - rule: "self.l.all(a, self.l.all(b, self.l.all(c, a != '')))"
+properties:
+  l: {type: array, items: {type: string}}
+`)
 	items := strings.Repeat("x,", 150)
 	obj := "apiVersion: example.com/v1\nkind: Costly\nmetadata: {name: c, namespace: default}\nspec: {l: [" + items[:len(items)-1] + "]}\n"
 	objs := render(t, map[string]string{"crd.yaml": crd, "c.yaml": obj})

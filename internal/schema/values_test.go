@@ -12,28 +12,11 @@ import (
 )
 
 // limitsCRD has a string, a list and a mapping whose validations the tests fill in (SLIMITS, LLIMITS, MLIMITS).
-const limitsCRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: limits.example.com}
-spec:
-  group: example.com
-  names: {kind: Limit, plural: limits}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties:
-                s: {type: string, SLIMITS}
-                l: {type: array, items: {type: string}, LLIMITS}
-                m: {type: object, additionalProperties: {type: string}, MLIMITS}
-`
+var limitsCRD = specCRD("Limit", `properties:
+  s: {type: string, SLIMITS}
+  l: {type: array, items: {type: string}, LLIMITS}
+  m: {type: object, additionalProperties: {type: string}, MLIMITS}
+`)
 
 const limitsObject = `apiVersion: example.com/v1
 kind: Limit
