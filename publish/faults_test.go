@@ -1,13 +1,7 @@
 package publish
 
 import (
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"oras.land/oras-go/v2/content"
@@ -58,47 +52,9 @@ func TestDroppedConnectionsAreRetried(t *testing.T) {
 	})
 }
 
-// losingUploads is a proxy in front of a registry that loses the answer to the first PUT of every blob upload
-// session: the registry stores the blob, then the client's connection is reset, so the retried PUT finds the session
-// gone (404 "blob upload unknown"). It returns the proxy's host and how many answers it lost so far.
-func losingUploads(t *testing.T, registryHost string) (host string, lost func() int) {
-	t.Helper()
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: registryHost})
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && !seen[r.URL.Path]
-		seen[r.URL.Path] = true
-		mu.Unlock()
-		if !first {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r)
-		if rec.Code != http.StatusCreated {
-			t.Errorf("the registry answered %d to an upload, want 201", rec.Code)
-		}
-		mu.Lock()
-		n++
-		mu.Unlock()
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		conn.(*net.TCPConn).SetLinger(0)
-		conn.Close()
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), func() int { mu.Lock(); defer mu.Unlock(); return n }
-}
-
 func TestLostUploadAnswers(t *testing.T) {
 	reg := testregistry.Start(t)
-	host, lost := losingUploads(t, reg.Host)
+	host, lost := faultproxy.LoseUploadAnswers(t, reg.Host)
 	direct := open(t, reg.Host+"/lost/src")
 
 	t.Run("push", func(t *testing.T) {

@@ -5,11 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,47 +249,12 @@ func checkCopy(t *testing.T, host, dst, digest string, verifiers []signature.Ver
 	}
 }
 
-// losingUploads is a proxy in front of a registry that loses the answer to the first PUT of every blob upload
-// session: the registry stores the blob, then the connection is reset, so that the retried PUT finds the session
-// gone (404 "blob upload unknown"). It returns the proxy's host and how many answers it lost so far.
-func losingUploads(t *testing.T, registryHost string) (host string, lost func() int) {
-	t.Helper()
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: registryHost})
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		first := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && !seen[r.URL.Path]
-		seen[r.URL.Path] = true
-		mu.Unlock()
-		if !first {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r)
-		mu.Lock()
-		n++
-		mu.Unlock()
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		conn.(*net.TCPConn).SetLinger(0)
-		conn.Close()
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), func() int { mu.Lock(); defer mu.Unlock(); return n }
-}
-
 // TestLostUploadAnswers publishes (push, signature, attestations) and copies to another registry through proxies
 // that lose the answer to every first upload PUT: each push must find its blob in place and carry on.
 func TestLostUploadAnswers(t *testing.T) {
 	regA, regB := testregistry.Start(t), testregistry.Start(t)
-	hostA, lostA := losingUploads(t, regA.Host)
-	hostB, lostB := losingUploads(t, regB.Host)
+	hostA, lostA := faultproxy.LoseUploadAnswers(t, regA.Host)
+	hostB, lostB := faultproxy.LoseUploadAnswers(t, regB.Host)
 	key, pub := keyPair(t, "")
 
 	mustRun(t, 0, nil, "publish", demoTree, hostA+"/lost/app:v1", "--key", key)
