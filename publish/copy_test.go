@@ -179,8 +179,8 @@ func TestCopyReferrersAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCopied(t, dst, art, ref, sig)
-	if !slices.Contains(tags(t, reg.Host, "team/app"), sigTag(art.Digest, "")[:len("sha256-")+64]) {
-		t.Errorf("tags at the destination = %q, want the referrers tag sha256-<hex>", tags(t, reg.Host, "team/app"))
+	if !slices.Contains(testregistry.Tags(t, reg.Host, "team/app"), sigTag(art.Digest, "")[:len("sha256-")+64]) {
+		t.Errorf("tags at the destination = %q, want the referrers tag sha256-<hex>", testregistry.Tags(t, reg.Host, "team/app"))
 	}
 }
 

@@ -162,23 +162,6 @@ func proxy(t *testing.T, registryHost string, intercept func(w http.ResponseWrit
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// tags lists a repository's tags in the real registry, straight over HTTP.
-func tags(t *testing.T, host, repo string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + host + "/v2/" + repo + "/tags/list")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var list struct{ Tags []string }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	return list.Tags
-}
 
 // catalog lists the repositories in the real registry.
 func catalog(t *testing.T, host string) []string {

@@ -54,7 +54,7 @@ func TestPushResolveFetchAgainstRegistry(t *testing.T) {
 	if !slices.ContainsFunc(c.requests(), func(r string) bool { return r == "PUT /v2/team/app/manifests/"+desc.Digest.String() }) {
 		t.Errorf("PushArtifact() did not put the manifest by digest: %q", c.requests())
 	}
-	if got := tags(t, reg.Host, "team/app"); len(got) != 0 {
+	if got := testregistry.Tags(t, reg.Host, "team/app"); len(got) != 0 {
 		t.Fatalf("after PushArtifact() the repository has tags %q: PushArtifact must not tag", got)
 	}
 
@@ -71,7 +71,7 @@ func TestPushResolveFetchAgainstRegistry(t *testing.T) {
 	if err := tg.Tag(ctx, desc, "v1", "latest"); err != nil {
 		t.Fatal(err)
 	}
-	if got := tags(t, reg.Host, "team/app"); !slices.Equal(got, []string{"latest", "v1"}) {
+	if got := testregistry.Tags(t, reg.Host, "team/app"); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("tags after Tag(v1, latest) = %q", got)
 	}
 	for _, ref := range []string{"v1", "latest", desc.Digest.String()} {

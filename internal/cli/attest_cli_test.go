@@ -181,7 +181,7 @@ func TestSignatureFormats(t *testing.T) {
 				want = append(want, strings.ReplaceAll(tag, "<hex>", hex))
 			}
 			want = append(want, "v1")
-			if got := repoTags(t, reg.Host, repo); !slices.Equal(got, want) {
+			if got := testregistry.Tags(t, reg.Host, repo); !slices.Equal(got, want) {
 				t.Errorf("tags = %q, want %q", got, want)
 			}
 			v := mustRun(t, 0, nil, "verify", ref+":v1", "--key", pub, "--attestation", "slsa", "--attestation", "inventory")

@@ -12,24 +12,6 @@ import (
 	"github.com/statepack/statepack/internal/testregistry"
 )
 
-// repoTags lists a repository's tags in a real registry, straight over HTTP; nil when the repository does not exist.
-func repoTags(t *testing.T, host, repo string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + host + "/v2/" + repo + "/tags/list")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var list struct{ Tags []string }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(list.Tags)
-	return list.Tags
-}
 
 func TestCopyRegistryToRegistry(t *testing.T) {
 	reg := testregistry.Start(t)
@@ -44,7 +26,7 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 	// The tag of SRC carries over, --tag adds one, and the signature and attestation tags came along.
 	sigTag := "sha256-" + strings.TrimPrefix(digest, "sha256:") + ".sig"
 	attTag := strings.TrimSuffix(sigTag, ".sig") + ".att"
-	if got, want := repoTags(t, reg.Host, "production/app"), []string{attTag, sigTag, "stable", "v1"}; !slices.Equal(got, want) {
+	if got, want := testregistry.Tags(t, reg.Host, "production/app"), []string{attTag, sigTag, "stable", "v1"}; !slices.Equal(got, want) {
 		t.Errorf("tags at the destination = %q, want %q", got, want)
 	}
 	// The signature and attestations verify at the destination: they sign the digest, which the copy kept.
@@ -67,7 +49,7 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 		!slices.Equal(got.SignatureTags, []string{sigTag, attTag}) || !got.Verified || got.Repository != reg.Host+"/production/app" {
 		t.Errorf("copy -o json = %+v", got)
 	}
-	if got := repoTags(t, reg.Host, "production/app"); len(got) != 4 {
+	if got := testregistry.Tags(t, reg.Host, "production/app"); len(got) != 4 {
 		t.Errorf("tags after the second copy = %q, want the same four", got)
 	}
 }
@@ -88,7 +70,7 @@ func TestCopyAcrossAirGap(t *testing.T) {
 	mustRun(t, 0, nil, "copy", layout+":v1", regB.Host+"/mirror/app:release", "--key", pub)
 	mustRun(t, 0, nil, "verify", regB.Host+"/mirror/app:release", "--key", pub)
 	mustRun(t, 0, nil, "verify", regB.Host+"/mirror/app@"+digest, "--key", pub)
-	if got := repoTags(t, regB.Host, "mirror/app"); !slices.Contains(got, "release") || slices.Contains(got, "v1") {
+	if got := testregistry.Tags(t, regB.Host, "mirror/app"); !slices.Contains(got, "release") || slices.Contains(got, "v1") {
 		t.Errorf("tags at B = %q, want DST's tag release and not SRC's v1", got)
 	}
 	out := filepath.Join(t.TempDir(), "out")
@@ -100,7 +82,7 @@ func TestCopyAcrossAirGap(t *testing.T) {
 	mustRun(t, 0, nil, "copy", layout+":v1", regB.Host+"/bydigest/app@"+digest)
 	sigTag := "sha256-" + strings.TrimPrefix(digest, "sha256:") + ".sig"
 	attTag := strings.TrimSuffix(sigTag, ".sig") + ".att"
-	if got := repoTags(t, regB.Host, "bydigest/app"); !slices.Equal(got, []string{attTag, sigTag}) {
+	if got := testregistry.Tags(t, regB.Host, "bydigest/app"); !slices.Equal(got, []string{attTag, sigTag}) {
 		t.Errorf("copy to DST@digest left tags %q, want only %s and %s", got, attTag, sigTag)
 	}
 	mustRun(t, 0, nil, "verify", regB.Host+"/bydigest/app@"+digest, "--key", pub, "--attestation", "slsa")
@@ -126,7 +108,7 @@ func TestCopyRefusesWhatDoesNotVerify(t *testing.T) {
 			}
 		})
 	}
-	if got := repoTags(t, reg.Host, "production/app"); got != nil {
+	if got := testregistry.Tags(t, reg.Host, "production/app"); got != nil {
 		t.Errorf("a refused copy left tags %q at the destination", got)
 	}
 	resp, err := http.Get("http://" + reg.Host + "/v2/_catalog")

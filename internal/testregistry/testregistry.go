@@ -6,12 +6,14 @@ package testregistry
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -177,4 +179,24 @@ func waitReady(host string, exited <-chan struct{}) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("no answer on http://%s/v2/ within 20s", host)
+}
+
+// Tags lists the tags of repo in the registry at host, sorted, straight over the distribution API (plain HTTP, no
+// auth); nil when the repository does not exist.
+func Tags(t testing.TB, host, repo string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + host + "/v2/" + repo + "/tags/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	var list struct{ Tags []string }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatalf("listing the tags of %s: %v", repo, err)
+	}
+	slices.Sort(list.Tags)
+	return list.Tags
 }
