@@ -162,7 +162,6 @@ func proxy(t *testing.T, registryHost string, intercept func(w http.ResponseWrit
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-
 // catalog lists the repositories in the real registry.
 func catalog(t *testing.T, host string) []string {
 	t.Helper()

@@ -12,7 +12,6 @@ import (
 	"github.com/statepack/statepack/internal/testregistry"
 )
 
-
 func TestCopyRegistryToRegistry(t *testing.T) {
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
