@@ -233,7 +233,7 @@ func (a *actionRun) readInputs() error {
 		return &usageError{err}
 	}
 	c.signatureFormat = strings.ToLower(gh.Input("signature-format"))
-	if _, err := (&signOptions{format: c.signatureFormat}).signOpts(); err != nil {
+	if _, err := signatureFormat(c.signatureFormat); err != nil {
 		return usagef("input signature-format: %q is not one of legacy, bundle, both", gh.Input("signature-format"))
 	}
 	if c.plainHTTP, err = gh.BoolInput("plain-http", false); err != nil {
@@ -601,13 +601,13 @@ func (a *actionRun) publish(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, reg.timeout)
 	defer cancel()
-	signOpts, err := (&signOptions{format: c.signatureFormat}).signOpts()
+	format, err := signatureFormat(c.signatureFormat)
 	if err != nil {
 		return err
 	}
 	// The tree validate rendered is the one published: one render per run.
 	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer,
-		attest: c.attest && signer != nil, signOpts: signOpts, format: sign.Format(c.signatureFormat), source: a.source}
+		attest: c.attest && signer != nil, format: format, source: a.source}
 	a.summary.Changes = changesSince(ctx, sub, log, reg, job, a.source)
 	res, err := runPublish(ctx, sub, log, reg, job)
 	if err != nil {

@@ -127,7 +127,7 @@ func parseFleetConfig(data []byte) (*fleetConfig, error) {
 			t.Sign = &copied
 		}
 		if t.Sign != nil {
-			if _, err := (&signOptions{format: t.Sign.Format}).signOpts(); err != nil {
+			if _, err := signatureFormat(t.Sign.Format); err != nil {
 				return nil, fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format)
 			}
 		}
@@ -452,24 +452,22 @@ func (t targetConfig) publishJob(ctx context.Context, env *Env, src *sourceOptio
 	}
 	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
 	var signer *sign.Signer
-	var signOpts []sign.SignOption
-	var format sign.Format
+	format := sign.FormatLegacy
 	attest := false
 	if t.Sign != nil {
 		if signer, err = keys.get(ctx, env, t.Sign.Key); err != nil {
 			return publishJob{}, err
 		}
-		if signOpts, err = (&signOptions{format: t.Sign.Format}).signOpts(); err != nil {
+		if format, err = signatureFormat(t.Sign.Format); err != nil {
 			return publishJob{}, err
 		}
-		format = sign.Format(t.Sign.Format)
 		attest = signer != nil && (t.Sign.Attest == nil || *t.Sign.Attest)
 	}
 	tsrc, pkg := targetOptions(t, src)
 	if err := pkg.check(); err != nil {
 		return publishJob{}, err
 	}
-	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer, attest: attest, signOpts: signOpts, format: format,
+	return publishJob{path: t.Path, ref: ref, tags: tags, src: tsrc, pkg: pkg, signer: signer, attest: attest, format: format,
 		immutable: t.ImmutableTags != nil && *t.ImmutableTags}, nil
 }
 

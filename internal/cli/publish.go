@@ -57,15 +57,16 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.attest, "attest", true, "when signing, also attest the artifact: SLSA provenance v1 and statepack's inventory, in the --signature-format; --attest=false turns them off")
 }
 
-// signOpts are the options every signature and attestation is written with.
-func (o *signOptions) signOpts() ([]sign.SignOption, error) {
-	switch f := sign.Format(o.format); f {
+// signatureFormat parses a --signature-format value (also the action's input and a config's sign.format); "" is
+// legacy.
+func signatureFormat(v string) (sign.Format, error) {
+	switch f := sign.Format(v); f {
 	case "", sign.FormatLegacy:
-		return nil, nil
+		return sign.FormatLegacy, nil
 	case sign.FormatBundle, sign.FormatBoth:
-		return []sign.SignOption{sign.WithFormat(f)}, nil
+		return f, nil
 	default:
-		return nil, usagef("--signature-format %q: use legacy, bundle or both", o.format)
+		return "", usagef("--signature-format %q: use legacy, bundle or both", v)
 	}
 }
 
@@ -84,7 +85,7 @@ func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
 // token fails early.
 func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error) {
 	keyless := o.keyless || o.identityToken != "" || o.identityTokenFile != ""
-	if _, err := o.signOpts(); err != nil {
+	if _, err := signatureFormat(o.format); err != nil {
 		return nil, err
 	}
 	tlogSet := o.flags != nil && o.flags.Changed("tlog-upload")
@@ -281,13 +282,13 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
-			signOpts, err := sig.signOpts()
+			format, err := signatureFormat(sig.format)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, signOpts: signOpts, format: sign.Format(sig.format), immutable: immutable, incremental: incremental})
+			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, format: format, immutable: immutable, incremental: incremental})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
 				return err
@@ -325,9 +326,8 @@ type publishJob struct {
 	signer *sign.Signer // nil: unsigned
 	// attest makes the signer attest the artifact too (provenance and inventory).
 	attest bool
-	// signOpts say how signatures and attestations are written, in format ("" is legacy).
-	signOpts []sign.SignOption
-	format   sign.Format
+	// format is how signatures and attestations are written.
+	format sign.Format
 	// source is the tree already rendered and validated with src; nil: runPublish renders path.
 	source *source
 	// immutable refuses to move an existing tag onto other content.
@@ -378,7 +378,7 @@ func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOp
 	if job.attest {
 		preds = predicates(env, job, s, b)
 	}
-	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable, job.signOpts...)
+	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable, sign.WithFormat(job.format))
 	if err != nil {
 		return res, err
 	}
