@@ -2,7 +2,6 @@ package cli
 
 import (
 	"net/url"
-	"path/filepath"
 	"strings"
 
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
@@ -57,7 +56,7 @@ type provenanceInternal struct {
 // (never a token, password or anything a secret could hide in) and URLs without credentials.
 func provenance(env *Env, job publishJob, s *source, b *build.Bundle) slsa1.ProvenancePredicate {
 	params := provenanceParams{
-		Path:           relToRoot(s.path, s.root),
+		Path:           s.relPath(),
 		Repository:     job.ref.Name(),
 		Tags:           nonNil(job.tags),
 		LayerMediaType: b.LayerDescriptor.MediaType,
@@ -161,20 +160,4 @@ func safeURL(s string) string {
 		return "https://github.com"
 	}
 	return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/")
-}
-
-// relToRoot is path relative to root, slash-separated, both with symlinks resolved; path as given when that fails.
-func relToRoot(path, root string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return filepath.ToSlash(path)
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		if realRoot, err := filepath.EvalSymlinks(root); err == nil {
-			if r, err := filepath.Rel(realRoot, real); err == nil {
-				return filepath.ToSlash(r)
-			}
-		}
-	}
-	return filepath.ToSlash(path)
 }

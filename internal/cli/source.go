@@ -213,24 +213,31 @@ func locateSource(env *Env, log *slog.Logger, path string, o *sourceOptions) (*s
 	return s, nil
 }
 
+// relPath is the tree's path relative to the source root, slash-separated, both with symlinks resolved; the path as
+// given when that fails.
+func (s *source) relPath() string {
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		return filepath.ToSlash(s.path)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		if realRoot, err := filepath.EvalSymlinks(s.root); err == nil {
+			if r, err := filepath.Rel(realRoot, real); err == nil {
+				return filepath.ToSlash(r)
+			}
+		}
+	}
+	return filepath.ToSlash(s.path)
+}
+
 // settings describes everything besides the input files that shapes the artifact of a tree: the tool version,
 // where the tree is, how it is rendered and validated, the layer type and the user's annotations. The git
 // annotations (revision, created, source) are left out on purpose: an incremental publish keeps the artifact of
 // the last commit that changed the target.
 func (s *source) settings(env *Env, o *sourceOptions, p *packageOptions) string {
-	rel := s.path
-	if abs, err := filepath.Abs(s.path); err == nil {
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			if realRoot, err := filepath.EvalSymlinks(s.root); err == nil {
-				if r, err := filepath.Rel(realRoot, real); err == nil {
-					rel = filepath.ToSlash(r)
-				}
-			}
-		}
-	}
 	return strings.Join([]string{
 		"version=" + env.Version,
-		"path=" + rel,
+		"path=" + s.relPath(),
 		fmt.Sprintf("allowRemote=%v", o.allowRemote),
 		"allow=" + strings.Join(slices.Sorted(slices.Values(o.allow)), ","),
 		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.externalNamespaces)), ","),
