@@ -21,6 +21,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	ctypes "github.com/sigstore/cosign/v2/pkg/types"
+	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
@@ -237,20 +238,7 @@ func findAttestation(ctx context.Context, present []oci.Signature, h v1.Hash, ow
 // signStatement wraps stmt in a DSSE envelope signed by s, as cosign's attest command does, and returns it as an
 // attestation layer annotated with its predicate type.
 func (s *Signer) signStatement(ctx context.Context, stmt []byte, predicateType string) (oci.Signature, error) {
-	ds, ok := s.impl.(dsseSigner)
-	if !ok {
-		return nil, fmt.Errorf("this kind of key cannot sign attestations: %w", ErrUnsupported)
-	}
-	sv, certPEM, chainPEM, k := ds.dsseSigner()
-	if k != nil {
-		if err := k.stillValid(); err != nil {
-			return nil, err
-		}
-	}
-	if sv == nil {
-		return nil, fmt.Errorf("this kind of key cannot sign attestations: %w", ErrUnsupported)
-	}
-	envelope, err := dsse.WrapSigner(sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(stmt), sigopts.WithContext(ctx))
+	d, err := s.signDSSE(ctx, ctypes.IntotoPayloadType, stmt, "attestation")
 	if err != nil {
 		return nil, err
 	}
@@ -258,30 +246,47 @@ func (s *Signer) signStatement(ctx context.Context, stmt []byte, predicateType s
 		static.WithLayerMediaType(ctypes.DssePayloadType),
 		static.WithAnnotations(map[string]string{annotationPredicateType: predicateType}),
 	}
-	if certPEM != nil {
-		opts = append(opts, static.WithCertChain(certPEM, chainPEM))
+	if d.keyless != nil {
+		opts = append(opts, static.WithCertChain(d.keyless.certPEM, d.keyless.chainPEM))
 	}
-	if k != nil && k.rekor != nil {
-		// What `cosign attest` does by default: a dsse entry for the envelope and the certificate.
-		entry, err := cosign.TLogUploadDSSEEnvelope(ctx, k.rekor, envelope, certPEM)
-		if err != nil {
-			return nil, fmt.Errorf("recording the attestation in the transparency log %s: %w", k.rekorURL, err)
+	if d.entry != nil {
+		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(d.entry)))
+	}
+	return static.NewAttestation(d.envelope, opts...)
+}
+
+// dsseSignature is a DSSE envelope a Signer signed, with what goes beside it.
+type dsseSignature struct {
+	envelope []byte
+	sv       signature.SignerVerifier
+	keyless  *keylessSigner       // nil for a key
+	entry    *models.LogEntryAnon // the Rekor dsse entry; nil for a key or with the log upload off
+}
+
+// signDSSE signs payload in a DSSE envelope, as cosign does for attestations and bundles: a keyless signer first
+// makes sure its certificate is still valid, and records the envelope in Rekor (a dsse entry) unless its log upload
+// is off. what names the envelope in errors.
+func (s *Signer) signDSSE(ctx context.Context, payloadType string, payload []byte, what string) (*dsseSignature, error) {
+	d := &dsseSignature{}
+	switch k := s.impl.(type) {
+	case *keySigner:
+		d.sv = k.sv
+	case *keylessSigner:
+		if err := k.stillValid(); err != nil {
+			return nil, err
 		}
-		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(entry)))
+		d.sv, d.keyless = k.sv, k
+	default:
+		return nil, fmt.Errorf("this kind of signer cannot sign a %s: %w", what, ErrUnsupported)
 	}
-	return static.NewAttestation(envelope, opts...)
-}
-
-// dsseSigner is a payloadSigner that can sign DSSE envelopes: it returns its signer, and for a keyless signer its
-// certificate, chain and itself (for the log upload).
-type dsseSigner interface {
-	dsseSigner() (sv signature.SignerVerifier, certPEM, chainPEM []byte, keyless *keylessSigner)
-}
-
-func (k *keySigner) dsseSigner() (signature.SignerVerifier, []byte, []byte, *keylessSigner) {
-	return k.sv, nil, nil, nil
-}
-
-func (k *keylessSigner) dsseSigner() (signature.SignerVerifier, []byte, []byte, *keylessSigner) {
-	return k.sv, k.certPEM, k.chainPEM, k
+	var err error
+	if d.envelope, err = dsse.WrapSigner(d.sv, payloadType).SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx)); err != nil {
+		return nil, err
+	}
+	if d.keyless != nil && d.keyless.rekor != nil {
+		if d.entry, err = cosign.TLogUploadDSSEEnvelope(ctx, d.keyless.rekor, d.envelope, d.keyless.certPEM); err != nil {
+			return nil, fmt.Errorf("recording the %s in the transparency log %s: %w", what, d.keyless.rekorURL, err)
+		}
+	}
+	return d, nil
 }

@@ -14,14 +14,11 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	ctypes "github.com/sigstore/cosign/v2/pkg/types"
-	"github.com/sigstore/rekor/pkg/generated/models"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -87,43 +84,22 @@ func bundleSignStatement(d digest.Digest) ([]byte, error) {
 //
 // Attestations in the bundle format are made with this and stored with writeBundleReferrer.
 func (s *Signer) dsseBundle(ctx context.Context, payloadType string, payload []byte) ([]byte, error) {
-	var (
-		sv       signature.SignerVerifier
-		keyless  *keylessSigner
-		material []byte // what cosign calls the signer's bytes: the certificate, or the public key, as PEM
-	)
-	switch k := s.impl.(type) {
-	case *keySigner:
-		sv = k.sv
-	case *keylessSigner:
-		if err := k.stillValid(); err != nil {
-			return nil, err
-		}
-		sv, keyless, material = k.sv, k, k.certPEM
-	default:
-		return nil, fmt.Errorf("this kind of signer cannot sign sigstore bundles: %w", ErrUnsupported)
-	}
-	pub, err := sv.PublicKey(sigopts.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("public key: %w", err)
-	}
-	if material == nil {
-		if material, err = cryptoutils.MarshalPublicKeyToPEM(pub); err != nil {
-			return nil, err
-		}
-	}
-	envelope, err := dsse.WrapSigner(sv, payloadType).SignMessage(bytes.NewReader(payload), sigopts.WithContext(ctx))
+	d, err := s.signDSSE(ctx, payloadType, payload, "signature")
 	if err != nil {
 		return nil, err
 	}
-	var entry *models.LogEntryAnon
-	if keyless != nil && keyless.rekor != nil {
-		// What cosign does for a bundle: a dsse entry for the envelope and the certificate.
-		if entry, err = cosign.TLogUploadDSSEEnvelope(ctx, keyless.rekor, envelope, material); err != nil {
-			return nil, fmt.Errorf("recording the signature in the transparency log %s: %w", keyless.rekorURL, err)
-		}
+	pub, err := d.sv.PublicKey(sigopts.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
 	}
-	b, err := cbundle.MakeNewBundle(pub, entry, payload, envelope, material, nil)
+	// What cosign calls the signer's bytes: the certificate, or the public key, as PEM.
+	var material []byte
+	if d.keyless != nil {
+		material = d.keyless.certPEM
+	} else if material, err = cryptoutils.MarshalPublicKeyToPEM(pub); err != nil {
+		return nil, err
+	}
+	b, err := cbundle.MakeNewBundle(pub, d.entry, payload, d.envelope, material, nil)
 	if err != nil {
 		return nil, fmt.Errorf("making the sigstore bundle: %w", err)
 	}
