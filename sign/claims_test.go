@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"oras.land/oras-go/v2/errdef"
 
@@ -113,5 +114,37 @@ func TestKeylessAttestTlogUpload(t *testing.T) {
 		}
 	default:
 		t.Fatal("nothing was sent to Rekor")
+	}
+}
+
+// TestKeylessRefusesAnExpiringCertificate: a keyless signer whose certificate expires within 30 s signs nothing, in
+// any format, and writes nothing; one with minutes left signs.
+func TestKeylessRefusesAnExpiringCertificate(t *testing.T) {
+	ss := testsigstore.Start(t)
+	ctx := context.Background()
+	fresh := loadKeyless(t, ss, ss.GitHubToken(t, wfX))
+	tg := layoutTarget(t)
+	subject := pushArtifact(t, tg, t.Name())
+	expiring := fresh.AgeCertificate(10 * time.Second)
+	for name, write := range map[string]func() error{
+		"legacy signature": func() error { _, err := expiring.Sign(ctx, tg, subject, tg.ref); return err },
+		"bundle signature": func() error {
+			_, err := expiring.Sign(ctx, tg, subject, tg.ref, sign.WithFormat(sign.FormatBundle))
+			return err
+		},
+		"attestation": func() error {
+			_, err := expiring.Attest(ctx, tg, subject, tg.ref, []sign.Predicate{slsaPredicate})
+			return err
+		},
+	} {
+		if err := write(); err == nil || !strings.Contains(err.Error(), "the Fulcio certificate expired at") {
+			t.Errorf("%s with a certificate 10 s from expiry = %v, want a refusal naming the expiry", name, err)
+		}
+	}
+	if _, err := tg.Resolve(ctx, sign.SignatureTag(subject.Digest)); !errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("a refused signature left the .sig tag: %v", err)
+	}
+	if _, err := fresh.AgeCertificate(5*time.Minute).Sign(ctx, tg, subject, tg.ref); err != nil {
+		t.Errorf("signing with five minutes left: %v", err)
 	}
 }

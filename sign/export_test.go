@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"errors"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -25,4 +26,18 @@ func WriteBundleReferrer(ctx context.Context, t oras.Target, subject ocispec.Des
 // DSSEBundle exposes dsseBundle to the tests: a sigstore bundle of a DSSE envelope over payload, signed by s.
 func (s *Signer) DSSEBundle(ctx context.Context, payloadType string, payload []byte) ([]byte, error) {
 	return s.dsseBundle(ctx, payloadType, payload)
+}
+
+// AgeCertificate makes a keyless signer's certificate expire in left, as if signing had begun ten minutes earlier
+// less left; it returns the signer unchanged for a key.
+func (s *Signer) AgeCertificate(left time.Duration) *Signer {
+	k, ok := s.impl.(*keylessSigner)
+	if !ok {
+		return s
+	}
+	aged := *k
+	cert := *k.cert
+	cert.NotAfter = time.Now().Add(left)
+	aged.cert = &cert
+	return &Signer{impl: &aged, source: s.source}
 }
