@@ -12,9 +12,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/ghactions"
 	"github.com/statepack/statepack/internal/objdiff"
@@ -425,8 +427,7 @@ func (a *actionRun) logInputs() {
 // sourceOptions are the source flags of `statepack publish` at their defaults, with the kubernetes-version input:
 // the tree is rendered, validated and described (the inputs digest) as the command would.
 func (a *actionRun) sourceOptions() *sourceOptions {
-	var src sourceOptions
-	src.bind(&cobra.Command{})
+	src := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: statepack.DefaultKubernetesVersion}
 	if a.cfg.kubernetesVersion != "" {
 		src.kubernetesVersion = a.cfg.kubernetesVersion
 	}
@@ -443,14 +444,14 @@ func (a *actionRun) validate(ctx context.Context) error {
 		return err
 	}
 	a.source = s
-	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.findings)
-	errs, warns := s.findings.Count()
-	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.rendering.Objects), errs, warns)
+	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.Findings)
+	errs, warns := s.Findings.Count()
+	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.Rendering.Objects), errs, warns)
 	a.gh.EndGroup()
 
 	a.summary.describe(s)
-	for _, f := range s.findings {
-		a.gh.Annotate(a.annotation(s.root, f))
+	for _, f := range s.Findings {
+		a.gh.Annotate(a.annotation(s.Root, f))
 	}
 	return nil
 }
@@ -458,11 +459,11 @@ func (a *actionRun) validate(ctx context.Context) error {
 // describe fills the summary's counts, kinds, images and findings (at most maxSummaryFindings) from a rendered tree.
 func (s *actionSummary) describe(src *source) {
 	s.validated = true
-	s.Objects = len(src.rendering.Objects)
-	s.Kinds = countKinds(src.rendering.Objects)
-	s.Images = deployedImages(src.rendering.Objects)
-	s.Errors, s.Warnings = src.findings.Count()
-	s.Findings = src.findings
+	s.Objects = len(src.Rendering.Objects)
+	s.Kinds = countKinds(src.Rendering.Objects)
+	s.Images = deployedImages(src.Rendering.Objects)
+	s.Errors, s.Warnings = src.Findings.Count()
+	s.Findings = src.Findings
 	if s.Findings == nil {
 		s.Findings = build.Findings{}
 	}
@@ -508,84 +509,71 @@ func workspacePath(env *Env, root, file string) string {
 	return file
 }
 
-// publishEnv returns the registry options of `statepack publish` at their defaults with the plain-http input, and
-// the environment a publish runs in: the registry password reaches it on stdin and the key password as
-// COSIGN_PASSWORD, as they would reach the command, so that neither is ever in an argument list.
-func (a *actionRun) publishEnv() (*registryOptions, *Env, error) {
+// actionTimeout bounds a publish, as --timeout's default bounds `statepack publish`.
+const actionTimeout = 10 * time.Minute
+
+// publishBase are the library's options of `statepack publish` at their defaults, with the inputs: the source
+// options, the registry with the plain-http input and the registry credentials (given as values: never in an
+// argument list, never through stdin), and the build context.
+func (a *actionRun) publishBase(log *slog.Logger) (statepack.PublishOptions, error) {
 	c := a.cfg
-	var reg registryOptions
-	flags := &cobra.Command{}
-	reg.bind(flags)
+	lo, err := a.sourceOptions().loadOptions(&a.env, log)
+	if err != nil {
+		return statepack.PublishOptions{}, err
+	}
+	regOpts, err := (&registryOptions{}).options(&a.env)
+	if err != nil {
+		return statepack.PublishOptions{}, err
+	}
 	if c.plainHTTP {
-		// As --plain-http on the command line: open honours the flag only when it was given.
-		if err := flags.Flags().Set("plain-http", "true"); err != nil {
-			return nil, nil, err
-		}
+		regOpts = append(regOpts, publish.WithPlainHTTP(true))
 	}
-	sub := a.env
-	sub.Stdin = strings.NewReader("")
 	if c.password != "" {
-		reg.username, reg.passwordStdin = c.username, true
-		sub.Stdin = strings.NewReader(c.password + "\n")
+		regOpts = append(regOpts, publish.WithCredentials(c.username, c.password))
 	}
-	sub.Getenv = func(k string) string {
-		if k == "COSIGN_PASSWORD" {
-			return c.keyPassword
-		}
-		return a.env.getenv(k)
+	bc, err := buildContext(&a.env)
+	if err != nil {
+		return statepack.PublishOptions{}, err
 	}
-	return &reg, &sub, nil
+	return statepack.PublishOptions{Load: lo, Registry: regOpts, Context: bc, Logger: log}, nil
 }
 
-// publish runs the publish of one tree that `statepack publish` runs (runPublish), with the options bound as the
-// command binds its flags, so that every default is the command's. Before it, the objects validate rendered are
-// compared with the artifact the tag names, for the summary's "Changes since" section.
+// publish publishes the tree validate rendered, as `statepack publish` does. Before it, the objects are compared
+// with the artifact the tag names, for the summary's "Changes since" section.
 func (a *actionRun) publish(ctx context.Context) error {
 	c := a.cfg
-	var (
-		pkg packageOptions
-		sig signOptions
-	)
-	flags := &cobra.Command{}
-	pkg.bind(flags)
-	sig.bind(flags)
-	flags.SetContext(ctx)
-	reg, sub, err := a.publishEnv()
-	if err != nil {
-		return err
-	}
-
 	ref, err := publish.ParseRef(c.ref)
 	if err != nil {
 		return fmt.Errorf("input ref: %w", err)
 	}
-	tags := c.tags
-	if ref.Tag != "" {
-		tags = append([]string{ref.Tag}, tags...)
+	if ref.Digest != "" {
+		return usagef("input ref must not carry a digest: the digest is what publish computes")
 	}
-	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
-	for _, t := range tags {
-		if err := publish.ValidateTag(t); err != nil {
-			return usagef("input tags: %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
-		}
+	tags, err := statepack.Tags(ref.Tag, c.tags...)
+	if err != nil {
+		return usagef("input tags: %w", err)
 	}
-	log := (&globalOptions{verbose: c.verbose}).logger(sub)
+	log := (&globalOptions{verbose: c.verbose}).logger(&a.env)
+	base, err := a.publishBase(log)
+	if err != nil {
+		return err
+	}
 
 	a.gh.Group("Publish to " + c.ref)
 	defer a.gh.EndGroup()
 	var signer *sign.Signer
 	switch c.sign {
 	case signKey:
-		sig.key = c.key
+		key := c.key
 		if c.keyFromInput {
 			file, cleanup, err := privateKeyFile(c.key)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			sig.key = file
+			key = file
 		}
-		if signer, err = sig.signer(flags, sub); err != nil {
+		if signer, err = loadKey(ctx, key, c.keyPassword); err != nil {
 			return err
 		}
 	case signKeyless:
@@ -599,19 +587,19 @@ func (a *actionRun) publish(ctx context.Context) error {
 			a.summary.SignedWith = "key from the key input"
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, reg.timeout)
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 	defer cancel()
 	format, err := signatureFormat(c.signatureFormat)
 	if err != nil {
 		return err
 	}
 	// The tree validate rendered is the one published: one render per run.
-	job := publishJob{path: c.path, ref: ref, tags: tags, src: a.sourceOptions(), pkg: &pkg, signer: signer,
-		attest: c.attest && signer != nil, format: format, source: a.source}
-	a.summary.Changes = changesSince(ctx, sub, log, reg, job, a.source)
-	res, err := runPublish(ctx, sub, log, reg, job)
+	o := base
+	o.Source, o.Tags, o.Signer, o.Attest, o.SignatureFormat = a.source, tags, signer, c.attest && signer != nil, format
+	a.summary.Changes = changesSince(ctx, ref, tags, a.source, o)
+	res, err := statepack.Publish(ctx, c.path, ref, o)
 	if err != nil {
-		return err
+		return reported(err)
 	}
 	fmt.Fprintln(a.env.Stdout, res.Ref)
 	a.summary.published(res)
@@ -647,29 +635,28 @@ type actionChanges struct {
 	report *objdiff.Report
 }
 
-// changesSince compares the objects of s, the tree about to be published, with the artifact the job's tag names.
-// It never fails the publish: what kept it from comparing is logged and recorded in the result. nil when the job
-// writes no tag.
-func changesSince(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob, s *source) *actionChanges {
-	ref := job.ref
+// changesSince compares the objects of s, the tree about to be published, with the artifact the tag names (the
+// tag in ref, else the first of tags). It never fails the publish: what kept it from comparing is logged and
+// recorded in the result. nil when the publish writes no tag.
+func changesSince(ctx context.Context, ref publish.Ref, tags []string, s *source, o statepack.PublishOptions) *actionChanges {
 	if ref.Tag == "" {
-		if len(job.tags) == 0 {
+		if len(tags) == 0 {
 			return nil
 		}
-		ref.Tag = job.tags[0]
+		ref.Tag = tags[0]
 	}
 	ch := &actionChanges{Since: ref.Tag}
-	prev, err := loadPublishedSide(ctx, env, log, reg, ref, nil)
+	prev, err := statepack.LoadArtifactSide(ctx, ref, nil, true, statepack.ReadOptions{Registry: o.Registry, Context: o.Context, Logger: o.Logger})
 	if err == nil && prev == nil {
 		ch.FirstPublish = true
 		return ch
 	}
-	var rep *objdiff.Report
+	var rep *statepack.DiffReport
 	if err == nil {
-		rep, err = objdiff.Compare(prev.objects, treeSide(s).objects)
+		rep, err = statepack.Compare(prev, statepack.TreeSide(s), 3)
 	}
 	if err != nil {
-		log.Warn("comparing with the artifact published before: the summary will not show what changed", "ref", ref.String(), "error", err)
+		o.Logger.Warn("comparing with the artifact published before: the summary will not show what changed", "ref", ref.String(), "error", err)
 		ch.Error = err.Error()
 		return ch
 	}

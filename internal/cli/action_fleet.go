@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/ghactions"
+	"github.com/statepack/statepack/sign"
 )
 
 // The action with the config input: every target of a statepack.yaml (or those the targets and shard inputs pick)
@@ -49,14 +51,14 @@ func (a *actionRun) readConfigInputs() error {
 			c.config, strings.Join(conflicts, ", "), strings.Join(conflicts, ", "))
 	}
 	if shard != "" {
-		if _, _, err := parseShard(shard); err != nil {
+		if _, _, err := statepack.ParseShard(shard); err != nil {
 			return usagef("input shard: %q must be K/N with 1 <= K <= N, e.g. 2/4 for the second job of a matrix of four", shard)
 		}
 	}
 	if _, err := os.Stat(c.config); errors.Is(err, fs.ErrNotExist) {
 		return usagef("input config: %s does not exist: give the path of the statepack.yaml relative to the workspace (the repository root after actions/checkout)", c.config)
 	}
-	cfg, err := loadFleetConfig(c.config)
+	cfg, err := statepack.LoadConfig(c.config)
 	if err != nil {
 		return fmt.Errorf("input config: %w", err)
 	}
@@ -71,7 +73,7 @@ func (a *actionRun) readConfigInputs() error {
 		}
 	}
 	c.fleet = fleetOptions{config: c.config, targets: names, shard: shard, jobs: runtime.GOMAXPROCS(0)}
-	c.targets, err = c.fleet.selected(cfg)
+	c.targets, err = cfg.Select(statepack.Selection{Names: names, Shard: shard})
 	return err
 }
 
@@ -91,35 +93,31 @@ func (a *actionRun) runConfig(ctx context.Context) error {
 	a.logConfigInputs()
 
 	env := &a.env
-	var (
-		reg  *registryOptions
-		keys signerCache
-	)
+	base, err := a.publishBase(nil)
+	if err != nil {
+		return err
+	}
+	keys := &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) { return loadKey(ctx, key, c.keyPassword) }}
 	if c.mode == modePublish {
-		var err error
-		if reg, env, err = a.publishEnv(); err != nil {
-			return err
-		}
 		// Every key first, so that a wrong key or password fails before anything renders or is pushed.
-		if err := keys.loadKeys(ctx, env, c.targets); err != nil {
+		if err := keys.LoadAll(ctx, c.targets); err != nil {
 			return err
 		}
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, reg.timeout)
+		ctx, cancel = context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
 	}
-	src := a.sourceOptions()
 	findingsCap := maxSummaryFindings
 	if n := len(c.targets); n > 1 {
 		findingsCap = max(10, maxSummaryFindings/n) // summary-json stays well under the 1 MiB a step output holds
 	}
 
 	var mu sync.Mutex // one target's log section at a time
-	outcomes := eachTarget(ctx, c.fleet.jobs, c.targets, func(ctx context.Context, t targetConfig) targetOutcome {
+	outcomes := statepack.EachTarget(ctx, c.fleet.jobs, c.targets, func(ctx context.Context, t targetConfig) targetOutcome {
 		var buf bytes.Buffer
 		tenv := *env
 		tenv.Stdout, tenv.Stderr = &buf, &buf
-		o := a.runTarget(ctx, &tenv, t, src, reg, &keys)
+		o := a.runTarget(ctx, &tenv, t, base, keys)
 		o.summary.capFindings(findingsCap)
 		mu.Lock()
 		defer mu.Unlock()
@@ -173,7 +171,7 @@ func (a *actionRun) fromWorkspace(path string) string {
 
 // runTarget renders and validates one target, and in publish mode compares it with the artifact its tag names and
 // publishes it. Its log goes to env's stdout; its error is in the outcome, and in the summary as its failure.
-func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, src *sourceOptions, reg *registryOptions, keys *signerCache) targetOutcome {
+func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, base statepack.PublishOptions, keys *statepack.Signers) targetOutcome {
 	sum := a.targetSummary(t)
 	fail := func(o targetOutcome, err error) targetOutcome {
 		o.summary, o.err = sum.failed(err), err
@@ -185,15 +183,15 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, src
 	}
 	var o targetOutcome
 	log := (&globalOptions{verbose: a.cfg.verbose}).logger(env)
-	tsrc, _ := targetOptions(t, src)
-	s, err := loadSource(ctx, env, log, t.Path, tsrc)
+	base.Logger, base.Load.Logger = log, log
+	s, err := statepack.Load(ctx, t.Path, t.LoadOptions(base.Load))
 	if err != nil {
 		return fail(o, err)
 	}
 	sum.describe(s)
-	for _, f := range s.findings {
+	for _, f := range s.Findings {
 		fmt.Fprintln(env.Stderr, f.String())
-		o.annotations = append(o.annotations, a.annotation(s.root, f))
+		o.annotations = append(o.annotations, a.annotation(s.Root, f))
 	}
 	fmt.Fprintf(env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", t.Path, sum.Objects, sum.Errors, sum.Warnings)
 	if sum.Errors > 0 {
@@ -204,20 +202,24 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, src
 		o.summary = sum
 		return o
 	}
-	job, err := t.publishJob(ctx, env, src, keys)
+	ref, po, err := t.PublishOptions(ctx, base, keys)
 	if err != nil {
 		return fail(o, err)
 	}
-	job.source = s                          // rendered and validated above: published as it is
-	job.attest = job.attest && a.cfg.attest // the attest input turns attestations off for every target
+	po.Source = s                         // rendered and validated above: published as it is
+	po.Attest = po.Attest && a.cfg.attest // the attest input turns attestations off for every target
 	sum.Signing = signNone
-	if job.signer != nil {
-		sum.Signing, sum.SignedWith = signKey, "key: "+job.signer.String()
+	if po.Signer != nil {
+		sum.Signing, sum.SignedWith = signKey, "key: "+po.Signer.String()
 	}
-	sum.Changes = changesSince(ctx, env, log, reg, job, s)
-	res, err := runPublish(ctx, env, log, reg, job)
+	tags, err := statepack.Tags(ref.Tag, po.Tags...)
 	if err != nil {
 		return fail(o, err)
+	}
+	sum.Changes = changesSince(ctx, ref, tags, s, po)
+	res, err := statepack.Publish(ctx, t.Path, ref, po)
+	if err != nil {
+		return fail(o, reported(err))
 	}
 	fmt.Fprintln(env.Stdout, res.Ref)
 	sum.published(res)

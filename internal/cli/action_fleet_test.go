@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,8 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/internal/objdiff"
 	"github.com/statepack/statepack/internal/testregistry"
+	"github.com/statepack/statepack/publish"
 )
 
 // actionFleet is a git repository with two targets in a statepack.yaml, signed with a key the config names:
@@ -157,8 +162,8 @@ func TestActionConfigPublishesEveryTarget(t *testing.T) {
 
 	// One shard holding only shop: the outputs name its artifact.
 	inputs["targets"] = ""
-	inputs["shard"] = fmt.Sprintf("%d/2", shardOf("shop", 2))
-	if shardOf("production", 2) == shardOf("shop", 2) {
+	inputs["shard"] = fmt.Sprintf("%d/2", statepack.ShardOf("shop", 2))
+	if statepack.ShardOf("production", 2) == statepack.ShardOf("shop", 2) {
 		t.Fatal("production and shop fall in the same of 2 shards: rename a target so the test covers a shard of one")
 	}
 	r = rn.run(t, inputs)
@@ -332,21 +337,38 @@ func TestActionChangesSectionIsCapped(t *testing.T) {
 }
 
 func TestActionPlainHTTPInputReachesTheRegistry(t *testing.T) {
-	// registryOptions.open honours plain HTTP only when the flag was given, as --plain-http on the command line.
+	// The plain-http input speaks HTTP to a registry that is not on loopback, as --plain-http does; without it, HTTPS.
 	for _, tc := range []struct {
 		input string
-		want  bool
-	}{{"true", true}, {"false", false}, {"", false}} {
+		want  string
+	}{{"true", "http"}, {"false", "https"}, {"", "https"}} {
 		a, _ := testActionRun(map[string]string{"INPUT_PLAIN-HTTP": tc.input, "INPUT_REF": "registry.internal:5000/fleet:main"})
 		if err := a.readInputs(); err != nil {
 			t.Fatal(err)
 		}
-		reg, _, err := a.publishEnv()
+		base, err := a.publishBase(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := reg.plainHTTP && reg.flags.Changed("plain-http"); got != tc.want {
-			t.Errorf("plain-http: %q gives plain HTTP %t, want %t", tc.input, got, tc.want)
+		rec := &schemeRecorder{}
+		target, err := publish.Open(context.Background(), publish.Ref{Registry: "registry.internal:5000", Repository: "fleet"},
+			append(base.Registry, publish.WithTransport(rec), publish.WithMaxRetries(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = target.Resolve(context.Background(), "main")
+		if rec.scheme != tc.want {
+			t.Errorf("plain-http: %q speaks %q to the registry, want %q", tc.input, rec.scheme, tc.want)
 		}
 	}
+}
+
+// schemeRecorder is a transport that records the scheme of the first request and sends nothing.
+type schemeRecorder struct{ scheme string }
+
+func (r *schemeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.scheme == "" {
+		r.scheme = req.URL.Scheme
+	}
+	return nil, errors.New("recorded, not sent")
 }

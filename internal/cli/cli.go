@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
@@ -102,11 +103,11 @@ func (e *reportedError) Unwrap() error { return e.err }
 func exitCode(err error) int {
 	var ue *usageError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, publish.ErrInvalidReference):
+	case errors.As(err, &ue), errors.Is(err, publish.ErrInvalidReference), errors.Is(err, statepack.ErrInvalidOption):
 		return ExitUsage
 	case errors.Is(err, build.ErrInvalidInput), errors.Is(err, sign.ErrNoSignature),
 		errors.Is(err, sign.ErrVerification), errors.Is(err, publish.ErrUnsafeArchive),
-		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, errTagTaken):
+		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, statepack.ErrTagTaken):
 		return ExitFindings
 	}
 	return ExitFailure

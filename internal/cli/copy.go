@@ -3,28 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
-	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack"
 )
 
 func init() { extraCommands = append(extraCommands, newCopyCmd) }
 
 // copyResult is what copy prints with -o json.
-type copyResult struct {
-	Ref           string   `json:"ref"`
-	Repository    string   `json:"repository"`
-	Digest        string   `json:"digest"`
-	Source        string   `json:"source"`
-	Tags          []string `json:"tags"`
-	SignatureTags []string `json:"signatureTags"`
-	Referrers     []string `json:"referrers"`
-	Verified      bool     `json:"verified"`
-}
+type copyResult = statepack.CopyResult
 
 func newCopyCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
@@ -56,94 +44,31 @@ re-run. Signatures someone added at DST are never dropped: copy fails instead, u
 			if err != nil {
 				return err
 			}
-			allTags := slices.Clone(tags)
-			switch {
-			case dstRef.Tag != "":
-				allTags = append(allTags, dstRef.Tag)
-			case dstRef.Digest == "" && srcRef.Tag != "":
-				allTags = append(allTags, srcRef.Tag)
+			first := dstRef.Tag
+			if first == "" && dstRef.Digest == "" {
+				first = srcRef.Tag
 			}
-			allTags = slices.Compact(slices.Sorted(slices.Values(allTags)))
-			for _, t := range allTags {
-				if err := publish.ValidateTag(t); err != nil {
-					return usagef("--tag %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
-				}
+			if _, err := statepack.Tags(first, tags...); err != nil {
+				return usagef("--tag %w", err)
 			}
 			check, err := ver.checker(cmd.Context(), env)
 			if err != nil {
 				return err
 			}
-			envFor, err := reg.envPerTarget(env)
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			log := g.logger(env)
-			ua := "statepack/" + env.Version
-			src, err := reg.open(ctx, envFor(), log, srcRef, ua, publish.WithExistingLayout())
+			ro, err := reg.readOptions(env, g.logger(env))
 			if err != nil {
 				return err
 			}
-			// Every step of a copy is by digest, and idempotent: each is retried on its own after a transient
-			// failure (retryRead), and a copy that fails converges when run again.
-			var desc ocispec.Descriptor
-			if err := retryRead(ctx, log, "resolve", func() (err error) { desc, err = resolve(ctx, src, srcRef); return err }); err != nil {
-				return err
-			}
-			full := srcRef.WithDigest(desc.Digest.String())
-			if dstRef.Digest != "" && dstRef.Digest != desc.Digest.String() {
-				return usagef("DST names %s, but SRC is %s: leave the digest out of DST, or give the same one", dstRef.Digest, desc.Digest)
-			}
-			if check != nil {
-				// Before DST is even opened: a layout would be created by opening it, and nothing may be written.
-				if _, err := check.verifyWithRetry(ctx, log, src, desc); err != nil {
-					return fmt.Errorf("verifying %s before copying: %w (nothing was copied)", full, err)
-				}
-				log.Info("signature verified at the source", "ref", full)
-			}
-			dst, err := reg.open(ctx, envFor(), log, dstRef, ua)
+			res, err := statepack.Copy(ctx, srcRef, dstRef, check, statepack.CopyOptions{ReadOptions: ro, Tags: tags, Force: force})
 			if err != nil {
 				return err
-			}
-			start := time.Now()
-			var res *publish.CopyResult
-			err = retryRead(ctx, log, "copy", func() (err error) {
-				res, err = publish.Copy(ctx, src, dst, desc, publish.WithOverwriteSignatures(force))
-				return err
-			})
-			if err != nil && retryable(err) && !permanent(err) {
-				// What arrived stays: running the copy again sends only the rest.
-				return fmt.Errorf("%w (no tag was written: run the copy again to resume)", err)
-			}
-			if err != nil {
-				return err
-			}
-			dstFull := dstRef.WithDigest(desc.Digest.String())
-			log.Debug("copied", "ref", dstFull, "signatureTags", res.SignatureTags, "referrers", len(res.Referrers), "duration", since(start))
-			if len(res.SignatureTags) == 0 && len(res.Referrers) == 0 {
-				log.Info("the source holds no signature of the artifact: copied it unsigned", "ref", full)
-			}
-			if check != nil {
-				if _, err := check.verifyWithRetry(ctx, log, dst, desc); err != nil {
-					return fmt.Errorf("verifying %s after copying: %w (no tag was written)", dstFull, err)
-				}
-			}
-			if len(allTags) > 0 {
-				if err := retryRead(ctx, log, "tag", func() error { return dst.Tag(ctx, desc, allTags...) }); err != nil {
-					return err
-				}
 			}
 			if g.json() {
-				referrers := []string{}
-				for _, r := range res.Referrers {
-					referrers = append(referrers, r.Digest.String())
-				}
-				return writeJSON(env.Stdout, copyResult{Ref: dstFull, Repository: dstRef.Name(), Digest: desc.Digest.String(),
-					Source: full, Tags: nonNil(allTags), SignatureTags: nonNil(res.SignatureTags), Referrers: referrers,
-					Verified: check != nil})
+				return writeJSON(env.Stdout, res)
 			}
-			fmt.Fprintln(env.Stdout, dstFull)
+			fmt.Fprintln(env.Stdout, res.Ref)
 			return nil
 		},
 	}

@@ -1,23 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"os"
-	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/objdiff"
 	"github.com/statepack/statepack/publish"
@@ -38,30 +33,10 @@ func (e *troubleError) Error() string { return e.err.Error() }
 // trouble marks err as one that kept diff from comparing; usage errors stay usage errors (exit 2).
 func trouble(err error) error {
 	var ue *usageError
-	if err == nil || errors.As(err, &ue) || errors.Is(err, publish.ErrInvalidReference) {
+	if err == nil || errors.As(err, &ue) || errors.Is(err, publish.ErrInvalidReference) || errors.Is(err, statepack.ErrInvalidOption) {
 		return err
 	}
 	return &troubleError{err}
-}
-
-// envPerTarget serves commands that open two targets (diff, copy): --password-stdin is read once, here, and each
-// call of the function returned gives an Env whose stdin holds that line again, for one registryOptions.open.
-func (o *registryOptions) envPerTarget(env *Env) (func() *Env, error) {
-	if !o.passwordStdin {
-		return func() *Env { return env }, nil
-	}
-	if o.username == "" {
-		return nil, usagef("--password-stdin needs --username")
-	}
-	password, err := readSecretLine(env)
-	if err != nil {
-		return nil, err
-	}
-	return func() *Env {
-		e := *env
-		e.Stdin = strings.NewReader(password + "\n")
-		return &e
-	}, nil
 }
 
 // lockedWriter serialises writes from goroutines.
@@ -83,16 +58,7 @@ type diffOperand struct {
 }
 
 // diffSide is one side of a comparison, loaded.
-type diffSide struct {
-	// Label names the side in the output: the tree's path, or the artifact's reference with its digest.
-	Label    string `json:"-"`
-	Ref      string `json:"ref,omitempty"`
-	Digest   string `json:"digest,omitempty"`
-	Path     string `json:"path,omitempty"`
-	Objects  int    `json:"objects"`
-	Verified bool   `json:"verified,omitempty"`
-	objects  []objdiff.Object
-}
+type diffSide = statepack.DiffSide
 
 // diffEntry is one object that differs, in the JSON result.
 type diffEntry struct {
@@ -196,35 +162,28 @@ equal, 1 when any differs or is not published yet, else the code of the worst fa
 			if err != nil {
 				return err
 			}
-			envFor, err := o.reg.envPerTarget(env)
-			if err != nil {
-				return err
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.reg.timeout)
 			defer cancel()
 			log := g.logger(env)
-
-			// Targets are opened one after the other (registryOptions.open is not safe for concurrent use, and sends
-			// nothing), then the two sides load at the same time: a render and a download overlap.
-			operands := []diffOperand{from, to}
-			targets := [2]*publish.Target{}
-			for i, op := range operands {
-				if op.path != "" {
-					continue
-				}
-				if targets[i], err = o.reg.open(ctx, envFor(), log, op.ref, "statepack/"+env.Version, publish.WithExistingLayout()); err != nil {
-					return trouble(err)
-				}
+			ro, err := o.reg.readOptions(env, log)
+			if err != nil {
+				return err
 			}
+			lo, err := o.src.loadOptions(env, log)
+			if err != nil {
+				return err
+			}
+			// The two sides load at the same time: a render and a download overlap.
+			operands := []diffOperand{from, to}
 			sides := [2]*diffSide{}
 			errs := [2]error{}
 			var wg sync.WaitGroup
 			for i, op := range operands {
 				wg.Go(func() {
 					if op.path != "" {
-						sides[i], errs[i] = loadTreeSide(ctx, env, log, op.path, &o.src, "")
+						sides[i], errs[i] = loadTreeSide(ctx, env, op.path, lo, "")
 					} else {
-						sides[i], errs[i] = loadArtifactSide(ctx, log, targets[i], op.ref, check)
+						sides[i], errs[i] = statepack.LoadArtifactSide(ctx, op.ref, check, false, ro)
 					}
 				})
 			}
@@ -232,9 +191,9 @@ equal, 1 when any differs or is not published yet, else the code of the worst fa
 			if err := errors.Join(errs[0], errs[1]); err != nil {
 				return trouble(err)
 			}
-			rep, err := objdiff.Compare(sides[0].objects, sides[1].objects, objdiff.WithContext(o.context))
+			rep, err := statepack.Compare(sides[0], sides[1], o.context)
 			if err != nil {
-				return &usageError{err}
+				return err
 			}
 			if err := writeDiff(env.Stdout, format, sides[0], sides[1], rep); err != nil {
 				return trouble(err)
@@ -303,183 +262,14 @@ func isTreeArg(s string) bool {
 // loadTreeSide renders and validates a tree as publish does. Findings go to stderr, each line after prefix; a tree
 // whose render has errors is refused, since its objects are incomplete, while validation findings do not stop the
 // comparison.
-func loadTreeSide(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions, prefix string) (*diffSide, error) {
-	s, err := loadSource(ctx, env, log, path, o)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range s.findings {
-		fmt.Fprintf(env.Stderr, "%s%s\n", prefix, f)
-	}
-	if s.rendering.Findings.HasErrors() {
-		errs, _ := s.rendering.Findings.Count()
-		return nil, fmt.Errorf("%s does not render (%d error(s), listed above): nothing was compared", path, errs)
-	}
-	return treeSide(s), nil
-}
-
-// treeSide is the new side of a comparison from a tree already rendered: the action diffs and publishes the objects
-// of one render.
-func treeSide(s *source) *diffSide {
-	return &diffSide{Label: s.path, Path: s.path, Objects: len(s.rendering.Objects), objects: diffObjects(s.rendering.Objects)}
-}
-
-// loadArtifactSide reads the objects of the artifact ref names in t: every .yaml, .yml and .json file of layer 0,
-// decoded and serialised by the code that renders a tree, so that both sides are written alike.
-func loadArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, check *checker) (*diffSide, error) {
-	desc, err := resolve(ctx, t, ref)
-	if err != nil {
-		return nil, err
-	}
-	return readArtifactSide(ctx, log, t, ref, desc, check)
-}
-
-// readArtifactSide reads the objects of the manifest desc, which ref resolved to in t.
-func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, desc ocispec.Descriptor, check *checker) (*diffSide, error) {
-	full := ref.WithDigest(desc.Digest.String())
-	side := &diffSide{Label: full, Ref: full, Digest: desc.Digest.String()}
-	if check != nil {
-		if _, err := check.verify(ctx, t.Storage(), desc); err != nil {
-			return nil, fmt.Errorf("verifying %s before reading it: %w", full, err)
-		}
-		log.Info("signature verified", "ref", full)
-		side.Verified = true
-	}
-	m, _, err := t.FetchManifest(ctx, desc)
-	if err != nil {
-		return nil, err
-	}
-	layer, err := contentLayer(m, full)
-	if err != nil {
-		return nil, err
-	}
-	if layer.Size > maxDiffLayer {
-		return nil, fmt.Errorf("reading %s: %w: layer 0 is %d bytes, more than the %d diff reads", full, publish.ErrTooLarge, layer.Size, maxDiffLayer)
-	}
-	rc, err := t.FetchBlob(ctx, layer)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := io.ReadAll(io.LimitReader(rc, layer.Size+1)) // to the end: the reader verifies the digest there
-	rc.Close()
-	if err != nil {
-		return nil, err
-	}
-	objs, err := readLayerObjects(ctx, log, blob)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", full, err)
-	}
-	side.Objects = len(objs)
-	side.objects = diffObjects(objs)
-	return side, nil
-}
-
-// maxDiffLayer bounds the compressed layer diff holds in memory.
-const maxDiffLayer = 512 << 20
-
-// readLayerObjects decodes the manifests of a layer. Writing an artifact's files to disk one by one is what costs
-// most on many file systems (a file per object), so it first reads the archive in memory and hands build's decoder
-// all YAML files as one stream and all JSON files as another, which decodes to the same objects as reading them one
-// by one. It falls back to extracting the files and rendering the directory, which also builds kustomizations and
-// names the archive's own files in errors, whenever the shortcut would not be exactly that: an archive that holds
-// a kustomization or that ReadArchive refuses, or files that do not decode.
-func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]build.Object, error) {
-	limits := objdiff.Limits{MaxFiles: 100_000, MaxTotal: 1 << 30} // publish.Extract's defaults
-	files, err := objdiff.ReadArchive(bytes.NewReader(blob), limits)
-	if err == nil {
-		objs, ok, err := decodeBatched(ctx, files)
-		if err != nil || ok {
-			return objs, err
+func loadTreeSide(ctx context.Context, env *Env, path string, lo statepack.LoadOptions, prefix string) (*diffSide, error) {
+	side, s, err := statepack.LoadTreeSide(ctx, path, lo)
+	if s != nil {
+		for _, f := range s.Findings {
+			fmt.Fprintf(env.Stderr, "%s%s\n", prefix, f)
 		}
 	}
-	log.Debug("reading the artifact file by file", "reason", err)
-	tmp, err := os.MkdirTemp("", "statepack-diff-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	dir := filepath.Join(tmp, "artifact")
-	if _, err := publish.Extract(bytes.NewReader(blob), dir, publish.Limits{}); err != nil {
-		return nil, err
-	}
-	r, err := build.Render(ctx, dir, build.WithRoot(dir))
-	if err != nil {
-		return nil, err
-	}
-	if r.Findings.HasErrors() {
-		var msgs []string
-		for _, f := range r.Findings {
-			if f.Severity == build.SeverityError {
-				msgs = append(msgs, f.String())
-			}
-		}
-		return nil, fmt.Errorf("its files do not decode:\n  %s", strings.Join(msgs, "\n  "))
-	}
-	return r.Objects, nil
-}
-
-// decodeBatched decodes the manifest files of an archive as two streams; ok is false when the result would not be
-// what rendering the extracted files gives (see readLayerObjects).
-func decodeBatched(ctx context.Context, files []objdiff.File) (objs []build.Object, ok bool, err error) {
-	tmp, err := os.MkdirTemp("", "statepack-diff-")
-	if err != nil {
-		return nil, false, err
-	}
-	defer os.RemoveAll(tmp)
-	bom := []byte("\xef\xbb\xbf")
-	var yamlStream, jsonStream bytes.Buffer
-	largest := int64(0)
-	for i, f := range files {
-		if slices.ContainsFunc(strings.Split(f.Name, "/"), func(e string) bool { return strings.HasPrefix(e, ".") }) {
-			continue // hidden, as Render skips them
-		}
-		if base := path.Base(f.Name); base == "kustomization.yaml" || base == "kustomization.yml" || base == "Kustomization" {
-			return nil, false, nil
-		}
-		ext := strings.ToLower(path.Ext(f.Name))
-		switch {
-		case ext == ".json":
-			// JSON values are decoded one by one wherever they stand in a stream.
-			jsonStream.Write(bytes.TrimPrefix(f.Data, bom))
-			jsonStream.WriteByte('\n')
-		case ext != ".yaml" && ext != ".yml":
-		case bytes.IndexByte(f.Data, '&') < 0 && (len(f.Data) == 0 || f.Data[len(f.Data)-1] == '\n'):
-			// A file becomes documents of its own after a document marker, its byte-order mark dropped (the decoder
-			// drops one only at the start of a stream). Files that could define an anchor (a later file's alias
-			// would see it) or that end without a line end (a block scalar there would gain one) stay apart.
-			yamlStream.WriteString("---\n")
-			yamlStream.Write(bytes.TrimPrefix(f.Data, bom))
-		default:
-			largest = max(largest, int64(len(f.Data)))
-			if err := os.WriteFile(filepath.Join(tmp, fmt.Sprintf("file-%06d%s", i, ext)), f.Data, 0o600); err != nil {
-				return nil, false, err
-			}
-		}
-	}
-	for name, data := range map[string][]byte{"objects.yaml": yamlStream.Bytes(), "objects.json": jsonStream.Bytes()} {
-		largest = max(largest, int64(len(data)))
-		if len(data) > 0 {
-			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o600); err != nil {
-				return nil, false, err
-			}
-		}
-	}
-	r, err := build.Render(ctx, tmp, build.WithRoot(tmp), build.WithMaxFileSize(max(largest, build.DefaultMaxFileSize)))
-	if err != nil {
-		return nil, false, err
-	}
-	if r.Findings.HasErrors() {
-		return nil, false, nil
-	}
-	return r.Objects, true, nil
-}
-
-func diffObjects(objs []build.Object) []objdiff.Object {
-	out := make([]objdiff.Object, len(objs))
-	for i, obj := range objs {
-		out[i] = objdiff.Object{ID: objdiff.ID(obj.ID), YAML: obj.YAML}
-	}
-	return out
+	return side, err
 }
 
 // writeDiff prints a comparison in a result format: text, json or markdown.

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
-	"github.com/statepack/statepack/internal/objdiff"
-	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack"
 )
 
 // The status of a target in diff --config.
@@ -35,7 +32,7 @@ type fleetDiffTarget struct {
 	diffResult
 
 	from, to *diffSide
-	rep      *objdiff.Report
+	rep      *statepack.DiffReport
 	err      error
 }
 
@@ -74,9 +71,19 @@ func runFleetDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOption
 	if len(targets) == 0 {
 		log.Info("no target selected", "config", fleet.config, "shard", fleet.shard)
 	}
-	results := eachTarget(ctx, fleet.jobs, targets, func(ctx context.Context, t targetConfig) fleetDiffTarget {
-		return diffTarget(ctx, env, log.With("target", t.Name), o, check, t)
-	}, func(t targetConfig, err error) fleetDiffTarget {
+	ro, err := o.reg.readOptions(env, log)
+	if err != nil {
+		return err
+	}
+	lo, err := o.src.loadOptions(env, log)
+	if err != nil {
+		return err
+	}
+	results := statepack.EachTarget(ctx, fleet.jobs, targets, func(ctx context.Context, t statepack.Target) fleetDiffTarget {
+		tro, tlo := ro, lo
+		tro.Logger, tlo.Logger = log.With("target", t.Name), log.With("target", t.Name)
+		return diffTarget(ctx, env, o, check, t, t.LoadOptions(tlo), tro)
+	}, func(t statepack.Target, err error) fleetDiffTarget {
 		return failedDiff(fleetDiffTarget{Name: t.Name, Path: t.Path}, err)
 	})
 
@@ -120,22 +127,20 @@ func runFleetDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOption
 }
 
 // diffTarget renders a target's tree and reads the artifact under its ref at the same time, then compares them.
-func diffTarget(ctx context.Context, env *Env, log *slog.Logger, o *diffOptions, check *checker, t targetConfig) fleetDiffTarget {
+func diffTarget(ctx context.Context, env *Env, o *diffOptions, check *statepack.Verifier, t statepack.Target, lo statepack.LoadOptions, ro statepack.ReadOptions) fleetDiffTarget {
 	res := fleetDiffTarget{Name: t.Name, Path: t.Path}
-	ref, err := publishedRef(t)
+	ref, err := t.PublishedRef()
 	if err != nil {
 		return failedDiff(res, err)
 	}
 	res.Ref = ref.String()
-	src, _ := targetOptions(t, &o.src)
-
 	var (
 		tree, published *diffSide
 		treeErr, pubErr error
 		wg              sync.WaitGroup
 	)
-	wg.Go(func() { tree, treeErr = loadTreeSide(ctx, env, log, t.Path, src, t.Name+": ") })
-	wg.Go(func() { published, pubErr = loadPublishedSide(ctx, env, log, &o.reg, ref, check) })
+	wg.Go(func() { tree, treeErr = loadTreeSide(ctx, env, t.Path, lo, t.Name+": ") })
+	wg.Go(func() { published, pubErr = statepack.LoadArtifactSide(ctx, ref, check, true, ro) })
 	wg.Wait()
 	if err := errors.Join(treeErr, pubErr); err != nil {
 		return failedDiff(res, err)
@@ -143,11 +148,11 @@ func diffTarget(ctx context.Context, env *Env, log *slog.Logger, o *diffOptions,
 	res.Status = diffDifferent
 	if published == nil {
 		res.Status = diffUnpublished
-		published = &diffSide{Label: ref.String() + " (not published yet)", Ref: ref.String()}
+		published = statepack.UnpublishedSide(ref)
 	}
-	rep, err := objdiff.Compare(published.objects, tree.objects, objdiff.WithContext(o.context))
+	rep, err := statepack.Compare(published, tree, o.context)
 	if err != nil {
-		return failedDiff(res, &usageError{err})
+		return failedDiff(res, err)
 	}
 	if rep.Equal() && res.Status == diffDifferent {
 		res.Status = diffEqual
@@ -163,42 +168,6 @@ func failedDiff(res fleetDiffTarget, err error) fleetDiffTarget {
 	res.Status, res.Error = diffFailed, err.Error()
 	res.Added, res.Removed, res.Changed = []diffEntry{}, []diffEntry{}, []diffEntry{}
 	return res
-}
-
-// publishedRef is the reference a target's tree is compared with: its ref with the tag in it, else with the first of
-// its tags (the tag an incremental publish reads too).
-func publishedRef(t targetConfig) (publish.Ref, error) {
-	ref, err := publish.ParseRef(t.Ref)
-	if err != nil {
-		return publish.Ref{}, err
-	}
-	if ref.Tag == "" && ref.Digest == "" {
-		if len(t.Tags) == 0 {
-			return publish.Ref{}, usagef("target %s: its ref %s names no tag and it has no tags, so there is nothing published to compare with: add :TAG to the ref", t.Name, t.Ref)
-		}
-		ref.Tag = slices.Min(t.Tags)
-	}
-	return ref, nil
-}
-
-// loadPublishedSide reads the artifact ref names; nil, nil when there is none yet (no layout, repository or tag).
-func loadPublishedSide(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, ref publish.Ref, check *checker) (*diffSide, error) {
-	t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
-	if errors.Is(err, publish.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	desc, err := resolve(ctx, t, ref)
-	if errors.Is(err, publish.ErrNotFound) {
-		log.Debug("not published yet", "ref", ref.String())
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return readArtifactSide(ctx, log, t, ref, desc, check)
 }
 
 // statusText is a target's status as the text and markdown reports write it.

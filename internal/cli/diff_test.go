@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -267,39 +262,16 @@ func TestDiffMarkdownLimit(t *testing.T) {
 	}
 }
 
-// tarGzOf writes files into a gzip'd tar the way `flux push artifact` does: directories first, then the files as
-// they are.
+// tarGzOf writes files into a gzip'd tar the way `flux push artifact` does.
 func tarGzOf(t testing.TB, dirs []string, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, dir := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	names := slices.Sorted(maps.Keys(files))
-	for _, name := range names {
-		body := files[name]
-		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	b, err := testtree.TarGz(dirs, files)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return b
 }
 
-// fluxArtifact pushes what `flux push artifact` makes of a directory: a tar+gzip of the files as they are, in
-// directories, with Flux's media types.
 func fluxArtifact(t *testing.T, ref string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -348,101 +320,6 @@ func TestDiffFluxArtifact(t *testing.T) {
 	if headers := diffHeaders(r.stdout); len(headers) != 2 || headers[0] != "--- a/Namespace/shop" || headers[1] != "+++ /dev/null" {
 		t.Errorf("diff against the Flux artifact shows %q, want the namespace removed\n%s", headers, r.stdout)
 	}
-}
-
-// TestDiffReadsArchivesAlike checks that reading an archive in memory as two streams gives the objects that
-// extracting it and rendering the directory gives, byte for byte, or falls back to that.
-func TestDiffReadsArchivesAlike(t *testing.T) {
-	tests := []struct {
-		name     string
-		files    map[string]string
-		fallback bool // the shortcut must not be taken
-		wantErr  string
-	}{
-		{name: "statepack files", files: map[string]string{
-			"configmap_shop_settings.yaml":  "apiVersion: v1\ndata:\n  LOG_LEVEL: info\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
-			"namespace_shop.yaml":           "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
-			"deployment.apps_shop_web.yaml": diffTree["app.yaml"][:strings.Index(diffTree["app.yaml"], "---")],
-			"configmap_shop_url.yaml":       "apiVersion: v1\ndata:\n  URL: https://x.example.com/?a=1&b=2\nkind: ConfigMap\nmetadata:\n  name: url\n  namespace: shop\n",
-			"serviceaccount_shop_robot.yml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: shop}\n",
-			"sub/dir/more.yaml":             diffTree["app.yaml"],
-			"sub/.hidden/ignored.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hidden}\n",
-			"README.md":                     "# not a manifest\n",
-			"values.json":                   `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json"}}{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json2"}}`,
-			"empty.yaml":                    "",
-			"comments.yaml":                 "# nothing but a comment\n---\n",
-		}},
-		{name: "byte-order marks and CRLF", files: map[string]string{
-			"a.yaml": "\xef\xbb\xbfapiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n",
-			"b.json": "\xef\xbb\xbf{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}",
-		}},
-		{name: "block scalar at the end of a file without a line end", files: map[string]string{
-			"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  script: |\n    echo hi",
-			"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
-		}},
-		{name: "anchors stay in their file", files: map[string]string{
-			"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &l {x: y}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a2\n  labels: *l\n",
-			"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: *l\n",
-		}, fallback: true, wantErr: "b.yaml"},
-		{name: "syntax error", files: map[string]string{
-			"good.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\n",
-			"bad.yaml":  "kind: [unclosed\n",
-		}, fallback: true, wantErr: "bad.yaml"},
-		{name: "kustomization", files: map[string]string{
-			"app/kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: p-\n",
-			"app/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
-		}, fallback: true},
-	}
-	ctx := context.Background()
-	log := (&globalOptions{}).logger(&Env{Stderr: io.Discard})
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			blob := tarGzOf(t, nil, tc.files)
-			files, err := objdiff.ReadArchive(bytes.NewReader(blob), objdiff.Limits{MaxFiles: 1000, MaxTotal: 1 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fast, ok, err := decodeBatched(ctx, files)
-			if err != nil || ok == tc.fallback {
-				t.Fatalf("decodeBatched() = ok %v, %v; want ok %v", ok, err, !tc.fallback)
-			}
-			// The reference: extract and render, as pull and Flux would see the files.
-			dir := filepath.Join(t.TempDir(), "x")
-			if _, err := publish.Extract(bytes.NewReader(blob), dir, publish.Limits{}); err != nil {
-				t.Fatal(err)
-			}
-			r, err := build.Render(ctx, dir, build.WithRoot(dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := readLayerObjects(ctx, log, blob)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !r.Findings.HasErrors() {
-					t.Fatalf("readLayerObjects() = %v, want an error naming %s (render: %v)", err, tc.wantErr, r.Findings)
-				}
-				return
-			}
-			if err != nil || r.Findings.HasErrors() {
-				t.Fatalf("readLayerObjects() = %v; render: %v", err, r.Findings)
-			}
-			if a, b := objectSet(got), objectSet(r.Objects); !slices.Equal(a, b) {
-				t.Errorf("objects read in memory:\n%s\nobjects rendered from the extracted files:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
-			}
-			if ok && !slices.Equal(objectSet(fast), objectSet(r.Objects)) {
-				t.Errorf("the shortcut decodes other objects than the render")
-			}
-		})
-	}
-}
-
-// objectSet lists objects as "ID\nYAML", sorted.
-func objectSet(objs []build.Object) []string {
-	out := make([]string, len(objs))
-	for i, o := range objs {
-		out[i] = o.ID.String() + "\n" + string(o.YAML)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func TestDiffVerifiesFirst(t *testing.T) {
@@ -502,49 +379,6 @@ func TestDiffFailures(t *testing.T) {
 	}
 }
 
-// BenchmarkDiffArtifact is the part of `statepack diff PATH REF` that is not the render, on the generated
-// 2,000-object tree: fetch the artifact from a real registry, extract and decode it, compare with the rendered
-// objects. One Deployment differs (its image), so one unified diff is made.
-func BenchmarkDiffArtifact(b *testing.B) {
-	reg := testregistry.Start(b)
-	root := b.TempDir()
-	overlay, err := testtree.Kustomize(root, 100, 20)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ref := reg.Host + "/bench/diff:v1"
-	statepack(b, fixedEpoch, "publish", overlay, ref, "--root", root)
-	ctx := context.Background()
-	r, err := build.Render(ctx, overlay, build.WithRoot(root))
-	if err != nil || r.Findings.HasErrors() {
-		b.Fatal(err, r.Findings)
-	}
-	tree := diffObjects(r.Objects)
-	for i := range tree {
-		if tree[i].ID.Kind == "Deployment" {
-			tree[i].YAML = bytes.Replace(tree[i].YAML, []byte("image: "), []byte("image: changed-"), 1)
-			break
-		}
-	}
-	pr, _ := publish.ParseRef(ref)
-	t, err := publish.Open(ctx, pr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := (&globalOptions{}).logger(&Env{Stderr: os.Stderr})
-	b.ResetTimer()
-	for b.Loop() {
-		side, err := loadArtifactSide(ctx, log, t, pr, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rep, err := objdiff.Compare(side.objects, tree)
-		if err != nil || len(rep.Entries) != 1 || side.Objects != 2001 {
-			b.Fatalf("Compare() = %d entries of %d objects, %v; want 1 of 2001", len(rep.Entries), side.Objects, err)
-		}
-	}
-}
-
 // BenchmarkDiffCommand is the whole `statepack diff PATH REF` on the same tree, render included.
 func BenchmarkDiffCommand(b *testing.B) {
 	reg := testregistry.Start(b)
@@ -554,8 +388,8 @@ func BenchmarkDiffCommand(b *testing.B) {
 		b.Fatal(err)
 	}
 	ref := reg.Host + "/bench/diff:v1"
-	statepack(b, fixedEpoch, "publish", overlay, ref, "--root", root)
+	runCLI(b, fixedEpoch, "publish", overlay, ref, "--root", root)
 	for b.Loop() {
-		statepack(b, nil, "diff", overlay, ref, "--root", root)
+		runCLI(b, nil, "diff", overlay, ref, "--root", root)
 	}
 }

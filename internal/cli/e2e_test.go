@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +10,6 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/statepack/statepack/build"
@@ -22,51 +18,10 @@ import (
 
 const demoTree = "../../testdata/demo/production"
 
-// fluxPull fetches an artifact the way Flux's source-controller does: resolve the tag, fetch the manifest by
-// digest, take layers[0], gunzip and untar it. It returns the manifest and the files by name.
+// fluxPull fetches an artifact the way Flux's source-controller does.
 func fluxPull(t *testing.T, host, repoName, tag string) (ocispec.Manifest, map[string]string) {
 	t.Helper()
-	ctx := context.Background()
-	repo, err := remote.NewRepository(host + "/" + repoName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo.PlainHTTP = true
-	desc, err := repo.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatalf("resolving %s: %v", tag, err)
-	}
-	raw, err := content.FetchAll(ctx, repo, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := repo.Fetch(ctx, m.Layers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	zr, err := gzip.NewReader(rc)
-	if err != nil {
-		t.Fatalf("layers[0] is not gzip (Flux's extract needs it): %v", err)
-	}
-	files := map[string]string{}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(tr)
-		files[h.Name] = string(data)
-	}
-	return m, files
+	return testregistry.FluxPull(t, host, repoName, tag)
 }
 
 // argoCDAccepts applies Argo CD's default rules for OCI sources (3.1+): at most 10 layers, exactly one tar-like layer

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/internal/faultproxy"
 	"github.com/statepack/statepack/internal/testregistry"
 	"github.com/statepack/statepack/sign"
@@ -120,7 +121,7 @@ func TestPullAndCopyUnderRegistryFaults(t *testing.T) {
 	if len(want) != 4 {
 		t.Fatalf("a pull without faults extracted %d files, want 4: %v", len(want), slices.Collect(maps.Keys(want)))
 	}
-	proxy := faultproxy.Start(reg.Host, mixedFaults(time.Second, true), 20261126)
+	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(time.Second, true), 20261126)
 	defer proxy.Close()
 
 	t.Run("pull", func(t *testing.T) {
@@ -128,7 +129,7 @@ func TestPullAndCopyUnderRegistryFaults(t *testing.T) {
 		var o outcome
 		dirs := make([]string, runs)
 		codes := make([]int, runs)
-		inParallel(runs, workers, func(i int) {
+		faultproxy.InParallel(runs, workers, func(i int) {
 			dirs[i] = filepath.Join(t.TempDir(), "out")
 			r := run(t, nil, "", "pull", proxy.Host+"/src/app:v1", "-o", dirs[i], "--key", pub, "--plain-http",
 				"--attestation", "slsa", "--attestation", "inventory")
@@ -165,7 +166,7 @@ func TestPullAndCopyUnderRegistryFaults(t *testing.T) {
 		const runs, workers = 20, 4
 		var o outcome
 		codes := make([]int, runs)
-		inParallel(runs, workers, func(i int) {
+		faultproxy.InParallel(runs, workers, func(i int) {
 			dst := fmt.Sprintf("dst%d/app", i)
 			r := run(t, nil, "", "copy", proxy.Host+"/src/app:v1", proxy.Host+"/"+dst, "--key", pub, "--plain-http")
 			codes[i] = r.code
@@ -244,7 +245,7 @@ func checkCopy(t *testing.T, host, dst, digest string, verifiers []signature.Ver
 	if _, err := sign.Verify(ctx, repo, desc, verifiers); err != nil {
 		t.Errorf("%s:v1 is not signed at the destination: %v", dst, err)
 	}
-	if _, err := sign.VerifyAttestations(ctx, repo, desc, verifiers, attestationTypes); err != nil {
+	if _, err := sign.VerifyAttestations(ctx, repo, desc, verifiers, statepack.AttestationTypes); err != nil {
 		t.Errorf("%s:v1 lacks its attestations at the destination: %v", dst, err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/statepack/statepack/sign"
+	"github.com/statepack/statepack/internal/testsigstore"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -81,19 +81,7 @@ func mustRun(t *testing.T, want int, env map[string]string, args ...string) resu
 // keyPair writes a cosign key pair encrypted with password into a temporary directory.
 func keyPair(t *testing.T, password string) (key, pub string) {
 	t.Helper()
-	priv, pubPEM, err := sign.GenerateKeyPair([]byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	key, pub = filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
-	if err := os.WriteFile(key, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pub, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return key, pub
+	return testsigstore.KeyPair(t, password)
 }
 
 // commitTime is the committer time of every test repository, so their digests are predictable.

@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
-	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
@@ -59,16 +52,7 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 
 // signatureFormat parses a --signature-format value (also the action's input and a config's sign.format); "" is
 // legacy.
-func signatureFormat(v string) (sign.Format, error) {
-	switch f := sign.Format(v); f {
-	case "", sign.FormatLegacy:
-		return sign.FormatLegacy, nil
-	case sign.FormatBundle, sign.FormatBoth:
-		return f, nil
-	default:
-		return "", usagef("--signature-format %q: use legacy, bundle or both", v)
-	}
-}
+func signatureFormat(v string) (sign.Format, error) { return statepack.SignatureFormat(v) }
 
 // attestations says whether to attest, refusing --attest asked for explicitly without a signer.
 func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
@@ -107,9 +91,14 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 
 // loadSigningKey loads a signing key: a cosign key decrypted with COSIGN_PASSWORD, or a KMS key, which needs none.
 func loadSigningKey(ctx context.Context, env *Env, ref string) (*sign.Signer, error) {
+	return loadKey(ctx, ref, env.getenv("COSIGN_PASSWORD"))
+}
+
+// loadKey loads a signing key: a cosign key decrypted with password, or a KMS key, which needs none.
+func loadKey(ctx context.Context, ref, pass string) (*sign.Signer, error) {
 	var password []byte
 	if !sign.IsKMSRef(ref) {
-		password = []byte(env.getenv("COSIGN_PASSWORD"))
+		password = []byte(pass)
 	}
 	s, err := sign.LoadSigner(ctx, ref, password)
 	if err != nil {
@@ -120,12 +109,7 @@ func loadSigningKey(ctx context.Context, env *Env, ref string) (*sign.Signer, er
 
 // keyError classes a key that did not load: a mistake in how statepack was called (exit 2), except a KMS that could
 // not be reached or refused, which is an I/O failure (exit 3).
-func keyError(err error, refs ...string) error {
-	if slices.ContainsFunc(refs, sign.IsKMSRef) && !errors.Is(err, sign.ErrUnsupported) {
-		return err
-	}
-	return &usageError{err}
-}
+func keyError(err error, refs ...string) error { return statepack.KeyError(err, refs...) }
 
 // keylessSigner finds the OIDC token (flag, file, or GitHub Actions' own) and gets a Fulcio certificate. It never
 // falls back to a browser flow: CI has no one to click.
@@ -187,22 +171,7 @@ func trustFiles(env *Env, fulcioRoot, trustedRoot string) (roots, trusted []byte
 }
 
 // publishResult is what publish prints with -o json.
-type publishResult struct {
-	Ref        string   `json:"ref"`
-	Repository string   `json:"repository"`
-	Digest     string   `json:"digest"`
-	Tags       []string `json:"tags"`
-	MediaType  string   `json:"mediaType"`
-	Size       int64    `json:"size"`
-	Objects    int      `json:"objects"`
-	Signed     bool     `json:"signed"`
-	// Attestations lists the predicate types of the attestations made (or found, when unchanged).
-	Attestations []string          `json:"attestations"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	Findings     build.Findings    `json:"findings,omitempty"`
-	// Unchanged is set when an incremental publish found the inputs as they were and pushed nothing new.
-	Unchanged bool `json:"unchanged,omitempty"`
-}
+type publishResult = statepack.PublishResult
 
 func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
@@ -252,23 +221,30 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
-			if err := pkg.check(); err != nil {
+			po, err := pkg.values()
+			if err != nil {
 				return err
 			}
 			if ref.Digest != "" {
 				return usagef("publish REF must not carry a digest: the digest is what publish computes")
 			}
-			allTags := tags
-			if ref.Tag != "" {
-				allTags = append([]string{ref.Tag}, tags...)
-			}
-			allTags = slices.Compact(slices.Sorted(slices.Values(allTags)))
-			for _, t := range allTags {
-				if err := publish.ValidateTag(t); err != nil {
-					return usagef("--tag %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
-				}
+			allTags, err := statepack.Tags(ref.Tag, tags...)
+			if err != nil {
+				return usagef("--tag %w", err)
 			}
 			log := g.logger(env)
+			lo, err := src.loadOptions(env, log)
+			if err != nil {
+				return err
+			}
+			bc, err := buildContext(env)
+			if err != nil {
+				return err
+			}
+			regOpts, err := reg.options(env)
+			if err != nil {
+				return err
+			}
 			// The key is loaded first, so that a bad key or password fails before the render and before any push.
 			start := time.Now()
 			signer, err := sig.signer(cmd, env)
@@ -288,10 +264,12 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			res, err := runPublish(ctx, env, log, &reg, publishJob{path: path, ref: ref, tags: allTags, src: &src, pkg: &pkg, signer: signer, attest: attest, format: format, immutable: immutable, incremental: incremental})
+			res, err := statepack.Publish(ctx, path, ref, statepack.PublishOptions{Load: lo, Package: po, Tags: allTags,
+				Signer: signer, Attest: attest, SignatureFormat: format, ImmutableTags: immutable, Incremental: incremental,
+				Registry: regOpts, Context: bc, Logger: log})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if err != nil {
-				return err
+				return reported(err)
 			}
 			if err := writeResultFiles(map[string]string{digestFile: res.Digest, refFile: res.Ref}); err != nil {
 				return err
@@ -316,357 +294,14 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	return cmd
 }
 
-// publishJob is one tree to publish to one reference.
-type publishJob struct {
-	path   string
-	ref    publish.Ref
-	tags   []string // validated, sorted, without duplicates
-	src    *sourceOptions
-	pkg    *packageOptions
-	signer *sign.Signer // nil: unsigned
-	// attest makes the signer attest the artifact too (provenance and inventory).
-	attest bool
-	// format is how signatures and attestations are written.
-	format sign.Format
-	// source is the tree already rendered and validated with src; nil: runPublish renders path.
-	source *source
-	// immutable refuses to move an existing tag onto other content.
-	immutable bool
-	// incremental skips render and push when the artifact under the first tag was made from the same inputs.
-	incremental bool
-}
-
-// runPublish renders, validates, packages, pushes, signs and tags one tree. The findings come back in the result
-// even when the error says they stopped the publish.
-func runPublish(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob) (publishResult, error) {
-	res := publishResult{Repository: job.ref.Name(), Tags: nonNil(job.tags), Signed: job.signer != nil, Attestations: []string{}}
-	job.attest = job.attest && job.signer != nil
-	if job.incremental {
-		done, err := publishIfChanged(ctx, env, log, reg, job, &res)
-		if err != nil || done {
-			return res, err
-		}
-	}
-	start := time.Now()
-	s := job.source
-	if s == nil {
-		var err error
-		if s, err = loadSource(ctx, env, log, job.path, job.src); err != nil {
-			return res, err
-		}
-	}
-	res.Findings = s.findings
-	if err := failOnFindings(s.findings); err != nil {
-		return res, err
-	}
-	log.Debug("rendered and validated", "path", job.path, "objects", len(s.rendering.Objects), "duration", since(start))
-	start = time.Now()
-	inputs, err := build.HashInputs(s.rendering.Root, s.rendering.Inputs)
-	if err != nil {
-		return res, err
-	}
-	b, err := s.bundle(env, log, job.pkg, build.WithInputs(inputs, build.InputsDigest(inputs, s.settings(env, job.src, job.pkg))))
-	if err != nil {
-		return res, err
-	}
-	log.Debug("packaged", "layer", b.LayerDescriptor.Digest, "bytes", b.LayerDescriptor.Size, "duration", since(start))
-	target, err := reg.open(ctx, env, log, job.ref, "statepack/"+env.Version)
-	if err != nil {
-		return res, err
-	}
-	var preds []sign.Predicate
-	if job.attest {
-		preds = predicates(env, job, s, b)
-	}
-	desc, err := pushSignTag(ctx, log, target, b, job.signer, preds, job.tags, job.immutable, sign.WithFormat(job.format))
-	if err != nil {
-		return res, err
-	}
-	for _, p := range preds {
-		res.Attestations = append(res.Attestations, p.Type)
-	}
-	res.Ref, res.Digest = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String()
-	res.MediaType, res.Size, res.Objects, res.Annotations = desc.MediaType, desc.Size, len(b.Files), b.Annotations
-	return res, nil
-}
-
-// publishIfChanged is the incremental shortcut: when the artifact under the job's first tag records the same
-// inputs digest as the tree has now, it makes sure that artifact is signed and tagged, and reports it unchanged
-// (done). Any doubt (no tag yet, no recorded inputs, an input gone) means a full publish.
-func publishIfChanged(ctx context.Context, env *Env, log *slog.Logger, reg *registryOptions, job publishJob, res *publishResult) (done bool, err error) {
-	if len(job.tags) == 0 || job.src.allowRemote {
-		return false, nil // remote bases are inputs statepack cannot hash
-	}
-	var ownKey signature.Verifier
-	if job.signer != nil {
-		v, ok := job.signer.Verifier()
-		if !ok {
-			return false, nil // a keyless signer's key is new each run: nothing to recognise its earlier work by
-		}
-		ownKey = v
-	}
-	tag := job.tags[0]
-	if job.ref.Tag != "" {
-		tag = job.ref.Tag
-	}
-	s, err := locateSource(env, log, job.path, job.src)
-	if err != nil {
-		return false, err
-	}
-	t, err := reg.open(ctx, env, log, job.ref, "statepack/"+env.Version)
-	if err != nil {
-		return false, err
-	}
-	desc, err := t.Resolve(ctx, tag)
-	if errors.Is(err, publish.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	m, _, err := t.FetchManifest(ctx, desc)
-	if err != nil {
-		return false, err
-	}
-	recorded := m.Annotations[build.AnnotationInputs]
-	if recorded == "" {
-		return false, nil
-	}
-	rc, err := t.FetchBlob(ctx, m.Config)
-	if err != nil {
-		return false, err
-	}
-	config, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-	rc.Close()
-	if err != nil {
-		return false, err
-	}
-	prev, err := build.ConfigInputs(config)
-	if err != nil || len(prev) == 0 {
-		return false, nil
-	}
-	paths := make([]string, len(prev))
-	for i, in := range prev {
-		paths[i] = in.Path
-	}
-	realRoot, err := filepath.EvalSymlinks(s.root)
-	if err != nil {
-		return false, err
-	}
-	now, err := build.HashInputs(realRoot, paths)
-	if err != nil {
-		return false, nil
-	}
-	if build.InputsDigest(now, s.settings(env, job.src, job.pkg)) != recorded {
-		log.Debug("inputs changed since the published artifact", "tag", tag, "digest", desc.Digest)
-		return false, nil
-	}
-	// The annotation and the config can be copied onto other content by anyone who can push: when signing, skip
-	// only if this key already signed this digest, which only this publish could have done.
-	if ownKey != nil {
-		v, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true))
-		if err != nil || !formatsCovered(job.format, v.Verified, func(s sign.VerifiedSignature) sign.Format { return s.Format }) {
-			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key in the format asked for: publishing in full", "tag", tag, "format", job.format)
-			return false, nil
-		}
-		if job.attest {
-			for _, pt := range attestationTypes {
-				a, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, []string{pt})
-				if err != nil || !formatsCovered(job.format, a.Verified, func(v sign.VerifiedAttestation) sign.Format { return v.Format }) {
-					log.Info("inputs unchanged, but the artifact under the tag lacks this key's attestations in the format asked for: publishing in full", "tag", tag, "predicateType", pt)
-					return false, nil
-				}
-			}
-			res.Attestations = attestationTypes
-		}
-	}
-	log.Info("unchanged: the inputs are those of the published artifact", "ref", job.ref.WithDigest(desc.Digest.String()))
-	if job.immutable {
-		if err := checkImmutable(ctx, t, desc, job.tags); err != nil {
-			return false, err
-		}
-	}
-	if err := t.Tag(ctx, desc, job.tags...); err != nil {
-		return false, err
-	}
-	res.Ref, res.Digest, res.MediaType, res.Size = job.ref.WithDigest(desc.Digest.String()), desc.Digest.String(), desc.MediaType, desc.Size
-	res.Annotations, res.Unchanged = m.Annotations, true
-	return true, nil
-}
-
-// atLeast is log without the records below level, unless log is at debug level (-v).
-func atLeast(log *slog.Logger, level slog.Level) *slog.Logger {
-	if log.Enabled(context.Background(), slog.LevelDebug) {
-		return log
-	}
-	return slog.New(minLevel{log.Handler(), level})
-}
-
-// minLevel is a handler that drops records below min.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(attrs), h.min}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
-}
-
-// formatsCovered says whether what verified includes every format that format asks for: legacy, bundle, or both.
-func formatsCovered[T any](format sign.Format, verified []T, formatOf func(T) sign.Format) bool {
-	want := []sign.Format{sign.FormatLegacy}
-	switch format {
-	case sign.FormatBundle:
-		want = []sign.Format{sign.FormatBundle}
-	case sign.FormatBoth:
-		want = []sign.Format{sign.FormatLegacy, sign.FormatBundle}
-	}
-	for _, w := range want {
-		if !slices.ContainsFunc(verified, func(v T) bool { return formatOf(v) == w }) {
-			return false
-		}
-	}
-	return true
-}
-
-// attestationTypes are the predicate types a signed publish attests, in the order it writes them.
-var attestationTypes = []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
-
-// pushSignTag is the publish order: blobs and manifest by digest, then the signature and attestations, then the
-// tags.
-func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *build.Bundle, signer *sign.Signer, preds []sign.Predicate, tags []string, immutable bool, opts ...sign.SignOption) (ocispec.Descriptor, error) {
-	if immutable {
-		if err := checkImmutable(ctx, t, b.ManifestDescriptor, tags); err != nil {
-			return ocispec.Descriptor{}, err
-		}
-	}
-	start := time.Now()
-	var desc ocispec.Descriptor
-	err := retryStep(ctx, log, "push", func() (err error) {
-		desc, err = t.PushArtifact(ctx, publish.Artifact{
-			Manifest: publish.Blob{Descriptor: b.ManifestDescriptor, Data: b.Manifest},
-			Blobs: []publish.Blob{
-				{Descriptor: b.ConfigDescriptor, Data: b.Config},
-				{Descriptor: b.LayerDescriptor, Data: b.Layer},
-			},
-		})
-		return err
-	})
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	log.Debug("pushed", "digest", desc.Digest, "duration", since(start))
-	if signer != nil {
-		// The signature and the attestations live under different tags: they are written side by side, which
-		// halves what signing adds to a publish on a registry where each write is a few round trips.
-		start = time.Now()
-		// sign reports at info level what it writes; publish says it once, at the end. Its warnings (a referrers
-		// index the registry would not delete) are worth reading.
-		opts := append(slices.Clip(opts), sign.WithLogger(atLeast(log, slog.LevelWarn)))
-		var wg sync.WaitGroup
-		var signErr, attestErr error
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			signErr = retryStep(ctx, log, "sign", func() error {
-				_, err := signer.Sign(ctx, t.Storage(), desc, t.Ref().Name(), opts...)
-				return err
-			})
-		}()
-		if len(preds) > 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				attestErr = retryStep(ctx, log, "attest", func() error {
-					_, err := signer.Attest(ctx, t.Storage(), desc, t.Ref().Name(), preds, opts...)
-					return err
-				})
-			}()
-		}
-		wg.Wait()
-		if signErr != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("signing %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), signErr)
-		}
-		if attestErr != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), attestErr)
-		}
-		log.Debug("signed", "signer", signer.String(), "attestations", len(preds), "duration", since(start))
-	}
-	if len(tags) > 0 {
-		if immutable {
-			// Again, just before tagging: another publish may have taken a tag meanwhile. Registries offer no
-			// compare-and-swap on tags, so a race in the last milliseconds remains possible.
-			if err := checkImmutable(ctx, t, desc, tags); err != nil {
-				return ocispec.Descriptor{}, err
-			}
-		}
-		if err := retryStep(ctx, log, "tag", func() error { return t.Tag(ctx, desc, tags...) }); err != nil {
-			return ocispec.Descriptor{}, err
-		}
-	}
-	return desc, nil
-}
-
-// retryStep runs one idempotent publish step (push by digest, sign, tag) again when it failed in a way a second try
-// can fix: a connection cut mid-response, an upload session the registry lost. Each request is already retried by
-// the transport; this covers what happens after a response has begun. Errors that another try cannot fix (bad
-// credentials, bad input, a taken tag, a cancelled run) return at once.
-func retryStep(ctx context.Context, log *slog.Logger, step string, fn func() error) error {
-	const attempts = 4
-	var err error
-	for i := 0; i < attempts; i++ {
-		if err = fn(); err == nil || !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-		log.Debug("retrying a publish step", "step", step, "attempt", i+2, "error", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(1<<i) * 100 * time.Millisecond):
-		}
+// reported turns the library's error for a tree with findings, which the command printed, into one that Run does
+// not print again; other errors pass unchanged.
+func reported(err error) error {
+	var fe *build.FindingsError
+	if errors.As(err, &fe) {
+		return failOnFindings(fe.Findings)
 	}
 	return err
-}
-
-func retryable(err error) bool {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, publish.ErrUnauthorized), errors.Is(err, publish.ErrInvalidReference),
-		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, errTagTaken),
-		errors.Is(err, sign.ErrVerification), errors.Is(err, sign.ErrUnsupported):
-		return false
-	}
-	return true
-}
-
-// errTagTaken is returned when --immutable-tags finds a tag on other content.
-var errTagTaken = errors.New("tag already points at other content")
-
-// checkImmutable refuses to move any of tags that already points at content other than desc. A tag on the same
-// content is fine: publishing the same tree again converges.
-func checkImmutable(ctx context.Context, t *publish.Target, desc ocispec.Descriptor, tags []string) error {
-	for _, tag := range tags {
-		cur, err := t.Resolve(ctx, tag)
-		if errors.Is(err, publish.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if cur.Digest != desc.Digest {
-			return fmt.Errorf("%w: %s:%s is %s, this tree is %s; --immutable-tags never moves a tag (publish under a new tag, or drop the flag for moving tags like main)",
-				errTagTaken, t.Ref().Name(), tag, cur.Digest, desc.Digest)
-		}
-	}
-	return nil
 }
 
 // writeResultFiles writes each value to its file (files named "" are skipped), without a trailing newline, as

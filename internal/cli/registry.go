@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/publish"
 )
 
@@ -45,12 +45,12 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.dockerConfig, "docker-config", "", "directory holding config.json (default: $DOCKER_CONFIG or ~/.docker)")
 }
 
-// open connects to the target of ref with the credentials and transport settings of the flags.
-func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref, userAgent string, extra ...publish.Option) (*publish.Target, error) {
+// options are the flags as the library's registry options: credentials (the password read from stdin once, on the
+// first call, and shared by every target of the run), TLS, timeouts and where the Docker config is.
+func (o *registryOptions) options(env *Env) ([]publish.Option, error) {
+	var opts []publish.Option
 	// --plain-http given, true or false: --plain-http=false forces HTTPS on loopback too.
-	plainHTTPSet := o.flags != nil && o.flags.Changed("plain-http")
-	opts := []publish.Option{publish.WithLogger(log), publish.WithUserAgent(userAgent)}
-	if plainHTTPSet {
+	if o.flags != nil && o.flags.Changed("plain-http") {
 		opts = append(opts, publish.WithPlainHTTP(o.plainHTTP))
 	}
 	if o.flags != nil && o.flags.Changed("request-timeout") {
@@ -84,7 +84,16 @@ func (o *registryOptions) open(ctx context.Context, env *Env, log *slog.Logger, 
 	} else if o.username != "" {
 		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
 	}
-	return publish.Open(ctx, ref, append(opts, extra...)...)
+	return opts, nil
+}
+
+// readOptions are the library's options for commands that read artifacts, with the registry flags.
+func (o *registryOptions) readOptions(env *Env, log *slog.Logger) (statepack.ReadOptions, error) {
+	reg, err := o.options(env)
+	if err != nil {
+		return statepack.ReadOptions{}, err
+	}
+	return statepack.ReadOptions{Registry: reg, Context: statepack.BuildContext{Version: env.Version}, Logger: log}, nil
 }
 
 // readSecretLine reads one line from stdin; the value is never logged.
@@ -104,3 +113,6 @@ func readSecretLine(env *Env) (string, error) {
 }
 
 func parseRef(s string) (publish.Ref, error) { return publish.ParseRef(s) }
+
+// parseContentRef parses a REF that must name content: a tag or a digest.
+func parseContentRef(s string) (publish.Ref, error) { return statepack.ContentRef(s) }

@@ -31,19 +31,19 @@ func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.rendering.Findings)
-			if err := failOnFindings(s.rendering.Findings); err != nil {
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.Rendering.Findings)
+			if err := failOnFindings(s.Rendering.Findings); err != nil {
 				return err
 			}
 			if g.json() {
-				items := make([]map[string]any, len(s.rendering.Objects))
-				for i, o := range s.rendering.Objects {
+				items := make([]map[string]any, len(s.Rendering.Objects))
+				for i, o := range s.Rendering.Objects {
 					items[i] = o.Content
 				}
 				return writeJSON(env.Stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
 			}
 			var buf bytes.Buffer
-			for i, o := range s.rendering.Objects {
+			for i, o := range s.Rendering.Objects {
 				if i > 0 {
 					buf.WriteString("---\n")
 				}
@@ -92,34 +92,34 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			errs, warns := s.findings.Count()
+			errs, warns := s.Findings.Count()
 			if format == "sarif" {
-				if err := writeSARIF(env.Stdout, env.Version, s.findings, s.repoRelative(), s.kustomizationFile()); err != nil {
+				if err := writeSARIF(env.Stdout, env.Version, s.Findings, repoRelative(s), kustomizationFile(s)); err != nil {
 					return err
 				}
-				return failOnFindings(s.findings)
+				return failOnFindings(s.Findings)
 			}
 			if fg.json() {
-				findings := s.findings
+				findings := s.Findings
 				if findings == nil {
 					findings = build.Findings{}
 				}
-				if err := writeJSON(env.Stdout, map[string]any{"path": s.path, "objects": len(s.rendering.Objects),
+				if err := writeJSON(env.Stdout, map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects),
 					"errors": errs, "warnings": warns, "findings": findings}); err != nil {
 					return err
 				}
 			} else {
-				reportFindings(env.Stdout, &fg, s.findings)
-				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.path, len(s.rendering.Objects), errs, warns)
+				reportFindings(env.Stdout, &fg, s.Findings)
+				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.
 					gh := ghactions.New(env.Stdout, env.getenv)
-					for _, f := range s.findings {
-						gh.Annotate(findingAnnotation(env, s.root, f))
+					for _, f := range s.Findings {
+						gh.Annotate(findingAnnotation(env, s.Root, f))
 					}
 				}
 			}
-			return failOnFindings(s.findings)
+			return failOnFindings(s.Findings)
 		},
 	}
 	src.bind(cmd)
@@ -149,7 +149,8 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 				}
 				return fleetBuild(cmd.Context(), env, g, &fleet, &src, outFile)
 			}
-			if err := pkg.check(); err != nil {
+			po, err := pkg.values()
+			if err != nil {
 				return err
 			}
 			log := g.logger(env)
@@ -157,11 +158,15 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.findings)
-			if err := failOnFindings(s.findings); err != nil {
+			reportFindings(env.Stderr, &globalOptions{output: "text"}, s.Findings)
+			if err := failOnFindings(s.Findings); err != nil {
 				return err
 			}
-			b, err := s.bundle(env, log, &pkg)
+			bc, err := buildContext(env)
+			if err != nil {
+				return err
+			}
+			b, err := s.Bundle(bc, po, log)
 			if err != nil {
 				return err
 			}

@@ -201,16 +201,16 @@ func sarifLevel(s build.Severity) string {
 
 // repoRelative returns a function that turns a finding's file (slash-separated, relative to the source root) into a
 // path relative to the repository root (the git work tree), or to the source root outside a work tree.
-func (s *source) repoRelative() func(string) string {
-	top := s.root
-	if s.git != nil && s.git.TopLevel != "" {
-		top = s.git.TopLevel
+func repoRelative(s *source) func(string) string {
+	top := s.Root
+	if s.Git != nil && s.Git.TopLevel != "" {
+		top = s.Git.TopLevel
 	}
 	return func(file string) string {
 		if filepath.IsAbs(filepath.FromSlash(file)) {
 			return "file://" + file
 		}
-		abs, err := filepath.Abs(filepath.Join(s.root, filepath.FromSlash(file)))
+		abs, err := filepath.Abs(filepath.Join(s.Root, filepath.FromSlash(file)))
 		if err != nil {
 			return file
 		}
@@ -234,9 +234,9 @@ func (s *source) repoRelative() func(string) string {
 
 // kustomizationFile returns the tree's kustomization file relative to the repository root, or "" for a tree of plain
 // manifests.
-func (s *source) kustomizationFile() string {
+func kustomizationFile(s *source) string {
 	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		p := filepath.Join(s.path, name)
+		p := filepath.Join(s.Path, name)
 		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
@@ -244,7 +244,7 @@ func (s *source) kustomizationFile() string {
 		if err != nil {
 			return ""
 		}
-		root, err := filepath.Abs(s.root)
+		root, err := filepath.Abs(s.Root)
 		if err != nil {
 			return ""
 		}
@@ -258,7 +258,7 @@ func (s *source) kustomizationFile() string {
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return ""
 		}
-		return s.repoRelative()(filepath.ToSlash(rel))
+		return repoRelative(s)(filepath.ToSlash(rel))
 	}
 	return ""
 }

@@ -2,20 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"slices"
-	"strings"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
-	"oras.land/oras-go/v2"
 
-	"github.com/statepack/statepack/build"
-	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/sign"
 )
 
@@ -52,123 +44,38 @@ func (o *verifyOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.attestations, "attestation", nil, "also require a verified attestation of this type, by the same keys or identities: slsa, inventory, or a predicate type URI (repeatable)")
 }
 
-func (o *verifyOptions) keyless() bool {
-	return o.identity != "" || o.identityRegexp != "" || o.issuer != "" || o.issuerRegexp != "" || o.github != (sign.GitHubWorkflowClaims{})
+// requested says whether any key or keyless identity was given.
+func (o *verifyOptions) requested() bool {
+	return len(o.keys) > 0 || (statepack.Policy{Identity: o.identity, IdentityRegexp: o.identityRegexp, Issuer: o.issuer,
+		IssuerRegexp: o.issuerRegexp, GitHub: o.github}).Keyless()
 }
 
-func (o *verifyOptions) requested() bool { return len(o.keys) > 0 || o.keyless() }
-
-// verifiers loads the public keys (none when only keyless identities are given).
-func (o *verifyOptions) verifiers(ctx context.Context) ([]signature.Verifier, error) {
-	if len(o.keys) == 0 {
-		return []signature.Verifier{}, nil
-	}
-	return sign.LoadVerifiers(ctx, o.keys...)
-}
-
-// options turns the keyless flags into verify options. Key signatures are checked without the log, as Flux does.
-func (o *verifyOptions) options(env *Env) ([]sign.VerifyOption, error) {
-	if !o.keyless() {
-		if o.fulcioRoot != "" || o.trustedRoot != "" {
-			return nil, usagef("--fulcio-root and --trusted-root need --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
-		}
-		return []sign.VerifyOption{sign.WithIgnoreTlog(true)}, nil
-	}
-	if (o.identity == "" && o.identityRegexp == "") || (o.issuer == "" && o.issuerRegexp == "") {
-		return nil, usagef("keyless verification needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp], as Flux's matchOIDCIdentity does")
-	}
-	opts := []sign.VerifyOption{
-		sign.WithIdentities(sign.Identity{Subject: o.identity, SubjectRegexp: o.identityRegexp, Issuer: o.issuer, IssuerRegexp: o.issuerRegexp}),
-		sign.WithIgnoreTlog(o.ignoreTlog), sign.WithIgnoreSCT(o.ignoreSCT), sign.WithGitHubWorkflowClaims(o.github),
-	}
-	roots, trusted, err := trustFiles(env, o.fulcioRoot, o.trustedRoot)
+// checker loads the keys and checks the flags: nil (and no error) when no verification was asked for.
+func (o *verifyOptions) checker(ctx context.Context, env *Env) (*statepack.Verifier, error) {
+	p, err := o.policy(env)
 	if err != nil {
 		return nil, err
 	}
-	if roots != nil {
-		opts = append(opts, sign.WithRootCerts(roots))
-	}
-	if trusted != nil {
-		opts = append(opts, sign.WithTrustedRoot(trusted))
-	}
-	return opts, nil
+	return statepack.NewVerifier(ctx, p)
 }
 
-// checker is verification made ready once per command: keys loaded, keyless options parsed.
-type checker struct {
-	keys []signature.Verifier
-	opts []sign.VerifyOption
-	// attestations are the predicate types whose attestations must verify too.
-	attestations []string
-	// log, when set, receives verification warnings (say, a legacy signature that Flux would not look at).
-	log *slog.Logger
-}
-
-// checker returns nil (and no error) when no verification was asked for.
-func (o *verifyOptions) checker(ctx context.Context, env *Env) (*checker, error) {
-	types, err := predicateTypes(o.attestations)
+// policy is the flags as the library's verification policy; the Fulcio root defaults to SIGSTORE_ROOT_FILE, as
+// cosign honours it.
+func (o *verifyOptions) policy(env *Env) (statepack.Policy, error) {
+	types, err := statepack.PredicateTypes(o.attestations)
 	if err != nil {
-		return nil, err
+		return statepack.Policy{}, err
 	}
-	if !o.requested() {
-		if len(types) > 0 {
-			return nil, usagef("--attestation needs --key, or --certificate-identity and --certificate-oidc-issuer: who must have signed it")
+	p := statepack.Policy{Keys: o.keys, Identity: o.identity, IdentityRegexp: o.identityRegexp, Issuer: o.issuer,
+		IssuerRegexp: o.issuerRegexp, GitHub: o.github, IgnoreTlog: o.ignoreTlog, IgnoreSCT: o.ignoreSCT, Attestations: types}
+	if p.Keyless() {
+		if p.FulcioRoots, p.TrustedRoot, err = trustFiles(env, o.fulcioRoot, o.trustedRoot); err != nil {
+			return statepack.Policy{}, err
 		}
-		return nil, nil
+	} else if o.fulcioRoot != "" || o.trustedRoot != "" {
+		return statepack.Policy{}, usagef("--fulcio-root and --trusted-root need --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]")
 	}
-	keys, err := o.verifiers(ctx)
-	if err != nil {
-		return nil, keyError(err, o.keys...)
-	}
-	opts, err := o.options(env)
-	if err != nil {
-		return nil, err
-	}
-	return &checker{keys: keys, opts: opts, attestations: types}, nil
-}
-
-// predicateTypes turns --attestation values into predicate types: the short names slsa and inventory, or a
-// predicate type URI as cosign's --type takes it.
-func predicateTypes(names []string) ([]string, error) {
-	var out []string
-	for _, n := range names {
-		switch strings.ToLower(strings.TrimSpace(n)) {
-		case "slsa", "slsaprovenance1", "provenance":
-			out = append(out, sign.PredicateSLSAProvenanceV1)
-		case "inventory":
-			out = append(out, sign.PredicateInventoryV1)
-		default:
-			if !strings.Contains(n, "://") {
-				return nil, usagef("--attestation %q: use slsa, inventory, or a predicate type URI", n)
-			}
-			out = append(out, n)
-		}
-	}
-	return slices.Compact(out), nil
-}
-
-// verify checks desc's signatures in t, and its attestations when asked.
-func (c *checker) verify(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, error) {
-	v, _, err := c.verifyAll(ctx, t, desc)
-	return v, err
-}
-
-// verifyAll checks desc's signatures in t, then the attestations asked for; the attestation result is nil when
-// none were asked for.
-func (c *checker) verifyAll(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor) (*sign.Verification, *sign.AttestationVerification, error) {
-	opts := c.opts
-	if c.log != nil {
-		opts = append(slices.Clip(opts), sign.WithVerifyLogger(atLeast(c.log, slog.LevelWarn)))
-	}
-	v, err := sign.Verify(ctx, t, desc, c.keys, opts...)
-	if err != nil || len(c.attestations) == 0 {
-		return v, nil, err
-	}
-	a, err := sign.VerifyAttestations(ctx, t, desc, c.keys, c.attestations, opts...)
-	if err != nil {
-		return v, nil, err
-	}
-	return v, a, nil
+	return p, nil
 }
 
 // formatNote names the sigstore bundle format when that is what verified; the legacy format goes unsaid.
@@ -179,38 +86,6 @@ func formatNote(v *sign.Verification) string {
 		}
 	}
 	return ""
-}
-
-// parseContentRef parses a REF that must name content: a tag or a digest.
-func parseContentRef(s string) (publish.Ref, error) {
-	ref, err := publish.ParseRef(s)
-	if err != nil {
-		return publish.Ref{}, err
-	}
-	if ref.Tag == "" && ref.Digest == "" {
-		return publish.Ref{}, usagef("%s names no tag or digest: add :TAG or @sha256:…", s)
-	}
-	return ref, nil
-}
-
-// resolve finds the manifest REF names: by digest when it has one, else by tag.
-func resolve(ctx context.Context, t *publish.Target, ref publish.Ref) (ocispec.Descriptor, error) {
-	reference := ref.Digest
-	if reference == "" {
-		reference = ref.Tag
-	}
-	return t.Resolve(ctx, reference)
-}
-
-// openExisting opens a target that commands only read from (a missing layout is an error, not created) and
-// resolves REF in it.
-func (o *registryOptions) openExisting(ctx context.Context, env *Env, log *slog.Logger, ref publish.Ref) (*publish.Target, ocispec.Descriptor, error) {
-	t, err := o.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
-	if err != nil {
-		return nil, ocispec.Descriptor{}, err
-	}
-	desc, err := resolve(ctx, t, ref)
-	return t, desc, err
 }
 
 type verifyResult struct {
@@ -245,46 +120,30 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			log := g.logger(env)
-			check.log = log
-			t, desc, err := reg.openExisting(ctx, env, log, ref)
+			ro, err := reg.readOptions(env, g.logger(env))
 			if err != nil {
 				return err
 			}
-			res := verifyResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
-			var v *sign.Verification
-			var atts *sign.AttestationVerification
-			verr := retryRead(ctx, log, "verify", func() (err error) {
-				v, atts, err = check.verifyAll(ctx, t.Storage(), desc)
-				return err
-			})
-			if verr != nil && !errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrVerification) {
+			v, verr := statepack.Verify(ctx, ref, check, ro)
+			if verr != nil && v.Failure == "" {
 				return verr
 			}
-			res.Verified = verr == nil
-			if verr != nil {
-				res.Error = verr.Error()
-			} else {
-				res.Signatures = summarizeSignatures(v)
-				res.Attestations = summarizeAttestations(atts)
+			res := verifyResult{Ref: v.Ref, Digest: v.Digest, Verified: verr == nil, Error: v.Failure}
+			if verr == nil {
+				res.Signatures = summarizeSignatures(v.Signatures)
+				res.Attestations = summarizeAttestations(v.Attestations)
 			}
 			if g.json() {
 				if err := writeJSON(env.Stdout, res); err != nil {
 					return err
 				}
 			} else if verr == nil {
-				fmt.Fprintf(env.Stdout, "%s: signature verified%s\n", res.Ref, formatNote(v))
+				fmt.Fprintf(env.Stdout, "%s: signature verified%s\n", res.Ref, formatNote(v.Signatures))
 				for _, a := range res.Attestations {
 					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
 				}
 			}
-			if verr != nil {
-				if ref.Tag != "" && ref.Digest == "" && errors.Is(verr, sign.ErrNoSignature) && !errors.Is(verr, sign.ErrNoAttestation) {
-					verr = fmt.Errorf("%w (tag %q points at %s: if the tag was moved, the new content is unsigned)", verr, ref.Tag, desc.Digest)
-				}
-				return fmt.Errorf("verifying %s: %w", res.Ref, verr)
-			}
-			return nil
+			return verr
 		},
 	}
 	reg.bind(cmd)
@@ -316,41 +175,19 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
-			log := g.logger(env)
-			// Every step reads by digest, so each is retried on its own after a transient failure (retryRead).
-			t, err := reg.open(ctx, env, log, ref, "statepack/"+env.Version, publish.WithExistingLayout())
+			ro, err := reg.readOptions(env, g.logger(env))
 			if err != nil {
 				return err
 			}
-			var desc ocispec.Descriptor
-			if err := retryRead(ctx, log, "resolve", func() (err error) { desc, err = resolve(ctx, t, ref); return err }); err != nil {
-				return err
-			}
-			full := ref.WithDigest(desc.Digest.String())
-			if check != nil {
-				check.log = log
-				if _, err := check.verifyWithRetry(ctx, log, t, desc); err != nil {
-					return fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", full, err)
-				}
-				log.Info("signature verified", "ref", full, "attestations", len(check.attestations))
-			}
-			var m ocispec.Manifest
-			if err := retryRead(ctx, log, "fetch manifest", func() (err error) { m, _, err = t.FetchManifest(ctx, desc); return err }); err != nil {
-				return err
-			}
-			layer, err := contentLayer(m, full)
+			res, err := statepack.Pull(ctx, ref, outDir, check, ro)
 			if err != nil {
 				return err
-			}
-			files, err := pullLayer(ctx, log, t, layer, outDir)
-			if err != nil {
-				return fmt.Errorf("extracting %s into %s: %w (nothing was extracted)", full, outDir, err)
 			}
 			if g.json() {
-				return writeJSON(env.Stdout, map[string]any{"ref": full, "digest": desc.Digest, "dir": outDir,
-					"files": files, "verified": check != nil, "annotations": m.Annotations})
+				return writeJSON(env.Stdout, map[string]any{"ref": res.Ref, "digest": res.Digest, "dir": outDir,
+					"files": res.Files, "verified": res.Verified, "annotations": res.Annotations})
 			}
-			fmt.Fprintf(env.Stdout, "%s: %d file(s) extracted into %s\n", full, len(files), outDir)
+			fmt.Fprintf(env.Stdout, "%s: %d file(s) extracted into %s\n", res.Ref, len(res.Files), outDir)
 			return nil
 		},
 	}
@@ -358,20 +195,6 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 	ver.bind(cmd)
 	cmd.Flags().StringVarP(&outDir, "output", "o", "", "directory to extract into (created; must be empty if it exists)")
 	return cmd
-}
-
-// contentLayer picks the layer Flux would take: layers[0], which must be a gzip'd tar.
-func contentLayer(m ocispec.Manifest, ref string) (ocispec.Descriptor, error) {
-	if len(m.Layers) == 0 {
-		return ocispec.Descriptor{}, fmt.Errorf("%s has no layers: it is not a statepack artifact", ref)
-	}
-	l := m.Layers[0]
-	switch l.MediaType {
-	case build.LayerMediaType, build.FluxLayerMediaType:
-		return l, nil
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("%s: layer 0 has media type %q, not a gzip'd tar of manifests (%s or %s)",
-		ref, l.MediaType, build.LayerMediaType, build.FluxLayerMediaType)
 }
 
 func newGenerateKeyPairCmd(env *Env, g *globalOptions) *cobra.Command {

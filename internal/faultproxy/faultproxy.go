@@ -270,3 +270,32 @@ func (p *Proxy) Close() {
 		p.srv.Close()
 	})
 }
+
+// Mixed is the fault mix of statepack's fault tests: 15% 503 and 10% responses cut mid-body, plus 3% connections
+// reset (RST) before any response, 1% 429s, and 3% stalls of stallFor; with drops, 1% connections closed (FIN)
+// before any response as well, which a transport does not retry (a step retry must).
+func Mixed(stallFor time.Duration, drops bool) Faults {
+	f := Faults{Unavailable: 0.15, Cut: 0.10, TooMany: 0.01, Reset: 0.03, Stall: 0.03, StallFor: stallFor}
+	if drops {
+		f.Drop = 0.01
+	}
+	return f
+}
+
+// InParallel calls fn(0) … fn(n-1) on workers goroutines and waits for them all: runs that share one proxy.
+func InParallel(n, workers int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}

@@ -114,3 +114,19 @@ func writeFiles(dir string, files map[string]string) error {
 	}
 	return nil
 }
+
+// BenchTrees are the trees of docs/benchmarks.md, by name: the tree directory and its source root. A generated
+// 2,000-object tree under dir, and the shared corpus's staging apps when corpusRoot holds them.
+func BenchTrees(dir, corpusRoot string) (map[string][2]string, error) {
+	trees := map[string][2]string{}
+	overlay, err := Kustomize(dir, 100, 20)
+	if err != nil {
+		return nil, err
+	}
+	trees["generated-2000"] = [2]string{overlay, dir}
+	staging := filepath.Join(corpusRoot, "flux2-kustomize-helm-example", "apps", "staging")
+	if st, err := os.Stat(staging); err == nil && st.IsDir() {
+		trees["corpus-apps-staging"] = [2]string{staging, corpusRoot}
+	}
+	return trees, nil
+}

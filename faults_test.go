@@ -1,10 +1,9 @@
-package cli
+package statepack
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,37 +17,6 @@ import (
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
-
-// mixedFaults is the fault mix of the fault tests: the issue's 15% 503 and 10% responses cut mid-body, plus 3%
-// connections reset (RST) before any response, 1% 429s, and 3% stalls; with drops, 1% connections closed (FIN)
-// before any response as well, which the transport does not retry (a step retry must).
-func mixedFaults(stallFor time.Duration, drops bool) faultproxy.Faults {
-	f := faultproxy.Faults{Unavailable: 0.15, Cut: 0.10, TooMany: 0.01, Reset: 0.03, Stall: 0.03, StallFor: stallFor}
-	if drops {
-		f.Drop = 0.01
-	}
-	return f
-}
-
-// inParallel calls fn(0) … fn(n-1) on workers goroutines and waits for them all.
-func inParallel(n, workers int, fn func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
 
 // checkTags checks every tag run-0 … run-(n-1) of repoName, straight at the registry (no proxy): a tag that exists
 // must point at a complete artifact (manifest, config, layer with every file) with a valid signature, and with
@@ -80,7 +48,7 @@ func checkTags(t *testing.T, host, repoName string, n int, verifiers []signature
 				continue
 			}
 		}
-		if _, files := fluxPull(t, host, repoName, tag); len(files) != 4 {
+		if _, files := testregistry.FluxPull(t, host, repoName, tag); len(files) != 4 {
 			broken++
 			t.Errorf("tag %s points at an incomplete artifact (%d files)", tag, len(files))
 		}
@@ -90,42 +58,49 @@ func checkTags(t *testing.T, host, repoName string, n int, verifiers []signature
 
 // TestPublishUnderRegistryFaults publishes signed and attested artifacts through a proxy that answers 15% of
 // requests with 503, cuts 10% of responses mid-body, resets 3% of connections before answering, answers 1% with
-// 429 and holds 3% for a second. At least 95% must succeed; a failure must be clean (exit 3, no
-// panic); after any outcome, every tag must point at a complete, signed and attested artifact (or not exist); and
-// a re-run converges.
+// 429 and holds 3% for a second. At least 95% must succeed; a failure must be clean (an error, no panic); after any
+// outcome, every tag must point at a complete, signed and attested artifact (or not exist); and a re-run converges.
 func TestPublishUnderRegistryFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs many publishes")
 	}
+	t.Parallel()
 	reg := testregistry.Start(t)
-	// The CLI's per-request timeout is 2 minutes and has no flag, so stalls here are slow answers that pass
+	// The per-request timeout is left at its default (2 minutes), so stalls here are slow answers that pass
 	// through; TestPublishStepsUnderStalls drives the request-timeout path itself.
-	proxy := faultproxy.Start(reg.Host, mixedFaults(time.Second, false), 20261125)
+	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(time.Second, false), 20261125)
 	defer proxy.Close()
-	key, pub := keyPair(t, "")
-	verifiers, err := sign.LoadVerifiers(context.Background(), pub)
+	key, pub := keyPair(t)
+	ctx := context.Background()
+	signer, err := sign.LoadSigner(ctx, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	verifiers, err := sign.LoadVerifiers(ctx, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishRun := func(host string, i int) (PublishResult, error) {
+		ref, err := publish.ParseRef(fmt.Sprintf("%s/faults/app:run-%d", host, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Publish(ctx, demoTree, ref, PublishOptions{Signer: signer, Attest: true,
+			Registry: []publish.Option{publish.WithPlainHTTP(true)},
+			Package:  PackageOptions{Annotations: map[string]string{"run": fmt.Sprint(i)}}})
+	}
 	// Publishes run side by side: most of a publish under faults is backoff, and the registry serves many clients.
 	const runs, workers = 40, 8
-	results := make([]result, runs)
-	inParallel(runs, workers, func(i int) {
-		ref := fmt.Sprintf("%s/faults/app:run-%d", proxy.Host, i)
-		results[i] = run(t, nil, "", "publish", demoTree, ref, "--key", key, "--plain-http", "--annotation", fmt.Sprintf("run=%d", i))
-	})
+	results := make([]PublishResult, runs)
+	errs := make([]error, runs)
+	faultproxy.InParallel(runs, workers, func(i int) { results[i], errs[i] = publishRun(proxy.Host, i) })
 	proxy.Close()
 
 	var failed []int
-	for i, r := range results {
-		switch {
-		case r.code == 0:
-		case r.code == 3 && !strings.Contains(r.stderr, "panic"):
+	for i, err := range errs {
+		if err != nil {
 			failed = append(failed, i)
-			t.Logf("run %d failed cleanly: %s", i, strings.TrimSpace(r.stderr))
-		default:
-			failed = append(failed, i)
-			t.Errorf("run %d did not fail cleanly (want exit 3 and an error message):\n%s", i, r)
+			t.Logf("run %d failed cleanly: %v", i, err)
 		}
 	}
 	counts := proxy.Counts()
@@ -138,7 +113,7 @@ func TestPublishUnderRegistryFaults(t *testing.T) {
 		t.Errorf("the run met no reset or stall (%s): the mix is not being tested", counts)
 	}
 
-	present, broken := checkTags(t, reg.Host, "faults/app", runs, verifiers, attestationTypes)
+	present, broken := checkTags(t, reg.Host, "faults/app", runs, verifiers, AttestationTypes)
 	t.Logf("tags: %d present, %d broken", present, broken)
 	if present < runs-len(failed) {
 		t.Errorf("%d tags present, but %d publishes succeeded", present, runs-len(failed))
@@ -146,17 +121,18 @@ func TestPublishUnderRegistryFaults(t *testing.T) {
 
 	// Re-running the failed publishes without faults converges.
 	for _, i := range failed {
-		mustRun(t, 0, nil, "publish", demoTree, fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", key, "--annotation", fmt.Sprintf("run=%d", i))
-		mustRun(t, 0, nil, "verify", fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", pub)
+		if _, err := publishRun(reg.Host, i); err != nil {
+			t.Errorf("run %d again, without faults: %v", i, err)
+		}
 	}
 	// Re-running a publish that succeeded under faults gives the same digest.
-	for i, r := range results {
-		if r.code != 0 {
+	for i, err := range errs {
+		if err != nil {
 			continue
 		}
-		again := mustRun(t, 0, nil, "publish", demoTree, fmt.Sprintf("%s/faults/app:run-%d", reg.Host, i), "--key", key, "--annotation", fmt.Sprintf("run=%d", i))
-		if want := strings.Replace(r.stdout, proxy.Host, reg.Host, 1); again.stdout != want {
-			t.Errorf("run %d again printed %q, want %q", i, again.stdout, want)
+		again, err := publishRun(reg.Host, i)
+		if err != nil || again.Digest != results[i].Digest {
+			t.Errorf("run %d again = %s, %v; want %s", i, again.Digest, err, results[i].Digest)
 		}
 		break
 	}
@@ -165,17 +141,17 @@ func TestPublishUnderRegistryFaults(t *testing.T) {
 // TestPublishStepsUnderStalls drives publish's push, sign and tag steps (the code behind `statepack publish`)
 // with a 400 ms per-request timeout through a proxy where 5% of requests stall until the client gives up, on top
 // of the other faults: a stalled request must be abandoned and retried, never hang, and no tag may point at
-// incomplete content. (The CLI has no flag for the per-request timeout, 2 minutes, hence the library call.)
+// incomplete content.
 func TestPublishStepsUnderStalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs many publishes")
 	}
 	reg := testregistry.Start(t)
-	faults := mixedFaults(faultproxy.Forever, true)
+	faults := faultproxy.Mixed(faultproxy.Forever, true)
 	faults.Stall = 0.05
 	proxy := faultproxy.Start(reg.Host, faults, 7)
 	defer proxy.Close()
-	key, pub := keyPair(t, "")
+	key, pub := keyPair(t)
 	ctx := context.Background()
 	signer, err := sign.LoadSigner(ctx, key, nil)
 	if err != nil {
@@ -185,7 +161,7 @@ func TestPublishStepsUnderStalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rendering, err := build.Render(ctx, demoTree, build.WithRoot("../../testdata/demo"))
+	rendering, err := build.Render(ctx, demoTree, build.WithRoot("testdata/demo"))
 	if err != nil || rendering.Findings.HasErrors() {
 		t.Fatalf("rendering the demo tree: %v %v", err, rendering.Findings)
 	}
@@ -193,7 +169,7 @@ func TestPublishStepsUnderStalls(t *testing.T) {
 	const runs, workers = 12, 4
 	var mu sync.Mutex
 	failed := 0
-	inParallel(runs, workers, func(i int) {
+	faultproxy.InParallel(runs, workers, func(i int) {
 		b, err := build.Package(rendering.Objects, build.WithAnnotations(map[string]string{"run": fmt.Sprint(i)}))
 		if err != nil {
 			t.Error(err)
@@ -207,7 +183,7 @@ func TestPublishStepsUnderStalls(t *testing.T) {
 		}
 		runCtx, cancel := context.WithTimeout(ctx, time.Minute) // the test's own guard: far beyond what retries need
 		defer cancel()
-		if _, err = pushSignTag(runCtx, log, target, b, signer, nil, []string{fmt.Sprintf("run-%d", i)}, false); err != nil {
+		if _, err = pushSignTag(runCtx, log, target, b, signer, nil, []string{fmt.Sprintf("run-%d", i)}, pushOptions{}); err != nil {
 			mu.Lock()
 			failed++
 			mu.Unlock()

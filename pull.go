@@ -1,4 +1,4 @@
-package cli
+package statepack
 
 import (
 	"context"
@@ -10,70 +10,83 @@ import (
 	"path/filepath"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/publish"
-	"github.com/statepack/statepack/sign"
 )
 
-// retryRead runs one idempotent step of pull, verify or copy (a resolve, a verification, a fetch, a copy by digest,
-// a tag) through retryStep, the retries of publish's steps. The transport retries a request that fails before its
-// answer; a step retry covers what fails later, such as an answer cut in the middle of its body. A step fails at
-// once, without a retry, with an answer that another try would only repeat (see permanent).
-func retryRead(ctx context.Context, log *slog.Logger, step string, fn func() error) error {
-	var final error
-	err := retryStep(ctx, log, step, func() error {
-		err := fn()
-		if err != nil && permanent(err) {
-			final = err
-			return nil // stops retryStep; final is the outcome
+// PullResult is the outcome of Pull.
+type PullResult struct {
+	// Ref is the reference with the digest it resolved to.
+	Ref    string
+	Digest string
+	// Files are the files extracted, slash-separated, sorted.
+	Files []string
+	// Annotations are the manifest's.
+	Annotations map[string]string
+	// Verified says that the signature (and the attestations asked for) verified before anything was extracted.
+	Verified bool
+}
+
+// Pull fetches the artifact ref names (a tag or a digest) and extracts its content layer into dir, which must be
+// new or empty, as Flux's source-controller takes it: layers[0], a gzip'd tar. With a verifier, the signature (and
+// the attestations it asks for) must verify first. dir receives all of the artifact or nothing: each attempt
+// extracts into a scratch directory, and only a complete extraction is moved into place. Every step reads by
+// digest and is retried on its own after a transient failure.
+func Pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadOptions) (PullResult, error) {
+	log := logger(o.Logger)
+	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
+	if err != nil {
+		return PullResult{}, err
+	}
+	var desc ocispec.Descriptor
+	if err := retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, t, ref); return err }); err != nil {
+		return PullResult{}, err
+	}
+	res := PullResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}
+	if v != nil {
+		if err := v.checkWithRetry(ctx, log, o.StepAttempts, t, desc); err != nil {
+			return res, fmt.Errorf("verifying %s before pulling: %w (nothing was extracted)", res.Ref, err)
 		}
-		return err
-	})
-	if final != nil {
-		return final
+		log.Info("signature verified", "ref", res.Ref, "attestations", len(v.attestations))
+		res.Verified = true
 	}
-	return err
+	var m ocispec.Manifest
+	if err := retryRead(ctx, log, o.StepAttempts, "fetch manifest", func() (err error) { m, _, err = t.FetchManifest(ctx, desc); return err }); err != nil {
+		return res, err
+	}
+	res.Annotations = m.Annotations
+	layer, err := ContentLayer(m, res.Ref)
+	if err != nil {
+		return res, err
+	}
+	if res.Files, err = pullLayer(ctx, log, o.StepAttempts, t, layer, dir); err != nil {
+		return res, fmt.Errorf("extracting %s into %s: %w (nothing was extracted)", res.Ref, dir, err)
+	}
+	return res, nil
 }
 
-// permanent reports the errors of reads that a retry would only repeat, beyond those retryStep never retries:
-// content that is not there or not signed, an archive Extract refuses, content that does not match its digest, a
-// destination that is not empty, signatures a copy would drop, the caller's mistakes, and any answer of the
-// registry in 4xx but 408 and 429.
-func permanent(err error) bool {
-	var usage *usageError
-	var er *errcode.ErrorResponse
-	switch {
-	case errors.Is(err, publish.ErrNotFound), errors.Is(err, sign.ErrNoSignature),
-		errors.Is(err, publish.ErrUnsafeArchive), errors.Is(err, publish.ErrTooLarge),
-		errors.Is(err, publish.ErrSignatureConflict), errors.Is(err, content.ErrMismatchedDigest),
-		errors.Is(err, fs.ErrExist), errors.As(err, &usage):
-		return true
-	case errors.As(err, &er):
-		return er.StatusCode >= 400 && er.StatusCode < 500 && er.StatusCode != 408 && er.StatusCode != 429
+// ContentLayer picks the layer Flux would take: layers[0], which must be a gzip'd tar.
+func ContentLayer(m ocispec.Manifest, ref string) (ocispec.Descriptor, error) {
+	if len(m.Layers) == 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("%s has no layers: it is not a statepack artifact", ref)
 	}
-	return false
-}
-
-// verifyWithRetry verifies desc's signatures (and attestations, when asked) in t, reading again after a transient
-// failure; a signature that does not verify is not retried.
-func (c *checker) verifyWithRetry(ctx context.Context, log *slog.Logger, t *publish.Target, desc ocispec.Descriptor) (*sign.Verification, error) {
-	var v *sign.Verification
-	err := retryRead(ctx, log, "verify", func() (err error) {
-		v, err = c.verify(ctx, t.Storage(), desc)
-		return err
-	})
-	return v, err
+	l := m.Layers[0]
+	switch l.MediaType {
+	case build.LayerMediaType, build.FluxLayerMediaType:
+		return l, nil
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s: layer 0 has media type %q, not a gzip'd tar of manifests (%s or %s)",
+		ref, l.MediaType, build.LayerMediaType, build.FluxLayerMediaType)
 }
 
 // pullLayer fetches layer from t and extracts it into dir, which must be new or empty, retrying a fetch or an
 // extraction that fails on the way. Each attempt extracts into a fresh directory beside dir (in it, when dir
 // exists), and only a complete extraction is moved into place: dir never holds part of an artifact, whatever
 // attempt fails. On failure, nothing is left behind, not even the parents of dir that pullLayer created.
-func pullLayer(ctx context.Context, log *slog.Logger, t *publish.Target, layer ocispec.Descriptor, dir string) (files []string, err error) {
+func pullLayer(ctx context.Context, log *slog.Logger, attempts int, t *publish.Target, layer ocispec.Descriptor, dir string) (files []string, err error) {
 	if dir == "" {
-		return nil, errors.New("the destination directory is not named")
+		return nil, invalidf("the destination directory is not named")
 	}
 	dir = filepath.Clean(dir)
 	exists, err := emptyDir(dir)
@@ -97,7 +110,7 @@ func pullLayer(ctx context.Context, log *slog.Logger, t *publish.Target, layer o
 	}()
 
 	var scratch string
-	err = retryRead(ctx, log, "fetch and extract", func() error {
+	err = retryRead(ctx, log, attempts, "fetch and extract", func() error {
 		tmp, err := os.MkdirTemp(scratchParent, ".statepack-pull-*")
 		if err != nil {
 			return fmt.Errorf("making a scratch directory: %w", err)

@@ -1,0 +1,140 @@
+package statepack
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/objdiff"
+	"github.com/statepack/statepack/internal/testtree"
+	"github.com/statepack/statepack/publish"
+)
+
+// TestDiffReadsArchivesAlike checks that reading an archive in memory as two streams gives the objects that
+// extracting it and rendering the directory gives, byte for byte, or falls back to that.
+func TestDiffReadsArchivesAlike(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		fallback bool // the shortcut must not be taken
+		wantErr  string
+	}{
+		{name: "statepack files", files: map[string]string{
+			"configmap_shop_settings.yaml":  "apiVersion: v1\ndata:\n  LOG_LEVEL: info\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
+			"namespace_shop.yaml":           "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+			"deployment.apps_shop_web.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 2\n",
+			"configmap_shop_url.yaml":       "apiVersion: v1\ndata:\n  URL: https://x.example.com/?a=1&b=2\nkind: ConfigMap\nmetadata:\n  name: url\n  namespace: shop\n",
+			"serviceaccount_shop_robot.yml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: shop}\n",
+			"sub/dir/more.yaml":             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: more\n  namespace: shop\n",
+			"sub/.hidden/ignored.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hidden}\n",
+			"README.md":                     "# not a manifest\n",
+			"values.json":                   `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json"}}{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json2"}}`,
+			"empty.yaml":                    "",
+			"comments.yaml":                 "# nothing but a comment\n---\n",
+		}},
+		{name: "byte-order marks and CRLF", files: map[string]string{
+			"a.yaml": "\xef\xbb\xbfapiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n",
+			"b.json": "\xef\xbb\xbf{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}",
+		}},
+		{name: "block scalar at the end of a file without a line end", files: map[string]string{
+			"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  script: |\n    echo hi",
+			"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+		}},
+		{name: "anchors stay in their file", files: map[string]string{
+			"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &l {x: y}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a2\n  labels: *l\n",
+			"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: *l\n",
+		}, fallback: true, wantErr: "b.yaml"},
+		{name: "syntax error", files: map[string]string{
+			"good.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\n",
+			"bad.yaml":  "kind: [unclosed\n",
+		}, fallback: true, wantErr: "bad.yaml"},
+	}
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			blob, err := testtree.TarGz(nil, tc.files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := objdiff.ReadArchive(bytes.NewReader(blob), objdiff.Limits{MaxFiles: 1000, MaxTotal: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, ok, err := decodeBatched(ctx, files)
+			if err != nil || ok == tc.fallback {
+				t.Fatalf("decodeBatched() = ok %v, %v; want ok %v", ok, err, !tc.fallback)
+			}
+			// The reference: extract and render, as pull and Flux would see the files.
+			dir := filepath.Join(t.TempDir(), "x")
+			if _, err := publish.Extract(bytes.NewReader(blob), dir, publish.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := build.Render(ctx, dir, build.WithRoot(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readLayerObjects(ctx, log, blob)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !r.Findings.HasErrors() {
+					t.Fatalf("readLayerObjects() = %v, want an error naming %s (render: %v)", err, tc.wantErr, r.Findings)
+				}
+				return
+			}
+			if err != nil || r.Findings.HasErrors() {
+				t.Fatalf("readLayerObjects() = %v; render: %v", err, r.Findings)
+			}
+			if a, b := objectSet(got), objectSet(r.Objects); !slices.Equal(a, b) {
+				t.Errorf("objects read in memory:\n%s\nobjects rendered from the extracted files:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+			}
+			if ok && !slices.Equal(objectSet(fast), objectSet(r.Objects)) {
+				t.Errorf("the shortcut decodes other objects than the render")
+			}
+		})
+	}
+}
+
+// TestDiffNeverBuildsAnArtifactsKustomization checks that an artifact is read as data: a kustomization in it is
+// left out, never built, whichever way the archive is read (issue #15: a kustomization naming a remote base made
+// diff fetch it and print what came back).
+func TestDiffNeverBuildsAnArtifactsKustomization(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	for name, extra := range map[string]map[string]string{
+		"in memory":    {},
+		"file by file": {"bad.yaml": "kind: [unclosed\n"}, // a syntax error forces the fallback
+	} {
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{
+				"app/kustomization.yaml": "resources: [cm.yaml, https://example.invalid/remote.yaml]\nnamePrefix: p-\n",
+				"app/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+				"Kustomization":          "resources: [app]\n",
+			}
+			for k, v := range extra {
+				files[k] = v
+			}
+			blob, err := testtree.TarGz(nil, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := readLayerObjects(ctx, log, blob)
+			if len(extra) > 0 {
+				if err == nil || !strings.Contains(err.Error(), "bad.yaml") || strings.Contains(err.Error(), "kustomiz") {
+					t.Fatalf("readLayerObjects() = %v, want only the syntax error of bad.yaml", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := objectSet(objs); len(got) != 1 || !strings.HasPrefix(got[0], "ConfigMap/a\n") {
+				t.Errorf("readLayerObjects() = %q, want the ConfigMap as it is, unprefixed: the kustomization is data", got)
+			}
+		})
+	}
+}

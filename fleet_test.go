@@ -1,0 +1,91 @@
+package statepack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	head := "apiVersion: statepack.dev/v1alpha1\nkind: Config\n"
+	tests := []struct {
+		name, in string
+		wantErr  string
+		check    func(t *testing.T, cfg *Config)
+	}{
+		{name: "defaults merge", in: head + "defaults:\n  ref: localhost:5000/fleet/x\n  tags: [main]\n  annotations: {team: platform}\n  validate: {allow: [image-unpinned]}\n" +
+			"targets:\n- name: a\n  path: a\n- name: b\n  path: b\n  ref: localhost:5000/fleet/b:v1\n  tags: []\n  annotations: {team: apps, extra: x}\n",
+			check: func(t *testing.T, cfg *Config) {
+				a, b := cfg.Targets[0], cfg.Targets[1]
+				if a.Ref != "localhost:5000/fleet/x" || !slices.Equal(a.Tags, []string{"main"}) || a.Annotations["team"] != "platform" || a.Validate == nil {
+					t.Errorf("target a = %+v, want the defaults", a)
+				}
+				if b.Ref != "localhost:5000/fleet/b:v1" || len(b.Tags) != 0 || b.Annotations["team"] != "apps" || b.Annotations["extra"] != "x" {
+					t.Errorf("target b = %+v, want its own values over the defaults", b)
+				}
+			}},
+		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `unknown field "tagz"`},
+		{name: "wrong kind", in: "apiVersion: v1\nkind: ConfigMap\ntargets: []\n", wantErr: "apiVersion/kind must be statepack.dev/v1alpha1/Config"},
+		{name: "no targets", in: head, wantErr: "no targets"},
+		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `"a" is defined twice`},
+		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `"a" has no ref`},
+		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
+		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
+		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
+		{name: "bad signature format", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, sign: {key: k, format: cbor}}\n", wantErr: `target "a": sign.format "cbor": use legacy, bundle or both`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseConfig() = %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, cfg)
+		})
+	}
+}
+
+// FuzzParseConfig checks that no config file makes the parser panic, and that an accepted config has named,
+// routable targets.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n- {name: a, path: a}\n"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: ., ref: 'oci:dist:v1', sign: {key: k}, validate: {allow: [x]}}]\n"))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		for _, tg := range cfg.Targets {
+			if tg.Name == "" || tg.Path == "" || tg.Ref == "" {
+				t.Fatalf("accepted a target without name, path or ref: %+v", tg)
+			}
+		}
+	})
+}
+
+func TestShardsPartitionTargets(t *testing.T) {
+	names := []string{}
+	for i := 0; i < 40; i++ {
+		names = append(names, "cluster-"+string(rune('a'+i%26))+string(rune('a'+i/26)))
+	}
+	seen := map[string]int{}
+	for k := 1; k <= 4; k++ {
+		for _, n := range names {
+			if ShardOf(n, 4) == k {
+				seen[n]++
+			}
+		}
+	}
+	for _, n := range names {
+		if seen[n] != 1 {
+			t.Errorf("target %s is in %d shards, want exactly 1", n, seen[n])
+		}
+	}
+}

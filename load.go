@@ -1,0 +1,345 @@
+package statepack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/gitmeta"
+	"github.com/statepack/statepack/internal/schema"
+)
+
+// LoadOptions say how a tree is rendered and validated. The zero value renders with the defaults of `statepack
+// render`: the root is the git work tree that holds the path, no remote bases, the policies and the built-in
+// schemas of DefaultKubernetesVersion on.
+type LoadOptions struct {
+	// Root is the source root: no file outside it is read. "" means the git work tree that holds the path, else the
+	// working directory when it holds the path, else the path.
+	Root string
+	// AllowRemote lets kustomizations fetch remote bases over the network.
+	AllowRemote bool
+	// MaxFileSize is the largest source file read, in bytes; 0 means build.DefaultMaxFileSize.
+	MaxFileSize int64
+	// Allow turns off policies by their IDs (build.PolicyIDs).
+	Allow []string
+	// ExternalNamespaces exist outside the tree.
+	ExternalNamespaces []string
+	// KubernetesVersion is the Kubernetes version whose schemas built-in kinds are validated against; "" means
+	// DefaultKubernetesVersion.
+	KubernetesVersion string
+	// CRDDirs hold CustomResourceDefinitions to validate custom resources against; later ones win, and CRDs in the
+	// tree beat them all.
+	CRDDirs []string
+	// SchemaCacheDir is a directory of CRDs kept between runs, below CRDDirs in precedence; "" means none.
+	SchemaCacheDir string
+	// Strict makes a kind with no schema an error instead of a warning.
+	Strict bool
+	// PlaceWarnings renders a kustomized tree a second time, with source positions, when a warning lacks one, not
+	// only an error (errors are always placed): what validate does, since findings are what it is asked for.
+	PlaceWarnings bool
+	// Context gives the branch of a detached checkout (RefName), for the git metadata.
+	Context BuildContext
+	// Logger receives debug and info logs; nil means none.
+	Logger *slog.Logger
+}
+
+// DefaultKubernetesVersion is the Kubernetes version whose schemas validate built-in kinds by default.
+const DefaultKubernetesVersion = schema.DefaultKubernetesVersion
+
+// KubernetesVersions lists the Kubernetes versions whose schemas are built in.
+func KubernetesVersions() []string { return schema.Versions() }
+
+func (o *LoadOptions) kubernetesVersion() string {
+	if o.KubernetesVersion == "" {
+		return DefaultKubernetesVersion
+	}
+	return o.KubernetesVersion
+}
+
+// GitInfo is what statepack reads of the git work tree that holds a source.
+type GitInfo = gitmeta.Info
+
+// Source is a tree, rendered and validated by Load (or only located, by Locate).
+type Source struct {
+	// Path is the tree's directory, as given.
+	Path string
+	// Root is the source root, as given or as chosen (see LoadOptions.Root).
+	Root string
+	// Rendering is the render; nil for a Source from Locate.
+	Rendering *build.Rendering
+	// Findings are the render's and the validators' findings, sorted.
+	Findings build.Findings
+	// Git is the work tree's metadata; nil outside a git work tree.
+	Git *GitInfo
+
+	opts LoadOptions
+}
+
+// Objects are the rendered objects.
+func (s *Source) Objects() []build.Object {
+	if s.Rendering == nil {
+		return nil
+	}
+	return s.Rendering.Objects
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Load renders and validates the tree at path: structural checks, the policies and the schemas. Findings come back
+// in the Source, not as an error, so that the caller decides how to report them (FindingsError makes one). Objects
+// from kustomize carry source positions only when a finding needs placing: a tree with errors (or, with
+// PlaceWarnings, warnings) that lack a line is rendered a second time with kustomize's origin annotations.
+func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
+	s, err := Locate(path, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxFileSize < 0 {
+		return nil, invalidf("the largest file size must be positive, got %d", o.MaxFileSize)
+	}
+	validators, err := o.validators()
+	if err != nil {
+		return nil, err
+	}
+	opts := []build.RenderOption{build.WithRoot(s.Root), build.WithAllowRemote(o.AllowRemote)}
+	if o.MaxFileSize > 0 {
+		opts = append(opts, build.WithMaxFileSize(o.MaxFileSize))
+	}
+	if err := s.render(ctx, validators, opts...); err != nil {
+		return nil, err
+	}
+	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
+	// only a tree with findings to place is rendered a second time, with positions. Kustomize may have built a
+	// subdirectory of a plain tree as well as the tree itself.
+	if s.Rendering.Kustomized && slices.ContainsFunc(s.Findings, func(f build.Finding) bool {
+		return f.Line == 0 && f.Object != nil && (o.PlaceWarnings || f.Severity == build.SeverityError)
+	}) {
+		logger(o.Logger).Debug("rendering again with source positions to place the findings")
+		if err := s.render(ctx, validators, append(opts, build.WithSourcePositions(true))...); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Source) render(ctx context.Context, validators []build.Validator, opts ...build.RenderOption) error {
+	r, err := build.Render(ctx, s.Path, opts...)
+	if errors.Is(err, build.ErrInvalidInput) {
+		return &invalidOption{err} // the path is not a directory, or lies outside the root
+	}
+	if err != nil {
+		return err
+	}
+	s.Rendering = r
+	s.Findings = r.Findings
+	if !r.Findings.HasErrors() {
+		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
+		s.Findings.Sort()
+	}
+	return nil
+}
+
+// validators are the checks beyond the structural ones: policies, then schemas.
+func (o *LoadOptions) validators() ([]build.Validator, error) {
+	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.Allow, ExternalNamespaces: o.ExternalNamespaces})
+	if err != nil {
+		return nil, &invalidOption{err}
+	}
+	// Later directories take precedence: the cache first, then the CRD directories; CRDs in the tree beat both.
+	var dirs []string
+	if o.SchemaCacheDir != "" {
+		dirs = append(dirs, o.SchemaCacheDir)
+	}
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(append(dirs, o.CRDDirs...)), schema.Strict(o.Strict))
+	if err != nil {
+		return nil, &invalidOption{err}
+	}
+	return []build.Validator{policies, schemas}, nil
+}
+
+// Locate checks path, reads its git metadata and decides the source root, without rendering.
+func Locate(path string, o LoadOptions) (*Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, invalidf("source %s: %w", path, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return nil, invalidf("source %s is not a directory: give the directory that holds the manifests or the kustomization", path)
+	}
+	s := &Source{Path: path, opts: o}
+	info, err := gitmeta.Read(path, o.Context.RefName)
+	switch {
+	case errors.Is(err, gitmeta.ErrNotRepository):
+		logger(o.Logger).Debug("source is not in a git work tree", "path", path)
+	case err != nil:
+		logger(o.Logger).Warn("reading git metadata", "error", err)
+	default:
+		s.Git = info
+	}
+	s.Root = o.Root
+	if s.Root == "" {
+		s.Root = defaultRoot(path, s.Git)
+	}
+	return s, nil
+}
+
+// defaultRoot picks the source root: the git work tree, else the working directory when it holds path, else path.
+func defaultRoot(path string, info *GitInfo) string {
+	abs, _ := filepath.Abs(path)
+	if info != nil && info.TopLevel != "" {
+		return info.TopLevel
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return wd
+		}
+	}
+	return abs
+}
+
+// RelPath is the tree's path relative to the source root, slash-separated, both with symlinks resolved; the path
+// as given when that fails.
+func (s *Source) RelPath() string {
+	abs, err := filepath.Abs(s.Path)
+	if err != nil {
+		return filepath.ToSlash(s.Path)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		if realRoot, err := filepath.EvalSymlinks(s.Root); err == nil {
+			if r, err := filepath.Rel(realRoot, real); err == nil {
+				return filepath.ToSlash(r)
+			}
+		}
+	}
+	return filepath.ToSlash(s.Path)
+}
+
+// FindingsError returns a *build.FindingsError (which wraps build.ErrInvalidInput) when the findings hold an error,
+// else nil.
+func (s *Source) FindingsError() error {
+	if !s.Findings.HasErrors() {
+		return nil
+	}
+	return &build.FindingsError{Findings: s.Findings}
+}
+
+// PackageOptions shape the artifact of a tree.
+type PackageOptions struct {
+	// LayerMediaType is build.LayerMediaType (the default, for Flux and Argo CD) or build.FluxLayerMediaType.
+	LayerMediaType string
+	// Annotations are added to the manifest's; they win over the git annotations.
+	Annotations map[string]string
+}
+
+func (o PackageOptions) layerMediaType() string {
+	if o.LayerMediaType == "" {
+		return build.LayerMediaType
+	}
+	return o.LayerMediaType
+}
+
+// Check refuses a layer media type other than the two a consumer takes, and a creation time that is not RFC 3339
+// in UTC.
+func (o PackageOptions) Check() error {
+	if mt := o.layerMediaType(); mt != build.LayerMediaType && mt != build.FluxLayerMediaType {
+		return invalidf("--layer-media-type %q is not supported: use %s (default, Flux and Argo CD) or %s (Flux only)",
+			mt, build.LayerMediaType, build.FluxLayerMediaType)
+	}
+	if v, ok := o.Annotations[build.AnnotationCreated]; ok {
+		if t, err := time.Parse(time.RFC3339, v); err != nil || t.Location() != time.UTC {
+			return invalidf("--annotation %s=%q must be an RFC 3339 time in UTC, like 2024-05-01T12:00:00Z", build.AnnotationCreated, v)
+		}
+	}
+	for k := range o.Annotations {
+		if k == "" {
+			return invalidf("an annotation has an empty key")
+		}
+	}
+	return nil
+}
+
+// settings describes everything besides the input files that shapes the artifact of a tree: the tool version,
+// where the tree is, how it is rendered and validated, the layer type and the user's annotations. The git
+// annotations (revision, created, source) are left out on purpose: an incremental publish keeps the artifact of
+// the last commit that changed the target.
+func (s *Source) settings(version string, p PackageOptions) string {
+	o := s.opts
+	annotations := make([]string, 0, len(p.Annotations))
+	for k, v := range p.Annotations {
+		annotations = append(annotations, k+"="+v)
+	}
+	return strings.Join([]string{
+		"version=" + version,
+		"path=" + s.RelPath(),
+		fmt.Sprintf("allowRemote=%v", o.AllowRemote),
+		"allow=" + strings.Join(slices.Sorted(slices.Values(o.Allow)), ","),
+		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.ExternalNamespaces)), ","),
+		"kubernetesVersion=" + o.kubernetesVersion(),
+		"crdDirs=" + strings.Join(o.CRDDirs, ","),
+		fmt.Sprintf("strict=%v", o.Strict),
+		"layerMediaType=" + p.layerMediaType(),
+		"annotations=" + strings.Join(slices.Sorted(slices.Values(annotations)), "\x00"),
+	}, "\n")
+}
+
+// annotations are the manifest annotations of the source: git metadata, the build context's SOURCE_DATE_EPOCH, and
+// the caller's.
+func (s *Source) annotations(bc BuildContext, log *slog.Logger, p PackageOptions) map[string]string {
+	a := map[string]string{}
+	var missing []string
+	if s.Git != nil {
+		if s.Git.Source != "" {
+			a[build.AnnotationSource] = s.Git.Source
+		} else {
+			missing = append(missing, build.AnnotationSource+" (the repository has no remote)")
+		}
+		a[build.AnnotationRevision] = s.Git.Revision
+		a[build.AnnotationCreated] = s.Git.CommitTime.Format(time.RFC3339)
+	} else {
+		missing = append(missing, build.AnnotationSource, build.AnnotationRevision)
+	}
+	if bc.SourceDateEpoch != nil {
+		a[build.AnnotationCreated] = bc.SourceDateEpoch.UTC().Format(time.RFC3339)
+	} else if s.Git == nil {
+		missing = append(missing, build.AnnotationCreated+" (set SOURCE_DATE_EPOCH)")
+	}
+	for k, v := range p.Annotations {
+		a[k] = v
+	}
+	if len(missing) > 0 {
+		reason := "not in a git work tree"
+		if s.Git != nil {
+			reason = "git metadata incomplete"
+		}
+		logger(log).Info(reason+": annotations left out", "annotations", strings.Join(missing, ", "))
+	}
+	return a
+}
+
+// Bundle packages a source that has no error findings, with the git annotations, bc's creation time and the
+// caller's annotations; extra options (the inputs, say) are passed on to build.Package.
+func (s *Source) Bundle(bc BuildContext, p PackageOptions, log *slog.Logger, extra ...build.PackageOption) (*build.Bundle, error) {
+	if s.Rendering == nil {
+		return nil, errors.New("packaging a source that was not loaded")
+	}
+	if err := s.FindingsError(); err != nil {
+		return nil, err
+	}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	opts := []build.PackageOption{build.WithLayerMediaType(p.layerMediaType()), build.WithAnnotations(s.annotations(bc, log, p))}
+	return build.Package(s.Rendering.Objects, append(opts, extra...)...)
+}
