@@ -147,11 +147,9 @@ func isKustomizationName(name string) bool {
 // many file systems (a file per object), so it first reads the archive in memory and hands build's decoder all
 // YAML files as one stream and all JSON files as another, which decodes to the same objects as reading them one by
 // one. It falls back to extracting the files and reading the directory, which names the archive's own files in
-// errors, whenever the shortcut would not be exactly that: an archive that ReadArchive refuses, or files that do
-// not decode.
+// errors, whenever the shortcut would not be exactly that: files that do not decode.
 func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]build.Object, error) {
-	limits := objdiff.Limits{MaxFiles: 100_000, MaxTotal: 1 << 30} // publish.Extract's defaults
-	files, err := objdiff.ReadArchive(bytes.NewReader(blob), limits)
+	files, err := publish.ReadArchive(bytes.NewReader(blob), publish.Limits{})
 	if err == nil {
 		for _, f := range files {
 			if isKustomizationName(f.Name) {
@@ -200,7 +198,7 @@ func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]bui
 
 // decodeBatched decodes the manifest files of an archive as two streams; ok is false when the result would not be
 // what reading the extracted files gives (see readLayerObjects). Kustomizations are left out.
-func decodeBatched(ctx context.Context, files []objdiff.File) (objs []build.Object, ok bool, err error) {
+func decodeBatched(ctx context.Context, files []publish.File) (objs []build.Object, ok bool, err error) {
 	tmp, err := os.MkdirTemp("", "statepack-diff-")
 	if err != nil {
 		return nil, false, err
@@ -257,7 +255,7 @@ func decodeBatched(ctx context.Context, files []objdiff.File) (objs []build.Obje
 func diffObjects(objs []build.Object) []objdiff.Object {
 	out := make([]objdiff.Object, len(objs))
 	for i, obj := range objs {
-		out[i] = objdiff.Object{ID: objdiff.ID(obj.ID), YAML: obj.YAML}
+		out[i] = objdiff.Object{ID: obj.ID, YAML: obj.YAML}
 	}
 	return out
 }

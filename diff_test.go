@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/statepack/statepack/build"
-	"github.com/statepack/statepack/internal/objdiff"
 	"github.com/statepack/statepack/internal/testtree"
 	"github.com/statepack/statepack/publish"
 )
@@ -62,7 +61,7 @@ func TestDiffReadsArchivesAlike(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := objdiff.ReadArchive(bytes.NewReader(blob), objdiff.Limits{MaxFiles: 1000, MaxTotal: 1 << 20})
+			files, err := publish.ReadArchive(bytes.NewReader(blob), publish.Limits{MaxFiles: 1000, MaxTotal: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}

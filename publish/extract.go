@@ -143,16 +143,116 @@ type extractor struct {
 	limits      Limits
 	written     map[string]bool
 	createdDirs []string
-	total       int64
 }
 
 func (x *extractor) extract(r io.Reader) error {
+	return walkArchive(r, x.limits, func(name string) error {
+		return x.mkdirs(name)
+	}, func(name string, h *tar.Header, body io.Reader) error {
+		if dirName := path.Dir(name); dirName != "." {
+			if err := x.mkdirs(dirName); err != nil {
+				return err
+			}
+		}
+		if fi, err := x.root.Lstat(name); err == nil {
+			// Only with Overwrite can something be there: replace it, never write through it.
+			if fi.IsDir() {
+				return fmt.Errorf("would replace the directory %s", name)
+			}
+			if err := x.root.Remove(name); err != nil {
+				return fmt.Errorf("cannot replace %s: %v", name, err)
+			}
+		}
+		f, err := x.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		x.written[name] = true
+		written, err := io.Copy(f, body)
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+		if err == nil && written != h.Size {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return &entryIOError{err}
+		}
+		return nil
+	})
+}
+
+// entryIOError is a failure to write an entry that is not the archive's fault.
+type entryIOError struct{ err error }
+
+func (e *entryIOError) Error() string { return e.err.Error() }
+func (e *entryIOError) Unwrap() error { return e.err }
+
+// File is one regular file of an archive read into memory.
+type File struct {
+	// Name is slash-separated, cleaned and relative ("deploy/app.yaml").
+	Name string
+	Data []byte
+}
+
+// ReadArchive reads a gzip'd tar (a statepack layer) into memory and returns its regular files, sorted by name: the
+// way to look at an artifact's layer without writing to disk. It refuses exactly what Extract refuses, with the
+// same errors (ErrUnsafeArchive, ErrTooLarge), and reads r to its end so that a verifying reader gets to check.
+// Directories and pax global headers are skipped.
+func ReadArchive(r io.Reader, l Limits) ([]File, error) {
+	var files []File
+	err := walkArchive(r, l.withDefaults(), func(string) error { return nil }, func(name string, h *tar.Header, body io.Reader) error {
+		data := make([]byte, h.Size)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return &entryIOError{err}
+		}
+		files = append(files, File{Name: name, Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	return files, nil
+}
+
+// checkPlace refuses an entry that would go through a file of the archive, or a file that would take the place of
+// one of its directories, and records the directories name implies. seen holds the files so far.
+func checkPlace(name string, dir bool, seen, isDir map[string]bool) error {
+	parts := strings.Split(name, "/")
+	for i := 1; i <= len(parts); i++ {
+		p := strings.Join(parts[:i], "/")
+		if i == len(parts) && !dir {
+			if isDir[p] {
+				return fmt.Errorf("would replace the directory %s", p)
+			}
+			break
+		}
+		if seen[p] {
+			return fmt.Errorf("goes through %s, which is not a directory", p)
+		}
+		isDir[p] = true
+	}
+	return nil
+}
+
+// walkArchive reads a gzip'd tar and checks every entry by the rules of Extract — only regular files and
+// directories, clean relative names, no name twice, within the limits — before it hands a directory to dir and a
+// regular file (its cleaned name, its header, a reader of exactly its body) to file. An error of dir or file is
+// the entry's: it is reported as ErrUnsafeArchive, unless it is an entryIOError (the destination's trouble).
+func walkArchive(r io.Reader, l Limits, dir func(name string) error, file func(name string, h *tar.Header, body io.Reader) error) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("reading the archive: it is not gzip: %w", err)
 	}
 	defer zr.Close()
 	tr := tar.NewReader(zr)
+	seen := map[string]bool{}
+	isDir := map[string]bool{} // every directory the archive makes, named or implied, so that a file never takes one's place
+	var total int64
 	for n := 1; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -161,12 +261,59 @@ func (x *extractor) extract(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("reading the archive: %w", err)
 		}
-		if n > x.limits.MaxFiles {
-			return fmt.Errorf("%w: the archive has more than %d entries (at %q)", ErrTooLarge, x.limits.MaxFiles, h.Name)
+		if n > l.MaxFiles {
+			return fmt.Errorf("%w: the archive has more than %d entries (at %q)", ErrTooLarge, l.MaxFiles, h.Name)
 		}
-		if err := x.entry(tr, h); err != nil {
-			return err
+		unsafe := func(format string, args ...any) error {
+			return fmt.Errorf("%w: entry %q %s", ErrUnsafeArchive, h.Name, fmt.Sprintf(format, args...))
 		}
+		entryErr := func(err error) error {
+			var ioErr *entryIOError
+			if errors.As(err, &ioErr) {
+				return fmt.Errorf("extracting entry %q: %w", h.Name, ioErr.err)
+			}
+			return unsafe("%v", err)
+		}
+		switch h.Typeflag {
+		case tar.TypeXGlobalHeader:
+			continue // metadata for the entries that follow (git archive writes one); Go's reader applies it
+		case tar.TypeReg, tar.TypeDir:
+		default:
+			return unsafe("is a %s, not a regular file or directory", typeName(h.Typeflag))
+		}
+		name, err := safeName(h.Name)
+		if err != nil {
+			return unsafe("%v", err)
+		}
+		if name != "." {
+			if err := checkPlace(name, h.Typeflag == tar.TypeDir, seen, isDir); err != nil {
+				return unsafe("%v", err)
+			}
+		}
+		if h.Typeflag == tar.TypeDir {
+			if name == "." {
+				continue // the destination itself, as `tar -C dir .` writes it
+			}
+			if err := dir(name); err != nil {
+				return entryErr(err)
+			}
+			continue
+		}
+		switch {
+		case name == ".":
+			return unsafe("names the destination directory itself")
+		case h.Size < 0 || h.Size > l.MaxFileSize:
+			return fmt.Errorf("%w: entry %q is %d bytes, more than the limit of %d", ErrTooLarge, h.Name, h.Size, l.MaxFileSize)
+		case total+h.Size > l.MaxTotal:
+			return fmt.Errorf("%w: entry %q takes the archive past %d bytes uncompressed", ErrTooLarge, h.Name, l.MaxTotal)
+		case seen[name]:
+			return unsafe("appears twice in the archive")
+		}
+		seen[name] = true
+		if err := file(name, h, io.LimitReader(tr, h.Size)); err != nil {
+			return entryErr(err)
+		}
+		total += h.Size
 	}
 	// Read what follows the end-of-archive marker, up to a bound: the gzip trailer (checksum) and whatever the
 	// reader under it still holds, so that a verifying reader reaches its end.
@@ -177,78 +324,6 @@ func (x *extractor) extract(r io.Reader) error {
 	if trailing > maxTrailing {
 		return fmt.Errorf("%w: more than %d bytes follow the end of the archive", ErrTooLarge, maxTrailing)
 	}
-	return nil
-}
-
-func (x *extractor) entry(tr *tar.Reader, h *tar.Header) error {
-	unsafe := func(format string, args ...any) error {
-		return fmt.Errorf("%w: entry %q %s", ErrUnsafeArchive, h.Name, fmt.Sprintf(format, args...))
-	}
-	switch h.Typeflag {
-	case tar.TypeXGlobalHeader:
-		return nil // metadata for the entries that follow (git archive writes one); Go's reader applies it
-	case tar.TypeReg, tar.TypeDir:
-	default:
-		return unsafe("is a %s, not a regular file or directory", typeName(h.Typeflag))
-	}
-	name, err := safeName(h.Name)
-	if err != nil {
-		return unsafe("%v", err)
-	}
-	if h.Typeflag == tar.TypeDir {
-		if name == "." {
-			return nil // the destination itself, as `tar -C dir .` writes it
-		}
-		if err := x.mkdirs(name); err != nil {
-			return unsafe("%v", err)
-		}
-		return nil
-	}
-	if name == "." {
-		return unsafe("names the destination directory itself")
-	}
-	if h.Size > x.limits.MaxFileSize {
-		return fmt.Errorf("%w: entry %q is %d bytes, more than the limit of %d", ErrTooLarge, h.Name, h.Size, x.limits.MaxFileSize)
-	}
-	if x.total+h.Size > x.limits.MaxTotal {
-		return fmt.Errorf("%w: entry %q takes the archive past %d bytes uncompressed", ErrTooLarge, h.Name, x.limits.MaxTotal)
-	}
-	if x.written[name] {
-		return unsafe("appears twice in the archive")
-	}
-	if dirName := path.Dir(name); dirName != "." {
-		if err := x.mkdirs(dirName); err != nil {
-			return unsafe("%v", err)
-		}
-	}
-	if fi, err := x.root.Lstat(name); err == nil {
-		// Only with Overwrite can something be there: replace it, never write through it.
-		if fi.IsDir() {
-			return unsafe("would replace the directory %s", name)
-		}
-		if err := x.root.Remove(name); err != nil {
-			return unsafe("cannot replace %s: %v", name, err)
-		}
-	}
-	f, err := x.root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return unsafe("%v", err)
-	}
-	x.written[name] = true
-	written, err := io.Copy(f, io.LimitReader(tr, h.Size))
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err != nil {
-		return fmt.Errorf("extracting entry %q: %w", h.Name, err)
-	}
-	if written != h.Size {
-		return fmt.Errorf("extracting entry %q: %w", h.Name, io.ErrUnexpectedEOF)
-	}
-	x.total += written
 	return nil
 }
 

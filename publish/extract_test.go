@@ -228,6 +228,10 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 			if tc.name == "gzip bomb" && in.n > int64(len(tc.archive))/100 {
 				t.Errorf("Extract() read %d of the bomb's %d compressed bytes before refusing it", in.n, len(tc.archive))
 			}
+			// Reading into memory refuses the same archive the same way.
+			if read, err := ReadArchive(bytes.NewReader(tc.archive), tc.limits); !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("ReadArchive() = %d files, %v; want %v containing %q", len(read), err, tc.want, tc.wantMsg)
+			}
 		})
 	}
 }
@@ -271,12 +275,32 @@ func FuzzExtract(f *testing.F) {
 	f.Add(tarGz(f, entry{name: "h", typ: tar.TypeLink, linkname: "a"}))
 	f.Add(tarGz(f, entry{name: "d/", typ: tar.TypeDir}, entry{name: "d/x", body: "x"}, entry{name: "d", body: "x"}))
 	f.Add(tarGz(f, entry{name: "a", body: "1"}, entry{name: "a", body: "2"}))
+	f.Add(tarGz(f, entry{name: "a", body: "1"}, entry{name: "a/b", body: "2"}))
+	f.Add(tarGz(f, entry{name: "a/b", body: "1"}, entry{name: "a", body: "2"}))
 	f.Add(tarGz(f, entry{name: "big", size: 2 << 20}))
 	f.Add([]byte{0x1f, 0x8b})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		dir := filepath.Join(parent, "out")
-		files, err := Extract(bytes.NewReader(data), dir, Limits{MaxTotal: 1 << 20, MaxFileSize: 1 << 20, MaxFiles: 100})
+		limits := Limits{MaxTotal: 1 << 20, MaxFileSize: 1 << 20, MaxFiles: 100}
+		files, err := Extract(bytes.NewReader(data), dir, limits)
+		// ReadArchive refuses what Extract refuses and reads what it writes: one set of rules for both.
+		read, readErr := ReadArchive(bytes.NewReader(data), limits)
+		if (err == nil) != (readErr == nil) {
+			t.Fatalf("Extract() = %v but ReadArchive() = %v: they must agree", err, readErr)
+		}
+		if err == nil {
+			names := make([]string, len(read))
+			for i, f := range read {
+				names[i] = f.Name
+				if got, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Name))); !bytes.Equal(got, f.Data) {
+					t.Fatalf("ReadArchive() read %q as %q, Extract() wrote %q", f.Name, f.Data, got)
+				}
+			}
+			if !slices.Equal(names, files) {
+				t.Fatalf("ReadArchive() files %q, Extract() files %q", names, files)
+			}
+		}
 		entries, _ := os.ReadDir(parent)
 		for _, e := range entries {
 			if e.Name() != "out" {

@@ -314,9 +314,6 @@ func (a *actionRun) readInputs() error {
 		return nil // validation only: signing and credentials do not matter
 	}
 	if c.sign == signKeyless {
-		if loadKeylessSigner == nil {
-			return usagef("sign: keyless: keyless signing is not available in this build yet: set sign: key (with key and key-password) or sign: none")
-		}
 		if !a.idTokenAvailable() {
 			return usagef("sign: keyless needs GitHub's OIDC token, which this job does not get: grant it with `permissions: id-token: write` on the job (a reusable workflow needs its caller to grant it too), or set sign: key or sign: none")
 		}
@@ -665,17 +662,24 @@ func changesSince(ctx context.Context, ref publish.Ref, tags []string, s *source
 	return ch
 }
 
-// keylessSigner gets the job's OIDC token from GitHub and a Fulcio certificate for it. It is set by
-// action_keyless.go, which needs the keyless signing of package sign; without it, keyless signing is not available.
+// keylessSigner gets the job's OIDC token from GitHub and a Fulcio certificate for it, as `statepack publish
+// --keyless` does with its flags at their defaults: public Sigstore, the signature recorded in Rekor.
 func (a *actionRun) keylessSigner(ctx context.Context) (*sign.Signer, error) {
-	if loadKeylessSigner == nil {
-		return nil, usagef("sign: keyless: keyless signing is not available in this build yet: set sign: key (with key and key-password) or sign: none")
+	token, err := keylessToken(ctx, &a.env, "", "")
+	if err != nil {
+		return nil, err
 	}
-	return loadKeylessSigner(ctx, a)
+	a.gh.Mask(token)
+	defaults := signOptions{fulcioURL: sign.DefaultFulcioURL, rekorURL: sign.DefaultRekorURL}
+	opts, err := defaults.keylessOptions(&a.env, true)
+	if err != nil {
+		return nil, err
+	}
+	return newKeylessSigner(ctx, token, append(opts, actionKeylessOptions...)...)
 }
 
-// loadKeylessSigner is keyless signing for the action, when this build has it (action_keyless.go).
-var loadKeylessSigner func(ctx context.Context, a *actionRun) (*sign.Signer, error)
+// actionKeylessOptions point the action's keyless signing at another Sigstore than the public one: tests set them.
+var actionKeylessOptions []sign.KeylessOption
 
 // privateKeyFile writes a key given inline to a file only this user can read, for --key; cleanup removes it.
 func privateKeyFile(pem string) (string, func(), error) {

@@ -114,24 +114,38 @@ func keyError(err error, refs ...string) error { return statepack.KeyError(err, 
 // keylessSigner finds the OIDC token (flag, file, or GitHub Actions' own) and gets a Fulcio certificate. It never
 // falls back to a browser flow: CI has no one to click.
 func (o *signOptions) keylessSigner(ctx context.Context, env *Env, tlog bool) (*sign.Signer, error) {
-	token := o.identityToken
+	token, err := keylessToken(ctx, env, o.identityToken, o.identityTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := o.keylessOptions(env, tlog)
+	if err != nil {
+		return nil, err
+	}
+	return newKeylessSigner(ctx, token, opts...)
+}
+
+// keylessToken finds the OIDC token of keyless signing: the one given, else the file's, else GitHub Actions' own.
+func keylessToken(ctx context.Context, env *Env, token, tokenFile string) (string, error) {
 	switch {
 	case token != "":
-	case o.identityTokenFile != "":
-		data, err := os.ReadFile(o.identityTokenFile)
+		return token, nil
+	case tokenFile != "":
+		data, err := os.ReadFile(tokenFile)
 		if err != nil {
-			return nil, usagef("reading --identity-token-file: %w", err)
+			return "", usagef("reading --identity-token-file: %w", err)
 		}
-		token = strings.TrimSpace(string(data))
+		return strings.TrimSpace(string(data)), nil
 	case env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL") != "":
-		t, err := sign.GitHubActionsToken(ctx, env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), env.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), sign.DefaultAudience)
-		if err != nil {
-			return nil, fmt.Errorf("getting GitHub Actions' OIDC token: %w", err)
-		}
-		token = t
-	default:
-		return nil, usagef("keyless signing needs an OIDC token: in GitHub Actions grant the job `permissions: id-token: write`; elsewhere pass --identity-token-file")
+		// The error names the token request already ("requesting the GitHub Actions OIDC token from …").
+		return sign.GitHubActionsToken(ctx, env.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), env.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), sign.DefaultAudience)
 	}
+	return "", usagef("keyless signing needs an OIDC token: in GitHub Actions grant the job `permissions: id-token: write`; elsewhere pass --identity-token-file")
+}
+
+// keylessOptions are the flags as the options of a keyless signer: which Fulcio and Rekor, whether to upload to the
+// log, and the trust roots of a private Sigstore.
+func (o *signOptions) keylessOptions(env *Env, tlog bool) ([]sign.KeylessOption, error) {
 	opts := []sign.KeylessOption{sign.WithFulcioURL(o.fulcioURL), sign.WithRekorURL(o.rekorURL), sign.WithTlogUpload(tlog),
 		sign.WithInsecureSkipSCT(o.insecureSkipSCT)}
 	roots, trusted, err := trustFiles(env, o.fulcioRoot, o.trustedRoot)
@@ -144,6 +158,11 @@ func (o *signOptions) keylessSigner(ctx context.Context, env *Env, tlog bool) (*
 	if trusted != nil {
 		opts = append(opts, sign.WithSigningTrustedRoot(trusted))
 	}
+	return opts, nil
+}
+
+// newKeylessSigner gets a Fulcio certificate for token: the one way the command and the action sign keyless.
+func newKeylessSigner(ctx context.Context, token string, opts ...sign.KeylessOption) (*sign.Signer, error) {
 	signer, err := sign.LoadKeylessSigner(ctx, token, opts...)
 	if errors.Is(err, sign.ErrNoIdentityToken) {
 		return nil, usagef("keyless signing: %w (in GitHub Actions grant the job `permissions: id-token: write`)", err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
-	"github.com/statepack/statepack/internal/schema"
 )
 
 // sourceOptions are the flags of every command that reads a source tree.
@@ -43,8 +42,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
 	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
-	f.StringVar(&o.kubernetesVersion, "kubernetes-version", schema.DefaultKubernetesVersion,
-		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(schema.Versions(), ", "))
+	f.StringVar(&o.kubernetesVersion, "kubernetes-version", statepack.DefaultKubernetesVersion,
+		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(statepack.KubernetesVersions(), ", "))
 	f.StringArrayVar(&o.crdDirs, "crd-dir", nil, "directory of CustomResourceDefinitions to validate custom resources against (repeatable; CRDs in the tree count too)")
 	f.StringVar(&o.schemaCache, "schema-cache", "", "directory of CustomResourceDefinitions kept between runs, used like --crd-dir below it in precedence (default: $XDG_CACHE_HOME/statepack/crds, else ~/.cache/statepack/crds, read only when it exists)")
 	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")

@@ -4,7 +4,7 @@
 // show as changes.
 //
 // It is for showing people what changed between two desired states (statepack diff); the hunks are for reading, not
-// for patching. It reads an artifact's layer into memory (ReadArchive) but does not decode YAML: callers give each
+// for patching. It does not read archives (publish.ReadArchive does) nor decode YAML: callers give each
 // object's canonical serialisation (build.Object.YAML), so that both sides were written by the same encoder, and it
 // knows nothing of registries. The values of Secrets never show: they are masked before diffing, as kubectl diff
 // masks them, so that a diff can go into logs, pull-request comments and job summaries.
@@ -15,24 +15,13 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/statepack/statepack/build"
 )
 
-// ID identifies an object as Kubernetes does. It has the fields of build.ObjectID, so either converts to the other.
-type ID struct {
-	Group, Kind, Namespace, Name string
-}
-
-// String is "Kind[.group]/[namespace/]name", as build.ObjectID writes it.
-func (id ID) String() string {
-	gk := id.Kind
-	if id.Group != "" {
-		gk += "." + id.Group
-	}
-	if id.Namespace == "" {
-		return gk + "/" + id.Name
-	}
-	return gk + "/" + id.Namespace + "/" + id.Name
-}
+// ID identifies an object as Kubernetes does: build's object identity, so that the objects of a render and of an
+// artifact compare without conversion.
+type ID = build.ObjectID
 
 func compareIDs(a, b ID) int {
 	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Group, b.Group),

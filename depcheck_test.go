@@ -1,0 +1,96 @@
+package statepack
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/statepack/statepack"
+
+// layers lists, for every package of the product, the statepack packages it may depend on, directly or not: the
+// arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
+// purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
+var layers = map[string][]string{
+	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema"},
+	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema"},
+	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema"},
+	"build":                {},
+	"publish":              {},
+	"sign":                 {},
+	"internal/schema":      {"build"}, // its findings and objects are build's types; see docs/architecture.md
+	"internal/objdiff":     {},
+	"internal/gitmeta":     {},
+	"internal/ghactions":   {},
+	"internal/tools/image": {"internal/gitmeta"},
+}
+
+// TestLayering is go-containerregistry's depcheck for the whole house: each package depends only on the rooms
+// below it, and the library never on the command line (cobra, pflag) or on internal/cli.
+func TestLayering(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, "|", 3)
+		fields, imports := append([]string{parts[0]}, strings.Fields(parts[2])...), strings.Fields(parts[1])
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
+		if strings.HasPrefix(pkg, "internal/test") || pkg == "internal/faultproxy" || strings.HasPrefix(pkg, "internal/schema/gen") {
+			continue
+		}
+		allowed, ok := layers[pkg]
+		if !ok {
+			t.Errorf("package %q is not placed in the layering: add it to layers with the packages it may use", fields[0])
+			continue
+		}
+		for _, dep := range fields[1:] {
+			if dep == module || strings.HasPrefix(dep, module+"/") {
+				d := strings.TrimPrefix(strings.TrimPrefix(dep, module), "/")
+				if !slices.Contains(allowed, d) {
+					t.Errorf("%s depends on %s, which its layer does not allow (allowed: %q)", fields[0], dep, allowed)
+				}
+			}
+		}
+		// cosign links cobra for its own commands, so the rule is on what a package imports itself.
+		for _, imp := range imports {
+			if (imp == "github.com/spf13/cobra" || imp == "github.com/spf13/pflag") && pkg != "internal/cli" && pkg != "cmd/statepack" {
+				t.Errorf("%s imports %s: only the command line parses flags", fields[0], imp)
+			}
+		}
+	}
+}
+
+// TestLibraryReadsNoEnvironment keeps the library and the packages below it deterministic given their inputs: only
+// internal/cli reads environment variables (sign's env:// keys and KMS credentials are the exceptions its package
+// doc names).
+func TestLibraryReadsNoEnvironment(t *testing.T) {
+	t.Parallel()
+	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
+	for _, dir := range []string{".", "build", "publish", "internal/schema", "internal/objdiff", "internal/gitmeta"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loc := read.FindIndex(data); loc != nil {
+				t.Errorf("%s reads the environment (%s): take the value as an option; only internal/cli reads it", f, data[loc[0]:loc[1]])
+			}
+		}
+	}
+}
