@@ -239,11 +239,12 @@ func WithIgnoreSCT(ignore bool) VerifyOption {
 	}
 }
 
-// WithLegacyFallback(true) makes Verify accept a legacy signature that verifies even when sigstore bundles refer to
-// the subject and none of them verifies: the verdict "any format verifies", for callers that serve verifiers
-// reading legacy signatures, such as Flux before 2.8 and cosign releases without bundle detection. Verify then
-// logs a warning and sets Verification.LegacyOnly, so that the caller can say that Flux 2.8 and later and `cosign
-// verify` refuse the artifact. The default, false, is their verdict: when bundles
+// WithLegacyFallback(true) makes Verify and VerifyAttestations accept a legacy signature (or attestation) that
+// verifies even when sigstore bundles refer to the subject and none of them verifies: the verdict "any format
+// verifies", for callers that serve verifiers reading legacy signatures, such as Flux before 2.8 and cosign
+// releases without bundle detection. Verify then logs a warning and sets Verification.LegacyOnly (and
+// VerifyAttestations lists the predicate types in AttestationVerification.LegacyOnly), so that the caller can say
+// that Flux 2.8 and later and `cosign verify` refuse the artifact. The default, false, is their verdict: when bundles
 // are present, only bundles count. Neither is the verdict of a verifier that reads legacy signatures alone: for
 // that, look for a FormatLegacy entry among Verification.Verified.
 func WithLegacyFallback(fallback bool) VerifyOption {
