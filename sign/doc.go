@@ -29,7 +29,8 @@
 // --certificate-oidc-issuer`, Flux's matchOIDCIdentity). Bundles holding attestations are not signatures. It reaches
 // their verdict: when any sigstore bundle refers to the artifact, Flux 2.8 and later and `cosign verify` read only
 // the bundles, so a legacy signature by a trusted key does not save an artifact whose bundles were all made by other
-// keys; Verify refuses it too, unless asked to accept either format (WithLegacyFallback).
+// keys; Verify refuses it too, unless asked to accept either format (WithLegacyFallback). BundleOnlyRisk tells a
+// publisher which consumers a bundle under a new key leaves behind.
 //
 // Attest signs in-toto statements (v1) about an artifact — statepack writes SLSA provenance v1 and its own
 // inventory predicate — as DSSE envelopes, and stores them in cosign's legacy attestation format, as `cosign attest`
