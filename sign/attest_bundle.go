@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	ctypes "github.com/sigstore/cosign/v2/pkg/types"
@@ -78,31 +77,27 @@ func bundlePayload(b *sgbundle.Bundle) ([]byte, error) {
 	return env.RawEnvelope().DecodeB64Payload()
 }
 
-// verifyAttestationBundles checks the bundles of predicateType that refer to subject, with each key, then as
-// keyless, appending what verifies to res. It returns how many were found and the reasons for those refused.
-func verifyAttestationBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, predicateType string,
-	verifiers []signature.Verifier, o *verifyOptions, keyless **bundleKeyless, res *AttestationVerification) (int, []error, error) {
-	full, err := resolveSubject(ctx, t, subject)
-	if err != nil {
-		o.logger.WarnContext(ctx, "resolving the subject failed; checking legacy attestations only", "subject", subject.Digest, "error", err)
-		return 0, nil, nil
-	}
-	found, err := readBundles(ctx, t, full, predicateType)
-	if err != nil {
-		o.logger.WarnContext(ctx, "listing referrers failed; checking legacy attestations only", "subject", subject.Digest, "error", err)
-		return 0, nil, nil
-	}
-	artifact, err := bundleDigestPolicy(subject.Digest)
-	if err != nil {
-		return 0, nil, err
-	}
+// verifyAttestationBundles checks bundles, the bundles of predicateType among those found, with bc, appending what
+// verifies to res. It returns how many verified and the reasons for those refused.
+func verifyAttestationBundles(ctx context.Context, bundles []foundBundle, predicateType string, bc *bundleChecker, o *verifyOptions, res *AttestationVerification) (int, []error, error) {
 	var refusals []error
-	for i, fb := range found {
+	verified := 0
+	for i, fb := range bundles {
 		refuse := func(by string, err error) {
+			o.logger.DebugContext(ctx, "attestation bundle refused", "subject", bc.subject, "type", predicateType, "manifest", fb.manifest.Digest, "by", by, "error", err)
+			if by != "" {
+				by = ", " + by
+			}
 			refusals = append(refusals, fmt.Errorf("bundle %d (manifest %s)%s: %w", i+1, fb.manifest.Digest, by, err))
 		}
-		if err := bundlePrecheck(fb, subject.Digest); err != nil {
-			refuse("", err)
+		s, rs, ok, err := bc.check(fb)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !ok {
+			for _, r := range rs {
+				refuse(r.by, r.err)
+			}
 			continue
 		}
 		payload, err := bundlePayload(fb.bundle)
@@ -115,34 +110,11 @@ func verifyAttestationBundles(ctx context.Context, t oras.ReadOnlyTarget, subjec
 			refuse("", fmt.Errorf("its statement is not JSON: %w", err))
 			continue
 		}
-		va := VerifiedAttestation{Statement: st, KeyIndex: -1, Layer: fb.layer.Digest, Format: FormatBundle, Manifest: fb.manifest}
-		ok := false
-		for k, v := range verifiers {
-			if err := verifyBundleWithKey(fb.bundle, v, artifact); err != nil {
-				refuse(fmt.Sprintf(", key %d", k), err)
-				continue
-			}
-			va.KeyIndex, ok = k, true
-			break
-		}
-		if !ok && len(o.identities) > 0 {
-			if *keyless == nil {
-				if *keyless, err = newBundleKeyless(o); err != nil {
-					return 0, nil, err
-				}
-			}
-			cert, tlog, err := (*keyless).check(fb.bundle, artifact)
-			if err != nil {
-				refuse(", keyless", err)
-			} else {
-				sans, issuer := certIdentity(cert)
-				va.Identity = Identity{Subject: strings.Join(sans, ", "), Issuer: issuer}
-				va.Certificate, va.TlogVerified, ok = cert, tlog, true
-			}
-		}
-		if ok {
-			res.Verified = append(res.Verified, va)
-		}
+		res.Verified = append(res.Verified, VerifiedAttestation{
+			Statement: st, KeyIndex: s.keyIndex, Identity: s.identity, Certificate: s.cert, TlogVerified: s.tlog,
+			Layer: fb.layer.Digest, Format: FormatBundle, Manifest: fb.manifest,
+		})
+		verified++
 	}
-	return len(found), refusals, nil
+	return verified, refusals, nil
 }

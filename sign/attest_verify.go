@@ -42,6 +42,10 @@ type AttestationVerification struct {
 	// Verified lists the attestations that verified, in the manifest's order; there is at least one per requested
 	// predicate type.
 	Verified []VerifiedAttestation
+	// LegacyOnly lists the predicate types accepted through WithLegacyFallback alone: sigstore bundles refer to the
+	// subject and none of that type verifies, so `cosign verify-attestation`, which then reads only the bundles,
+	// refuses them. It is always empty without that option, under which VerifyAttestations fails instead.
+	LegacyOnly []string
 }
 
 // VerifiedAttestation is one attestation that verified.
@@ -63,11 +67,20 @@ type VerifiedAttestation struct {
 
 // VerifyAttestations checks that subject carries in t, for each of predicateTypes, an attestation that verifies —
 // a sigstore bundle referring to subject, or one in cosign's legacy format (the sha256-<hex>.att tag) — as `cosign
-// verify-attestation --type` does: each DSSE envelope
-// must verify with one of verifiers (without the transparency log, as for keys in Verify), or be keyless with a
-// certificate that passes the same checks as Verify's (WithIdentities, WithRootCerts, WithTrustedRoot,
-// WithIgnoreTlog, WithIgnoreSCT), and its statement must name subject's digest. Attestations of other predicate
-// types are ignored.
+// verify-attestation --type` does: each DSSE envelope must verify with one of verifiers (without the transparency
+// log, as for keys in Verify), or be keyless with a certificate that passes the same checks as Verify's
+// (WithIdentities, WithRootCerts, WithTrustedRoot, WithIgnoreTlog, WithIgnoreSCT), and its statement must name
+// subject's digest. Attestations of other predicate types are ignored.
+//
+// Bundles present, legacy attestations not read: when any sigstore bundle refers to subject (a signature bundle as
+// well as an attestation), `cosign verify-attestation` verifies the bundles alone and keeps those of the requested
+// type (cosign v2.6.5 cmd/cosign/cli/verify/verify_attestation.go, VerifyAttestationCommand.Exec, and
+// pkg/cosign/verify.go, verifyImageAttestationsSigstoreBundle; cosign v3 by default): it never reads the .att tag.
+// So VerifyAttestations then requires, for each type, a bundle of that type that verifies, and fails with an error
+// wrapping ErrVerification that names the rule when only legacy attestations of that type verify.
+// WithLegacyFallback(true) accepts those instead, with a warning and the type listed in
+// AttestationVerification.LegacyOnly. When the referrers cannot be listed, cosign reads the .att tag, and so does
+// VerifyAttestations. (Flux verifies no attestations.)
 //
 // It returns an error wrapping ErrNoAttestation when a requested type has no attestation at all, and one wrapping
 // ErrVerification, saying why each was refused, when none of that type verifies.
@@ -102,20 +115,35 @@ func VerifyAttestations(ctx context.Context, t oras.ReadOnlyTarget, subject ocis
 		}
 		res.Manifest = atts.desc
 	}
+	// Every bundle, of every type, once: all of them count towards cosign's choice of the bundles.
+	var all []foundBundle
+	if full, err := resolveSubject(ctx, t, subject); err != nil {
+		o.logger.WarnContext(ctx, "resolving the subject failed; checking legacy attestations only", "subject", subject.Digest, "error", err)
+	} else if all, err = readBundles(ctx, t, full, ""); err != nil {
+		all = nil
+		o.logger.WarnContext(ctx, "listing referrers failed; checking legacy attestations only", "subject", subject.Digest, "error", err)
+	}
+	present := bundlesPresent(all)
+	bc, err := newBundleChecker(subject.Digest, verifiers, o)
+	if err != nil {
+		return nil, fmt.Errorf("verifying attestations of %s: %w", subject.Digest, err)
+	}
 	var keyless *keylessCheck
-	var bundleKeyless *bundleKeyless
 	for _, pt := range predicateTypes {
 		before := len(res.Verified)
-		found, refusals, err := verifyAttestationBundles(ctx, t, subject, pt, verifiers, o, &bundleKeyless, res)
+		bundles := bundlesOfType(all, pt)
+		bundlesVerified, refusals, err := verifyAttestationBundles(ctx, bundles, pt, bc, o, res)
 		if err != nil {
 			return nil, fmt.Errorf("verifying attestations of %s: %w", subject.Digest, err)
 		}
+		bundleRefusals := refusals
+		legacy := 0
 		for i, att := range list {
 			ann, err := att.Annotations()
 			if err != nil || ann[annotationPredicateType] != pt {
 				continue
 			}
-			found++
+			legacy++
 			layer, _ := att.Digest()
 			va, err := verifyAttestation(ctx, att, h, pt, verifiers, o, &keyless)
 			if err != nil {
@@ -126,6 +154,7 @@ func VerifyAttestations(ctx context.Context, t oras.ReadOnlyTarget, subject ocis
 			va.Layer, va.Format, va.Manifest = digest.Digest(layer.String()), FormatLegacy, atts.desc
 			res.Verified = append(res.Verified, *va)
 		}
+		found := len(bundles) + legacy
 		res.Checked += found
 		switch {
 		case found == 0 && atts == nil:
@@ -136,10 +165,25 @@ func VerifyAttestations(ctx context.Context, t oras.ReadOnlyTarget, subject ocis
 		case len(res.Verified) == before:
 			return nil, fmt.Errorf("%w for the %s attestation of %s: %d checked, none verifies with %s: %w",
 				ErrVerification, pt, subject.Digest, found, expectation(len(verifiers), len(o.identities)), errors.Join(refusals...))
+		case present == 0 || bundlesVerified > 0:
+		case o.legacyFallback:
+			o.logger.WarnContext(ctx, "only a legacy attestation verifies: cosign verify-attestation reads only the sigstore bundles when an artifact has any, and refuses it",
+				"subject", subject.Digest, "predicateType", pt, "bundles", present)
+			res.LegacyOnly = append(res.LegacyOnly, pt)
+		case len(bundles) == 0:
+			return nil, fmt.Errorf("%w for the %s attestation of %s: %s, and none of the %d bundle(s) referring to it is of that type; %d legacy attestation(s) of that type verify, which only verifiers that read either format accept (attest it as a bundle too: FormatBoth writes both)",
+				ErrVerification, pt, subject.Digest, ruleAttestations, present, len(res.Verified)-before)
+		default:
+			return nil, fmt.Errorf("%w for the %s attestation of %s: %s, and none of its %d bundle(s) of that type verifies with %s; %d legacy attestation(s) do, which only verifiers that read either format accept (attest it as a bundle with a trusted key, or remove the bundles that do not verify): %w",
+				ErrVerification, pt, subject.Digest, ruleAttestations, len(bundles), expectation(len(verifiers), len(o.identities)), len(res.Verified)-before, errors.Join(bundleRefusals...))
 		}
 	}
 	return res, nil
 }
+
+// ruleAttestations names the rule VerifyAttestations applies when bundles are present, as cosign verify-attestation
+// does (see VerifyAttestations).
+const ruleAttestations = "bundles present: legacy attestations are not read by cosign verify-attestation"
 
 // verifyAttestation checks one attestation with each key, then as keyless, and reads its statement.
 func verifyAttestation(ctx context.Context, att oci.Signature, h v1.Hash, predicateType string, verifiers []signature.Verifier, o *verifyOptions, keyless **keylessCheck) (*VerifiedAttestation, error) {

@@ -49,7 +49,7 @@ const (
 
 	// Limits on what is read from a target before it is trusted. A signature bundle is a few kilobytes (a
 	// certificate, an envelope, a log entry); attestation bundles, which share the referrers, can hold large
-	// predicates, but are skipped by their annotation before they are fetched.
+	// predicates. Verify reads them too, since Flux and cosign count them (see bundlesPresent).
 	maxBundleReferrers = 1000
 	maxBundleManifest  = 4 << 20
 	maxBundleLayer     = 32 << 20
@@ -252,6 +252,45 @@ type foundBundle struct {
 	bundle   *sgbundle.Bundle
 	// refused says why the referrer, which claims to hold a signature bundle, cannot be one; bundle is then nil.
 	refused error
+	// predicateType is the predicate type of the bundle's statement or, when that could not be read, what the
+	// referrer's annotation says it is ("" when it says nothing).
+	predicateType string
+	// cosignCounts says that cosign's GetBundles, and so Flux, finds this referrer: its one layer parses as a
+	// sigstore bundle v0.3 or later, whatever it holds. Such a bundle makes them read bundles only.
+	cosignCounts bool
+}
+
+// ofType says whether fb is, or may be, a bundle of predicateType: its statement has that type, or, for a referrer
+// that could not be read as a bundle, its annotation names that type or none.
+func (fb foundBundle) ofType(predicateType string) bool {
+	if fb.bundle != nil {
+		return fb.predicateType == predicateType
+	}
+	return fb.predicateType == "" || fb.predicateType == predicateType
+}
+
+// bundlesOfType returns the bundles among found that are, or may be, of predicateType.
+func bundlesOfType(found []foundBundle, predicateType string) []foundBundle {
+	var out []foundBundle
+	for _, fb := range found {
+		if fb.ofType(predicateType) {
+			out = append(out, fb)
+		}
+	}
+	return out
+}
+
+// bundlesPresent counts the bundles among found that cosign's GetBundles finds. Flux's source-controller (v1.8,
+// Flux 2.8, and later) and `cosign verify` read only bundles when there is one or more, of any predicate type:
+// attestation bundles too switch them away from the legacy signatures (see Verify).
+func bundlesPresent(found []foundBundle) int {
+	n := 0
+	for _, fb := range found {
+		if fb.cosignCounts {
+			n++
+		}
+	}
+	return n
 }
 
 // readSignatureBundles reads the signature bundles among subject's referrers in t: each referrer manifest with one
@@ -263,7 +302,8 @@ func readSignatureBundles(ctx context.Context, t oras.ReadOnlyTarget, subject oc
 }
 
 // readBundles reads the bundles among subject's referrers in t whose statement has predicateType: cosign's
-// signature type for signatures, another for attestations (as `cosign attest --new-bundle-format` stores them).
+// signature type for signatures, another for attestations (as `cosign attest --new-bundle-format` stores them), or
+// any type when predicateType is "".
 func readBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Descriptor, predicateType string) ([]foundBundle, error) {
 	refs, err := listReferrers(ctx, t, subject)
 	if err != nil {
@@ -281,7 +321,7 @@ func readBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Des
 		default:
 			continue
 		}
-		if pt, ok := ref.Annotations[annotationBundlePredicateType]; ok && pt != predicateType {
+		if pt, ok := ref.Annotations[annotationBundlePredicateType]; ok && predicateType != "" && pt != predicateType {
 			continue
 		}
 		if len(out) >= maxBundleReferrers {
@@ -299,7 +339,8 @@ func readBundles(ctx context.Context, t oras.ReadOnlyTarget, subject ocispec.Des
 }
 
 // readBundleReferrer reads one referrer. isBundle is false for a referrer that is not a sigstore bundle, or is one
-// whose statement has another predicate type; err is for a failure to read the target.
+// whose statement has another predicate type than predicateType (unless that is "", for any); err is for a failure
+// to read the target.
 func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref ocispec.Descriptor, predicateType string) (fb foundBundle, isBundle bool, err error) {
 	fb.manifest = ocispec.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size}
 	raw, err := fetchLimited(ctx, t, fb.manifest, maxBundleManifest)
@@ -315,6 +356,7 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		return fb, false, nil
 	}
 	claims := strings.HasPrefix(m.ArtifactType, bundleMediaTypePrefix)
+	fb.predicateType = m.Annotations[annotationBundlePredicateType]
 	if len(m.Layers) != 1 || !strings.HasPrefix(m.Layers[0].MediaType, bundleMediaTypePrefix) {
 		if claims {
 			fb.refused = fmt.Errorf("its manifest has artifact type %s but %d layer(s), not one sigstore bundle", m.ArtifactType, len(m.Layers))
@@ -322,7 +364,7 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		}
 		return fb, false, nil
 	}
-	if pt, ok := m.Annotations[annotationBundlePredicateType]; ok && pt != predicateType {
+	if pt, ok := m.Annotations[annotationBundlePredicateType]; ok && predicateType != "" && pt != predicateType {
 		return fb, false, nil
 	}
 	fb.layer = m.Layers[0]
@@ -338,6 +380,8 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		fb.refused = fmt.Errorf("its bundle is a %s; cosign and Flux read bundles from v0.3 on", b.GetMediaType())
 		return fb, true, nil
 	}
+	// From here on cosign's GetBundles (pkg/oci/remote Bundle) takes it, though what follows may refuse it.
+	fb.cosignCounts = true
 	env, err := b.Envelope()
 	if err != nil {
 		fb.refused = errors.New("it holds a message signature, not the DSSE envelope that cosign and Flux verify for an image")
@@ -352,9 +396,10 @@ func readBundleReferrer(ctx context.Context, t oras.ReadOnlyTarget, subject, ref
 		fb.refused = fmt.Errorf("its envelope does not hold an in-toto statement: %w", err)
 		return fb, true, nil
 	}
-	if st.GetPredicateType() != predicateType {
+	if predicateType != "" && st.GetPredicateType() != predicateType {
 		return fb, false, nil // a signature when attestations are read, or the reverse
 	}
+	fb.predicateType = st.GetPredicateType()
 	fb.bundle = b
 	return fb, true, nil
 }

@@ -521,32 +521,6 @@ func marshalBundle(t *testing.T, pb *protobundle.Bundle) []byte {
 
 func slogText(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
-// TestBundleLegacyFallbackWarning checks that an artifact whose bundle does not verify, but whose legacy signature
-// does, verifies, with the warning that Flux and cosign would refuse it.
-func TestBundleLegacyFallbackWarning(t *testing.T) {
-	a, b := testKeys(t)
-	ctx := context.Background()
-	tg := memRegistry(t, true)
-	subject := pushArtifact(t, tg, t.Name())
-	if _, err := loadSigner(t, a).Sign(ctx, tg.Target, subject, tg.ref); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadSigner(t, b).Sign(ctx, tg.Target, subject, tg.ref, sign.WithFormat(sign.FormatBundle)); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	res, err := sign.Verify(ctx, tg.reopen(t), subject, loadVerifiers(t, a), sign.WithVerifyLogger(slogText(&logs)))
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	if res.Checked != 2 || len(res.Verified) != 1 || res.Verified[0].Format != sign.FormatLegacy {
-		t.Errorf("Verify = %+v, want 2 checked, the legacy signature verified", res)
-	}
-	if !strings.Contains(logs.String(), "level=WARN msg=\"only a legacy signature verifies: Flux's source-controller and cosign verify check only the sigstore bundles") {
-		t.Errorf("logs = %s, want the warning about Flux", logs.String())
-	}
-}
-
 func TestBundleKeyless(t *testing.T) {
 	ss := testsigstore.Start(t)
 	ctx := context.Background()

@@ -193,3 +193,68 @@ func (bk *bundleKeyless) check(b *sgbundle.Bundle, artifact verify.ArtifactPolic
 	}
 	return cert, !bk.ignoreTlog, nil
 }
+
+// bundleChecker verifies the bundles of one subject with the given keys, then as keyless, as cosign's
+// VerifyNewBundle does, whatever their predicate type: cosign verify and Flux accept any bundle that verifies.
+type bundleChecker struct {
+	subject   digest.Digest
+	artifact  verify.ArtifactPolicyOption
+	verifiers []signature.Verifier
+	o         *verifyOptions
+	keyless   *bundleKeyless // made on the first bundle that needs it: it may fetch a trusted root
+}
+
+func newBundleChecker(subject digest.Digest, verifiers []signature.Verifier, o *verifyOptions) (*bundleChecker, error) {
+	artifact, err := bundleDigestPolicy(subject)
+	if err != nil {
+		return nil, err
+	}
+	return &bundleChecker{subject: subject, artifact: artifact, verifiers: verifiers, o: o}, nil
+}
+
+// bundleSigner says who made a bundle that verified: the index of the key that verified it, or -1 and what its
+// keyless certificate names.
+type bundleSigner struct {
+	keyIndex int
+	identity Identity
+	cert     *x509.Certificate
+	tlog     bool
+}
+
+// checkRefusal is why one check (a key: "key N", keyless: "keyless", or before any: "") refused a bundle.
+type checkRefusal struct {
+	by  string
+	err error
+}
+
+// check verifies fb with each key, then as keyless when identities are expected. It returns who signed it and
+// true, with the refusals of the keys tried before the one that verified; or false and why each check refused it.
+// Its error is for what stops checking altogether: keyless trust material that cannot be had.
+func (bc *bundleChecker) check(fb foundBundle) (bundleSigner, []checkRefusal, bool, error) {
+	if err := bundlePrecheck(fb, bc.subject); err != nil {
+		return bundleSigner{}, []checkRefusal{{"", err}}, false, nil
+	}
+	var refusals []checkRefusal
+	for k, v := range bc.verifiers {
+		if err := verifyBundleWithKey(fb.bundle, v, bc.artifact); err != nil {
+			refusals = append(refusals, checkRefusal{fmt.Sprintf("key %d", k), err})
+			continue
+		}
+		return bundleSigner{keyIndex: k}, refusals, true, nil
+	}
+	if len(bc.o.identities) == 0 {
+		return bundleSigner{}, refusals, false, nil
+	}
+	if bc.keyless == nil {
+		var err error
+		if bc.keyless, err = newBundleKeyless(bc.o); err != nil {
+			return bundleSigner{}, nil, false, err
+		}
+	}
+	cert, tlog, err := bc.keyless.check(fb.bundle, bc.artifact)
+	if err != nil {
+		return bundleSigner{}, append(refusals, checkRefusal{"keyless", err}), false, nil
+	}
+	sans, issuer := certIdentity(cert)
+	return bundleSigner{keyIndex: -1, identity: Identity{Subject: strings.Join(sans, ", "), Issuer: issuer}, cert: cert, tlog: tlog}, refusals, true, nil
+}

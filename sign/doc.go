@@ -13,20 +13,24 @@
 // --new-bundle-format` writes it: a sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement naming
 // the digest, stored as an OCI 1.1 manifest whose subject is the artifact. Registries with the referrers API index
 // it; on registries without it the referrers tag sha256-<hex> lists it; an OCI layout records it in its index.
-// Flux's source-controller reads bundles from v1.8 on, before the legacy signatures; Kyverno does not follow the
-// referrers tag, and policy-controller accepts bundles only for keyless signatures, so the legacy format, or both,
-// serves mixed fleets.
+// Flux's source-controller reads bundles from v1.8 on and, when any refers to the artifact, reads no legacy
+// signature; Kyverno does not follow the referrers tag, and policy-controller accepts bundles only for keyless
+// signatures, so the legacy format, or both, serves mixed fleets.
 //
 // A Signer signs with a cosign key pair (LoadSigner) or keyless (LoadKeylessSigner): with an ephemeral key that
 // Fulcio certifies for the identity in an OIDC token (GitHubActionsToken gets GitHub Actions' one), the signature
 // then carrying the certificate chain and, unless turned off, its Rekor transparency-log entry, as `cosign sign`
 // writes them.
 //
-// Verification follows cosign and Flux: it looks for bundles first, then legacy signatures, and a signature counts when its payload names the subject's digest and it
-// verifies with one of the given public keys (without the transparency log, as `cosign verify --key
-// --insecure-ignore-tlog` and Flux check keys), or is keyless with a certificate from a trusted Fulcio that names an
-// expected identity (`cosign verify --certificate-identity --certificate-oidc-issuer`, Flux's matchOIDCIdentity).
-// Bundles holding attestations are not signatures.
+// Verification follows cosign and Flux: it looks for bundles first, then legacy signatures, and a signature counts
+// when its payload names the subject's digest and it verifies with one of the given public keys (without the
+// transparency log, as `cosign verify --key --insecure-ignore-tlog` and Flux check keys), or is keyless with a
+// certificate from a trusted Fulcio that names an expected identity (`cosign verify --certificate-identity
+// --certificate-oidc-issuer`, Flux's matchOIDCIdentity). Bundles holding attestations are not signatures. It reaches
+// their verdict: when any sigstore bundle refers to the artifact, Flux 2.8 and later and `cosign verify` read only
+// the bundles, so a legacy signature by a trusted key does not save an artifact whose bundles were all made by other
+// keys; Verify refuses it too, unless asked to accept either format (WithLegacyFallback). BundleOnlyRisk tells a
+// publisher which consumers a bundle under a new key leaves behind.
 //
 // Attest signs in-toto statements (v1) about an artifact — statepack writes SLSA provenance v1 and its own
 // inventory predicate — as DSSE envelopes, and stores them in cosign's legacy attestation format, as `cosign attest`

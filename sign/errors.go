@@ -12,7 +12,10 @@ var (
 	// ErrVerification is returned by Verify when signatures exist but none verifies with the given keys or
 	// identities: a wrong key, a keyless certificate naming another identity or from an untrusted Fulcio, a
 	// tampered signature, or a payload made for another digest (a signature copied under another artifact's tag).
-	// The message says how many signatures were checked and why each was refused.
+	// The message says how many signatures were checked and why each was refused. Verify and VerifyAttestations
+	// also return it when only legacy signatures (attestations) verify while sigstore bundles refer to the subject,
+	// which Flux 2.8 and later and cosign then do not read; the message names that rule ("bundles present: …") and
+	// says why each bundle was refused.
 	ErrVerification = errors.New("signature verification failed")
 
 	// ErrNoIdentityToken is returned by LoadKeylessSigner when it is given no OIDC identity token, and by

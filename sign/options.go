@@ -21,11 +21,11 @@ const (
 	// FormatBundle is the sigstore bundle format as `cosign sign --new-bundle-format` (cosign v2.6) writes it: a
 	// sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement that names the artifact's digest
 	// (predicate type https://sigstore.dev/cosign/sign/v1), with the signer's public-key hint, or its Fulcio
-	// certificate and Rekor entry, stored as an OCI 1.1 manifest whose subject is the artifact (a referrer). A
-	// registry with the referrers API indexes it; on one without, the referrers tag sha256-<hex> lists it, as the
-	// OCI distribution spec's fallback says. Flux's source-controller reads it from v1.8 on, before the legacy
-	// signatures, and `cosign verify` finds it by itself; Kyverno does not follow the referrers tag, and
-	// policy-controller accepts bundles only for keyless signatures.
+	// certificate and Rekor entry, stored as an OCI 1.1 manifest whose subject is the artifact (a referrer). A registry
+	// with the referrers API indexes it; on one without, the referrers tag sha256-<hex> lists it, as the OCI
+	// distribution spec's fallback says. Flux's source-controller reads it from v1.8 on, instead of the legacy
+	// signatures once any bundle is present, and `cosign verify` finds it by itself; Kyverno does not follow the
+	// referrers tag, and policy-controller accepts bundles only for keyless signatures.
 	FormatBundle Format = "bundle"
 	// FormatBoth writes the legacy signature, then the bundle, for fleets whose verifiers differ.
 	FormatBoth Format = "both"
@@ -120,6 +120,8 @@ type verifyOptions struct {
 	trustedRoot  *root.TrustedRoot
 	ignoreTlog   bool
 	ignoreSCT    bool
+
+	legacyFallback bool
 }
 
 func makeVerifyOptions(opts []VerifyOption) (*verifyOptions, error) {
@@ -233,6 +235,21 @@ func WithIgnoreTlog(ignore bool) VerifyOption {
 func WithIgnoreSCT(ignore bool) VerifyOption {
 	return func(o *verifyOptions) error {
 		o.ignoreSCT = ignore
+		return nil
+	}
+}
+
+// WithLegacyFallback(true) makes Verify and VerifyAttestations accept a legacy signature (or attestation) that
+// verifies even when sigstore bundles refer to the subject and none of them verifies: the verdict "any format
+// verifies", for callers that serve verifiers reading legacy signatures, such as Flux before 2.8 and cosign
+// releases without bundle detection. Verify then logs a warning and sets Verification.LegacyOnly (and
+// VerifyAttestations lists the predicate types in AttestationVerification.LegacyOnly), so that the caller can say
+// that Flux 2.8 and later and `cosign verify` refuse the artifact. The default, false, is their verdict: when bundles
+// are present, only bundles count. Neither is the verdict of a verifier that reads legacy signatures alone: for
+// that, look for a FormatLegacy entry among Verification.Verified.
+func WithLegacyFallback(fallback bool) VerifyOption {
+	return func(o *verifyOptions) error {
+		o.legacyFallback = fallback
 		return nil
 	}
 }
