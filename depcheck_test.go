@@ -23,7 +23,7 @@ var layers = map[string][]string{
 	"publish":              {},
 	"sign":                 {},
 	"internal/schema":      {"build"}, // its findings and objects are build's types; see docs/architecture.md
-	"internal/objdiff":     {},
+	"internal/objdiff":     {"build"},
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
 	"internal/tools/image": {"internal/gitmeta"},

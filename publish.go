@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,8 @@ type PublishResult struct {
 	Findings     build.Findings    `json:"findings,omitempty"`
 	// Unchanged is set when an incremental publish found the inputs as they were and pushed nothing new.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Warnings say what the publish may break for its consumers (also logged at warning level).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Tags returns the tags of a publish or a copy: first (the reference's tag, "" for none) and extra, sorted, without
@@ -146,7 +149,7 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 		preds = predicates(o.Context, ref.Name(), tags, s, b)
 	}
 	desc, err := pushSignTag(ctx, log, target, b, o.Signer, preds, tags, pushOptions{immutable: o.ImmutableTags, attempts: o.StepAttempts,
-		sign: []sign.SignOption{sign.WithFormat(o.SignatureFormat)}})
+		sign: []sign.SignOption{sign.WithFormat(o.SignatureFormat)}, warn: func(w string) { res.Warnings = append(res.Warnings, w) }})
 	if err != nil {
 		return res, err
 	}
@@ -252,14 +255,16 @@ func (j *publishJob) publishIfChanged(ctx context.Context, res *PublishResult) (
 	// The annotation and the config can be copied onto other content by anyone who can push: when signing, skip
 	// only if this key already signed this digest, which only this publish could have done.
 	if ownKey != nil {
-		v, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true))
+		// Whether this key signed in the format asked for, whatever else refers to the artifact: the fallback keeps
+		// another key's bundle from hiding this key's legacy signature.
+		v, err := sign.Verify(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, sign.WithIgnoreTlog(true), sign.WithLegacyFallback(true))
 		if err != nil || !formatsCovered(o.SignatureFormat, v.Verified, func(s sign.VerifiedSignature) sign.Format { return s.Format }) {
 			log.Info("inputs unchanged, but the artifact under the tag is not signed with this key in the format asked for: publishing in full", "tag", tag, "format", o.SignatureFormat)
 			return false, nil
 		}
 		if o.Attest {
 			for _, pt := range AttestationTypes {
-				a, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, []string{pt})
+				a, err := sign.VerifyAttestations(ctx, t.Storage(), desc, []signature.Verifier{ownKey}, []string{pt}, sign.WithLegacyFallback(true))
 				if err != nil || !formatsCovered(o.SignatureFormat, a.Verified, func(v sign.VerifiedAttestation) sign.Format { return v.Format }) {
 					log.Info("inputs unchanged, but the artifact under the tag lacks this key's attestations in the format asked for: publishing in full", "tag", tag, "predicateType", pt)
 					return false, nil
@@ -304,6 +309,8 @@ type pushOptions struct {
 	immutable bool
 	attempts  int
 	sign      []sign.SignOption
+	// warn receives what the publish may break for consumers, besides the log; nil: the log only.
+	warn func(string)
 }
 
 // pushSignTag is the publish order: blobs and manifest by digest, then the signature and attestations, then the
@@ -361,6 +368,7 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 			return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), attestErr)
 		}
 		log.Debug("signed", "signer", signer.String(), "attestations", len(preds), "duration", since(start))
+		warnBundleOnly(ctx, log, t, desc, signer, po.warn)
 	}
 	if len(tags) > 0 {
 		if po.immutable {
@@ -375,6 +383,36 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		}
 	}
 	return desc, nil
+}
+
+// warnBundleOnly warns, before the tags are written, when the artifact carries sigstore bundles (ours or another
+// key's) while a legacy signature by another key verifies none of them: Flux 2.8 and later read only the bundles
+// when there are any, so clusters that trust the artifact through that legacy signature refuse it from now on. It
+// never fails the publish: what it cannot read, it does not judge.
+func warnBundleOnly(ctx context.Context, log *slog.Logger, t *publish.Target, desc ocispec.Descriptor, signer *sign.Signer, warn func(string)) {
+	own, ok := signer.Verifier()
+	if !ok {
+		return // a keyless signer's key is new each run: any legacy signature is by another key anyway, judged below
+	}
+	risk, err := sign.BundleOnlyRisk(ctx, t.Storage(), desc, []signature.Verifier{own}, sign.WithIgnoreTlog(true))
+	if err != nil || !risk.AtRisk() {
+		return
+	}
+	var whose []string
+	if len(risk.Keys) > 0 {
+		whose = append(whose, "this key's")
+	}
+	if len(risk.Unverified) > 0 {
+		whose = append(whose, fmt.Sprintf("%d by other keys", len(risk.Unverified)))
+	}
+	msg := fmt.Sprintf("bundles present: %s carries %d sigstore bundle(s), and legacy signatures (%s) that no bundle matches: "+
+		"legacy signatures are not read by Flux ≥ 2.8 when there are bundles, so clusters that trust this artifact through "+
+		"them refuse it from now on; sign it as a bundle with those keys too (--signature-format bundle or both)",
+		t.Ref().WithDigest(desc.Digest.String()), risk.Bundles, strings.Join(whose, ", "))
+	log.Warn(msg)
+	if warn != nil {
+		warn(msg)
+	}
 }
 
 // checkImmutable refuses to move any of tags that already points at content other than desc. A tag on the same

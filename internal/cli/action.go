@@ -599,6 +599,9 @@ func (a *actionRun) publish(ctx context.Context) error {
 		return reported(err)
 	}
 	fmt.Fprintln(a.env.Stdout, res.Ref)
+	for _, w := range res.Warnings {
+		a.gh.Annotate(ghactions.Annotation{Level: ghactions.LevelWarning, Title: "statepack", Message: w})
+	}
 	a.summary.published(res)
 	return nil
 }
