@@ -110,6 +110,7 @@ func kinds(docs []map[string]any) []string {
 }
 
 func TestExamplesParse(t *testing.T) {
+	t.Parallel()
 	dir := "../../docs/examples"
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -130,6 +131,7 @@ func TestExamplesParse(t *testing.T) {
 }
 
 func TestFluxExample(t *testing.T) {
+	t.Parallel()
 	docs := readDocs(t, "../../docs/examples/flux.yaml")
 	if got, want := kinds(docs), []string{"source.toolkit.fluxcd.io/v1/OCIRepository", "kustomize.toolkit.fluxcd.io/v1/Kustomization"}; !slices.Equal(got, want) {
 		t.Fatalf("flux.yaml kinds = %v, want %v", got, want)
@@ -147,6 +149,7 @@ func TestFluxExample(t *testing.T) {
 }
 
 func TestArgoCDExample(t *testing.T) {
+	t.Parallel()
 	docs := readDocs(t, "../../docs/examples/argocd.yaml")
 	if got, want := kinds(docs), []string{"argoproj.io/v1alpha1/Application"}; !slices.Equal(got, want) {
 		t.Fatalf("argocd.yaml kinds = %v, want %v", got, want)
@@ -160,6 +163,7 @@ func TestArgoCDExample(t *testing.T) {
 }
 
 func TestGitHubWorkflowExample(t *testing.T) {
+	t.Parallel()
 	var wf struct {
 		On   map[string]any `yaml:"on"`
 		Jobs map[string]struct {

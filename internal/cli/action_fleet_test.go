@@ -59,6 +59,7 @@ func targetsByName(t *testing.T, r actionResult) (actionSummary, map[string]acti
 }
 
 func TestActionConfigPublishesEveryTarget(t *testing.T) {
+	t.Parallel()
 	const user, password, keyPassword = "ci-bot", "fleet-registry-Pw-6a5b", "fleet-key-Pw-4c3d"
 	reg := testregistry.Start(t, testregistry.WithBasicAuth(user, password))
 	repo, cfg, pub := actionFleet(t, reg.Host, keyPassword, "")
@@ -177,6 +178,7 @@ func TestActionConfigPublishesEveryTarget(t *testing.T) {
 }
 
 func TestActionConfigReportsFailingTargets(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	repo, cfg, _ := actionFleet(t, reg.Host, "", "- {name: broken, path: broken, ref: "+reg.Host+"/acme/broken}\n")
 	rn := newRunner(t, repo)
@@ -244,6 +246,7 @@ func TestActionConfigReportsFailingTargets(t *testing.T) {
 }
 
 func TestActionShowsChangesSinceThePreviousTag(t *testing.T) {
+	t.Parallel()
 	const user, password = "ci-bot", "hunter2-registry-Pw-8e9f"
 	reg := testregistry.Start(t, testregistry.WithBasicAuth(user, password))
 	tree := writeTree(t, diffTree)
@@ -317,6 +320,7 @@ func TestActionShowsChangesSinceThePreviousTag(t *testing.T) {
 }
 
 func TestActionChangesSectionIsCapped(t *testing.T) {
+	t.Parallel()
 	var objs []objdiff.Object
 	for i := 0; i < 200; i++ {
 		objs = append(objs, objdiff.Object{ID: objdiff.ID{Kind: "ConfigMap", Namespace: "n", Name: fmt.Sprint("cm-", i)},
@@ -337,6 +341,7 @@ func TestActionChangesSectionIsCapped(t *testing.T) {
 }
 
 func TestActionPlainHTTPInputReachesTheRegistry(t *testing.T) {
+	t.Parallel()
 	// The plain-http input speaks HTTP to a registry that is not on loopback, as --plain-http does; without it, HTTPS.
 	for _, tc := range []struct {
 		input string

@@ -138,6 +138,7 @@ func assertMasksFirst(t *testing.T, r actionResult, masks ...string) {
 }
 
 func TestActionPublishesWithKeyAndCredentials(t *testing.T) {
+	t.Parallel()
 	const user, password, keyPassword = "ci-bot", "registry-s3cret-Passw0rd", "key-s3cret-Passw0rd"
 	reg := testregistry.Start(t, testregistry.WithBasicAuth(user, password))
 	key, pub := keyPair(t, keyPassword)
@@ -232,6 +233,7 @@ func TestActionPublishesWithKeyAndCredentials(t *testing.T) {
 }
 
 func TestActionAnnotatesABadTree(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +270,7 @@ func TestActionAnnotatesABadTree(t *testing.T) {
 }
 
 func TestActionValidatesOnlyWithoutRef(t *testing.T) {
+	t.Parallel()
 	rn := newRunner(t, t.TempDir())
 	// An id-token is available, so sign defaults to keyless; without ref nothing is published and that is fine.
 	rn.env["ACTIONS_ID_TOKEN_REQUEST_URL"] = "https://token.actions.example/"
@@ -285,6 +288,7 @@ func TestActionValidatesOnlyWithoutRef(t *testing.T) {
 }
 
 func TestActionWithoutRunnerFiles(t *testing.T) {
+	t.Parallel()
 	// Outside a runner (or a runner without GITHUB_OUTPUT), go-githubactions would panic; the action prints.
 	r := run(t, map[string]string{"INPUT_PATH": demoTree}, "", "action")
 	if r.code != 0 {
@@ -298,6 +302,7 @@ func TestActionWithoutRunnerFiles(t *testing.T) {
 }
 
 func TestActionInputErrors(t *testing.T) {
+	t.Parallel()
 	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":main"
 	for _, tc := range []struct {
 		name   string
@@ -365,6 +370,7 @@ func TestActionInputErrors(t *testing.T) {
 }
 
 func TestActionGHCRDefaultsToTheWorkflowToken(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name               string
 		inputs, env        map[string]string
@@ -396,6 +402,7 @@ func TestActionGHCRDefaultsToTheWorkflowToken(t *testing.T) {
 }
 
 func TestActionYAMLMatchesTheCommand(t *testing.T) {
+	t.Parallel()
 	var action struct {
 		Name, Description, Author string
 		Branding                  struct{ Icon, Color string }
@@ -436,6 +443,7 @@ func TestActionYAMLMatchesTheCommand(t *testing.T) {
 }
 
 func TestDockerfileStages(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../../Dockerfile")
 	if err != nil {
 		t.Fatal(err)

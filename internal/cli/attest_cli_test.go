@@ -19,6 +19,7 @@ import (
 // attestations say through statepack verify: provenance naming the source commit, the workflow and the run, an
 // inventory of the objects and images, and nothing secret.
 func TestAttestationsEndToEnd(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	plant("correct horse", "ghp_SECRETTOKEN", "ghs_RUNTOKEN", "eyJ-request-token")
 	key, pub := keyPair(t, "correct horse")
@@ -112,6 +113,7 @@ func TestAttestationsEndToEnd(t *testing.T) {
 }
 
 func TestAttestationsOffAndRefusals(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	ref := reg.Host + "/team/unattested"
@@ -160,6 +162,7 @@ func TestAttestationsOffAndRefusals(t *testing.T) {
 // TestSignatureFormats publishes in each signature format to the real registry (no referrers API: the referrers tag
 // lists the bundles) and checks what lands there, that verify and pull accept it, and that copy carries it over.
 func TestSignatureFormats(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	for _, tc := range []struct {
@@ -208,6 +211,7 @@ func TestSignatureFormats(t *testing.T) {
 // TestFleetAttestations: fleet targets that sign attest too, in the format their sign section names, unless it
 // says attest: false.
 func TestFleetAttestations(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	cfg := writeFleet(t, reg.Host, "- {name: quiet, path: plain, ref: "+reg.Host+"/fleet/quiet:v1, sign: {key: "+key+", attest: false}}\n")
@@ -244,6 +248,7 @@ func TestFleetAttestations(t *testing.T) {
 // TestIncrementalHonoursTheSignatureFormat: an unchanged artifact is skipped only when its signature and
 // attestations are there in the format asked for; otherwise it is published (signed) again in that format.
 func TestIncrementalHonoursTheSignatureFormat(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	ref := reg.Host + "/incremental/formats:v1"

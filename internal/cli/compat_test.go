@@ -26,6 +26,7 @@ import (
 // the CLI: what statepack signs verifies with cosign.VerifyImageSignatures (what Flux, Kyverno and policy-controller
 // build on), and what cosign signs on a statepack artifact verifies with `statepack verify`.
 func TestCosignInterop(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	ctx := context.Background()
 	key, pub := keyPair(t, "pw")
@@ -95,6 +96,7 @@ func TestCosignInterop(t *testing.T) {
 // TestCorpusPublishes publishes every corpus tree to the registry and checks a Flux-style pull yields exactly the
 // rendered objects.
 func TestCorpusPublishes(t *testing.T) {
+	t.Parallel()
 	root := corpus(t, ".")
 	reg := testregistry.Start(t)
 	for i, p := range []string{

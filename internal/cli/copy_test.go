@@ -13,6 +13,7 @@ import (
 )
 
 func TestCopyRegistryToRegistry(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	digestRef := publishTree(t, writeTree(t, diffTree), reg.Host+"/staging/app:v1", "--key", key)
@@ -54,6 +55,7 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 }
 
 func TestCopyAcrossAirGap(t *testing.T) {
+	t.Parallel()
 	// Registry A → an OCI layout carried across → registry B, verified at every step.
 	regA, regB := testregistry.Start(t), testregistry.Start(t)
 	key, pub := keyPair(t, "")
@@ -88,6 +90,7 @@ func TestCopyAcrossAirGap(t *testing.T) {
 }
 
 func TestCopyRefusesWhatDoesNotVerify(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, _ := keyPair(t, "")
 	_, otherPub := keyPair(t, "")
@@ -128,6 +131,7 @@ func TestCopyRefusesWhatDoesNotVerify(t *testing.T) {
 }
 
 func TestCopyUsage(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	digestRef := publishTree(t, writeTree(t, diffTree), reg.Host+"/staging/app:v1")
 	other := "sha256:" + strings.Repeat("0", 64)

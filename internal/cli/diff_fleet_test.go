@@ -34,6 +34,7 @@ func diffFleet(t *testing.T, host string, extra string) (cfg, dir string) {
 }
 
 func TestDiffConfig(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	cfg, dir := diffFleet(t, reg.Host, "")
 	app := filepath.Join(dir, "changed", "app.yaml")
@@ -148,6 +149,7 @@ func TestDiffConfig(t *testing.T) {
 }
 
 func TestDiffConfigFailures(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	cfg, dir := diffFleet(t, reg.Host, "- {name: broken, path: broken, ref: "+reg.Host+"/fleet/broken:main}\n"+
 		"- {name: untagged, path: same, ref: "+reg.Host+"/fleet/untagged, tags: []}\n")
@@ -218,6 +220,7 @@ func TestDiffConfigFailures(t *testing.T) {
 }
 
 func TestFleetDiffMarkdownLimit(t *testing.T) {
+	t.Parallel()
 	// Many targets, each with a large difference: the report stays under the limit and every section is there.
 	big := strings.Repeat("x", 3000)
 	var targets []fleetDiffTarget

@@ -112,6 +112,7 @@ func diffHeaders(out string) []string {
 }
 
 func TestDiffTreeAgainstArtifact(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	ref := reg.Host + "/shop/app:v1"
 	dir := writeTree(t, diffTree)
@@ -186,6 +187,7 @@ items:
 }
 
 func TestDiffTwoArtifacts(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	v1 := publishTree(t, writeTree(t, diffTree), reg.Host+"/shop/app:v1")
 	layout := "oci:" + filepath.Join(t.TempDir(), "layout")
@@ -210,6 +212,7 @@ func TestDiffTwoArtifacts(t *testing.T) {
 
 // TestDiffOutputs pins the three formats in golden files (run with -update to rewrite them).
 func TestDiffOutputs(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	ref := reg.Host + "/shop/app:v1"
 	publishTree(t, writeTree(t, diffTree), ref)
@@ -236,6 +239,7 @@ func TestDiffOutputs(t *testing.T) {
 }
 
 func TestDiffMarkdownLimit(t *testing.T) {
+	t.Parallel()
 	var from, to []objdiff.Object
 	for i := range 200 {
 		id := objdiff.ID{Kind: "ConfigMap", Namespace: "big", Name: fmt.Sprintf("cm-%03d", i)}
@@ -305,6 +309,7 @@ func fluxArtifact(t *testing.T, ref string, files map[string]string) {
 }
 
 func TestDiffFluxArtifact(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	ref := reg.Host + "/flux/app:latest"
 	// Files as a user keeps them, in directories, several objects to a file, with a README beside them.
@@ -323,6 +328,7 @@ func TestDiffFluxArtifact(t *testing.T) {
 }
 
 func TestDiffVerifiesFirst(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	_, otherPub := keyPair(t, "")
@@ -349,6 +355,7 @@ func TestDiffVerifiesFirst(t *testing.T) {
 }
 
 func TestDiffFailures(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	dir := writeTree(t, diffTree)
 	ref := reg.Host + "/shop/app:v1"

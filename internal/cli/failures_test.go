@@ -26,6 +26,7 @@ func repositories(t *testing.T, host string) []string {
 }
 
 func TestBadInputPushesNothing(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, _ := keyPair(t, "pw")
 	bad := t.TempDir()
@@ -75,6 +76,7 @@ func TestBadInputPushesNothing(t *testing.T) {
 }
 
 func TestVerifyFailures(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	_, otherPub := keyPair(t, "")
@@ -127,6 +129,7 @@ func TestVerifyFailures(t *testing.T) {
 }
 
 func TestRegistryAuth(t *testing.T) {
+	t.Parallel()
 	plant("hunter2-password")
 	reg := testregistry.Start(t, testregistry.WithBasicAuth("alice", "hunter2-password"))
 	ref := reg.Host + "/private/app:v1"
@@ -157,6 +160,7 @@ func TestRegistryAuth(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -181,6 +185,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestLayoutFailuresLeaveNothingBehind(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, pub := keyPair(t, "")
 	missing := filepath.Join(dir, "typo", "layout")

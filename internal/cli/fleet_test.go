@@ -28,6 +28,7 @@ func writeFleet(t *testing.T, host string, extra string) (cfgPath string) {
 }
 
 func TestFleetPublish(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	cfg := writeFleet(t, reg.Host, "- {name: broken, path: broken, ref: "+reg.Host+"/fleet/broken}\n")
 
@@ -70,6 +71,7 @@ func TestFleetPublish(t *testing.T) {
 }
 
 func TestFleetShardsAndValidate(t *testing.T) {
+	t.Parallel()
 	cfg := writeFleet(t, "localhost:5000", "")
 	var union []string
 	for _, shard := range []string{"1/2", "2/2"} {
@@ -98,6 +100,7 @@ func TestFleetShardsAndValidate(t *testing.T) {
 }
 
 func TestFleetFlagsAndSharedDefaults(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	dir := t.TempDir()
 	key, _ := keyPair(t, "")

@@ -16,6 +16,7 @@ import (
 // simulated GitHub Actions runner (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN), and verifies by identity the way Flux's
 // matchOIDCIdentity does. Rekor and a CT log cannot run offline, so the log and the SCT are switched off.
 func TestKeylessThroughTheCLI(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	ss := testsigstore.Start(t)
 	wf := testsigstore.GitHubWorkflow{Repository: "acme/fleet", Path: ".github/workflows/publish.yaml", Ref: "refs/heads/main"}

@@ -12,6 +12,7 @@ import (
 // TestKMSKeysInTheDefaultBuild: a KMS key in a build without the kms tag is a usage error that says how to get a
 // build with it, and nothing is pushed; the password variable is not consulted.
 func TestKMSKeysInTheDefaultBuild(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	plant("kms-test-password")
 	env := map[string]string{"COSIGN_PASSWORD": "kms-test-password"}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRenderGolden(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, path string }{
 		{"render-demo-production.yaml", demoTree},
 		{"render-plain.yaml", "../../testdata/plain"},
@@ -23,6 +24,7 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestRenderJSONIsAList(t *testing.T) {
+	t.Parallel()
 	r := mustRun(t, 0, nil, "render", demoTree, "-o", "json")
 	var list struct {
 		Kind  string
@@ -37,6 +39,7 @@ func TestRenderJSONIsAList(t *testing.T) {
 // expected.txt. Each tree holds one mistake; the report must name its file and line and exit 1, or exit 0 when the
 // mistake is one that only warns (its expected.txt then counts 0 errors).
 func TestValidateBadTrees(t *testing.T) {
+	t.Parallel()
 	trees, err := filepath.Glob("../../testdata/bad/*")
 	if err != nil || len(trees) == 0 {
 		t.Fatalf("no bad trees under testdata/bad: %v", err)
@@ -64,6 +67,7 @@ func TestValidateBadTrees(t *testing.T) {
 }
 
 func TestValidateClean(t *testing.T) {
+	t.Parallel()
 	r := mustRun(t, 0, nil, "validate", demoTree)
 	if r.stdout != demoTree+": 4 object(s), 0 error(s), 0 warning(s)\n" {
 		t.Errorf("validate stdout = %q", r.stdout)
@@ -80,6 +84,7 @@ func TestValidateClean(t *testing.T) {
 
 // TestCorpusValidates renders and validates every tree of the shared corpus.
 func TestCorpusValidates(t *testing.T) {
+	t.Parallel()
 	root := corpus(t, ".")
 	for _, p := range []string{
 		"flux2-kustomize-helm-example/apps/staging",
@@ -104,6 +109,7 @@ func TestCorpusValidates(t *testing.T) {
 }
 
 func TestValidateSchemaFlags(t *testing.T) {
+	t.Parallel()
 	r := run(t, nil, "", "validate", demoTree, "--kubernetes-version", "1.20")
 	if r.code != 2 || !strings.Contains(r.stderr, "1.34") {
 		t.Errorf("%s\nwant exit 2 listing the embedded versions", r)
@@ -133,6 +139,7 @@ func TestValidateSchemaFlags(t *testing.T) {
 // TestValidateSARIF checks the SARIF report of a bad tree: rules, levels, messages, and locations relative to the
 // repository root, as GitHub code scanning needs them.
 func TestValidateSARIF(t *testing.T) {
+	t.Parallel()
 	tree := "../../testdata/bad/schema-cel-rule"
 	r := run(t, nil, "", "validate", tree, "--root", tree, "-o", "sarif")
 	if r.code != 1 {
@@ -217,6 +224,7 @@ func TestValidateSARIF(t *testing.T) {
 // TestValidateSchemaCache checks that CRDs in the user's schema cache check custom resources, that the default
 // location is read only when it exists, and that an explicit --schema-cache must exist.
 func TestValidateSchemaCache(t *testing.T) {
+	t.Parallel()
 	tree := t.TempDir()
 	copyDir(t, "../../testdata/bad/schema-crd-type", tree)
 	_ = os.Remove(filepath.Join(tree, "expected.txt"))

@@ -34,6 +34,7 @@ func buildJSON(t *testing.T, env map[string]string, args ...string) buildResult 
 
 // TestReproducibleAcrossClones builds the demo from two clones of one repository at different paths, with
 // different file modes, time zones and a pause between, and wants the same manifest digest.
+// Not parallel: it sets time.Local, which every other test reads.
 func TestReproducibleAcrossClones(t *testing.T) {
 	origin, _ := gitRepo(t, "../../testdata/demo", "https://github.com/example/gitops.git")
 	var digests []string
@@ -70,6 +71,7 @@ func TestReproducibleAcrossClones(t *testing.T) {
 }
 
 func TestAnnotations(t *testing.T) {
+	t.Parallel()
 	plant("ghs_SECRET")
 	repo, commit := gitRepo(t, "../../testdata/demo", "https://x-access-token:ghs_SECRET@github.com/example/gitops.git")
 	detached, _ := gitRepo(t, "../../testdata/demo", "")

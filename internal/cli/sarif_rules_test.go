@@ -58,6 +58,7 @@ func emittedRules(t *testing.T, dirs ...string) []string {
 // finding has a SARIF description of its own, not the generic fallback, and that no description is left for a rule
 // the code no longer emits.
 func TestEveryRuleHasADescription(t *testing.T) {
+	t.Parallel()
 	emitted := emittedRules(t, "../../build", "../schema", ".")
 	if len(emitted) < 30 {
 		t.Fatalf("found only %d rule ids in the source (%v): the scan is broken", len(emitted), emitted)

@@ -72,6 +72,7 @@ func assertNoSecretMarker(t *testing.T, r actionResult) {
 // a registry that quotes the password back in its error. No piece of the password may appear, raw or escaped, in
 // stdout, stderr, GITHUB_OUTPUT or GITHUB_STEP_SUMMARY; each must be masked (::add-mask::) before anything else.
 func TestActionNeverShowsTheRegistryPassword(t *testing.T) {
+	t.Parallel()
 	const user = "ci-bot"
 	plant(hostilePassword, multiLinePassword)
 	plant(strings.Split(multiLinePassword, "\n")...)

@@ -24,6 +24,7 @@ func secretTree(password, token, cert string) map[string]string {
 // are removed: no value of either side may show in the text, markdown or JSON result, while the keys that changed
 // still show as changed (kubectl diff's "*** (before)" / "*** (after)").
 func TestDiffMasksSecretValues(t *testing.T) {
+	t.Parallel()
 	const (
 		oldPassword = "hunter2-oldPw-4f1a"
 		newPassword = "hunter2-newPw-9c3d"
@@ -107,6 +108,7 @@ func TestDiffMasksSecretValues(t *testing.T) {
 // action refuses a Secret in clear text): the "Changes since" section of the job summary lists the Secret as removed
 // without any of its values.
 func TestActionChangesMaskSecretValues(t *testing.T) {
+	t.Parallel()
 	const password, apiKey = "hunter2-actionPw-5e7a", "hunter2-actionKey-1d3c"
 	plant(password, apiKey)
 	reg := testregistry.Start(t)

@@ -14,6 +14,7 @@ const rerenderLog = "rendering again with source positions"
 // render, which keep the warning without a position, and twice under validate, which places it; one with an error
 // renders twice under every command; objects from a kustomization inside a plain directory get placed too.
 func TestSecondRenderOnlyWhenFindingsNeedPlacing(t *testing.T) {
+	t.Parallel()
 	widget := "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  size: 1\n"
 	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - widget.yaml\n"
 	warnOnly := writeTree(t, map[string]string{"kustomization.yaml": kustomization, "widget.yaml": widget})

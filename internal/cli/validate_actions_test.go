@@ -9,6 +9,7 @@ import (
 // TestValidateAnnotatesInGitHubActions: a `run: statepack validate` step in a workflow turns its findings into
 // workflow-command annotations on the source files, relative to the workspace; outside Actions it prints none.
 func TestValidateAnnotatesInGitHubActions(t *testing.T) {
+	t.Parallel()
 	workspace, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

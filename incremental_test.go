@@ -1,18 +1,31 @@
-package cli
+package statepack
 
 import (
-	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/statepack/statepack/internal/testregistry"
+	"github.com/statepack/statepack/publish"
+	"github.com/statepack/statepack/sign"
 )
+
+// mustRef parses a reference a test wrote.
+func mustRef(t testing.TB, s string) publish.Ref {
+	t.Helper()
+	ref, err := publish.ParseRef(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
 
 // TestIncrementalPublish publishes a kustomize tree with every kind of input, then changes one input at a time and
 // checks that the change (and only a change) makes publish --incremental render and push again.
 func TestIncrementalPublish(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	root := t.TempDir()
 	files := map[string]string{
@@ -37,31 +50,25 @@ func TestIncrementalPublish(t *testing.T) {
 		write(name, content)
 	}
 	ref := reg.Host + "/incremental/app:main"
-	// publish runs publish --incremental as statepack of the given version would.
-	publish := func(version string, extra ...string) publishResult {
+	// publish runs an incremental publish as statepack of the given version would.
+	publish := func(version string, annotations map[string]string) PublishResult {
 		t.Helper()
-		var stdout, stderr strings.Builder
-		args := append([]string{"publish", filepath.Join(root, "overlay"), ref, "--root", root, "--incremental", "-o", "json"}, extra...)
-		code := Run(t.Context(), args, Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-			Getenv: func(string) string { return "" }, Version: version})
-		if code != 0 {
-			t.Fatalf("publish: exit %d\n%s", code, stderr.String())
-		}
-		var res publishResult
-		if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+		res, err := Publish(t.Context(), filepath.Join(root, "overlay"), mustRef(t, ref), PublishOptions{Load: LoadOptions{Root: root},
+			Incremental: true, Package: PackageOptions{Annotations: annotations}, Context: BuildContext{Version: version}})
+		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	first := publish("test")
+	first := publish("test", nil)
 	if first.Unchanged {
 		t.Fatal("the first publish reported unchanged")
 	}
-	if again := publish("test"); !again.Unchanged || again.Digest != first.Digest {
+	if again := publish("test", nil); !again.Unchanged || again.Digest != first.Digest {
 		t.Fatalf("republishing an unchanged tree = %+v, want unchanged %s", again, first.Digest)
 	}
 	write("unrelated/notes.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes2, namespace: default}\n")
-	if r := publish("test"); !r.Unchanged {
+	if r := publish("test", nil); !r.Unchanged {
 		t.Errorf("a change outside the target's inputs re-published it")
 	}
 
@@ -69,7 +76,7 @@ func TestIncrementalPublish(t *testing.T) {
 		name    string
 		change  func()
 		version string
-		extra   []string
+		extra   map[string]string
 	}{
 		{name: "base resource", change: func() { write("base/deploy.yaml", strings.Replace(files["base/deploy.yaml"], "web:1.0", "web:1.1", 1)) }},
 		{name: "overlay kustomization", change: func() {
@@ -82,8 +89,8 @@ func TestIncrementalPublish(t *testing.T) {
 			write("component/kustomization.yaml", strings.Replace(files["component/kustomization.yaml"], "tier: web", "tier: frontend", 1))
 		}},
 		{name: "generator file", change: func() { write("base/settings.properties", "LOG=debug\n") }},
-		{name: "options", extra: []string{"--annotation", "team=platform"}},
-		{name: "tool version", version: "v9.9.9", extra: []string{"--annotation", "team=platform"}},
+		{name: "options", extra: map[string]string{"team": "platform"}},
+		{name: "tool version", version: "v9.9.9", extra: map[string]string{"team": "platform"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.change != nil {
@@ -93,10 +100,10 @@ func TestIncrementalPublish(t *testing.T) {
 			if version == "" {
 				version = "test"
 			}
-			if r := publish(version, tc.extra...); r.Unchanged {
+			if r := publish(version, tc.extra); r.Unchanged {
 				t.Fatalf("a change to the %s was not noticed", tc.name)
 			}
-			if again := publish(version, tc.extra...); !again.Unchanged {
+			if again := publish(version, tc.extra); !again.Unchanged {
 				t.Errorf("after re-publishing, the same inputs were not recognised")
 			}
 		})
@@ -106,6 +113,7 @@ func TestIncrementalPublish(t *testing.T) {
 // TestIncrementalCannotBeFooled covers what a second review found: a switched symlink, a new Kustomization file in a
 // plain directory, and an artifact under the tag that this key did not sign.
 func TestIncrementalCannotBeFooled(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	root := t.TempDir()
 	write := func(name, content string) {
@@ -120,11 +128,11 @@ func TestIncrementalCannotBeFooled(t *testing.T) {
 	cm := func(name string) string {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: default}\n"
 	}
-	publish := func(path, ref string, extra ...string) publishResult {
+	publish := func(path, ref string, signer *sign.Signer) PublishResult {
 		t.Helper()
-		r := mustRun(t, 0, nil, append([]string{"publish", filepath.Join(root, path), ref, "--root", root, "--incremental", "-o", "json"}, extra...)...)
-		var res publishResult
-		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		res, err := Publish(t.Context(), filepath.Join(root, path), mustRef(t, ref), PublishOptions{Load: LoadOptions{Root: root},
+			Incremental: true, Signer: signer})
+		if err != nil {
 			t.Fatal(err)
 		}
 		return res
@@ -140,15 +148,15 @@ func TestIncrementalCannotBeFooled(t *testing.T) {
 			t.Fatal(err)
 		}
 		ref := reg.Host + "/fool/symlink:main"
-		publish("app", ref)
-		if r := publish("app", ref); !r.Unchanged {
+		publish("app", ref, nil)
+		if r := publish("app", ref, nil); !r.Unchanged {
 			t.Fatal("an unchanged tree was published again")
 		}
 		_ = os.Remove(filepath.Join(root, "base"))
 		if err := os.Symlink("b2", filepath.Join(root, "base")); err != nil {
 			t.Fatal(err)
 		}
-		if r := publish("app", ref); r.Unchanged {
+		if r := publish("app", ref, nil); r.Unchanged {
 			t.Error("switching the symlinked base went unnoticed")
 		}
 	})
@@ -156,22 +164,59 @@ func TestIncrementalCannotBeFooled(t *testing.T) {
 		write("plain/sub/a.yaml", cm("a"))
 		write("plain/sub/b.yaml", cm("b"))
 		ref := reg.Host + "/fool/plain:main"
-		publish("plain", ref)
+		publish("plain", ref, nil)
 		write("plain/sub/Kustomization", "resources: [a.yaml]\nnamePrefix: evil-\n")
-		if r := publish("plain", ref); r.Unchanged {
+		if r := publish("plain", ref, nil); r.Unchanged {
 			t.Error("a new Kustomization file went unnoticed")
 		}
 	})
 	t.Run("artifact under the tag not signed by this key", func(t *testing.T) {
-		key, _ := keyPair(t, "")
+		key, _ := keyPair(t)
+		signer, err := sign.LoadSigner(t.Context(), key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		write("signed/cm.yaml", cm("signed"))
 		ref := reg.Host + "/fool/signed:main"
-		publish("signed", ref) // unsigned: its inputs digest is recorded, but no signature
-		if r := publish("signed", ref, "--key", key); r.Unchanged {
-			t.Error("publish --key took an artifact it had not signed as unchanged")
+		publish("signed", ref, nil) // unsigned: its inputs digest is recorded, but no signature
+		if r := publish("signed", ref, signer); r.Unchanged {
+			t.Error("a signed publish took an artifact it had not signed as unchanged")
 		}
-		if r := publish("signed", ref, "--key", key); !r.Unchanged {
+		if r := publish("signed", ref, signer); !r.Unchanged {
 			t.Error("after signing, the same inputs were not recognised")
 		}
 	})
+}
+
+// TestImmutableTags publishes under a release tag with ImmutableTags: the same content again converges, other
+// content is refused with ErrTagTaken and the tag stays where it was, and without the option tags move.
+func TestImmutableTags(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.Start(t)
+	ref := mustRef(t, reg.Host+"/release/app:v1.0.0")
+	pub := func(path string, immutable bool) (PublishResult, error) {
+		return Publish(t.Context(), path, ref, PublishOptions{ImmutableTags: immutable})
+	}
+	first, err := pub(demoTree, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := pub(demoTree, true); err != nil || again.Digest != first.Digest {
+		t.Errorf("republishing the same tree = %s, %v; want %s", again.Digest, err, first.Digest)
+	}
+	_, err = pub("testdata/plain", true)
+	if !errors.Is(err, ErrTagTaken) || !strings.Contains(err.Error(), "never moves a tag") {
+		t.Fatalf("publishing other content under an immutable tag = %v, want ErrTagTaken", err)
+	}
+	target, err := publish.Open(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc, err := target.Resolve(t.Context(), "v1.0.0"); err != nil || desc.Digest.String() != first.Digest {
+		t.Errorf("v1.0.0 resolves to %v (%v), want the first publish %s", desc.Digest, err, first.Digest)
+	}
+	// Without the option, tags move (as main should).
+	if moved, err := pub("testdata/plain", false); err != nil || moved.Digest == first.Digest {
+		t.Errorf("publishing other content without ImmutableTags = %s, %v; want the tag moved", moved.Digest, err)
+	}
 }
