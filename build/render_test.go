@@ -259,14 +259,28 @@ func TestRenderKeepsOriginAnnotationsTheUserAskedFor(t *testing.T) {
 	}
 }
 
+// TestRenderRefusesAliasBombThroughKustomize puts an alias bomb wherever kustomize parses YAML: a resource file,
+// whatever its name, and YAML inline in a kustomization (a generator config, a patch).
 func TestRenderRefusesAliasBombThroughKustomize(t *testing.T) {
-	dir := writeTree(t, map[string]string{"kustomization.yaml": "resources:\n- bomb.yaml\n", "bomb.yaml": aliasBomb()})
-	r, err := Render(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Findings) != 1 || !strings.Contains(r.Findings[0].Message, "alias bomb") {
-		t.Fatalf("Render() findings = %v, want the alias bomb refused", r.Findings)
+	indented := "    " + strings.ReplaceAll(strings.TrimSuffix(aliasBomb(), "\n"), "\n", "\n    ") + "\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+	}{
+		{"resource", map[string]string{"kustomization.yaml": "resources:\n- bomb.yaml\n", "bomb.yaml": aliasBomb()}},
+		{"resource with another name", map[string]string{"kustomization.yaml": "resources:\n- bomb.txt\n", "bomb.txt": aliasBomb()}},
+		{"inline generator", map[string]string{"kustomization.yaml": "generators:\n- |\n" + indented}},
+		{"inline patch", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- patch: |\n" + indented, "cm.yaml": cm}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Render(context.Background(), writeTree(t, tc.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Findings) != 1 || !strings.Contains(r.Findings[0].Message, "alias bomb") {
+				t.Fatalf("Render() findings = %v, want the alias bomb refused", r.Findings)
+			}
+		})
 	}
 }
 
