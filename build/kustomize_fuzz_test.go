@@ -59,9 +59,11 @@ func remoteFileRefs(data []byte) (refs []string, ok bool) {
 	}
 	k.FixKustomization() // bases into resources, env into envs
 	paths := slices.Concat(k.Resources, k.Components, k.Crds, k.Configurations)
+	//lint:ignore SA1019 deprecated, but kustomize still reads it
 	for _, p := range k.PatchesStrategicMerge {
 		paths = append(paths, string(p))
 	}
+	//lint:ignore SA1019 deprecated, but kustomize still reads it
 	for _, p := range slices.Concat(k.Patches, k.PatchesJson6902) {
 		paths = append(paths, p.Path)
 	}

@@ -138,10 +138,12 @@ func readKustomization(data []byte) (loads kustomizationLoads, ok bool) {
 
 	// Entries kustomize reads with Load only: fetched over HTTP when they are URLs.
 	files := append(append([]string(nil), k.Crds...), k.Configurations...)
+	//lint:ignore SA1019 deprecated, but kustomize still reads it
 	for _, p := range k.PatchesStrategicMerge {
 		files = append(files, string(p)) // patch text or a path: kustomize tries both
 		loads.checkInline(string(p))
 	}
+	//lint:ignore SA1019 deprecated, but kustomize still reads it
 	for _, p := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
 		files = append(files, p.Path)
 		loads.checkInline(p.Patch)

@@ -279,6 +279,7 @@ func forConfigCheck(data []byte, top bool) ([]byte, error) {
 	if err := k.Unmarshal(data); err != nil {
 		return data, nil
 	}
+	//lint:ignore SA1019 deprecated, but kustomize still replaces vars
 	k.Vars = nil
 	if top {
 		k.Transformers = append(k.Transformers, keepLocalConfigs)
