@@ -65,7 +65,7 @@ func InputsDigest(inputs []Input, settings string) string {
 }
 
 func digestFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, _, err := openRegular(path) // a pipe swapped in since the render must not hang the digest
 	if err != nil {
 		return "", err
 	}

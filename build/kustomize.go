@@ -2,11 +2,10 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -37,8 +36,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	}
 	if !r.opts.allowRemote && len(scan.remote) > 0 {
 		for _, rm := range scan.remote {
-			findings = append(findings, Finding{Severity: SeverityError, Rule: "kustomize/remote-base", File: rm.file,
-				Message: fmt.Sprintf("%q is a remote base: fetching it needs the network; vendor it into the tree, or pass --allow-remote", rm.url)})
+			findings = append(findings, remoteFinding(rm.file, rm.url))
 		}
 		return nil, findings
 	}
@@ -46,21 +44,19 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		return nil, nil
 	}
 
-	fsys := &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
-		maxSize: r.opts.maxFileSize, read: r.inputs}
+	checked := map[string]bool{}
+	fsys := r.rootFS(checked)
 	if r.opts.origins {
 		fsys.originFor = findKustomization(dir)
 	}
-	opts := krusty.MakeDefaultOptions()
-	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
-	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
-	opts.PluginConfig = types.DisabledPluginConfig()
+	opts := kustomizeOptions()
 
 	// kustomize does not watch the context: it runs in its own goroutine, and a cancelled render returns at once,
 	// leaving the build to finish (and release the lock) on its own.
 	type result struct {
-		res []*resource.Resource
-		err error
+		res      []*resource.Resource
+		err      error
+		findings Findings // from checking the directories of configs
 	}
 	done := make(chan result, 1)
 	go func() {
@@ -72,8 +68,17 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 			kustomizeMu.RLock()
 			defer kustomizeMu.RUnlock()
 		}
+		if !r.opts.allowRemote && len(scan.configDirs) > 0 {
+			if f := r.checkConfigDirs(opts, scan.configDirs, checked); len(f) > 0 {
+				done <- result{findings: f}
+				return
+			}
+			if scan.customSchema {
+				openapi.ResetOpenAPI() // as the build would find it without the checks
+			}
+		}
 		m, err := runKrusty(opts, fsys, dir)
-		done <- result{m, err}
+		done <- result{res: m, err: err}
 	}()
 	var m []*resource.Resource
 	var err error
@@ -81,10 +86,16 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	case <-ctx.Done():
 		return nil, nil
 	case res := <-done:
+		if len(res.findings) > 0 {
+			return nil, res.findings
+		}
 		m, err = res.res, res.err
 	}
 	if fsys.refused != "" {
 		return fail("source/outside-root", kfile, fsys.refused)
+	}
+	if len(fsys.findings) > 0 {
+		return nil, fsys.findings
 	}
 	if err != nil {
 		return fail("kustomize/build", kfile, r.relMessage(strings.TrimSpace(err.Error())))
@@ -108,6 +119,62 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		objs, findings = append(objs, o...), append(findings, f...)
 	}
 	return objs, findings
+}
+
+// kustomizeOptions are the options of every build: statepack's own order, plugins off, the load restrictor on.
+func kustomizeOptions() *krusty.Options {
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig()
+	return opts
+}
+
+// rootFS returns the file system a build of this render reads through.
+func (r *renderer) rootFS(checked map[string]bool) *rootFS {
+	return &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
+		offline: !r.opts.allowRemote, maxSize: r.opts.maxFileSize, read: r.inputs, checked: checked,
+		kustomizations: map[string]string{}}
+}
+
+// checkConfigDirs builds each directory of configs on its own, as kustomize accumulates a directory listed under
+// generators, transformers or validators, and refuses the configs in it that would make kustomize fetch remote
+// content. Such configs may be computed (a patch or a replacement in the directory can write a URL into a
+// config's path), so they are known only once built. The directories come innermost first; each one that passes
+// goes into checked, which rootFS consults. The build reads through its own rootFS, with the same checks, and its
+// reads are not inputs of the render: the render's own build reads the same files.
+func (r *renderer) checkConfigDirs(opts *krusty.Options, dirs []string, checked map[string]bool) Findings {
+	for _, d := range dirs {
+		fsys := r.rootFS(checked)
+		fsys.read = map[string]bool{}
+		fsys.configDir = d
+		kfile := r.rel(d)
+		if kfs := kustomizationsIn(d); len(kfs) > 0 {
+			kfile = r.rel(kfs[0])
+		}
+		res, err := runKrusty(opts, fsys, d)
+		if fsys.refused != "" {
+			return Findings{{Severity: SeverityError, Rule: "source/outside-root", File: kfile, Message: fsys.refused}}
+		}
+		if len(fsys.findings) > 0 {
+			return fsys.findings
+		}
+		if err != nil {
+			return Findings{{Severity: SeverityError, Rule: "kustomize/build", File: kfile, Message: fmt.Sprintf(
+				"building the configs in %s, to check them for remote references: %s", r.rel(d), r.relMessage(strings.TrimSpace(err.Error())))}}
+		}
+		var findings Findings
+		for _, c := range res {
+			for _, u := range remoteConfigPaths(c) {
+				findings = append(findings, remoteFinding(kfile, u))
+			}
+		}
+		if len(findings) > 0 {
+			return findings
+		}
+		checked[d] = true
+	}
+	return nil
 }
 
 // originAnnotation is where kustomize records the file an object came from (buildMetadata: [originAnnotations]).
@@ -217,82 +284,42 @@ func runKrusty(opts *krusty.Options, fsys filesys.FileSystem, dir string) (res [
 	return m.Resources(), nil
 }
 
-// remoteRef is a remote base found by the pre-scan.
+// remoteRef is a remote reference found by the pre-scan: the file that holds it, and the URL.
 type remoteRef struct{ file, url string }
 
+// remoteFinding refuses a remote reference without --allow-remote.
+func remoteFinding(file, url string) Finding {
+	return Finding{Severity: SeverityError, Rule: "kustomize/remote-base", File: file,
+		Message: fmt.Sprintf("%q is a remote base: fetching it needs the network; vendor it into the tree, or pass --allow-remote", url)}
+}
+
 // kustomizationScan walks the local kustomizations reachable from a directory before kustomize runs, to refuse
-// remote bases without touching the network and to learn whether any sets a custom OpenAPI schema.
+// remote references without touching the network, to find the directories of configs to check before kustomize
+// builds them into configs, and to learn whether any kustomization sets a custom OpenAPI schema. It decides what is
+// remote, and which entries kustomize enters, with kustomize's decoder and rules (readKustomization); rootFS
+// applies the same checks again as kustomize reads, so what the walk misses is refused then.
 type kustomizationScan struct {
-	r            *renderer
-	seen         map[string]bool
-	remote       []remoteRef
+	r      *renderer
+	seen   map[string]bool // directories walked, real paths
+	remote []remoteRef
+	// configDirs are the directories listed under generators, transformers or validators (real paths), each after
+	// the directories it lists itself, so that checking them in order checks the innermost first.
+	configDirs   []string
 	customSchema bool
 	findings     Findings
 }
 
-// kustomizationRefs is the part of a kustomization that names files: other kustomizations, or content kustomize
-// would fetch over HTTP when given a URL (its file loader does so for any path with an http or https scheme).
-type kustomizationRefs struct {
-	Resources             []string          `json:"resources"`
-	Bases                 []string          `json:"bases"`
-	Components            []string          `json:"components"`
-	Crds                  []string          `json:"crds"`
-	Configurations        []string          `json:"configurations"`
-	Generators            []string          `json:"generators"`
-	Transformers          []string          `json:"transformers"`
-	Validators            []string          `json:"validators"`
-	PatchesStrategicMerge []string          `json:"patchesStrategicMerge"`
-	OpenAPI               map[string]string `json:"openapi"`
-	Patches               []struct {
-		Path string `json:"path"`
-	} `json:"patches"`
-	PatchesJSON6902 []struct {
-		Path string `json:"path"`
-	} `json:"patchesJson6902"`
-	Replacements []struct {
-		Path string `json:"path"`
-	} `json:"replacements"`
-	ConfigMapGenerator []generatorRefs `json:"configMapGenerator"`
-	SecretGenerator    []generatorRefs `json:"secretGenerator"`
-	HelmCharts         []struct {
-		ValuesFile string `json:"valuesFile"`
-	} `json:"helmCharts"`
-}
-
-type generatorRefs struct {
-	Files []string `json:"files"`
-	Envs  []string `json:"envs"`
-	Env   string   `json:"env"`
-}
-
-// filePaths lists every path-bearing entry except resources, bases and components.
-func (k *kustomizationRefs) filePaths() []string {
-	paths := append(append(append(append(append(append([]string(nil), k.Crds...), k.Configurations...), k.Generators...),
-		k.Transformers...), k.Validators...), k.PatchesStrategicMerge...)
-	paths = append(paths, k.OpenAPI["path"])
-	for _, p := range k.Patches {
-		paths = append(paths, p.Path)
-	}
-	for _, p := range k.PatchesJSON6902 {
-		paths = append(paths, p.Path)
-	}
-	for _, p := range k.Replacements {
-		paths = append(paths, p.Path)
-	}
-	for _, h := range k.HelmCharts {
-		paths = append(paths, h.ValuesFile)
-	}
-	for _, g := range append(slices.Clone(k.ConfigMapGenerator), k.SecretGenerator...) {
-		paths = append(paths, g.Env)
-		paths = append(paths, g.Envs...)
-		for _, f := range g.Files {
-			if _, p, ok := strings.Cut(f, "="); ok {
-				f = p // "key=path"
-			}
-			paths = append(paths, f)
+// kustomizationsIn lists the kustomization files kustomize finds in dir: any recognised name that is not a
+// directory, symlinks followed, as kustomize reads through them.
+func kustomizationsIn(dir string) []string {
+	var out []string
+	for _, name := range kustomizationFiles {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			out = append(out, p)
 		}
 	}
-	return paths
+	return out
 }
 
 func (s *kustomizationScan) walk(dir string) {
@@ -300,66 +327,92 @@ func (s *kustomizationScan) walk(dir string) {
 		return
 	}
 	s.seen[dir] = true
-	kf := findKustomization(dir)
-	if kf == "" {
+	for _, kf := range kustomizationsIn(dir) {
+		if real, err := filepath.EvalSymlinks(kf); err == nil && within(s.r.root, real) {
+			s.scan(dir, kf) // one that leaves the root is refused by rootFS when kustomize asks for it
+		}
+	}
+}
+
+func (s *kustomizationScan) fail(rule, file string, line int, msg string) {
+	s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: rule, File: file, Line: line, Message: msg})
+}
+
+// scan reads one kustomization file of dir.
+func (s *kustomizationScan) scan(dir, kf string) {
+	rel := s.r.rel(kf)
+	data, err := readLimited(kf, s.r.opts.maxFileSize)
+	if errors.Is(err, errNotRegular) {
+		s.fail("source/not-regular", rel, 0, rel+" "+err.Error())
 		return
 	}
-	data, err := readLimited(kf, s.r.opts.maxFileSize)
 	if err != nil {
-		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "source/unreadable", File: s.r.rel(kf), Message: err.Error()})
+		s.fail("source/unreadable", rel, 0, err.Error())
 		return
 	}
 	if err := checkExpansion(data); err != nil {
 		line, msg := yamlErrorLine(err) // "line N: …" when checkExpansion can name the line
-		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Line: line, Message: msg})
+		s.fail("yaml/syntax", rel, line, msg)
 		return
 	}
-	var k kustomizationRefs
-	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+	var syntax types.Kustomization // kustomize's types, leniently: what does not even parse is a syntax error
+	if err := sigsyaml.Unmarshal(data, &syntax); err != nil {
 		line, msg := yamlErrorLine(err)
-		s.findings = append(s.findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: s.r.rel(kf), Line: line, Message: msg})
+		s.fail("yaml/syntax", rel, line, msg)
 		return
 	}
-	if len(k.OpenAPI) > 0 {
-		s.customSchema = true
+	loads, ok := readKustomization(data)
+	if !ok {
+		return // kustomize refuses the file, with its own message, and loads nothing from it
 	}
-	for _, p := range k.filePaths() {
-		if isRemoteFile(p) {
-			s.remote = append(s.remote, remoteRef{file: s.r.rel(kf), url: p})
+	if loads.expansion != nil {
+		line, msg := yamlErrorLine(loads.expansion)
+		s.fail("yaml/syntax", rel, line, "inline YAML: "+msg)
+		return
+	}
+	s.customSchema = s.customSchema || loads.customSchema
+	for _, u := range loads.remote {
+		s.remote = append(s.remote, remoteRef{file: rel, url: u})
+	}
+	for _, entry := range loads.bases {
+		if real, st := s.local(dir, entry); st != nil && st.IsDir() {
+			s.walk(real)
 		}
 	}
-	for _, group := range [][]string{k.Resources, k.Bases, k.Components} {
-		for _, entry := range group {
-			local := filepath.Join(dir, entry)
-			if filepath.IsAbs(entry) {
-				local = entry
+	for _, entry := range loads.configs {
+		real, st := s.local(dir, entry)
+		switch {
+		case st == nil:
+		case st.IsDir():
+			s.walk(real)
+			if !slices.Contains(s.configDirs, real) {
+				s.configDirs = append(s.configDirs, real)
 			}
-			st, statErr := os.Stat(local)
-			if isRemoteFile(entry) || (statErr != nil && isRemote(entry)) {
-				s.remote = append(s.remote, remoteRef{file: s.r.rel(kf), url: entry})
-				continue
+		default:
+			data, err := readLimited(real, s.r.opts.maxFileSize)
+			if err != nil || checkExpansion(data) != nil {
+				continue // kustomize reads it through rootFS, which refuses it
 			}
-			if statErr == nil && st.IsDir() {
-				if real, err := filepath.EvalSymlinks(local); err == nil && within(s.r.root, real) {
-					s.walk(real)
-				}
+			for _, u := range remoteInConfigFile(data) {
+				s.remote = append(s.remote, remoteRef{file: s.r.rel(filepath.Join(dir, entry)), url: u})
 			}
 		}
 	}
 }
 
-// isRemoteFile is kustomize's own test for a path its file loader fetches over HTTP.
-func isRemoteFile(path string) bool {
-	u, err := url.Parse(path)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
-}
-
-// hostLike matches the start of kustomize's remote forms without a scheme: "github.com/org/repo", "example.com:8080/…".
-var hostLike = regexp.MustCompile(`^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]+)?/`)
-
-// isRemote reports whether a resources entry that does not exist locally names remote content, in any of the
-// forms kustomize accepts (URLs, git@host:…, git::…, host/org/repo).
-func isRemote(entry string) bool {
-	return strings.Contains(entry, "://") || strings.HasPrefix(entry, "git@") || strings.HasPrefix(entry, "git::") ||
-		hostLike.MatchString(entry)
+// local resolves a local entry of the kustomization in dir to its real path, when it exists under the source root.
+func (s *kustomizationScan) local(dir, entry string) (string, os.FileInfo) {
+	p := entry
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil || !within(s.r.root, real) {
+		return "", nil
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return "", nil
+	}
+	return real, st
 }

@@ -258,13 +258,19 @@ func (r *renderer) readManifestFile(p string, d fs.DirEntry) ([]Object, Findings
 			return refuse("source/outside-root", "symlink points outside the source root: statepack reads nothing outside it; copy the file into the tree instead")
 		}
 		st, err := os.Stat(target)
-		if err != nil || !st.Mode().IsRegular() {
+		if err != nil || st.IsDir() {
 			return nil, nil // a symlink to a directory is not followed
 		}
-	} else if !d.Type().IsRegular() {
-		return nil, nil
+		if err := regular(st.Mode()); err != nil {
+			return refuse("source/not-regular", rel+" "+err.Error())
+		}
+	} else if err := regular(d.Type()); err != nil {
+		return refuse("source/not-regular", rel+" "+err.Error())
 	}
 	data, err := readLimited(p, r.opts.maxFileSize)
+	if errors.Is(err, errNotRegular) {
+		return refuse("source/not-regular", rel+" "+err.Error())
+	}
 	if err != nil {
 		return refuse("source/too-large", err.Error())
 	}
@@ -272,17 +278,14 @@ func (r *renderer) readManifestFile(p string, d fs.DirEntry) ([]Object, Findings
 	return decodeStream(rel, data)
 }
 
-// readLimited reads a file, refusing one larger than limit.
+// readLimited reads a regular file, refusing one larger than limit and anything else (errNotRegular) before
+// opening it.
 func readLimited(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("file is %d bytes, over the %d-byte limit: split it, or raise --max-file-size", st.Size(), limit)
 	}

@@ -17,23 +17,37 @@ import (
 // errOutsideRoot is what rootFS answers for a path outside the source root.
 var errOutsideRoot = errors.New("outside the source root")
 
-// rootFS is the file system kustomize sees: the disk, read-only, confined to the source root (symlinks resolved), with
-// a size limit per file, recording every file read. With remote bases allowed it also reads kustomize's own
-// temporary clone directories.
+// errRemoteRefused is what rootFS answers kustomize for a file that would make it fetch remote content; the finding
+// it records says what and where.
+var errRemoteRefused = errors.New("names remote content, which statepack does not fetch without --allow-remote")
+
+// rootFS is the file system kustomize sees: the disk, read-only, confined to the source root (symlinks resolved),
+// regular files only, with a size limit per file, recording every file read. With remote bases allowed it also
+// reads kustomize's own temporary clone directories; without, it refuses to hand kustomize any kustomization or
+// config that would make it fetch remote content (see "How a render stays offline" in remote.go).
 type rootFS struct {
 	filesys.FileSystem
 	root      string
 	allowTemp bool
+	offline   bool // remote bases are not allowed
 	maxSize   int64
 
 	// originFor is the root kustomization file: when kustomize reads it, rootFS adds
 	// "buildMetadata: [originAnnotations]" so that every object says which file it came from.
 	originFor string
 
-	mu          sync.Mutex
-	read        map[string]bool // relative slash paths of files read
-	refused     string          // the first refusal, reported as a finding
-	userOrigins bool            // the kustomization asked for origin annotations itself: keep them
+	// checked holds the directories of configs (real paths) whose configs checkConfigDirs checked; offline, a
+	// kustomization that lists any other directory under generators, transformers or validators is refused.
+	checked map[string]bool
+	// configDir is set while checkConfigDirs builds that directory on its own: see forConfigCheck.
+	configDir string
+
+	mu             sync.Mutex
+	read           map[string]bool   // relative slash paths of files read
+	refused        string            // the first path refused for leaving the root, reported as a finding
+	findings       Findings          // other refusals: remote references, files that are not regular
+	kustomizations map[string]string // real path of a file kustomize asked for by a kustomization name → that name
+	userOrigins    bool              // the kustomization asked for origin annotations itself: keep them
 }
 
 var _ filesys.FileSystem = (*rootFS)(nil)
@@ -89,6 +103,34 @@ func (f *rootFS) recordRequested(path string) {
 	f.record(abs)
 }
 
+// rel returns path relative to the source root, slash-separated, for findings.
+func (f *rootFS) rel(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		if rel, err := filepath.Rel(f.root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(path)
+}
+
+// refuse records a finding, once.
+func (f *rootFS) refuse(fd Finding) {
+	fd.Severity = SeverityError
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !slices.Contains(f.findings, fd) {
+		f.findings = append(f.findings, fd)
+	}
+}
+
+// refuseIrregular records the finding for a file that is not a regular file, when err says so.
+func (f *rootFS) refuseIrregular(path string, err error) {
+	if errors.Is(err, errNotRegular) {
+		rel := f.rel(path)
+		f.refuse(Finding{Rule: "source/not-regular", File: rel, Message: rel + " " + err.Error()})
+	}
+}
+
 var errReadOnly = errors.New("statepack renders read-only: kustomize may not write to the source tree")
 
 func (f *rootFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
@@ -102,9 +144,19 @@ func (f *rootFS) Open(path string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st, err := os.Stat(real); err == nil && st.IsDir() {
+		f.recordRequested(path)
+		f.record(real)
+		return f.FileSystem.Open(real)
+	}
+	file, _, err := openRegular(real)
+	if err != nil {
+		f.refuseIrregular(path, err)
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
 	f.recordRequested(path)
 	f.record(real)
-	return f.FileSystem.Open(real)
+	return file, nil
 }
 
 func (f *rootFS) ReadFile(path string) ([]byte, error) {
@@ -114,20 +166,125 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 	}
 	data, err := readLimited(real, f.maxSize)
 	if err != nil {
+		f.refuseIrregular(path, err)
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if isManifestFile(real) || slices.Contains(kustomizationFiles, filepath.Base(real)) {
-		// kustomize expands YAML aliases without a budget: refuse a bomb before it does.
-		if err := checkExpansion(data); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
+	// kustomize expands YAML aliases without a budget, in any file it parses (a resource may have any name): refuse
+	// a bomb before it does. A file that is not YAML passes.
+	if err := checkExpansion(data); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	kpath, isKustomization := f.kustomizationPath(path, real)
+	kdir := filepath.Dir(kpath)
+	if isKustomization {
+		if err := f.checkKustomization(kpath, data); err != nil {
+			return nil, err
+		}
+	} else if f.offline {
+		if remote := remoteInConfigFile(data); len(remote) > 0 {
+			for _, u := range remote {
+				f.refuse(remoteFinding(f.rel(path), u))
+			}
+			return nil, fmt.Errorf("reading %s: %w", path, errRemoteRefused)
 		}
 	}
 	f.recordRequested(path)
 	f.record(real)
+	if isKustomization && f.configDir != "" {
+		if data, err = forConfigCheck(data, kdir == f.configDir); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
 	if f.originFor != "" && real == f.originFor {
 		return f.withOriginAnnotations(data), nil
 	}
 	return data, nil
+}
+
+// kustomizationPath reports whether kustomize reads the file at path as a kustomization, and the path it asked for
+// it by, in the directory it is the kustomization of. kustomize asks for a kustomization by name (CleanedAbs sees
+// the name), then reads the file it resolves to, which for a symlink has another name.
+func (f *rootFS) kustomizationPath(path, real string) (string, bool) {
+	if slices.Contains(kustomizationFiles, filepath.Base(path)) {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs, true
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	asked, ok := f.kustomizations[real]
+	return asked, ok
+}
+
+// checkKustomization refuses a kustomization with an alias bomb inline and, offline, one that names remote content
+// or lists a directory of configs that checkConfigDirs did not check. path is the kustomization's path by its name.
+func (f *rootFS) checkKustomization(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	loads, ok := readKustomization(data)
+	if !ok {
+		return nil // kustomize refuses it, and loads nothing from it
+	}
+	if loads.expansion != nil {
+		return fmt.Errorf("reading %s: inline YAML: %w", path, loads.expansion)
+	}
+	if !f.offline {
+		return nil
+	}
+	rel := f.rel(path)
+	for _, u := range loads.remote {
+		f.refuse(remoteFinding(rel, u))
+	}
+	refused := len(loads.remote) > 0
+	for _, entry := range loads.configs {
+		p := entry
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue // kustomize cannot read it either
+		}
+		if st, err := os.Stat(real); err == nil && st.IsDir() && !f.checked[real] {
+			f.refuse(Finding{Rule: "kustomize/unchecked-configs", File: rel, Message: fmt.Sprintf(
+				"%q is a directory of generator, transformer or validator configs that statepack could not check for remote references before kustomize builds it: refused without --allow-remote", entry)})
+			refused = true
+		}
+	}
+	if refused {
+		return fmt.Errorf("reading %s: %w", path, errRemoteRefused)
+	}
+	return nil
+}
+
+// keepLocalConfigs is appended to the transformers of a directory of configs that checkConfigDirs builds on its
+// own. A build leaves out the objects annotated config.kubernetes.io/local-config: "true", but a directory listed
+// under generators or transformers hands kustomize all of them as configs: this transformer, run last, keeps them.
+const keepLocalConfigs = `apiVersion: builtin
+kind: AnnotationsTransformer
+metadata:
+  name: statepack-keep-local-configs
+annotations:
+  config.kubernetes.io/local-config: "false"
+fieldSpecs:
+- path: metadata/annotations
+  create: true
+`
+
+// forConfigCheck rewrites a kustomization that kustomize reads while checkConfigDirs builds a directory of configs,
+// so that the build yields the configs kustomize would use: without vars (kustomize replaces them only at the very
+// end of the outermost build, after it used the configs), and, for the directory itself (top), keeping local
+// configs. It decodes with kustomize's own types, so a file kustomize refuses is returned as it is.
+func forConfigCheck(data []byte, top bool) ([]byte, error) {
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		return data, nil
+	}
+	//lint:ignore SA1019 deprecated, but kustomize still replaces vars
+	k.Vars = nil
+	if top {
+		k.Transformers = append(k.Transformers, keepLocalConfigs)
+	}
+	return sigsyaml.Marshal(&k)
 }
 
 // withOriginAnnotations adds originAnnotations to a kustomization's buildMetadata. A kustomization that does not
@@ -173,8 +330,20 @@ func (f *rootFS) ReadDir(path string) ([]string, error) {
 }
 
 func (f *rootFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
-	if _, err := f.check(path); err != nil {
+	real, err := f.check(path)
+	if err != nil {
 		return "", "", err
+	}
+	// kustomize asks for its kustomization files by name, here, and reads the file they resolve to: remember
+	// which files are kustomizations, and of which directory, when the name is a symlink.
+	if slices.Contains(kustomizationFiles, filepath.Base(path)) {
+		if abs, err := filepath.Abs(path); err == nil && real != abs {
+			if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+				f.mu.Lock()
+				f.kustomizations[real] = filepath.Join(dir, filepath.Base(abs))
+				f.mu.Unlock()
+			}
+		}
 	}
 	// kustomize resolves a base directory here, and reads on from its real path: when the path is a symlink, the
 	// link itself is an input (recorded with a trailing "@", digested by its target).

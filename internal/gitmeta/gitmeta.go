@@ -6,6 +6,7 @@ package gitmeta
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,9 +23,12 @@ var ErrNotRepository = errors.New("not inside a git repository")
 type Info struct {
 	// TopLevel is the root of the work tree.
 	TopLevel string
-	// Source is the URL of the remote named origin (else the first remote by name), without credentials; "" when
-	// the repository has no remote.
+	// Source is the URL of the remote named origin (else the first remote by name), without credentials (see
+	// CleanRemote); "" when the repository has no remote, or when SourceDropped.
 	Source string
+	// SourceDropped is true when the remote has a URL that CleanRemote left out (ErrUnsafeRemote): it might hold a
+	// credential. Source is then "", and the caller should warn that the source annotation is missing and why.
+	SourceDropped bool
 	// Revision is "<branch or tag>@sha1:<commit>", or "sha1:<commit>" on a detached HEAD with no ref hint.
 	Revision string
 	// Commit is the full hex commit id of HEAD.
@@ -70,7 +74,9 @@ func Read(dir, refHint string) (*Info, error) {
 			return strings.Compare(a.Config().Name, b.Config().Name)
 		})
 		if urls := remotes[0].Config().URLs; len(urls) > 0 {
-			info.Source = StripCredentials(urls[0])
+			var err error
+			info.Source, err = CleanRemote(urls[0])
+			info.SourceDropped = err != nil
 		}
 	}
 	return info, nil
@@ -87,30 +93,102 @@ func revision(head *plumbing.Reference, hint string) string {
 	return sha
 }
 
-// StripCredentials turns a remote URL into the form statepack records: no user information, query or fragment
-// (where tokens hide: "https://x-access-token:TOKEN@github.com/org/repo"), and one spelling per repository, so that
-// an SSH clone on a laptop and an HTTPS clone in CI give the same annotation and the same digest:
-// "git@github.com:org/repo.git" and "ssh://git@github.com/org/repo" both become "https://github.com/org/repo". A
-// local path is returned as it is; an unparseable URL as "", rather than risk printing a secret.
+// ErrUnsafeRemote is returned by CleanRemote for a remote that is neither a URL with a host ("https://host/path")
+// nor scp-like ("[user@]host:path"), or that still holds an "@" where a host or path should be: such a value may hide
+// a credential in a place statepack cannot tell apart from the rest ("https:/ci:PW@github.com/acme/fleet",
+// "TOKEN@github.com/acme/fleet"), so it is left out. Read reports it as Info.SourceDropped.
+var ErrUnsafeRemote = errors.New("the remote URL is neither a URL with a host nor host:path, and may hold a credential: left out of the source annotation")
+
+// StripCredentials is CleanRemote without the error: "" for a remote that CleanRemote leaves out.
 func StripCredentials(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
-		u.User = nil
-		u.RawQuery = ""
-		u.Fragment = ""
-		if u.Scheme == "ssh" || u.Scheme == "git" || u.Scheme == "git+ssh" {
-			u.Scheme = "https"
-			u.Host = u.Hostname() // an SSH port says nothing about the HTTPS one
+	s, _ := CleanRemote(raw)
+	return s
+}
+
+// CleanRemote turns a remote URL into the form statepack records: no user information, query or fragment (where
+// tokens hide: "https://x-access-token:TOKEN@github.com/org/repo"), and one spelling per repository, so that an SSH
+// clone on a laptop and an HTTPS clone in CI give the same annotation and the same digest:
+// "git@github.com:org/repo.git" and "ssh://git@github.com/org/repo" both become "https://github.com/org/repo".
+//
+// User information ends at the last "@" before the host, as in git and net/url, so a password holding "@"
+// ("ci:S3cr@tPW@github.com:acme/fleet.git") is dropped whole. A local path (no "@", no "host:" prefix) is returned
+// as it is; anything else that does not parse as a URL with a host or as scp-like host:path gives "" and
+// ErrUnsafeRemote, rather than risk recording a secret. The result never holds an "@". CleanRemote of its own
+// result returns it unchanged.
+func CleanRemote(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
+		return cleanURL(scheme, rest)
+	}
+	// scp-like "[user@]host:path": a colon before the first slash, as git decides (a single letter before it is a
+	// Windows drive). User information ends at the last "@" before that slash.
+	head, _, _ := strings.Cut(raw, "/")
+	hostPath := raw
+	if i := strings.LastIndex(head, "@"); i >= 0 {
+		hostPath = raw[i+1:]
+	}
+	if host, path, ok := strings.Cut(hostPath, ":"); ok && strings.Contains(head, ":") && len(host) > 1 {
+		if !validHost(host) || path == "" || strings.Contains(path, "@") {
+			return "", ErrUnsafeRemote
 		}
-		u.Path = strings.TrimSuffix(u.Path, ".git")
-		return u.String()
+		return "https://" + host + "/" + strings.TrimSuffix(strings.TrimPrefix(path, "/"), ".git"), nil
 	}
-	if i := strings.Index(raw, "@"); i >= 0 && strings.Contains(raw[i:], ":") && !strings.Contains(raw, "://") {
-		// scp-like "user@host:path"
-		host, path, _ := strings.Cut(raw[i+1:], ":")
-		return "https://" + host + "/" + strings.TrimSuffix(strings.TrimPrefix(path, "/"), ".git")
+	if strings.Contains(raw, "@") {
+		return "", ErrUnsafeRemote // "TOKEN@github.com/acme/fleet": no URL, no host:path, and a user part
 	}
-	if strings.Contains(raw, "://") {
-		return ""
+	return raw, nil // a local path
+}
+
+// cleanURL cleans "scheme://rest".
+func cleanURL(scheme, rest string) (string, error) {
+	// The authority ends at the first "/", "?" or "#"; user information at its last "@".
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
 	}
-	return raw
+	authority, tail := rest[:end], rest[end:]
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		authority = authority[i+1:]
+	}
+	u, err := url.Parse(scheme + "://" + authority + tail)
+	if err != nil || strings.Contains(u.Host+u.Path+u.RawPath+u.RawQuery+u.Fragment, "@") {
+		// An "@" past the authority means a "/", "?" or "#" in a password cut it short:
+		// "https://ci:1234#5678@github.com/acme" has host "ci:1234".
+		return "", ErrUnsafeRemote
+	}
+	u.User, u.RawQuery, u.Fragment, u.ForceQuery = nil, "", "", false
+	switch {
+	case u.Host == "" && u.Scheme == "file":
+		return u.String(), nil // a local path, "file:///srv/git/fleet"
+	case u.Host == "" || !validHost(u.Hostname()):
+		return "", ErrUnsafeRemote
+	case u.Scheme == "ssh" || u.Scheme == "git" || u.Scheme == "git+ssh":
+		u.Scheme = "https"
+		u.Host = u.Hostname() // an SSH port says nothing about the HTTPS one
+		if strings.Contains(u.Host, ":") {
+			u.Host = "[" + u.Host + "]"
+		}
+	}
+	u.Path = strings.TrimSuffix(u.Path, ".git")
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// validHost reports whether s is a host name (letters, digits, dots, dashes, underscores) or an IP address, IPv6 in
+// brackets or not.
+func validHost(s string) bool {
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		return net.ParseIP(s[1:len(s)-1]) != nil
+	}
+	if s == "" || net.ParseIP(s) != nil {
+		return s != ""
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

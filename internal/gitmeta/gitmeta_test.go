@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,23 +14,79 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-func TestStripCredentials(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://github.com/acme/gitops.git", "https://github.com/acme/gitops"},
-		{"https://x-access-token:ghs_SECRET@github.com/acme/gitops.git", "https://github.com/acme/gitops"},
-		{"https://ghp_TOKENASUSER@github.com/acme/gitops", "https://github.com/acme/gitops"},
-		{"https://gitlab.example.com/acme/gitops.git?private_token=SECRET#frag", "https://gitlab.example.com/acme/gitops"},
-		{"ssh://git@github.com/acme/gitops.git", "https://github.com/acme/gitops"},
-		{"ssh://git@gitea.example.com:2222/acme/gitops.git", "https://gitea.example.com/acme/gitops"},
-		{"git@github.com:acme/gitops.git", "https://github.com/acme/gitops"},
-		{"deploy:SECRET@github.com:acme/gitops.git", "https://github.com/acme/gitops"},
-		{"../local/repo", "../local/repo"},
-		{"https://user:pa%ss@[bad", ""},
+func TestCleanRemote(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		secrets        []string // fragments of a credential that must not appear in the output
+		dropped        bool
+	}{
+		{name: "https", in: "https://github.com/acme/gitops.git", want: "https://github.com/acme/gitops"},
+		{name: "token as password", in: "https://x-access-token:ghs_SECRET@github.com/acme/gitops.git",
+			want: "https://github.com/acme/gitops", secrets: []string{"x-access-token", "ghs_SECRET"}},
+		{name: "token as user", in: "https://ghp_TOKENASUSER@github.com/acme/gitops", want: "https://github.com/acme/gitops",
+			secrets: []string{"ghp_TOKENASUSER"}},
+		{name: "query and fragment", in: "https://gitlab.example.com/acme/gitops.git?private_token=SECRET#frag",
+			want: "https://gitlab.example.com/acme/gitops", secrets: []string{"SECRET", "frag"}},
+		{name: "ssh", in: "ssh://git@github.com/acme/gitops.git", want: "https://github.com/acme/gitops"},
+		{name: "ssh with port", in: "ssh://git@gitea.example.com:2222/acme/gitops.git", want: "https://gitea.example.com/acme/gitops"},
+		{name: "ssh IPv6", in: "ssh://git@[2001:db8::1]:2222/acme/gitops.git", want: "https://[2001:db8::1]/acme/gitops"},
+		{name: "scp", in: "git@github.com:acme/gitops.git", want: "https://github.com/acme/gitops"},
+		{name: "scp without user", in: "github.com:acme/gitops.git", want: "https://github.com/acme/gitops"},
+		{name: "scp with password", in: "deploy:SECRET@github.com:acme/gitops.git", want: "https://github.com/acme/gitops",
+			secrets: []string{"deploy", "SECRET"}},
+		{name: "scp password holding @", in: "ci:S3cr@tPW@github.com:acme/fleet.git", want: "https://github.com/acme/fleet",
+			secrets: []string{"ci:", "S3cr", "tPW"}},
+		{name: "scp user and token holding @", in: "oauth2:p@TOKEN@host:org/repo.git", want: "https://host/org/repo",
+			secrets: []string{"oauth2", "p@", "TOKEN"}},
+		{name: "URL password holding @", in: "https://ci:S3cr@tPW@github.com/acme/fleet.git", want: "https://github.com/acme/fleet",
+			secrets: []string{"ci:", "S3cr", "tPW"}},
+		{name: "URL password holding @@", in: "https://ci:a@@b@github.com/acme/fleet", want: "https://github.com/acme/fleet",
+			secrets: []string{"ci:", "a@", "@b"}},
+		{name: "URL percent-encoded password", in: "https://ci:S3cr%40tPW@github.com/acme/fleet", want: "https://github.com/acme/fleet",
+			secrets: []string{"S3cr", "tPW"}},
+		{name: "one slash after the scheme", in: "https:/ci:PW@github.com/acme/fleet", dropped: true, secrets: []string{"ci:", "PW"}},
+		{name: "token without scheme or colon", in: "TOKEN@github.com/acme/fleet", dropped: true, secrets: []string{"TOKEN"}},
+		{name: "password holding #", in: "https://ci:1234#5678@github.com/acme/fleet", dropped: true, secrets: []string{"ci", "1234", "5678"}},
+		{name: "password holding ?", in: "https://ci:1234?5678@github.com/acme/fleet", dropped: true, secrets: []string{"ci", "1234", "5678"}},
+		{name: "password holding /", in: "https://ci:12/34@github.com/acme/fleet", dropped: true, secrets: []string{"ci", "12", "34@"}},
+		{name: "scp password holding /", in: "ci:pa/ss@github.com:acme/fleet.git", dropped: true, secrets: []string{"ci", "pa", "ss"}},
+		{name: "scp with an invalid host", in: "ci:pw@git hub.com:acme/fleet.git", dropped: true, secrets: []string{"ci", "pw"}},
+		{name: "unparseable URL", in: "https://user:pa%ss@[bad", dropped: true, secrets: []string{"user", "pa%ss"}},
+		{name: "URL without host", in: "https://:SECRET@/acme/fleet", dropped: true, secrets: []string{"SECRET"}},
+		{name: "local path", in: "../local/repo", want: "../local/repo"},
+		{name: "absolute path", in: "/srv/git/fleet.git", want: "/srv/git/fleet.git"},
+		{name: "file URL", in: "file:///srv/git/fleet.git", want: "file:///srv/git/fleet.git"},
+		{name: "Windows drive", in: `C:\repos\fleet`, want: `C:\repos\fleet`},
+		{name: "no remote", in: "", want: ""},
 	}
 	for _, tc := range tests {
-		if got := StripCredentials(tc.in); got != tc.want {
-			t.Errorf("StripCredentials(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CleanRemote(tc.in)
+			if tc.dropped {
+				if got != "" || !errors.Is(err, ErrUnsafeRemote) {
+					t.Errorf("CleanRemote(%q) = %q, %v; want \"\", ErrUnsafeRemote", tc.in, got, err)
+				}
+			} else if got != tc.want || err != nil {
+				t.Errorf("CleanRemote(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			for _, secret := range tc.secrets {
+				if strings.Contains(got, secret) {
+					t.Errorf("CleanRemote(%q) = %q, which holds the credential fragment %q", tc.in, got, secret)
+				}
+			}
+			if strings.Contains(got, "@") {
+				t.Errorf("CleanRemote(%q) = %q, which holds an @", tc.in, got)
+			}
+			if again, err := CleanRemote(got); again != got || err != nil {
+				t.Errorf("CleanRemote(%q) = %q, %v; want its input back (the CLI cleans Info.Source again)", got, again, err)
+			}
+			if s := StripCredentials(tc.in); s != got {
+				t.Errorf("StripCredentials(%q) = %q, want %q as CleanRemote", tc.in, s, got)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.in) {
+				t.Errorf("CleanRemote(%q) error %q repeats the remote", tc.in, err)
+			}
+		})
 	}
 }
 
@@ -88,6 +145,22 @@ func TestRead(t *testing.T) {
 		if err != nil || info.Revision != want {
 			t.Errorf("Read(detached, %q).Revision = %v, %v; want %s", hint, info, err, want)
 		}
+	}
+}
+
+// TestReadDropsUnsafeRemote checks that Read leaves out a remote that might hold a credential and says so.
+func TestReadDropsUnsafeRemote(t *testing.T) {
+	dir := t.TempDir()
+	repo, _ := commit(t, dir)
+	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{"TOKEN@github.com/acme/fleet"}}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Read(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Source != "" || !info.SourceDropped {
+		t.Errorf("Read() Source = %q, SourceDropped = %v; want \"\", true", info.Source, info.SourceDropped)
 	}
 }
 
