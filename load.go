@@ -187,6 +187,9 @@ func Locate(path string, o LoadOptions) (*Source, error) {
 		logger(o.Logger).Warn("reading git metadata", "error", err)
 	default:
 		s.Git = info
+		if info.SourceDropped {
+			logger(o.Logger).Warn("the git remote's URL is left out of the source annotation: it is neither a URL nor host:path, or may hold a credential")
+		}
 	}
 	s.Root = o.Root
 	if s.Root == "" {

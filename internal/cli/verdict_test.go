@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,5 +32,36 @@ func TestVerifyGivesFluxsVerdictWhenBundlesArePresent(t *testing.T) {
 		if !strings.Contains(r.stderr, rule) {
 			t.Errorf("statepack %s: %s\nwant the rule %q", args[0], r, rule)
 		}
+	}
+}
+
+// TestSourceAnnotationCarriesNoCredentialFragment publishes from clones whose remotes hide a secret the ways git
+// accepts (issue #15): no fragment of it reaches the output, the annotations or the provenance; a remote that is
+// neither URL nor host:path is left out with a warning.
+func TestSourceAnnotationCarriesNoCredentialFragment(t *testing.T) {
+	t.Parallel()
+	key, _ := keyPair(t, "")
+	for _, tc := range []struct{ remote, secret, want string }{
+		{"ci:S3cr@tPW@github.com:acme/fleet.git", "S3cr@tPW", "https://github.com/acme/fleet"},
+		{"oauth2:p@TOKENab12@gitlab.example.com:org/repo.git", "TOKENab12", "https://gitlab.example.com/org/repo"},
+		{"https://ci:PWxy9@github.com/acme/fleet.git", "PWxy9", "https://github.com/acme/fleet"},
+		{"TOKENcd34@github.com/acme/fleet", "TOKENcd34", ""},
+	} {
+		plant(tc.secret)
+		dir, _ := gitRepo(t, "../../testdata/demo", tc.remote)
+		ref := "oci:" + filepath.Join(t.TempDir(), "layout") + ":main"
+		r := mustRun(t, 0, nil, "publish", filepath.Join(dir, "production"), ref, "--key", key, "-o", "json", "--attest")
+		var res publishResult
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Annotations["org.opencontainers.image.source"]; got != tc.want {
+			t.Errorf("remote %q gives the source annotation %q, want %q", tc.remote, got, tc.want)
+		}
+		if tc.want == "" && !strings.Contains(r.stderr, "left out of the source annotation") {
+			t.Errorf("remote %q was dropped without a warning:\n%s", tc.remote, r.stderr)
+		}
+		// The provenance, as verify prints it, holds no fragment either (run checks every planted secret).
+		mustRun(t, 0, nil, "verify", ref, "--key", strings.TrimSuffix(key, ".key")+".pub", "--attestation", "slsa", "-o", "json")
 	}
 }
