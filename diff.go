@@ -135,6 +135,11 @@ func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, 
 // maxDiffLayer bounds the compressed layer diff holds in memory.
 const maxDiffLayer = 512 << 20
 
+// maxDiffManifests bounds the uncompressed manifests diff decodes: decoded objects take several times their YAML in
+// memory (900 MiB of YAML took 6.2 GB), and a layer of a few MB can hold that much. 128 MiB is some 25 times the
+// YAML of a 5,000-object tree.
+const maxDiffManifests = 128 << 20
+
 // isKustomizationName says whether kustomize would take a file of this name as a kustomization.
 func isKustomizationName(name string) bool {
 	base := path.Base(name)
@@ -149,7 +154,11 @@ func isKustomizationName(name string) bool {
 // one. It falls back to extracting the files and reading the directory, which names the archive's own files in
 // errors, whenever the shortcut would not be exactly that: files that do not decode.
 func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]build.Object, error) {
-	files, err := publish.ReadArchive(bytes.NewReader(blob), publish.Limits{})
+	limits := publish.Limits{MaxTotal: maxDiffManifests}
+	files, err := publish.ReadArchive(bytes.NewReader(blob), limits)
+	if errors.Is(err, publish.ErrTooLarge) {
+		return nil, fmt.Errorf("%w (diff decodes at most %d MiB of manifests: their objects take several times that in memory)", err, maxDiffManifests>>20)
+	}
 	if err == nil {
 		for _, f := range files {
 			if isKustomizationName(f.Name) {
@@ -168,7 +177,7 @@ func readLayerObjects(ctx context.Context, log *slog.Logger, blob []byte) ([]bui
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "artifact")
-	if _, err := publish.Extract(bytes.NewReader(blob), dir, publish.Limits{}); err != nil {
+	if _, err := publish.Extract(bytes.NewReader(blob), dir, limits); err != nil {
 		return nil, err
 	}
 	// The extracted kustomizations go, so that reading the directory cannot build one.

@@ -3,6 +3,8 @@ package statepack
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -135,5 +137,27 @@ func TestDiffNeverBuildsAnArtifactsKustomization(t *testing.T) {
 				t.Errorf("readLayerObjects() = %q, want the ConfigMap as it is, unprefixed: the kustomization is data", got)
 			}
 		})
+	}
+}
+
+// TestDiffRefusesManifestsTooLargeToDecode: a layer of a few hundred KB that unpacks to more manifests than diff
+// decodes is refused with ErrTooLarge before it is decoded (issue #15: 900 MiB of YAML took diff to 6.2 GB).
+func TestDiffRefusesManifestsTooLargeToDecode(t *testing.T) {
+	t.Parallel()
+	doc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: \"" + strings.Repeat("a", 1<<20) + "\"\n"
+	files := map[string]string{}
+	for i := range 2 * (maxDiffManifests >> 20) { // files of 1 MiB: twice the budget
+		files[fmt.Sprintf("cm-%03d.yaml", i)] = strings.Replace(doc, "name: big", fmt.Sprintf("name: big-%d", i), 1)
+	}
+	blob, err := testtree.TarGz(nil, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blob) > 4<<20 {
+		t.Fatalf("the layer is %d bytes: the test wants a small layer that unpacks big", len(blob))
+	}
+	_, err = readLayerObjects(context.Background(), slog.New(slog.DiscardHandler), blob)
+	if !errors.Is(err, publish.ErrTooLarge) || !strings.Contains(err.Error(), "diff decodes at most 128 MiB of manifests") {
+		t.Errorf("readLayerObjects() = %v, want ErrTooLarge naming the budget", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -92,6 +93,12 @@ func objectFindings(o Object) Findings {
 		add("object/missing-name", "metadata.name is missing or not a string")
 	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
 		add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+	}
+	for _, img := range Images(o) {
+		// A reference the kubelet cannot pull, and one that could break a report's table or a log line open.
+		if strings.ContainsFunc(img, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			add("object/invalid-image", "image %q holds white space or a control character: it is not an image reference", img)
+		}
 	}
 	if ns, ok := meta["namespace"]; ok && ns != nil {
 		if s, isString := ns.(string); !isString {

@@ -28,6 +28,8 @@ func TestStructural(t *testing.T) {
 		{"RBAC names take colons", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: \"system:x\"}\n", "", ""},
 		{"RBAC names refuse slashes", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: a/b, namespace: n}\n", "object/invalid-name", "'/'"},
 		{"invalid namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: Team_A}\n", "object/invalid-namespace", `"Team_A"`},
+		{"image with a line break", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: \"web:1\\n| x | # pwned\"}\n", "object/invalid-image", `"web:1\n| x | # pwned" holds white space`},
+		{"image with a space", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers:\n  - {name: c, image: \"web :1\"}\n", "object/invalid-image", "white space or a control character"},
 		{"duplicate", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "object/duplicate", "defined twice (first at f.yaml:1)"},
 		{"same name, other group", "apiVersion: example.com/v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "", ""},
 		{"same name, other version is a duplicate", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\n---\napiVersion: example.com/v2\nkind: Widget\nmetadata: {name: a}\n", "object/duplicate", "Widget.example.com/a"},

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -139,7 +140,7 @@ const (
 const maxSummaryFindings = 100
 
 func runAction(ctx context.Context, env *Env, g *globalOptions) error {
-	gh := ghactions.New(env.Stdout, env.getenv)
+	gh := ghactions.New(env.raw(), env.getenv)
 	// Secrets are masked before anything else is printed, even before the inputs are checked.
 	for _, name := range actionSecretInputs {
 		gh.Mask(gh.Input(name))
@@ -942,7 +943,18 @@ func redactJSON(in, out any, redact func(string) string) error {
 
 // mdCode writes s as inline code that survives a Markdown table: HTML-escaped, pipes as entities.
 func mdCode(s string) string {
-	return "<code>" + strings.ReplaceAll(htmlEscape(s), "|", "&#124;") + "</code>"
+	return "<code>" + oneLine(strings.ReplaceAll(htmlEscape(s), "|", "&#124;")) + "</code>"
+}
+
+// oneLine keeps a table cell on its line: line breaks and other control characters become U+FFFD, visibly, so that
+// a value from the tree (an object name, an image reference) cannot end the table and start headings or links.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return '\ufffd'
+		}
+		return r
+	}, s)
 }
 
 // mdText writes s as plain text in a Markdown table cell: no markup, no HTML, on one line.
@@ -957,38 +969,12 @@ func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }
 
-// deployedImages lists the container images the objects run, sorted and without repeats: the image of every
-// container, init container and ephemeral container anywhere in an object (pods, workload templates, CronJobs).
+// deployedImages lists the container images the objects run, sorted and without repeats (build.Images of each).
 func deployedImages(objs []build.Object) []string {
 	var images []string
-	var walk func(v any, depth int)
-	walk = func(v any, depth int) {
-		if depth > 64 {
-			return
-		}
-		switch v := v.(type) {
-		case map[string]any:
-			for k, child := range v {
-				if list, ok := child.([]any); ok && (k == "containers" || k == "initContainers" || k == "ephemeralContainers") {
-					for _, c := range list {
-						if m, ok := c.(map[string]any); ok {
-							if img, ok := m["image"].(string); ok && img != "" {
-								images = append(images, img)
-							}
-						}
-					}
-				}
-				walk(child, depth+1)
-			}
-		case []any:
-			for _, child := range v {
-				walk(child, depth+1)
-			}
-		}
-	}
 	for _, o := range objs {
-		walk(o.Content, 0)
+		images = append(images, build.Images(o)...)
 	}
 	slices.Sort(images)
-	return nonNil(slices.Compact(images))
+	return slices.Compact(images)
 }

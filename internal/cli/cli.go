@@ -17,6 +17,7 @@ import (
 
 	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/ghactions"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
@@ -37,6 +38,18 @@ type Env struct {
 	Getenv func(string) string
 	// Version is statepack's version, as stamped at build time.
 	Version string
+
+	// rawStdout is Stdout as given, when Run wrapped Stdout to defuse workflow commands (on a GitHub Actions
+	// runner): the writer of the runner's own commands, and of render's manifests, which are data.
+	rawStdout io.Writer
+}
+
+// raw is the process's stdout as given: for workflow commands statepack means, and for data (render's manifests).
+func (e *Env) raw() io.Writer {
+	if e.rawStdout != nil {
+		return e.rawStdout
+	}
+	return e.Stdout
 }
 
 func (e *Env) getenv(k string) string {
@@ -50,6 +63,15 @@ func (e *Env) getenv(k string) string {
 func Run(ctx context.Context, args []string, env Env) int {
 	if env.Version == "" {
 		env.Version = buildVersion()
+	}
+	if env.getenv("GITHUB_ACTIONS") == "true" {
+		// The runner reads workflow commands on stdout and stderr. Nothing from the tree or an input may start a
+		// line there: every line statepack prints is defused, but for the runner's own commands (written to the raw
+		// stdout by internal/ghactions) and render's manifests.
+		stdout, stderr := ghactions.Guard(env.Stdout), ghactions.Guard(env.Stderr)
+		defer stdout.Flush()
+		defer stderr.Flush()
+		env.rawStdout, env.Stdout, env.Stderr = env.Stdout, stdout, stderr
 	}
 	root := newRoot(&env)
 	root.SetArgs(args)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"strings"
@@ -407,9 +406,7 @@ func writeDiffDetails(b *strings.Builder, entries []objdiff.Entry, limit int, re
 }
 
 // diffMDCode writes s as inline code that is safe in a table cell and in HTML.
-func diffMDCode(s string) string {
-	return "<code>" + strings.ReplaceAll(html.EscapeString(s), "|", "&#124;") + "</code>"
-}
+func diffMDCode(s string) string { return mdCode(s) }
 
 func longestRun(s string, c byte) int {
 	longest, run := 0, 0

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -43,13 +45,23 @@ func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
 				return writeJSON(env.Stdout, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
 			}
 			var buf bytes.Buffer
+			var commands []string
 			for i, o := range s.Rendering.Objects {
 				if i > 0 {
 					buf.WriteString("---\n")
 				}
 				buf.Write(o.YAML)
+				if env.rawStdout != nil && ghactions.Defuse(string(o.YAML)) != string(o.YAML) {
+					commands = append(commands, o.ID.String())
+				}
 			}
-			_, err = env.Stdout.Write(buf.Bytes())
+			// The manifests are data, written as they are, like `kustomize build` writes them. On a GitHub Actions
+			// runner, a line of them could be read as a workflow command; they are written only to a file then.
+			if len(commands) > 0 && !isRegularFile(env.raw()) {
+				return fmt.Errorf("%w: %s hold(s) lines the GitHub Actions runner would read as workflow commands, and stdout is not a file: "+
+					"redirect render's output to a file (statepack render … > manifests.yaml)", build.ErrInvalidInput, strings.Join(commands, ", "))
+			}
+			_, err = env.raw().Write(buf.Bytes())
 			return err
 		},
 	}
@@ -113,7 +125,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.
-					gh := ghactions.New(env.Stdout, env.getenv)
+					gh := ghactions.New(env.raw(), env.getenv)
 					for _, f := range s.Findings {
 						gh.Annotate(findingAnnotation(env, s.Root, f))
 					}
@@ -189,6 +201,16 @@ func newBuildCmd(env *Env, g *globalOptions) *cobra.Command {
 	fleet.bind(cmd)
 	cmd.Flags().StringVarP(&outFile, "output", "o", "", "file to write the layer (tar+gzip) to (required); the result format is --format")
 	return cmd
+}
+
+// isRegularFile says whether w is a regular file (stdout redirected to one), as opposed to a pipe or a terminal.
+func isRegularFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename, so a reader never sees half a file.

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	githubactions "github.com/sethvargo/go-githubactions"
 )
@@ -41,7 +42,9 @@ func New(w io.Writer, getenv func(string) string) *Runner {
 	}
 	r := &Runner{getenv: getenv, raw: w, secrets: &secretSet{}}
 	r.out = r.Masker(w)
-	r.action = githubactions.New(githubactions.WithWriter(r.out), githubactions.WithGetenv(getenv))
+	// The runner's own commands (groups, annotations) are masked but not defused: they are the only lines meant to
+	// be read as commands. go-githubactions escapes their messages, so what they carry cannot start a line.
+	r.action = githubactions.New(githubactions.WithWriter(&commandWriter{w: w, redact: r.Redact}), githubactions.WithGetenv(getenv))
 	return r
 }
 
@@ -216,9 +219,11 @@ func (r *Runner) Redact(s string) string {
 	return s
 }
 
-// Masker is a writer that replaces the runner's masked secrets with *** before they reach the underlying writer. It
-// holds back an incomplete last line until the next write or Flush, so that a secret split over two writes is still
-// caught.
+// Masker is a writer that replaces the runner's masked secrets with *** before they reach the underlying writer,
+// and defuses every line the runner would read as a workflow command (see Defuse): what goes through it is log, and
+// nothing in a log — an object name, a file name, an error of kustomize's, an input — may steer the runner. It holds
+// back an incomplete last line until the next write or Flush, so that a secret or a command split over two writes is
+// still caught.
 type Masker struct {
 	mu     sync.Mutex
 	w      io.Writer
@@ -226,8 +231,51 @@ type Masker struct {
 	buf    []byte
 }
 
-// Masker wraps w so that what goes through it is masked like the runner's log.
+// Masker wraps w so that what goes through it is masked like the runner's log, and defused.
 func (r *Runner) Masker(w io.Writer) *Masker { return &Masker{w: w, redact: r.Redact} }
+
+// Guard wraps w so that no line written through it is read by the runner as a workflow command: the writer of a
+// command that prints text from the tree (findings, diffs, logs) on a runner's stdout or stderr. It masks nothing.
+func Guard(w io.Writer) *Masker { return &Masker{w: w, redact: func(s string) string { return s }} }
+
+// commandWriter writes the runner's own workflow commands, masked but not defused.
+type commandWriter struct {
+	w      io.Writer
+	redact func(string) string
+}
+
+func (c *commandWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, c.redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Defuse changes text so that the GitHub Actions runner reads no workflow command in it, changing nothing else: a
+// line (the runner splits at CR and LF) that starts with "::" after white space gets a backslash in front, and
+// "##[" (the older syntax, read anywhere in a line) becomes "##\[". The runner's ActionCommand.TryParseV2 trims
+// leading white space before it looks for "::" (actions/runner src/Runner.Common/ActionCommand.cs), hence the
+// white space; stop-commands is one of these commands, so it is defused like any other.
+func Defuse(text string) string {
+	var b strings.Builder
+	start := true
+	for i := 0; i < len(text); {
+		if start {
+			rest := strings.TrimLeftFunc(text[i:], func(r rune) bool { return r != '\n' && r != '\r' && unicode.IsSpace(r) })
+			if strings.HasPrefix(rest, "::") {
+				b.WriteByte('\\')
+			}
+			start = false
+		}
+		c := text[i]
+		b.WriteByte(c)
+		i++
+		if c == '\n' || c == '\r' {
+			start = true
+		}
+	}
+	return strings.ReplaceAll(b.String(), "##[", "##\\[")
+}
 
 // Write masks and forwards every complete line of p; it reports len(p) written unless the underlying writer fails.
 func (m *Masker) Write(p []byte) (int, error) {
@@ -240,7 +288,7 @@ func (m *Masker) Write(p []byte) (int, error) {
 	}
 	lines := string(m.buf[:i+1])
 	m.buf = append(m.buf[:0], m.buf[i+1:]...)
-	if _, err := io.WriteString(m.w, m.redact(lines)); err != nil {
+	if _, err := io.WriteString(m.w, Defuse(m.redact(lines))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -255,6 +303,6 @@ func (m *Masker) Flush() error {
 	}
 	rest := string(m.buf)
 	m.buf = m.buf[:0]
-	_, err := io.WriteString(m.w, m.redact(rest))
+	_, err := io.WriteString(m.w, Defuse(m.redact(rest)))
 	return err
 }
