@@ -70,18 +70,18 @@ func TestLayering(t *testing.T) {
 }
 
 // TestLibraryReadsNoEnvironment keeps the library and the packages below it deterministic given their inputs: only
-// internal/cli reads environment variables (sign's env:// keys and KMS credentials are the exceptions its package
-// doc names).
+// internal/cli reads environment variables (sign's KMS providers, which read their cloud credentials, are the
+// exception its package doc names; sign/kms*.go reads them only to redact them from the providers' errors).
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "internal/schema", "internal/objdiff", "internal/gitmeta"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
+			if strings.HasSuffix(f, "_test.go") || strings.HasPrefix(filepath.Base(f), "kms") && dir == "sign" {
 				continue
 			}
 			data, err := os.ReadFile(f)

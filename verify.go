@@ -19,7 +19,7 @@ import (
 // Policy says who must have signed an artifact, as Flux's OCIRepository spec.verify says it: public keys (any may
 // match, as Flux takes every *.pub of its Secret), or keyless identities.
 type Policy struct {
-	// Keys are cosign public keys: file paths or KMS URIs (in a build with the kms tag).
+	// Keys are cosign public keys: file paths, env://VAR (with LookupEnv) or KMS URIs (in a build with the kms tag).
 	Keys []string
 	// Identity and IdentityRegexp: the keyless signer's identity, exactly or by a regular expression.
 	Identity, IdentityRegexp string
@@ -35,6 +35,8 @@ type Policy struct {
 	// Attestations are predicate types (AttestationTypes, or any other) whose attestations must verify too, by the
 	// same keys or identities.
 	Attestations []string
+	// LookupEnv resolves "env://VAR" keys; nil refuses them (the library reads no environment of its own).
+	LookupEnv func(name string) (string, bool)
 }
 
 // Keyless says whether the policy names keyless identities.
@@ -64,7 +66,7 @@ func NewVerifier(ctx context.Context, p Policy) (*Verifier, error) {
 	}
 	v := &Verifier{keys: []signature.Verifier{}, attestations: slices.Compact(slices.Clone(p.Attestations))}
 	if len(p.Keys) > 0 {
-		keys, err := sign.LoadVerifiers(ctx, p.Keys...)
+		keys, err := sign.Keys{LookupEnv: p.LookupEnv}.LoadVerifiers(ctx, p.Keys...)
 		if err != nil {
 			return nil, KeyError(err, p.Keys...)
 		}

@@ -45,8 +45,8 @@
 // error wrapping ErrUnsupported that names the tag.
 //
 // The package is not for rendering, packaging or pushing artifacts (see build and publish). It never reads the
-// environment on its own except to resolve an "env://VAR" key reference the caller gave it (and the KMS providers
-// read their own credential variables): the CLI reads
+// environment on its own (but for the KMS providers, which read their own credential variables): an "env://VAR" key
+// reference is resolved through the LookupEnv the caller gives Keys, and the CLI reads
 // COSIGN_PASSWORD, the GitHub Actions token variables and SIGSTORE_ROOT_FILE and passes their values. Its only
 // network access besides the target is Fulcio, Rekor and GitHub's token endpoint when signing keyless, and public
 // Sigstore's TUF repository when keyless verification or signing is given no trusted root of its own.

@@ -77,7 +77,21 @@ func (k *keySigner) publicKey() (crypto.PublicKey, error) { return k.sv.PublicKe
 // A wrong password gives an error that names the key and suggests COSIGN_PASSWORD; no error ever contains the
 // password, key material or a credential. Kubernetes and Git-hosting references, PKCS#11 tokens and URLs give an
 // error wrapping ErrUnsupported.
+//
+// LoadSigner reads no environment: an env://VAR reference needs Keys.LoadSigner with a LookupEnv.
 func LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, error) {
+	return Keys{}.LoadSigner(ctx, keyRef, password)
+}
+
+// Keys loads keys by reference as LoadSigner and LoadVerifiers do, resolving "env://VAR" references through
+// LookupEnv: this package reads no environment variable of its own, so the caller says how (the CLI passes its
+// own environment). With LookupEnv nil, an env:// reference is refused with ErrUnsupported.
+type Keys struct {
+	LookupEnv func(name string) (value string, ok bool)
+}
+
+// LoadSigner is the package's LoadSigner, with env://VAR resolved through k.LookupEnv.
+func (k Keys) LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, error) {
 	if hasKMSProvider(keyRef) {
 		sv, source, err := loadKMS(ctx, keyRef, "private key")
 		if err != nil {
@@ -85,7 +99,7 @@ func LoadSigner(ctx context.Context, keyRef string, password []byte) (*Signer, e
 		}
 		return &Signer{impl: &keySigner{sv: sv}, source: source}, nil
 	}
-	data, source, err := readKeyRef(keyRef, "private key")
+	data, source, err := k.readKeyRef(keyRef, "private key")
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +155,13 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 // `cosign verify --key awskms://…` does). Verify accepts a signature that any of them verifies, as Flux does with
 // every *.pub in its Secret. Unsupported references (KMS in a build without the providers, and the like) give an
 // error wrapping ErrUnsupported.
+// LoadVerifiers reads no environment: an env://VAR reference needs Keys.LoadVerifiers with a LookupEnv.
 func LoadVerifiers(ctx context.Context, keyRefs ...string) ([]signature.Verifier, error) {
+	return Keys{}.LoadVerifiers(ctx, keyRefs...)
+}
+
+// LoadVerifiers is the package's LoadVerifiers, with env://VAR resolved through k.LookupEnv.
+func (k Keys) LoadVerifiers(ctx context.Context, keyRefs ...string) ([]signature.Verifier, error) {
 	if len(keyRefs) == 0 {
 		return nil, errors.New("loading public keys: no key given")
 	}
@@ -155,7 +175,7 @@ func LoadVerifiers(ctx context.Context, keyRefs ...string) ([]signature.Verifier
 			verifiers = append(verifiers, sv)
 			continue
 		}
-		data, source, err := readKeyRef(ref, "public key")
+		data, source, err := k.readKeyRef(ref, "public key")
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +210,7 @@ func GenerateKeyPair(password []byte) (privatePEM, publicPEM []byte, err error) 
 
 // readKeyRef reads the PEM that ref names and says, for error messages, where it came from: the path, env://VAR, or
 // a redacted URL. kind ("private key", "public key") goes into the messages.
-func readKeyRef(ref, kind string) (data []byte, source string, err error) {
+func (k Keys) readKeyRef(ref, kind string) (data []byte, source string, err error) {
 	if ref == "" {
 		return nil, "", fmt.Errorf("loading %s: no key given", kind)
 	}
@@ -200,7 +220,7 @@ func readKeyRef(ref, kind string) (data []byte, source string, err error) {
 	if scheme, rest, ok := strings.Cut(ref, "://"); ok {
 		switch {
 		case scheme == "env":
-			return readEnvKey(rest, kind)
+			return k.readEnvKey(rest, kind)
 		case kmsSchemes[scheme]:
 			// A linked provider would have taken ref before it got here (hasKMSProvider).
 			return nil, redactURL(ref), fmt.Errorf("loading %s %s: KMS keys are %w: %s", kind, redactURL(ref), ErrUnsupported, kmsBuildHint)
@@ -225,12 +245,15 @@ func readKeyRef(ref, kind string) (data []byte, source string, err error) {
 	return data, ref, nil
 }
 
-func readEnvKey(name, kind string) ([]byte, string, error) {
+func (k Keys) readEnvKey(name, kind string) ([]byte, string, error) {
 	source := "env://" + name
 	if name == "" {
 		return nil, source, fmt.Errorf("loading %s %s: no variable name after env://", kind, source)
 	}
-	v, ok := os.LookupEnv(name)
+	if k.LookupEnv == nil {
+		return nil, source, fmt.Errorf("loading %s %s: env:// keys are %w here: this package reads no environment (use Keys with LookupEnv)", kind, source, ErrUnsupported)
+	}
+	v, ok := k.LookupEnv(name)
 	if !ok {
 		return nil, source, fmt.Errorf("loading %s %s: environment variable %s is not set", kind, source, name)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,7 +118,7 @@ func TestLoadSigner(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref := tc.ref(t)
-			s, err := sign.LoadSigner(context.Background(), ref, tc.password)
+			s, err := sign.Keys{LookupEnv: os.LookupEnv}.LoadSigner(context.Background(), ref, tc.password)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("LoadSigner(%q) = %v, want a signer", ref, err)
@@ -147,6 +148,20 @@ func TestLoadSigner(t *testing.T) {
 	}
 }
 
+// TestPackageReadsNoEnvironment: without a LookupEnv, an env:// key is refused, even when the variable is set.
+func TestPackageReadsNoEnvironment(t *testing.T) {
+	a, _ := testKeys(t)
+	t.Setenv("STATEPACK_TEST_COSIGN_KEY", string(a.priv))
+	t.Setenv("STATEPACK_TEST_COSIGN_PUB", string(a.pub))
+	const want = "env:// keys are not supported here: this package reads no environment (use Keys with LookupEnv)"
+	if _, err := sign.LoadSigner(context.Background(), "env://STATEPACK_TEST_COSIGN_KEY", a.password); !errors.Is(err, sign.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+		t.Errorf("LoadSigner(env://) = %v, want %q", err, want)
+	}
+	if _, err := sign.LoadVerifiers(context.Background(), "env://STATEPACK_TEST_COSIGN_PUB"); !errors.Is(err, sign.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+		t.Errorf("LoadVerifiers(env://) = %v, want %q", err, want)
+	}
+}
+
 func TestLoadVerifiers(t *testing.T) {
 	a, b := testKeys(t)
 	for _, tc := range []struct {
@@ -172,7 +187,7 @@ func TestLoadVerifiers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			refs := tc.refs(t)
-			vs, err := sign.LoadVerifiers(context.Background(), refs...)
+			vs, err := sign.Keys{LookupEnv: os.LookupEnv}.LoadVerifiers(context.Background(), refs...)
 			if tc.wantErr == "" {
 				if err != nil || len(vs) != tc.want {
 					t.Fatalf("LoadVerifiers(%q) = %d verifiers, %v; want %d", refs, len(vs), err, tc.want)

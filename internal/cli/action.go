@@ -571,7 +571,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 			defer cleanup()
 			key = file
 		}
-		if signer, err = loadKey(ctx, key, c.keyPassword); err != nil {
+		if signer, err = loadKey(ctx, &a.env, key, c.keyPassword); err != nil {
 			return err
 		}
 	case signKeyless:

@@ -44,6 +44,12 @@ type Env struct {
 	rawStdout io.Writer
 }
 
+// lookupEnv is getenv as os.LookupEnv answers: a variable set to "" counts as unset.
+func (e *Env) lookupEnv(k string) (string, bool) {
+	v := e.getenv(k)
+	return v, v != ""
+}
+
 // raw is the process's stdout as given: for workflow commands statepack means, and for data (render's manifests).
 func (e *Env) raw() io.Writer {
 	if e.rawStdout != nil {

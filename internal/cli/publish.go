@@ -91,16 +91,17 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 
 // loadSigningKey loads a signing key: a cosign key decrypted with COSIGN_PASSWORD, or a KMS key, which needs none.
 func loadSigningKey(ctx context.Context, env *Env, ref string) (*sign.Signer, error) {
-	return loadKey(ctx, ref, env.getenv("COSIGN_PASSWORD"))
+	return loadKey(ctx, env, ref, env.getenv("COSIGN_PASSWORD"))
 }
 
-// loadKey loads a signing key: a cosign key decrypted with password, or a KMS key, which needs none.
-func loadKey(ctx context.Context, ref, pass string) (*sign.Signer, error) {
+// loadKey loads a signing key: a cosign key (a file, or env://VAR read from env) decrypted with password, or a KMS
+// key, which needs none.
+func loadKey(ctx context.Context, env *Env, ref, pass string) (*sign.Signer, error) {
 	var password []byte
 	if !sign.IsKMSRef(ref) {
 		password = []byte(pass)
 	}
-	s, err := sign.LoadSigner(ctx, ref, password)
+	s, err := sign.Keys{LookupEnv: env.lookupEnv}.LoadSigner(ctx, ref, password)
 	if err != nil {
 		return nil, keyError(err, ref)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,22 @@ func TestSourceAnnotationCarriesNoCredentialFragment(t *testing.T) {
 		}
 		// The provenance, as verify prints it, holds no fragment either (run checks every planted secret).
 		mustRun(t, 0, nil, "verify", ref, "--key", strings.TrimSuffix(key, ".key")+".pub", "--attestation", "slsa", "-o", "json")
+	}
+}
+
+// TestEnvKeys: --key env://VAR is read by the CLI from its environment, for signing and for verifying; the sign
+// package reads none of its own.
+func TestEnvKeys(t *testing.T) {
+	t.Parallel()
+	key, pub := keyPair(t, "pw")
+	priv, _ := os.ReadFile(key)
+	pubPEM, _ := os.ReadFile(pub)
+	env := map[string]string{"SP_TEST_KEY": string(priv), "SP_TEST_PUB": string(pubPEM), "COSIGN_PASSWORD": "pw"}
+	ref := "oci:" + filepath.Join(t.TempDir(), "layout") + ":main"
+	mustRun(t, 0, env, "publish", demoTree, ref, "--key", "env://SP_TEST_KEY")
+	mustRun(t, 0, env, "verify", ref, "--key", "env://SP_TEST_PUB", "--attestation", "slsa")
+	r := mustRun(t, 2, env, "verify", ref, "--key", "env://SP_TEST_UNSET")
+	if !strings.Contains(r.stderr, "environment variable SP_TEST_UNSET is not set") {
+		t.Errorf("verify --key env://UNSET: %s", r)
 	}
 }

@@ -67,7 +67,8 @@ func (o *verifyOptions) policy(env *Env) (statepack.Policy, error) {
 		return statepack.Policy{}, err
 	}
 	p := statepack.Policy{Keys: o.keys, Identity: o.identity, IdentityRegexp: o.identityRegexp, Issuer: o.issuer,
-		IssuerRegexp: o.issuerRegexp, GitHub: o.github, IgnoreTlog: o.ignoreTlog, IgnoreSCT: o.ignoreSCT, Attestations: types}
+		IssuerRegexp: o.issuerRegexp, GitHub: o.github, IgnoreTlog: o.ignoreTlog, IgnoreSCT: o.ignoreSCT, Attestations: types,
+		LookupEnv: env.lookupEnv}
 	if p.Keyless() {
 		if p.FulcioRoots, p.TrustedRoot, err = trustFiles(env, o.fulcioRoot, o.trustedRoot); err != nil {
 			return statepack.Policy{}, err
