@@ -97,7 +97,9 @@ func (a *actionRun) runConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys := &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) { return loadKey(ctx, &a.env, key, c.keyPassword) }}
+	keys := &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) {
+		return loadKey(ctx, &a.env, key, c.keyPassword)
+	}}
 	if c.mode == modePublish {
 		// Every key first, so that a wrong key or password fails before anything renders or is pushed.
 		if err := keys.LoadAll(ctx, c.targets); err != nil {
