@@ -16,14 +16,15 @@ const module = "github.com/statepack/statepack"
 // arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
 // purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
 var layers = map[string][]string{
-	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema"},
-	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema"},
-	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema"},
-	"build":                {},
+	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest"},
+	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest"},
+	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest"},
+	"build":                {"internal/manifest"},
 	"publish":              {},
 	"sign":                 {},
-	"internal/schema":      {"build"}, // its findings and objects are build's types; see docs/architecture.md
-	"internal/objdiff":     {"build"},
+	"internal/schema":      {"internal/manifest"},
+	"internal/objdiff":     {"internal/manifest"},
+	"internal/manifest":    {},
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
 	"internal/tools/image": {"internal/gitmeta"},

@@ -162,11 +162,20 @@ func (o *LoadOptions) validators() ([]build.Validator, error) {
 	if o.SchemaCacheDir != "" {
 		dirs = append(dirs, o.SchemaCacheDir)
 	}
-	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(append(dirs, o.CRDDirs...)), schema.Strict(o.Strict))
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(append(dirs, o.CRDDirs...), readCRDDir), schema.Strict(o.Strict))
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
 	return []build.Validator{policies, schemas}, nil
+}
+
+// readCRDDir reads a directory of CustomResourceDefinitions as a tree is rendered, rooted at itself.
+func readCRDDir(ctx context.Context, dir string) ([]build.Object, build.Findings, error) {
+	r, err := build.Render(ctx, dir, build.WithRoot(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Objects, r.Findings, nil
 }
 
 // Locate checks path, reads its git metadata and decides the source root, without rendering.

@@ -1,79 +1,38 @@
 package build
 
-import (
-	"fmt"
-	"strings"
+import "github.com/statepack/statepack/internal/manifest"
+
+// The vocabulary build shares with the validators and the diff engine lives in internal/manifest, below them all;
+// these are its names as build's users know them.
+type (
+	// Object is one rendered Kubernetes object.
+	Object = manifest.Object
+	// Source is a position in the source tree: File slash-separated and relative to the source root, Line 1-based
+	// and 0 when unknown.
+	Source = manifest.Source
+	// ObjectID is what Kubernetes uses to tell objects apart: group, kind, namespace and name.
+	ObjectID = manifest.ObjectID
+	// Severity orders findings: errors stop a publish, warnings are reported.
+	Severity = manifest.Severity
+	// Finding is one problem found in the source tree.
+	Finding = manifest.Finding
+	// Findings is a list of findings.
+	Findings = manifest.Findings
+	// FindingsError is returned when a step found errors in the input; it wraps ErrInvalidInput.
+	FindingsError = manifest.FindingsError
+	// Validator checks rendered objects. Structural checks are built in; schema and policy validators plug in here.
+	Validator = manifest.Validator
+	// ValidatorFunc adapts a function to Validator.
+	ValidatorFunc = manifest.ValidatorFunc
 )
 
-// Object is one rendered Kubernetes object.
-type Object struct {
-	// ID identifies the object: group, kind, namespace, name.
-	ID ObjectID
-	// APIVersion is the object's apiVersion as written.
-	APIVersion string
-	// Content is the decoded object: maps, slices, strings, bools, int64, float64 and nil only.
-	Content map[string]any
-	// YAML is the canonical serialisation (sorted keys, two-space indent) that render prints and package stores.
-	YAML []byte
-	// Source says where the object came from, as far as it is known.
-	Source Source
-}
+// The severities of a finding.
+const (
+	SeverityWarning = manifest.SeverityWarning
+	SeverityError   = manifest.SeverityError
+)
 
-// Source is a position in the source tree. File is slash-separated and relative to the source root; Line is 1-based
-// and 0 when unknown (objects that kustomize produced).
-type Source struct {
-	File string
-	Line int
-}
-
-func (s Source) String() string {
-	switch {
-	case s.File == "":
-		return "(generated)"
-	case s.Line > 0:
-		return fmt.Sprintf("%s:%d", s.File, s.Line)
-	default:
-		return s.File
-	}
-}
-
-// ObjectID is what Kubernetes uses to tell objects apart.
-type ObjectID struct {
-	Group, Kind, Namespace, Name string
-}
-
-func (id ObjectID) String() string {
-	gk := id.Kind
-	if id.Group != "" {
-		gk += "." + id.Group
-	}
-	if id.Namespace == "" {
-		return gk + "/" + id.Name
-	}
-	return gk + "/" + id.Namespace + "/" + id.Name
-}
-
-// groupOf returns the API group of an apiVersion ("apps/v1" → "apps", "v1" → "").
-func groupOf(apiVersion string) string {
-	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
-		return apiVersion[:i]
-	}
-	return ""
-}
-
-// newObject fills the identity fields of an object from its decoded content. Missing or mistyped fields are left
-// empty: the structural validator reports them.
+// newObject fills the identity fields of an object from its decoded content (manifest.NewObject).
 func newObject(content map[string]any, yamlBytes []byte, src Source) Object {
-	apiVersion, _ := content["apiVersion"].(string)
-	kind, _ := content["kind"].(string)
-	meta, _ := content["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	ns, _ := meta["namespace"].(string)
-	return Object{
-		ID:         ObjectID{Group: groupOf(apiVersion), Kind: kind, Namespace: ns, Name: name},
-		APIVersion: apiVersion,
-		Content:    content,
-		YAML:       yamlBytes,
-		Source:     src,
-	}
+	return manifest.NewObject(content, yamlBytes, src)
 }

@@ -9,18 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Validator checks rendered objects. Structural checks are built in; schema and policy validators plug in here.
-type Validator interface {
-	// Validate returns findings about objs. It must not modify them.
-	Validate(ctx context.Context, objs []Object) Findings
-}
-
-// ValidatorFunc adapts a function to Validator.
-type ValidatorFunc func(ctx context.Context, objs []Object) Findings
-
-// Validate calls f.
-func (f ValidatorFunc) Validate(ctx context.Context, objs []Object) Findings { return f(ctx, objs) }
-
 // Validate runs the structural checks and then every extra validator, and returns all findings, sorted. The extra
 // validators see only the objects that are structurally sound, so that one mistake is reported once.
 func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {

@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // ID identifies an object as Kubernetes does: build's object identity, so that the objects of a render and of an
 // artifact compare without conversion.
-type ID = build.ObjectID
+type ID = manifest.ObjectID
 
 func compareIDs(a, b ID) int {
 	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Group, b.Group),

@@ -17,7 +17,7 @@ import (
 	"github.com/google/cel-go/ext"
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // The API server's CEL cost limits (k8s.io/apiserver/pkg/apis/cel): one rule may cost at most perCallLimit, and all
@@ -193,7 +193,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 		if details != nil && details.ActualCost() != nil {
 			cost := *details.ActualCost()
 			if cost > math.MaxInt64 || int64(cost) > w.celBudget {
-				w.add(build.SeverityError, RuleCEL, "%s: the validation rules of %s cost more than the API server's budget (%d) for one object: the API server would refuse it; simplify the object or the rules",
+				w.add(manifest.SeverityError, RuleCEL, "%s: the validation rules of %s cost more than the API server's budget (%d) for one object: the API server would refuse it; simplify the object or the rules",
 					shown, w.what, runtimeCostBudget)
 				w.celBudget = -1
 				return
@@ -210,12 +210,12 @@ func (w *walker) celRules(path string, v any, n *node) {
 				// compiler would have caught shows up only now; it says nothing certain about the object.
 				continue
 			case strings.Contains(msg, "cost limit exceeded"):
-				w.add(build.SeverityError, RuleCEL, "%s: rule %s of %s exceeds the API server's cost limit for one rule (%d): the API server would refuse the object",
+				w.add(manifest.SeverityError, RuleCEL, "%s: rule %s of %s exceeds the API server's cost limit for one rule (%d): the API server would refuse the object",
 					shown, shorten(r.rule), w.what, perCallLimit)
 				w.celBudget = -1
 				return
 			}
-			w.add(build.SeverityError, RuleCEL, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
+			w.add(manifest.SeverityError, RuleCEL, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
 				shown, shorten(r.rule), w.what, shorten(msg))
 			continue
 		}
@@ -240,7 +240,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 		if r.fieldPath != "" {
 			at = strings.TrimPrefix(path+r.fieldPath, ".")
 		}
-		w.add(build.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
+		w.add(manifest.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // crd is what validation needs from one CustomResourceDefinition.
@@ -30,14 +30,14 @@ func (c *crd) servedAPIVersions() []string {
 
 // crdFromObject reads a CustomResourceDefinition (apiextensions.k8s.io/v1, or v1beta1 as found in older
 // --crd-dir files). Findings report CRDs that cannot be used.
-func crdFromObject(o build.Object, cat *catalog) (*crd, build.Findings) {
+func crdFromObject(o manifest.Object, cat *catalog) (*crd, manifest.Findings) {
 	w := &walker{obj: o}
 	spec, _ := o.Content["spec"].(map[string]any)
 	group, _ := spec["group"].(string)
 	names, _ := spec["names"].(map[string]any)
 	kind, _ := names["kind"].(string)
 	if group == "" || kind == "" {
-		w.add(build.SeverityError, RuleCRD, "CustomResourceDefinition %s has no spec.group or spec.names.kind: its custom resources cannot be checked", o.ID.Name)
+		w.add(manifest.SeverityError, RuleCRD, "CustomResourceDefinition %s has no spec.group or spec.names.kind: its custom resources cannot be checked", o.ID.Name)
 		return nil, w.findings
 	}
 	c := &crd{name: o.ID.Name, group: group, kind: kind, versions: map[string]*node{}, deprecated: map[string]string{}}
@@ -74,7 +74,7 @@ func crdFromObject(o build.Object, cat *catalog) (*crd, build.Findings) {
 			conv := &converter{version: cat.version}
 			root = conv.node(s, "openAPIV3Schema", 0)
 			for _, p := range conv.problems {
-				w.add(build.SeverityError, RuleCRD, "CustomResourceDefinition %s version %s: %s", o.ID.Name, name, p)
+				w.add(manifest.SeverityError, RuleCRD, "CustomResourceDefinition %s version %s: %s", o.ID.Name, name, p)
 			}
 		}
 		c.versions[name] = withObjectFields(root, cat)
@@ -101,21 +101,21 @@ func withObjectFields(root *node, cat *catalog) *node {
 }
 
 // loadCRDDirs renders each directory and indexes the CustomResourceDefinitions in it. Problems become findings.
-func loadCRDDirs(ctx context.Context, dirs []string, cat *catalog) (crdIndex, build.Findings) {
+func loadCRDDirs(ctx context.Context, dirs []string, read DirReader, cat *catalog) (crdIndex, manifest.Findings) {
 	idx := crdIndex{}
-	var findings build.Findings
+	var findings manifest.Findings
 	for _, dir := range dirs {
-		r, err := build.Render(ctx, dir, build.WithRoot(dir))
+		objs, dirFindings, err := read(ctx, dir)
 		if err != nil {
-			findings = append(findings, build.Finding{Severity: build.SeverityError, Rule: RuleCRD, File: dir,
+			findings = append(findings, manifest.Finding{Severity: manifest.SeverityError, Rule: RuleCRD, File: dir,
 				Message: fmt.Sprintf("reading CRD directory: %v", err)})
 			continue
 		}
-		for _, f := range r.Findings {
+		for _, f := range dirFindings {
 			f.File = filepath.ToSlash(filepath.Join(dir, f.File))
 			findings = append(findings, f)
 		}
-		for _, o := range r.Objects {
+		for _, o := range objs {
 			if o.ID.Kind != "CustomResourceDefinition" || o.ID.Group != "apiextensions.k8s.io" {
 				continue
 			}

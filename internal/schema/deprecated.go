@@ -3,7 +3,7 @@ package schema
 import (
 	"fmt"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // lifecycle is when Kubernetes deprecates and stops serving a prerelease apiVersion of a kind, and what replaces it.
@@ -37,6 +37,6 @@ func (w *walker) deprecation(cat *catalog, k gvk, apiVersion string) {
 	if l.Replacement != "" && l.Replacement != apiVersion {
 		advice = "use apiVersion: " + l.Replacement
 	}
-	w.add(build.SeverityWarning, RuleDeprecated, "%s %s is deprecated since Kubernetes %s%s: %s", k.kind, apiVersion,
+	w.add(manifest.SeverityWarning, RuleDeprecated, "%s %s is deprecated since Kubernetes %s%s: %s", k.kind, apiVersion,
 		l.Deprecated, removal, advice)
 }

@@ -43,7 +43,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // DefaultKubernetesVersion is the release whose schema is used when KubernetesVersion is not given: the newest
@@ -77,8 +77,14 @@ type Option func(*options) error
 type options struct {
 	version string
 	crdDirs []string
+	readDir DirReader
 	strict  bool
 }
+
+// DirReader reads the objects of a directory of manifests (plain YAML/JSON read recursively, or a kustomization), as
+// the render reads a tree: the caller's, since this package does not render. Findings are the directory's problems,
+// with files relative to it.
+type DirReader func(ctx context.Context, dir string) ([]manifest.Object, manifest.Findings, error)
 
 // KubernetesVersion selects the Kubernetes release whose schema built-in kinds are checked against, as "1.33",
 // "v1.33" or "1.33.4" (the patch is ignored). It refuses releases that are not embedded; Versions lists those.
@@ -95,16 +101,20 @@ func KubernetesVersion(v string) Option {
 }
 
 // CRDDirs adds directories of CustomResourceDefinition manifests (plain YAML/JSON, read recursively, or a
-// kustomization) whose schemas apply to custom resources. A CRD in a later directory replaces one of the same group
-// and kind in an earlier one; CRDs in the rendered set take precedence over all of them.
-func CRDDirs(dirs []string) Option {
+// kustomization) whose schemas apply to custom resources, each read with read. A CRD in a later directory replaces
+// one of the same group and kind in an earlier one; CRDs in the rendered set take precedence over all of them.
+func CRDDirs(dirs []string, read DirReader) Option {
 	return func(o *options) error {
 		for _, d := range dirs {
 			if d == "" {
 				return fmt.Errorf("CRD directory is empty: give a directory path")
 			}
 		}
+		if len(dirs) > 0 && read == nil {
+			return fmt.Errorf("CRD directories need a reader")
+		}
 		o.crdDirs = append(o.crdDirs, dirs...)
+		o.readDir = read
 		return nil
 	}
 }
@@ -117,8 +127,8 @@ func Strict(on bool) Option {
 	}
 }
 
-// NewValidator returns a validator for build.Validate. Schemas are loaded on first use, once per process.
-func NewValidator(opts ...Option) (build.Validator, error) {
+// NewValidator returns a validator for build.Validate (a manifest.Validator). Schemas are loaded on first use, once per process.
+func NewValidator(opts ...Option) (manifest.Validator, error) {
 	o := options{version: DefaultKubernetesVersion}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -133,18 +143,18 @@ type validator struct {
 
 	dirOnce     sync.Once
 	dirCRDs     crdIndex
-	dirFindings build.Findings
+	dirFindings manifest.Findings
 }
 
-var _ build.Validator = (*validator)(nil)
+var _ manifest.Validator = (*validator)(nil)
 
 // Validate checks every object against its schema. Findings carry the object's source position.
-func (v *validator) Validate(ctx context.Context, objs []build.Object) build.Findings {
+func (v *validator) Validate(ctx context.Context, objs []manifest.Object) manifest.Findings {
 	cat, err := loadCatalog(v.opts.version)
 	if err != nil { // only a broken build of statepack gets here: the data is embedded
-		return build.Findings{{Severity: build.SeverityError, Rule: RuleNoSchema, Message: err.Error()}}
+		return manifest.Findings{{Severity: manifest.SeverityError, Rule: RuleNoSchema, Message: err.Error()}}
 	}
-	v.dirOnce.Do(func() { v.dirCRDs, v.dirFindings = loadCRDDirs(ctx, v.opts.crdDirs, cat) })
+	v.dirOnce.Do(func() { v.dirCRDs, v.dirFindings = loadCRDDirs(ctx, v.opts.crdDirs, v.opts.readDir, cat) })
 	findings := slices.Clone(v.dirFindings)
 
 	crds := crdIndex{}
@@ -170,7 +180,7 @@ func (v *validator) Validate(ctx context.Context, objs []build.Object) build.Fin
 	return findings
 }
 
-func (v *validator) validateObject(ctx context.Context, o build.Object, cat *catalog, crds crdIndex) build.Findings {
+func (v *validator) validateObject(ctx context.Context, o manifest.Object, cat *catalog, crds crdIndex) manifest.Findings {
 	if o.APIVersion == "" || o.ID.Kind == "" || o.Content == nil {
 		return nil // the structural validator reports these
 	}
@@ -185,13 +195,13 @@ func (v *validator) validateObject(ctx context.Context, o build.Object, cat *cat
 	if c := crds[group+"/"+o.ID.Kind]; c != nil {
 		root, served := c.versions[version]
 		if !served {
-			w.add(build.SeverityError, RuleUnservedAPIVersion, "apiVersion %s is not served by CustomResourceDefinition %s: use %s",
+			w.add(manifest.SeverityError, RuleUnservedAPIVersion, "apiVersion %s is not served by CustomResourceDefinition %s: use %s",
 				o.APIVersion, c.name, orList(c.servedAPIVersions()))
 			return w.findings
 		}
 		w.what = o.ID.Kind + " " + o.APIVersion + " (CustomResourceDefinition " + c.name + ")"
 		if msg, ok := c.deprecated[version]; ok {
-			w.add(build.SeverityWarning, RuleDeprecated, "%s (CustomResourceDefinition %s marks %s deprecated): move to %s",
+			w.add(manifest.SeverityWarning, RuleDeprecated, "%s (CustomResourceDefinition %s marks %s deprecated): move to %s",
 				msg, c.name, o.APIVersion, orList(slices.DeleteFunc(c.servedAPIVersions(), func(av string) bool {
 					_, dep := c.deprecated[strings.TrimPrefix(av, c.group+"/")]
 					return dep
@@ -201,12 +211,12 @@ func (v *validator) validateObject(ctx context.Context, o build.Object, cat *cat
 		return w.findings
 	}
 	if msg, ok := cat.unserved(group, version, o.ID.Kind); ok {
-		w.add(build.SeverityError, RuleUnservedAPIVersion, "%s", msg)
+		w.add(manifest.SeverityError, RuleUnservedAPIVersion, "%s", msg)
 		return w.findings
 	}
-	sev := build.SeverityWarning
+	sev := manifest.SeverityWarning
 	if v.opts.strict {
-		sev = build.SeverityError
+		sev = manifest.SeverityError
 	}
 	w.add(sev, RuleNoSchema, "no schema for %s %s: add its CustomResourceDefinition to the tree or to a CRD directory (--crd-dir) so it can be checked",
 		o.ID.Kind, o.APIVersion)

@@ -247,7 +247,7 @@ func TestCRDDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := render(t, map[string]string{"w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3, shape: round}\n"})
-	v, err := schema.NewValidator(schema.CRDDirs([]string{crdDir}))
+	v, err := schema.NewValidator(schema.CRDDirs([]string{crdDir}, renderDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestCorpus(t *testing.T) {
 // TestConcurrent runs one validator from several goroutines, as build and publish may; run with -race.
 func TestConcurrent(t *testing.T) {
 	objs := render(t, map[string]string{"d.yaml": deployment, "crd.yaml": widgetCRD, "gizmos.yaml": checkedCRD, "g.yaml": goodGizmo})
-	v, err := schema.NewValidator(schema.KubernetesVersion("1.33"), schema.CRDDirs([]string{t.TempDir()}))
+	v, err := schema.NewValidator(schema.KubernetesVersion("1.33"), schema.CRDDirs([]string{t.TempDir()}, renderDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,4 +651,13 @@ func TestCRDVersionDeprecated(t *testing.T) {
 	if len(got) != 1 || got[0].Rule != "schema/deprecated-apiversion" || got[0].Severity != build.SeverityWarning || got[0].Message != want {
 		t.Fatalf("Validate() = %v, want one warning %q", got, want)
 	}
+}
+
+// renderDir reads a CRD directory as statepack's library does: rendered, rooted at itself.
+func renderDir(ctx context.Context, dir string) ([]build.Object, build.Findings, error) {
+	r, err := build.Render(ctx, dir, build.WithRoot(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Objects, r.Findings, nil
 }

@@ -14,7 +14,7 @@ import (
 
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // checks are the value validations of one schema: what the API server checks beyond the shape of a value. Built-in
@@ -161,11 +161,11 @@ func (w *walker) validations(path string, v any, n *node, depth int) {
 		w.stringChecks(shown, v, k)
 	case map[string]any:
 		if k.minProperties != nil && int64(len(v)) < *k.minProperties {
-			w.add(build.SeverityError, RuleProperties, "%s has %d field(s), fewer than the %d that %s requires: add the missing ones",
+			w.add(manifest.SeverityError, RuleProperties, "%s has %d field(s), fewer than the %d that %s requires: add the missing ones",
 				shown, len(v), *k.minProperties, w.what)
 		}
 		if k.maxProperties != nil && int64(len(v)) > *k.maxProperties {
-			w.add(build.SeverityError, RuleProperties, "%s has %d field(s), more than the %d that %s allows: remove some",
+			w.add(manifest.SeverityError, RuleProperties, "%s has %d field(s), more than the %d that %s allows: remove some",
 				shown, len(v), *k.maxProperties, w.what)
 		}
 	case []any:
@@ -183,20 +183,20 @@ func (w *walker) validations(path string, v any, n *node, depth int) {
 
 func (w *walker) stringChecks(shown, s string, k *checks) {
 	if k.pattern != nil && !k.pattern.MatchString(s) {
-		w.add(build.SeverityError, RulePattern, "%s is %s, which does not match the pattern %s that %s requires: change the value to match it",
+		w.add(manifest.SeverityError, RulePattern, "%s is %s, which does not match the pattern %s that %s requires: change the value to match it",
 			shown, quoteShort(s), shorten(k.pattern.String()), w.what)
 	}
 	length := int64(utf8.RuneCountInString(s))
 	if k.minLength != nil && length < *k.minLength {
-		w.add(build.SeverityError, RuleLength, "%s is %d character(s) long, shorter than the %d that %s requires",
+		w.add(manifest.SeverityError, RuleLength, "%s is %d character(s) long, shorter than the %d that %s requires",
 			shown, length, *k.minLength, w.what)
 	}
 	if k.maxLength != nil && length > *k.maxLength {
-		w.add(build.SeverityError, RuleLength, "%s is %d characters long, longer than the %d that %s allows: shorten it",
+		w.add(manifest.SeverityError, RuleLength, "%s is %d characters long, longer than the %d that %s allows: shorten it",
 			shown, length, *k.maxLength, w.what)
 	}
 	if k.format != "" && k.format != "int32" && k.format != "int64" && !strfmt.Default.Validates(k.format, s) {
-		w.add(build.SeverityError, RuleFormat, "%s is %s, which is not a valid %s: %s requires that format (format: %s)",
+		w.add(manifest.SeverityError, RuleFormat, "%s is %s, which is not a valid %s: %s requires that format (format: %s)",
 			shown, quoteShort(s), cmp.Or(formatNames[k.format], k.format), w.what, k.format)
 	}
 }
@@ -206,12 +206,12 @@ func (w *walker) numberChecks(shown string, f float64, k *checks) {
 	switch k.format {
 	case "int32":
 		if f < math.MinInt32 || f > math.MaxInt32 {
-			w.add(build.SeverityError, RuleRange, "%s is %s, which does not fit the 32-bit integer that %s takes: use a value from %d to %d",
+			w.add(manifest.SeverityError, RuleRange, "%s is %s, which does not fit the 32-bit integer that %s takes: use a value from %d to %d",
 				shown, num(f), w.what, math.MinInt32, math.MaxInt32)
 		}
 	case "int64":
 		if f < math.MinInt64 || f > math.MaxInt64 {
-			w.add(build.SeverityError, RuleRange, "%s is %s, which does not fit the 64-bit integer that %s takes", shown, num(f), w.what)
+			w.add(manifest.SeverityError, RuleRange, "%s is %s, which does not fit the 64-bit integer that %s takes", shown, num(f), w.what)
 		}
 	}
 	if m := k.minimum; m != nil && (f < *m || (k.exclusiveMinimum && f == *m)) {
@@ -219,29 +219,29 @@ func (w *walker) numberChecks(shown string, f float64, k *checks) {
 		if k.exclusiveMinimum {
 			bound = "greater than"
 		}
-		w.add(build.SeverityError, RuleRange, "%s is %s, but %s requires a value %s %s", shown, num(f), w.what, bound, num(*m))
+		w.add(manifest.SeverityError, RuleRange, "%s is %s, but %s requires a value %s %s", shown, num(f), w.what, bound, num(*m))
 	}
 	if m := k.maximum; m != nil && (f > *m || (k.exclusiveMaximum && f == *m)) {
 		bound := "at most"
 		if k.exclusiveMaximum {
 			bound = "less than"
 		}
-		w.add(build.SeverityError, RuleRange, "%s is %s, but %s requires a value %s %s", shown, num(f), w.what, bound, num(*m))
+		w.add(manifest.SeverityError, RuleRange, "%s is %s, but %s requires a value %s %s", shown, num(f), w.what, bound, num(*m))
 	}
 	if m := k.multipleOf; m != nil && *m > 0 {
 		if q := f / *m; q != math.Trunc(q) {
-			w.add(build.SeverityError, RuleRange, "%s is %s, but %s requires a multiple of %s", shown, num(f), w.what, num(*m))
+			w.add(manifest.SeverityError, RuleRange, "%s is %s, but %s requires a multiple of %s", shown, num(f), w.what, num(*m))
 		}
 	}
 }
 
 func (w *walker) listChecks(path, shown string, l []any, k *checks) {
 	if k.minItems != nil && int64(len(l)) < *k.minItems {
-		w.add(build.SeverityError, RuleItems, "%s has %d item(s), fewer than the %d that %s requires: add items",
+		w.add(manifest.SeverityError, RuleItems, "%s has %d item(s), fewer than the %d that %s requires: add items",
 			shown, len(l), *k.minItems, w.what)
 	}
 	if k.maxItems != nil && int64(len(l)) > *k.maxItems {
-		w.add(build.SeverityError, RuleItems, "%s has %d items, more than the %d that %s allows: remove some",
+		w.add(manifest.SeverityError, RuleItems, "%s has %d items, more than the %d that %s allows: remove some",
 			shown, len(l), *k.maxItems, w.what)
 	}
 	switch k.listType {
@@ -249,7 +249,7 @@ func (w *walker) listChecks(path, shown string, l []any, k *checks) {
 		for i := range l {
 			for j := range i {
 				if equalValue(l[i], l[j]) {
-					w.add(build.SeverityError, RuleItems, "%s[%d] repeats %s[%d]: %s keeps a set (x-kubernetes-list-type: set), remove the duplicate",
+					w.add(manifest.SeverityError, RuleItems, "%s[%d] repeats %s[%d]: %s keeps a set (x-kubernetes-list-type: set), remove the duplicate",
 						path, i, path, j, w.what)
 					break
 				}
@@ -271,7 +271,7 @@ func (w *walker) listChecks(path, shown string, l []any, k *checks) {
 			}
 			id := strings.Join(key, ", ")
 			if j, dup := seen[id]; dup {
-				w.add(build.SeverityError, RuleItems, "%s[%d] has the same key (%s) as %s[%d]: %s keeps a map keyed by %s, merge or rename the entries",
+				w.add(manifest.SeverityError, RuleItems, "%s[%d] has the same key (%s) as %s[%d]: %s keeps a map keyed by %s, merge or rename the entries",
 					path, i, id, path, j, w.what, strings.Join(k.listMapKeys, ", "))
 				continue
 			}
@@ -295,10 +295,10 @@ func (w *walker) compositions(path, shown string, v any, k *checks, depth int) {
 		}
 		switch {
 		case len(matched) == 0:
-			w.add(build.SeverityError, RuleComposition, "%s matches none of the %d alternatives (oneOf) of %s: %s",
+			w.add(manifest.SeverityError, RuleComposition, "%s matches none of the %d alternatives (oneOf) of %s: %s",
 				shown, len(k.oneOf), w.what, strings.Join(failures, "; or "))
 		case len(matched) > 1:
-			w.add(build.SeverityError, RuleComposition, "%s matches %d of the alternatives (oneOf) of %s, but must match exactly one: keep the fields of one alternative",
+			w.add(manifest.SeverityError, RuleComposition, "%s matches %d of the alternatives (oneOf) of %s, but must match exactly one: keep the fields of one alternative",
 				shown, len(matched), w.what)
 		}
 	}
@@ -313,7 +313,7 @@ func (w *walker) compositions(path, shown string, v any, k *checks, depth int) {
 			failures = append(failures, fs[0].Message)
 		}
 		if len(failures) > 0 {
-			w.add(build.SeverityError, RuleComposition, "%s matches none of the alternatives (anyOf) of %s: %s",
+			w.add(manifest.SeverityError, RuleComposition, "%s matches none of the alternatives (anyOf) of %s: %s",
 				shown, w.what, strings.Join(failures, "; or "))
 		}
 	}
@@ -323,7 +323,7 @@ func (w *walker) compositions(path, shown string, v any, k *checks, depth int) {
 		}
 	}
 	if k.not != nil && len(w.branch(path, v, k.not, depth)) == 0 {
-		w.add(build.SeverityError, RuleComposition, "%s matches a schema that %s forbids (not): change the value", shown, w.what)
+		w.add(manifest.SeverityError, RuleComposition, "%s matches a schema that %s forbids (not): change the value", shown, w.what)
 	}
 }
 
@@ -333,7 +333,7 @@ const maxBranches = 10000
 
 // branch checks v against one alternative and returns the findings, without reporting them. Past maxBranches, an
 // alternative counts as matched.
-func (w *walker) branch(path string, v any, n *node, depth int) build.Findings {
+func (w *walker) branch(path string, v any, n *node, depth int) manifest.Findings {
 	if w.branches == nil {
 		w.branches = new(int)
 	}

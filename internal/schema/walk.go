@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/manifest"
 )
 
 // maxDepth bounds recursion over schemas and values; Kubernetes objects are far shallower.
@@ -22,15 +22,15 @@ const maxFindingsPerObject = 20
 // walker checks one object's content against its schema.
 type walker struct {
 	ctx       context.Context // ends CEL evaluation early; nil when no rule runs
-	obj       build.Object
+	obj       manifest.Object
 	what      string // "Deployment apps/v1", for messages
-	findings  build.Findings
+	findings  manifest.Findings
 	valueOnly bool  // checking an alternative (oneOf, anyOf, …): fields it does not name are not unknown
 	celBudget int64 // what is left of the CEL cost budget for this object
 	branches  *int  // alternatives checked so far for this object, shared with the walkers of alternatives
 }
 
-func (w *walker) add(sev build.Severity, rule, format string, args ...any) {
+func (w *walker) add(sev manifest.Severity, rule, format string, args ...any) {
 	if len(w.findings) == maxFindingsPerObject {
 		return
 	}
@@ -39,7 +39,7 @@ func (w *walker) add(sev build.Severity, rule, format string, args ...any) {
 	if len(w.findings) == maxFindingsPerObject-1 {
 		msg += " (further schema findings for this object omitted)"
 	}
-	w.findings = append(w.findings, build.Finding{Severity: sev, Rule: rule, File: w.obj.Source.File,
+	w.findings = append(w.findings, manifest.Finding{Severity: sev, Rule: rule, File: w.obj.Source.File,
 		Line: w.obj.Source.Line, Object: &id, Message: msg})
 }
 
@@ -125,7 +125,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		for _, e := range n.enum {
 			allowed = append(allowed, fmt.Sprint(e))
 		}
-		w.add(build.SeverityError, RuleEnum, "%s is %s, which %s does not allow: use one of %s", path, shorten(fmt.Sprint(v)), w.what,
+		w.add(manifest.SeverityError, RuleEnum, "%s is %s, which %s does not allow: use one of %s", path, shorten(fmt.Sprint(v)), w.what,
 			shorten(strings.Join(allowed, ", ")))
 	}
 	w.validations(path, v, n, depth)
@@ -150,7 +150,7 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			if s := suggest(k, n.props); s != "" {
 				hint = "did you mean " + field(path, s) + "?"
 			}
-			w.add(build.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", shorten(field(path, k)), w.what, hint)
+			w.add(manifest.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", shorten(field(path, k)), w.what, hint)
 		}
 	}
 	w.requiredFields(path, m, n)
@@ -159,7 +159,7 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 func (w *walker) requiredFields(path string, m map[string]any, n *node) {
 	for _, r := range n.required {
 		if m[r] == nil {
-			w.add(build.SeverityError, RuleRequired, "%s is missing: %s requires it", field(path, r), w.what)
+			w.add(manifest.SeverityError, RuleRequired, "%s is missing: %s requires it", field(path, r), w.what)
 		}
 	}
 }
@@ -179,7 +179,7 @@ func (w *walker) typeError(path string, v any, want string) {
 	if path == "" {
 		path = "the object"
 	}
-	w.add(build.SeverityError, RuleType, "%s must be %s, not %s%s", path, want, describe(v), hint)
+	w.add(manifest.SeverityError, RuleType, "%s must be %s, not %s%s", path, want, describe(v), hint)
 }
 
 func describe(v any) string {

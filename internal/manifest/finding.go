@@ -1,7 +1,8 @@
-package build
+package manifest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -90,6 +91,11 @@ func (fs Findings) Sort() {
 			cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message))
 	})
 }
+
+// ErrInvalidInput marks every error caused by the source tree rather than by the machine (build.ErrInvalidInput
+// is this error): YAML that does not parse, a kustomization that kustomize refuses, a file that leaves the source
+// root, a remote base without --allow-remote.
+var ErrInvalidInput = errors.New("invalid input")
 
 // FindingsError is returned when a step found errors in the input; it wraps ErrInvalidInput.
 type FindingsError struct{ Findings Findings }

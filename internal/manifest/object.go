@@ -1,0 +1,85 @@
+// Package manifest holds the vocabulary every stage of statepack shares: a rendered Kubernetes object, its identity,
+// where it came from, the findings about it, and the Validator interface. build renders and packages objects,
+// internal/schema and the policies validate them, objdiff compares them: each imports this package rather than
+// one another. build re-exports every name here (build.Object is manifest.Object), which is how users see them.
+//
+// It holds types and their methods only: no rendering, no I/O.
+package manifest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Object is one rendered Kubernetes object.
+type Object struct {
+	// ID identifies the object: group, kind, namespace, name.
+	ID ObjectID
+	// APIVersion is the object's apiVersion as written.
+	APIVersion string
+	// Content is the decoded object: maps, slices, strings, bools, int64, float64 and nil only.
+	Content map[string]any
+	// YAML is the canonical serialisation (sorted keys, two-space indent) that render prints and package stores.
+	YAML []byte
+	// Source says where the object came from, as far as it is known.
+	Source Source
+}
+
+// Source is a position in the source tree. File is slash-separated and relative to the source root; Line is 1-based
+// and 0 when unknown (objects that kustomize produced).
+type Source struct {
+	File string
+	Line int
+}
+
+func (s Source) String() string {
+	switch {
+	case s.File == "":
+		return "(generated)"
+	case s.Line > 0:
+		return fmt.Sprintf("%s:%d", s.File, s.Line)
+	default:
+		return s.File
+	}
+}
+
+// ObjectID is what Kubernetes uses to tell objects apart.
+type ObjectID struct {
+	Group, Kind, Namespace, Name string
+}
+
+func (id ObjectID) String() string {
+	gk := id.Kind
+	if id.Group != "" {
+		gk += "." + id.Group
+	}
+	if id.Namespace == "" {
+		return gk + "/" + id.Name
+	}
+	return gk + "/" + id.Namespace + "/" + id.Name
+}
+
+// GroupOf returns the API group of an apiVersion ("apps/v1" → "apps", "v1" → "").
+func GroupOf(apiVersion string) string {
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
+}
+
+// NewObject fills the identity fields of an object from its decoded content. Missing or mistyped fields are left
+// empty: the structural validator reports them.
+func NewObject(content map[string]any, yamlBytes []byte, src Source) Object {
+	apiVersion, _ := content["apiVersion"].(string)
+	kind, _ := content["kind"].(string)
+	meta, _ := content["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	ns, _ := meta["namespace"].(string)
+	return Object{
+		ID:         ObjectID{Group: GroupOf(apiVersion), Kind: kind, Namespace: ns, Name: name},
+		APIVersion: apiVersion,
+		Content:    content,
+		YAML:       yamlBytes,
+		Source:     src,
+	}
+}
