@@ -2,8 +2,10 @@ package statepack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,4 +207,22 @@ func TestPublishStepsUnderStalls(t *testing.T) {
 	}
 	present, broken := checkTags(t, reg.Host, "stalls/app", runs, verifiers, nil)
 	t.Logf("tags: %d present, %d broken", present, broken)
+}
+
+// TestATimeoutNamesTheStepItEnded: a run whose deadline passes while the registry stalls says which step it
+// interrupted, not only "context deadline exceeded" (issue #15), and leaves no tag.
+func TestATimeoutNamesTheStepItEnded(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.Start(t)
+	proxy := faultproxy.Start(reg.Host, faultproxy.Faults{Stall: 1, StallFor: faultproxy.Forever}, 1)
+	defer proxy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := Publish(ctx, demoTree, mustRef(t, proxy.Host+"/stalled/app:main"), PublishOptions{Registry: []publish.Option{publish.WithPlainHTTP(true)}})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "it ended the push step") {
+		t.Errorf("Publish() against a stalled registry = %v, want the deadline naming the push step", err)
+	}
+	if tags := testregistry.Tags(t, reg.Host, "stalled/app"); len(tags) > 0 {
+		t.Errorf("a publish its deadline ended left tags %q", tags)
+	}
 }

@@ -115,14 +115,14 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	if o.Incremental {
 		done, err := j.publishIfChanged(ctx, &res)
 		if err != nil || done {
-			return res, err
+			return res, interrupted(ctx, "incremental check", err)
 		}
 	}
 	start := time.Now()
 	s := o.Source
 	if s == nil {
 		if s, err = Load(ctx, path, o.Load); err != nil {
-			return res, err
+			return res, interrupted(ctx, "render", err)
 		}
 	}
 	res.Findings = s.Findings
@@ -142,7 +142,7 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	log.Debug("packaged", "layer", b.LayerDescriptor.Digest, "bytes", b.LayerDescriptor.Size, "duration", since(start))
 	target, err := j.open(ctx)
 	if err != nil {
-		return res, err
+		return res, interrupted(ctx, "open", err)
 	}
 	var preds []sign.Predicate
 	if j.o.Attest {

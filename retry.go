@@ -3,6 +3,7 @@ package statepack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"time"
@@ -29,7 +30,7 @@ func retryStep(ctx context.Context, log *slog.Logger, attempts int, step string,
 	var err error
 	for i := 0; i < attempts; i++ {
 		if err = fn(); err == nil || !retryable(err) || ctx.Err() != nil {
-			return err
+			return interrupted(ctx, step, err)
 		}
 		if i == attempts-1 {
 			break
@@ -37,11 +38,20 @@ func retryStep(ctx context.Context, log *slog.Logger, attempts int, step string,
 		log.Debug("retrying a step", "step", step, "attempt", i+2, "error", err)
 		select {
 		case <-ctx.Done():
-			return err
+			return interrupted(ctx, step, err)
 		case <-time.After(time.Duration(1<<i) * 100 * time.Millisecond):
 		}
 	}
 	return err
+}
+
+// interrupted names the step a run's deadline (or cancellation) ended, so that "context deadline exceeded" never
+// comes alone: which step was running says what to look at (a stalled registry, a slow render).
+func interrupted(ctx context.Context, step string, err error) error {
+	if err == nil || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (it ended the %s step)", err, step)
 }
 
 // retryable says whether another try of a step could succeed.
