@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -150,98 +149,4 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 	reg.bind(cmd)
 	ver.bind(cmd)
 	return cmd
-}
-
-func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
-	var (
-		reg    registryOptions
-		ver    verifyOptions
-		outDir string
-	)
-	cmd := &cobra.Command{
-		Use:   "pull REF -o DIR",
-		Short: "Fetch an artifact (verifying it first when given --key) and extract its manifests into DIR",
-		Args:  argsUsage(1, 1, "one REF"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := parseContentRef(args[0])
-			if err != nil {
-				return err
-			}
-			if outDir == "" {
-				return usagef("pull needs -o DIR: where to extract the manifests")
-			}
-			check, err := ver.checker(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
-			defer cancel()
-			ro, err := reg.readOptions(env, g.logger(env))
-			if err != nil {
-				return err
-			}
-			res, err := statepack.Pull(ctx, ref, outDir, check, ro)
-			if err != nil {
-				return err
-			}
-			if g.json() {
-				return writeJSON(env.Stdout, map[string]any{"ref": res.Ref, "digest": res.Digest, "dir": outDir,
-					"files": res.Files, "verified": res.Verified, "annotations": res.Annotations})
-			}
-			fmt.Fprintf(env.Stdout, "%s: %d file(s) extracted into %s\n", res.Ref, len(res.Files), outDir)
-			return nil
-		},
-	}
-	reg.bind(cmd)
-	ver.bind(cmd)
-	cmd.Flags().StringVarP(&outDir, "output", "o", "", "directory to extract into (created; must be empty if it exists)")
-	return cmd
-}
-
-func newGenerateKeyPairCmd(env *Env, g *globalOptions) *cobra.Command {
-	var prefix string
-	cmd := &cobra.Command{
-		Use:   "generate-key-pair",
-		Short: "Write a cosign key pair (PREFIX.key encrypted with COSIGN_PASSWORD, PREFIX.pub)",
-		Args:  argsUsage(0, 0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			priv, pub, err := sign.GenerateKeyPair([]byte(env.getenv("COSIGN_PASSWORD")))
-			if err != nil {
-				return err
-			}
-			keyFile, pubFile := prefix+".key", prefix+".pub"
-			for _, f := range []string{keyFile, pubFile} {
-				if _, err := os.Lstat(f); err == nil {
-					return usagef("%s exists: statepack does not overwrite keys; remove it or choose --output-key-prefix", f)
-				}
-			}
-			if err := writeNew(keyFile, priv, 0o600); err != nil {
-				return err
-			}
-			if err := writeNew(pubFile, pub, 0o644); err != nil {
-				return err
-			}
-			if g.json() {
-				return writeJSON(env.Stdout, map[string]string{"privateKey": keyFile, "publicKey": pubFile})
-			}
-			fmt.Fprintf(env.Stdout, "Private key written to %s\nPublic key written to %s\n", keyFile, pubFile)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "file name prefix of the key pair")
-	return cmd
-}
-
-// writeNew creates a file that must not exist yet, so that a symlink planted at the path cannot redirect a private
-// key elsewhere.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
