@@ -165,8 +165,9 @@ func newRoot(env *Env) *cobra.Command {
 		Use:   "statepack",
 		Short: "Publish a GitOps repository's desired state as a signed, reproducible OCI artifact",
 		Long: `statepack renders Kubernetes manifests (kustomize or plain YAML), validates them offline, packages them
-reproducibly, pushes them to an OCI registry or a local OCI layout, and signs them with cosign, so that Flux's
-OCIRepository and Argo CD's OCI sources deploy verified bundles.`,
+reproducibly, pushes them to an OCI registry or a local OCI layout, and signs and attests them with cosign. Flux's
+OCIRepository verifies the signature before it deploys (statepack verify reaches Flux's verdict); Argo CD verifies
+nothing, so give it bundles through a promotion gate: statepack copy --key into the only repository it reads.`,
 		Version:           env.Version,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
