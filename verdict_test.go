@@ -65,3 +65,48 @@ func TestPublishWarnsBeforeBundlesBreakLegacyTrust(t *testing.T) {
 		t.Errorf("Verify(old key) after it signed a bundle = %v", err)
 	}
 }
+
+// TestVerifyExplainsInFluxsTerms: Flux's refusal reads the same for an unsigned artifact, one signed by another key,
+// one with bundles by another key only, and a mixed one (a trusted .sig hidden by another key's bundle); Verify
+// says which it is (issue #18).
+func TestVerifyExplainsInFluxsTerms(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key, pub := keyPair(t)
+	otherKey, _ := keyPair(t)
+	layout := filepath.Join(t.TempDir(), "layout")
+	publishAs := func(tag, keyFile string, format sign.Format) {
+		t.Helper()
+		o := PublishOptions{SignatureFormat: format, Package: PackageOptions{Annotations: map[string]string{"case": tag}}}
+		if keyFile != "" {
+			signer, err := sign.LoadSigner(ctx, keyFile, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Signer = signer
+		}
+		if _, err := Publish(ctx, demoTree, mustRef(t, "oci:"+layout+":"+tag), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publishAs("unsigned", "", "")
+	publishAs("wrong-key", otherKey, sign.FormatLegacy)
+	publishAs("bundles-by-others", otherKey, sign.FormatBundle)
+	publishAs("mixed", key, sign.FormatLegacy)
+	publishAs("mixed", otherKey, sign.FormatBundle)
+	v, err := NewVerifier(ctx, Policy{Keys: []string{pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[string]string{
+		"unsigned":          "unsigned: neither a sigstore bundle nor a .sig tag refers to",
+		"wrong-key":         "signed, but not by a trusted key or identity",
+		"bundles-by-others": "sigstore bundles by other keys or identities only",
+		"mixed":             "mixed: a .sig by a trusted key, but sigstore bundles by other keys",
+	} {
+		res, err := Verify(ctx, mustRef(t, "oci:"+layout+":"+tag), v, ReadOptions{})
+		if err == nil || !strings.HasPrefix(res.Explanation, want) || !strings.Contains(res.Explanation, "no matching signatures were found") {
+			t.Errorf("Verify(%s) = %v, explanation %q; want it to start %q", tag, err, res.Explanation, want)
+		}
+	}
+}

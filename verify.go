@@ -153,6 +153,9 @@ type VerifyResult struct {
 	Attestations *sign.AttestationVerification
 	// Failure is why the artifact did not verify (the error's cause, without the reference), "" when it did.
 	Failure string
+	// Explanation says, when the artifact did not verify, which case it is in the terms of Flux's source-controller
+	// (v1.8, Flux 2.8, and later), whose own refusal — "no matching signatures were found" — reads the same for all.
+	Explanation string
 }
 
 // Verify resolves ref (a tag or a digest) and checks its signatures, and the attestations the verifier asks for,
@@ -181,12 +184,38 @@ func Verify(ctx context.Context, ref publish.Ref, v *Verifier, o ReadOptions) (V
 	}
 	if err != nil {
 		res.Failure = err.Error()
+		res.Explanation = v.explain(ctx, t.Storage(), desc, err)
 		if ref.Tag != "" && ref.Digest == "" && errors.Is(err, sign.ErrNoSignature) && !errors.Is(err, sign.ErrNoAttestation) {
 			err = fmt.Errorf("%w (tag %q points at %s: if the tag was moved, the new content is unsigned)", err, ref.Tag, desc.Digest)
 		}
 		return res, fmt.Errorf("verifying %s: %w", res.Ref, err)
 	}
 	return res, nil
+}
+
+// explain names the case of a signature that did not verify as Flux ≥ 2.8 sees it (fluxcd/source-controller
+// internal/oci/cosign/cosign.go, v1.8: the sigstore bundles when any refers to the artifact, else the legacy .sig
+// tag; either way its error is "no matching signatures were found"): unsigned, signed by another key or identity,
+// sigstore bundles by others only, or bundles by others hiding a legacy signature that the trusted key made.
+func (v *Verifier) explain(ctx context.Context, t oras.ReadOnlyTarget, desc ocispec.Descriptor, err error) string {
+	const flux = "Flux's source-controller refuses it (\"no matching signatures were found\")"
+	if errors.Is(err, sign.ErrNoSignature) && !errors.Is(err, sign.ErrNoAttestation) {
+		return "unsigned: neither a sigstore bundle nor a .sig tag refers to " + desc.Digest.String() + "; " + flux
+	}
+	if !errors.Is(err, sign.ErrVerification) {
+		return "" // an attestation that is missing or does not verify: Flux does not read attestations
+	}
+	opts := append(slices.Clip(v.opts), sign.WithLegacyFallback(true))
+	if lenient, lerr := sign.Verify(ctx, t, desc, v.keys, opts...); lerr == nil && lenient.LegacyOnly {
+		return "mixed: a .sig by a trusted key, but sigstore bundles by other keys or identities refer to it too, and " +
+			"Flux 2.8 and later read only the bundles when there are any; " + flux + " (Flux before 2.8 reads the .sig and accepts it): " +
+			"sign a bundle with the trusted key too (publish --signature-format bundle or both), or remove the other bundles"
+	}
+	risk, rerr := sign.BundleOnlyRisk(ctx, t, desc, v.keys, v.opts...)
+	if rerr == nil && risk.Bundles > 0 {
+		return "sigstore bundles by other keys or identities only: none of the trusted keys or identities made one; " + flux
+	}
+	return "signed, but not by a trusted key or identity: no .sig layer verifies with the keys or identities given; " + flux
 }
 
 // Resolve finds the manifest ref names in t: by digest when it has one, else by tag.

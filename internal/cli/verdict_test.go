@@ -33,6 +33,9 @@ func TestVerifyGivesFluxsVerdictWhenBundlesArePresent(t *testing.T) {
 		if !strings.Contains(r.stderr, rule) {
 			t.Errorf("statepack %s: %s\nwant the rule %q", args[0], r, rule)
 		}
+		if args[0] == "verify" && !strings.Contains(r.stderr, "mixed: a .sig by a trusted key") {
+			t.Errorf("statepack verify does not say which case Flux refuses: %s", r)
+		}
 	}
 }
 

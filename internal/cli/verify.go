@@ -89,10 +89,12 @@ func formatNote(v *sign.Verification) string {
 }
 
 type verifyResult struct {
-	Ref          string               `json:"ref"`
-	Digest       string               `json:"digest"`
-	Verified     bool                 `json:"verified"`
-	Error        string               `json:"error,omitempty"`
+	Ref      string `json:"ref"`
+	Digest   string `json:"digest"`
+	Verified bool   `json:"verified"`
+	Error    string `json:"error,omitempty"`
+	// Explanation names the case of a failure in Flux's terms (unsigned, wrong key, bundles by others, mixed).
+	Explanation  string               `json:"explanation,omitempty"`
 	Signatures   []signatureSummary   `json:"signatures,omitempty"`
 	Attestations []attestationSummary `json:"attestations,omitempty"`
 }
@@ -128,7 +130,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			if verr != nil && v.Failure == "" {
 				return verr
 			}
-			res := verifyResult{Ref: v.Ref, Digest: v.Digest, Verified: verr == nil, Error: v.Failure}
+			res := verifyResult{Ref: v.Ref, Digest: v.Digest, Verified: verr == nil, Error: v.Failure, Explanation: v.Explanation}
 			if verr == nil {
 				res.Signatures = summarizeSignatures(v.Signatures)
 				res.Attestations = summarizeAttestations(v.Attestations)
@@ -142,6 +144,9 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				for _, a := range res.Attestations {
 					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
 				}
+			}
+			if verr != nil && v.Explanation != "" && !g.json() {
+				fmt.Fprintf(env.Stderr, "statepack: %s: %s\n", v.Ref, v.Explanation)
 			}
 			return verr
 		},
