@@ -241,19 +241,34 @@ func fileNames(objs []Object) []string {
 		if o.ID.Namespace != "" {
 			parts = append(parts, sanitize(o.ID.Namespace))
 		}
-		parts = append(parts, sanitize(o.ID.Name))
+		name := o.ID.Name
+		if name == "" { // a hook named by metadata.generateName, which the server completes
+			name = generateName(o)
+		}
+		parts = append(parts, sanitize(name))
 		base[i] = strings.Join(parts, "_")
 		count[base[i]]++
 	}
 	names := make([]string, len(objs))
 	for i, o := range objs {
 		if count[base[i]] > 1 {
-			sum := sha256.Sum256([]byte(o.ID.Group + "\x00" + o.ID.Kind + "\x00" + o.ID.Namespace + "\x00" + o.ID.Name + "\x00" + o.APIVersion))
+			id := o.ID.Group + "\x00" + o.ID.Kind + "\x00" + o.ID.Namespace + "\x00" + o.ID.Name + "\x00" + o.APIVersion
+			if o.ID.Name == "" {
+				id += "\x00" + string(o.YAML) // hooks of one generateName differ by content only
+			}
+			sum := sha256.Sum256([]byte(id))
 			base[i] += "-" + hex.EncodeToString(sum[:4])
 		}
 		names[i] = base[i] + ".yaml"
 	}
 	return names
+}
+
+// generateName is an object's metadata.generateName, "" when it has none.
+func generateName(o Object) string {
+	meta, _ := o.Content["metadata"].(map[string]any)
+	name, _ := meta["generateName"].(string)
+	return name
 }
 
 func sanitize(s string) string {

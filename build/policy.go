@@ -74,7 +74,7 @@ func PolicyValidator(o PolicyOptions) (Validator, error) {
 }
 
 func finding(o Object, format string, args ...any) Finding {
-	id := o.ID
+	id := o.FindingID()
 	return Finding{File: o.Source.File, Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)}
 }
 

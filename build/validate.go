@@ -54,7 +54,7 @@ func structural(_ context.Context, objs []Object) Findings {
 func objectFindings(o Object) Findings {
 	var findings Findings
 	add := func(rule, format string, args ...any) {
-		id := o.ID
+		id := o.FindingID()
 		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
 			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
 	}
@@ -76,7 +76,12 @@ func objectFindings(o Object) Findings {
 		return findings
 	}
 	if _, hasGenerateName := meta["generateName"]; o.ID.Name == "" && hasGenerateName {
-		add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name")
+		// Argo CD and Helm create hooks themselves, and generateName is how a hook gets a fresh name each run.
+		if !IsHook(o) {
+			add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name, or mark the object as a hook (argocd.argoproj.io/hook or helm.sh/hook), which Argo CD and Helm create themselves")
+		} else if gn, _ := meta["generateName"].(string); len(nameErrors(o.ID.Kind, gn+"x")) > 0 {
+			add("object/invalid-name", "metadata.generateName %q is invalid: %s", gn, strings.Join(nameErrors(o.ID.Kind, gn+"x"), "; "))
+		}
 	} else if o.ID.Name == "" {
 		add("object/missing-name", "metadata.name is missing or not a string")
 	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
@@ -96,6 +101,16 @@ func objectFindings(o Object) Findings {
 		}
 	}
 	return findings
+}
+
+// IsHook says whether an object is an Argo CD or Helm hook: created by the agent at a point of a sync, not applied
+// as desired state, so it may be named by metadata.generateName.
+func IsHook(o Object) bool {
+	meta, _ := o.Content["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	_, argo := ann["argocd.argoproj.io/hook"]
+	_, helm := ann["helm.sh/hook"]
+	return argo || helm
 }
 
 func validAPIVersion(v string) bool {

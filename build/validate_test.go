@@ -22,6 +22,8 @@ func TestStructural(t *testing.T) {
 		{"missing metadata", "apiVersion: v1\nkind: ConfigMap\n", "object/missing-metadata", "metadata.name"},
 		{"missing name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: a}\n", "object/missing-name", "metadata.name is missing"},
 		{"generateName", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: job-}\n", "object/generate-name", "cannot be applied declaratively"},
+		{"hook with an invalid generateName", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: Job_, annotations: {helm.sh/hook: pre-install}}\n", "object/invalid-name", `metadata.generateName "Job_" is invalid`},
+		{"hook with generateName, other checks still run", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: job-, namespace: Bad_NS, annotations: {argocd.argoproj.io/hook: PreSync}}\n", "object/invalid-namespace", `"Bad_NS"`},
 		{"invalid subdomain name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Valid}\n", "object/invalid-name", `"Not_Valid" is invalid`},
 		{"service name must be a label", "apiVersion: v1\nkind: Service\nmetadata: {name: a.b}\n", "object/invalid-name", "DNS-1035 label"},
 		{"service name must start with a letter", "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n", "object/invalid-name", "DNS-1035 label"},

@@ -83,3 +83,16 @@ func NewObject(content map[string]any, yamlBytes []byte, src Source) Object {
 		Source:     src,
 	}
 }
+
+// FindingID is the identity a finding shows for the object: its ID, with "<generateName>*" as the name of an object
+// the server names (a hook), so that no finding names an object by an empty name.
+func (o Object) FindingID() ObjectID {
+	id := o.ID
+	if id.Name == "" {
+		meta, _ := o.Content["metadata"].(map[string]any)
+		if gn, _ := meta["generateName"].(string); gn != "" {
+			id.Name = gn + "*"
+		}
+	}
+	return id
+}

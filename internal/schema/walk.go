@@ -34,7 +34,7 @@ func (w *walker) add(sev manifest.Severity, rule, format string, args ...any) {
 	if len(w.findings) == maxFindingsPerObject {
 		return
 	}
-	id := w.obj.ID
+	id := w.obj.FindingID()
 	msg := fmt.Sprintf(format, args...)
 	if len(w.findings) == maxFindingsPerObject-1 {
 		msg += " (further schema findings for this object omitted)"

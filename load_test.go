@@ -1,0 +1,63 @@
+package statepack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFiles writes a tree of files under a new temporary directory and returns it.
+func writeFiles(t testing.TB, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestHooksNamedByGenerateName: Argo CD and Helm hooks named by metadata.generateName are accepted (issue #16), their
+// other checks still run (schemas included), and two hooks of one generateName get files of their own.
+func TestHooksNamedByGenerateName(t *testing.T) {
+	t.Parallel()
+	job := func(hook, image string) string {
+		return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n  namespace: default\n  annotations: {" + hook + "}\n" +
+			"spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"" + image + "\"}]\n"
+	}
+	root := writeFiles(t, map[string]string{
+		"argo.yaml": job("argocd.argoproj.io/hook: PreSync", "example.com/migrate:1.0"),
+		"helm.yaml": job("helm.sh/hook: pre-upgrade", "example.com/migrate:1.1"),
+	})
+	s, err := Load(context.Background(), root, LoadOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Findings.HasErrors() {
+		t.Fatalf("hooks named by generateName: %v", s.Findings)
+	}
+	b, err := s.Bundle(BuildContext{}, PackageOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Files) != 2 || b.Files[0].Name == b.Files[1].Name || !strings.HasPrefix(b.Files[0].Name, "job.batch_default_migrate-") {
+		t.Errorf("the two hooks were packaged as %+v, want two files named after their generateName", b.Files)
+	}
+
+	// Without a hook annotation, generateName is still refused: nothing would create the object.
+	root = writeFiles(t, map[string]string{"job.yaml": strings.Replace(job("x: y", "example.com/migrate:1.0"), "{x: y}", "{}", 1)})
+	s, err = Load(context.Background(), root, LoadOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Findings.HasErrors() || s.Findings[0].Rule != "object/generate-name" || !strings.Contains(s.Findings[0].String(), "Job.batch/default/migrate-*") {
+		t.Errorf("generateName without a hook: %v, want object/generate-name naming Job.batch/default/migrate-*", s.Findings)
+	}
+}
