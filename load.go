@@ -146,9 +146,44 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 	s.Findings = r.Findings
 	if !r.Findings.HasErrors() {
 		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
+		if len(r.Objects) == 0 {
+			s.Findings = append(s.Findings, s.noObjects())
+		}
 		s.Findings.Sort()
 	}
 	return nil
+}
+
+// noObjects is the finding of a tree that renders no object: validate fails on it as publish does (an empty artifact
+// would delete everything an agent applied before), and it names the files the render ignored, such as Jsonnet or
+// CUE sources that statepack does not evaluate.
+func (s *Source) noObjects() build.Finding {
+	var ignored []string
+	_ = filepath.WalkDir(s.Path, func(p string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil
+		case p != s.Path && strings.HasPrefix(d.Name(), "."):
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		case !d.IsDir() && !slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(p))):
+			if rel, err := filepath.Rel(s.Path, p); err == nil {
+				ignored = append(ignored, filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
+	msg := s.Path + " rendered no objects: an empty artifact would delete everything an agent applied before"
+	if len(ignored) > 0 {
+		shown := ignored[:min(len(ignored), 5)]
+		msg += fmt.Sprintf("; ignored %d file(s) that are not YAML or JSON manifests (%s", len(ignored), strings.Join(shown, ", "))
+		if len(ignored) > len(shown) {
+			msg += ", …"
+		}
+		msg += "): statepack does not evaluate Jsonnet, CUE or templates; render them to YAML first"
+	}
+	return build.Finding{Severity: build.SeverityError, Rule: "source/no-objects", File: s.RelPath(), Message: msg}
 }
 
 // validators are the checks beyond the structural ones: policies, then schemas.

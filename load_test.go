@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/statepack/statepack/build"
 )
 
 // writeFiles writes a tree of files under a new temporary directory and returns it.
@@ -59,5 +61,30 @@ func TestHooksNamedByGenerateName(t *testing.T) {
 	}
 	if !s.Findings.HasErrors() || s.Findings[0].Rule != "object/generate-name" || !strings.Contains(s.Findings[0].String(), "Job.batch/default/migrate-*") {
 		t.Errorf("generateName without a hook: %v, want object/generate-name naming Job.batch/default/migrate-*", s.Findings)
+	}
+}
+
+// TestTreeWithoutObjectsFails: validate fails on a tree that renders no object, as publish does, naming what it
+// ignored (issue #16).
+func TestTreeWithoutObjectsFails(t *testing.T) {
+	t.Parallel()
+	for name, files := range map[string]map[string]string{
+		"empty":           {".keep": ""},
+		"jsonnet and cue": {"main.jsonnet": "{}", "app/app.cue": "x: 1", "README.md": "# not manifests"},
+		"only empty YAML": {"a.yaml": "# nothing\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := writeFiles(t, files)
+			s, err := Load(context.Background(), root, LoadOptions{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Findings) != 1 || s.Findings[0].Rule != "source/no-objects" || s.Findings[0].Severity != build.SeverityError {
+				t.Fatalf("Load() findings = %v, want one source/no-objects error", s.Findings)
+			}
+			if name == "jsonnet and cue" && !strings.Contains(s.Findings[0].Message, "ignored 3 file(s) that are not YAML or JSON manifests (README.md, app/app.cue, main.jsonnet)") {
+				t.Errorf("the finding does not name what was ignored: %s", s.Findings[0].Message)
+			}
+		})
 	}
 }

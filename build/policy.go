@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -169,21 +170,52 @@ func Images(o Object) []string {
 }
 
 // builtinNamespaces exist on every cluster.
-var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease",
+	"flux-system", // created by `flux bootstrap`; almost every Flux tree refers to it
+}
+
+// clusterScoped are the built-in kinds without a namespace, by "group/kind": the API server ignores a
+// metadata.namespace on them.
+var clusterScoped = map[string]bool{
+	"/Namespace": true, "/Node": true, "/PersistentVolume": true, "/ComponentStatus": true,
+	"rbac.authorization.k8s.io/ClusterRole": true, "rbac.authorization.k8s.io/ClusterRoleBinding": true,
+	"apiextensions.k8s.io/CustomResourceDefinition": true, "apiregistration.k8s.io/APIService": true,
+	"storage.k8s.io/StorageClass": true, "storage.k8s.io/CSIDriver": true, "storage.k8s.io/CSINode": true,
+	"storage.k8s.io/VolumeAttachment": true, "scheduling.k8s.io/PriorityClass": true,
+	"admissionregistration.k8s.io/ValidatingWebhookConfiguration":   true,
+	"admissionregistration.k8s.io/MutatingWebhookConfiguration":     true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicy":        true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding": true,
+	"networking.k8s.io/IngressClass":                                true, "node.k8s.io/RuntimeClass": true,
+	"certificates.k8s.io/CertificateSigningRequest": true, "flowcontrol.apiserver.k8s.io/FlowSchema": true,
+	"flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration": true,
+}
 
 func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
 	known := map[string]bool{}
 	for _, ns := range append(slices.Clone(builtinNamespaces), o.ExternalNamespaces...) {
 		known[ns] = true
 	}
+	cluster := maps.Clone(clusterScoped)
 	for _, obj := range objs {
 		if obj.ID.Group == "" && obj.ID.Kind == "Namespace" {
 			known[obj.ID.Name] = true
 		}
+		if obj.ID.Kind == "CustomResourceDefinition" && obj.ID.Group == "apiextensions.k8s.io" {
+			spec, _ := obj.Content["spec"].(map[string]any)
+			names, _ := spec["names"].(map[string]any)
+			group, _ := spec["group"].(string)
+			kind, _ := names["kind"].(string)
+			if scope, _ := spec["scope"].(string); scope == "Cluster" && kind != "" {
+				cluster[group+"/"+kind] = true
+			}
+		}
 	}
 	var out Findings
 	for _, obj := range objs {
-		if ns := obj.ID.Namespace; ns != "" && !known[ns] {
+		if ns := obj.ID.Namespace; ns != "" && cluster[obj.ID.Group+"/"+obj.ID.Kind] {
+			out = append(out, finding(obj, "%s is cluster-scoped: the API server ignores its metadata.namespace %q; remove it", obj.ID.Kind, ns))
+		} else if ns != "" && !known[ns] {
 			out = append(out, finding(obj, "namespace %q is neither in the set nor declared external (--external-namespace %s)", ns, ns))
 		}
 	}

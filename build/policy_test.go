@@ -33,8 +33,13 @@ func TestPolicies(t *testing.T) {
 		{name: "unknown namespace", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\n",
 			wantRule: "policy/namespace-unknown", wantMsg: `namespace "team-a"`, severity: SeverityWarning},
 		{name: "namespace in the set", in: "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\n"},
-		{name: "external namespace", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: flux-system}\n",
-			opts: PolicyOptions{ExternalNamespaces: []string{"flux-system"}}},
+		{name: "external namespace", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: monitoring}\n",
+			opts: PolicyOptions{ExternalNamespaces: []string{"monitoring"}}},
+		{name: "flux-system is known without a flag", in: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: flux-system}\n"},
+		{name: "cluster-scoped kind with a namespace", in: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: team-a}\n",
+			wantRule: "policy/namespace-unknown", wantMsg: `ClusterRole is cluster-scoped: the API server ignores its metadata.namespace "team-a"`, severity: SeverityWarning},
+		{name: "cluster-scoped custom resource with a namespace", in: "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Widget}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\n",
+			wantRule: "policy/namespace-unknown", wantMsg: "Widget is cluster-scoped", severity: SeverityWarning},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -82,6 +82,7 @@ var ruleDescriptions = map[string]string{
 	"source/outside-root":          "A file or symlink leads outside the source root.",
 	"source/too-large":             "A source file is larger than --max-file-size.",
 	"source/unreadable":            "A source file cannot be read or is not UTF-8 text.",
+	"source/no-objects":            "The tree renders no object: an empty artifact would delete everything an agent applied before.",
 	"source/not-regular":           "A file the render reads is a named pipe, a socket or a device, not a regular file.",
 	"kustomize/unchecked-configs":  "A kustomization lists a directory of generator or transformer configs that was not checked for remote content.",
 	"kustomize/build":              "kustomize cannot build the kustomization.",
