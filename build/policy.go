@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -88,14 +89,50 @@ func secretNotEncrypted(objs []Object, _ PolicyOptions) Findings {
 		if _, sops := o.Content["sops"]; sops {
 			continue
 		}
+		if sopsGenerated(o) {
+			out = append(out, finding(o, "Secret is generated from SOPS-encrypted inputs (a secretGenerator's files or envs): Flux's kustomize-controller decrypts generator inputs while it builds, so the Secret cannot be rendered ahead into an artifact (its values would stay ENC[…]); "+
+				"publish it as a whole Secret manifest encrypted with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$'), which Flux decrypts after pulling, or keep it in a Git source Flux builds itself"))
+			continue
+		}
 		for _, field := range []string{"data", "stringData"} {
-			if m, ok := o.Content[field].(map[string]any); ok && len(m) > 0 {
+			if m, ok := o.Content[field].(map[string]any); ok && len(m) > 0 && !allEmpty(m) {
 				out = append(out, finding(o, "Secret carries %s in clear text: encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$')", field))
 				break
 			}
 		}
 	}
 	return out
+}
+
+// allEmpty says whether every value of a Secret's data is empty: a placeholder (a TLS Secret that cert-manager
+// fills, say) carries no secret.
+func allEmpty(m map[string]any) bool {
+	for _, v := range m {
+		if s, ok := v.(string); !ok || s != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// sopsGenerated says whether a Secret was generated from SOPS-encrypted files: its values (decoded) hold SOPS's
+// ENC[…] envelopes, or its keys SOPS's own sops_* metadata, as a dotenv or INI file encrypted by SOPS does.
+func sopsGenerated(o Object) bool {
+	for _, field := range []string{"data", "stringData"} {
+		m, _ := o.Content[field].(map[string]any)
+		for k, v := range m {
+			val, _ := v.(string)
+			if field == "data" {
+				if b, err := base64.StdEncoding.DecodeString(val); err == nil {
+					val = string(b)
+				}
+			}
+			if strings.HasPrefix(k, "sops_") || strings.Contains(val, "ENC[AES256_GCM,") || strings.Contains(val, "\"sops\":") || strings.Contains(val, "\nsops:") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func imageUnpinned(objs []Object, _ PolicyOptions) Findings {

@@ -165,7 +165,10 @@ func TestPublishToOCILayout(t *testing.T) {
 	}
 	mustRun(t, 0, nil, "verify", "oci:"+dir+":v1", "--key", pub)
 	out := filepath.Join(t.TempDir(), "out")
-	mustRun(t, 0, nil, "pull", "oci:"+dir+":v1", "-o", out)
+	r = mustRun(t, 0, nil, "pull", "oci:"+dir+":v1", "-o", out)
+	if !strings.Contains(r.stderr, "extracted without verification") {
+		t.Errorf("pull without --key does not say it verified nothing: %s", r)
+	}
 	if entries, _ := os.ReadDir(out); len(entries) != 4 {
 		t.Errorf("pull from the layout extracted %d files, want 4", len(entries))
 	}

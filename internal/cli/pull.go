@@ -41,6 +41,9 @@ func newPullCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if check == nil {
+				fmt.Fprintf(env.Stderr, "statepack: %s was extracted without verification: pass --key, or --certificate-identity and --certificate-oidc-issuer, to verify it first\n", res.Ref)
+			}
 			if g.json() {
 				return writeJSON(env.Stdout, map[string]any{"ref": res.Ref, "digest": res.Digest, "dir": outDir,
 					"files": res.Files, "verified": res.Verified, "annotations": res.Annotations})
