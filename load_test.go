@@ -88,3 +88,35 @@ func TestTreeWithoutObjectsFails(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIServerValueRulesLeaveValidTreesAlone: labels, annotations and quantities the API server accepts, and Flux
+// postBuild placeholders it never sees, raise no finding.
+func TestAPIServerValueRulesLeaveValidTreesAlone(t *testing.T) {
+	t.Parallel()
+	root := writeFiles(t, map[string]string{"app.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+  labels: {app.kubernetes.io/name: web, cluster: "${cluster_name}", empty: ""}
+  annotations: {example.com/Owner: team-a, "kustomize.toolkit.fluxcd.io/substitute": disabled}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: example.com/web:1.0
+        resources: {limits: {cpu: 1500m, memory: 1.5Gi, nvidia.com/gpu: 1}, requests: {cpu: "${cpu:=250m}", memory: 128Mi}}
+`})
+	s, err := Load(context.Background(), root, LoadOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range s.Findings {
+		if strings.HasPrefix(f.Rule, "object/") {
+			t.Errorf("a valid object got %v", f)
+		}
+	}
+}

@@ -3,6 +3,9 @@ package build
 import (
 	"context"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -87,6 +90,7 @@ func objectFindings(o Object) Findings {
 	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
 		add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
 	}
+	findings = append(findings, metaFindings(o, meta)...)
 	for _, img := range Images(o) {
 		// A reference the kubelet cannot pull, and one that could break a report's table or a log line open.
 		if strings.ContainsFunc(img, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
@@ -101,6 +105,125 @@ func objectFindings(o Object) Findings {
 		}
 	}
 	return findings
+}
+
+// metaFindings are the API server's checks of labels and annotations (apimachinery's ValidateLabels and
+// ValidateAnnotations: qualified-name keys, label values of at most 63 characters of [A-Za-z0-9_.-], annotations
+// of at most 256 KiB in all) and of resource quantities in containers, which it applies before any schema.
+// Values holding a Flux postBuild placeholder (${var}) are left alone: Flux substitutes them after the build.
+func metaFindings(o Object, meta map[string]any) Findings {
+	var findings Findings
+	add := func(rule, format string, args ...any) {
+		id := o.FindingID()
+		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
+			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
+	}
+	placeholder := func(s string) bool { return strings.Contains(s, "${") }
+	labels, _ := meta["labels"].(map[string]any)
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 && !placeholder(k) {
+			add("object/invalid-label", "label key %q is invalid: %s", k, strings.Join(msgs, "; "))
+		}
+		if v, ok := labels[k].(string); ok && !placeholder(v) {
+			if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+				add("object/invalid-label", "label %s's value %q is invalid: %s", k, v, strings.Join(msgs, "; "))
+			}
+		}
+	}
+	annotations, _ := meta["annotations"].(map[string]any)
+	size := 0
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 && !placeholder(k) {
+			add("object/invalid-annotation", "annotation key %q is invalid: %s", k, strings.Join(msgs, "; "))
+		}
+		v, _ := annotations[k].(string)
+		size += len(k) + len(v)
+	}
+	if size > maxAnnotationsSize {
+		add("object/invalid-annotation", "annotations take %d bytes, more than the API server's limit of %d", size, maxAnnotationsSize)
+	}
+	for _, q := range quantities(o) {
+		if placeholder(q.value) {
+			continue
+		}
+		if !isQuantity(q.value) {
+			add("object/invalid-quantity", "%s %q is not a quantity: write a number with an optional suffix, such as 500m, 1.5, 128Mi or 2Gi", q.path, q.value)
+		}
+	}
+	return findings
+}
+
+// quantityPattern is the grammar of apimachinery's resource.ParseQuantity (k8s.io/apimachinery pkg/api/resource
+// quantity.go): a signed decimal number, then a binary SI suffix, a decimal SI suffix or a decimal exponent.
+// FuzzIsQuantity checks it against ParseQuantity itself, which is not linked here: it pulls in 1.3 MB.
+// As that parser does, it takes an empty number as 0 ("Gi", "-", ".").
+var quantityPattern = regexp.MustCompile(`^[+-]?[0-9]*(\.[0-9]*)?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE]([+-]?[0-9]+))?$`)
+
+// isQuantity says whether s has the grammar of a resource quantity the API server accepts.
+func isQuantity(s string) bool { return s != "" && quantityPattern.MatchString(s) }
+
+// maxAnnotationsSize is apimachinery's TotalAnnotationSizeLimitB: keys and values of all annotations together.
+const maxAnnotationsSize = 256 << 10
+
+type quantity struct{ path, value string }
+
+// quantities lists the resource quantities of an object's containers (resources.limits and requests, wherever the
+// containers nest) and of PersistentVolumeClaims and ResourceQuotas, as strings.
+func quantities(o Object) []quantity {
+	var out []quantity
+	addAll := func(path string, m map[string]any) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			switch v := m[k].(type) {
+			case string:
+				out = append(out, quantity{path + "." + k, v})
+			case int64, float64:
+			default:
+				out = append(out, quantity{path + "." + k, fmt.Sprint(v)})
+			}
+		}
+	}
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > maxDepth {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
+					list, _ := child.([]any)
+					for _, c := range list {
+						cm, _ := c.(map[string]any)
+						res, _ := cm["resources"].(map[string]any)
+						name, _ := cm["name"].(string)
+						for _, kind := range []string{"limits", "requests"} {
+							m, _ := res[kind].(map[string]any)
+							addAll(fmt.Sprintf("%s[%s].resources.%s", k, name, kind), m)
+						}
+					}
+				}
+				walk(child, depth+1)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child, depth+1)
+			}
+		}
+	}
+	walk(o.Content["spec"], 0)
+	spec, _ := o.Content["spec"].(map[string]any)
+	switch {
+	case o.ID.Group == "" && o.ID.Kind == "PersistentVolumeClaim":
+		res, _ := spec["resources"].(map[string]any)
+		for _, kind := range []string{"limits", "requests"} {
+			m, _ := res[kind].(map[string]any)
+			addAll("spec.resources."+kind, m)
+		}
+	case o.ID.Group == "" && o.ID.Kind == "ResourceQuota":
+		m, _ := spec["hard"].(map[string]any)
+		addAll("spec.hard", m)
+	}
+	return out
 }
 
 // IsHook says whether an object is an Argo CD or Helm hook: created by the agent at a point of a sync, not applied
