@@ -25,6 +25,10 @@ type LoadOptions struct {
 	Root string
 	// AllowRemote lets kustomizations fetch remote bases over the network.
 	AllowRemote bool
+	// LoadRestrictor is kustomize's: build.LoadRestrictionsNone (the default, as Flux builds) lets a kustomization
+	// read files in sibling directories within the source root; build.LoadRestrictionsRootOnly confines it to its
+	// directory, as `kustomize build` does.
+	LoadRestrictor string
 	// MaxFileSize is the largest source file read, in bytes; 0 means build.DefaultMaxFileSize.
 	MaxFileSize int64
 	// Allow turns off policies by their IDs (build.PolicyIDs).
@@ -114,6 +118,13 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 		return nil, err
 	}
 	opts := []build.RenderOption{build.WithRoot(s.Root), build.WithAllowRemote(o.AllowRemote)}
+	switch o.LoadRestrictor {
+	case "", build.LoadRestrictionsNone, build.LoadRestrictionsRootOnly:
+		opts = append(opts, build.WithLoadRestrictor(o.LoadRestrictor))
+	default:
+		return nil, invalidf("--load-restrictor %q: use %s (as Flux builds, the default) or %s (as kustomize build)",
+			o.LoadRestrictor, build.LoadRestrictionsNone, build.LoadRestrictionsRootOnly)
+	}
 	if o.MaxFileSize > 0 {
 		opts = append(opts, build.WithMaxFileSize(o.MaxFileSize))
 	}
@@ -327,7 +338,7 @@ func (s *Source) settings(version string, p PackageOptions) string {
 	for k, v := range p.Annotations {
 		annotations = append(annotations, k+"="+v)
 	}
-	return strings.Join([]string{
+	lines := []string{
 		"version=" + version,
 		"path=" + s.RelPath(),
 		fmt.Sprintf("allowRemote=%v", o.AllowRemote),
@@ -338,7 +349,11 @@ func (s *Source) settings(version string, p PackageOptions) string {
 		fmt.Sprintf("strict=%v", o.Strict),
 		"layerMediaType=" + p.layerMediaType(),
 		"annotations=" + strings.Join(slices.Sorted(slices.Values(annotations)), "\x00"),
-	}, "\n")
+	}
+	if o.LoadRestrictor == build.LoadRestrictionsRootOnly {
+		lines = append(lines, "loadRestrictor="+o.LoadRestrictor) // only when not the default, so digests stay
+	}
+	return strings.Join(lines, "\n")
 }
 
 // annotations are the manifest annotations of the source: git metadata, the build context's SOURCE_DATE_EPOCH, and

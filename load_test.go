@@ -2,6 +2,7 @@ package statepack
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,38 @@ spec:
 		if strings.HasPrefix(f.Rule, "object/") {
 			t.Errorf("a valid object got %v", f)
 		}
+	}
+}
+
+// TestLoadRestrictorIsFluxs: a kustomization that names a file in a sibling directory builds, as Flux's
+// kustomize-controller builds it (LoadRestrictionsNone); with LoadRestrictionsRootOnly (kustomize build's default)
+// it is refused with an explanation; a file outside the source root stays refused either way (issue #16).
+func TestLoadRestrictorIsFluxs(t *testing.T) {
+	t.Parallel()
+	root := writeFiles(t, map[string]string{
+		"shared/cm.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: default}\n",
+		"apps/web/kustomization.yaml": "resources:\n- ../../shared/cm.yaml\n",
+		"apps/out/kustomization.yaml": "resources:\n- ../../../outside.yaml\n",
+	})
+	load := func(dir, restrictor string) *Source {
+		t.Helper()
+		s, err := Load(context.Background(), filepath.Join(root, dir), LoadOptions{Root: root, LoadRestrictor: restrictor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := load("apps/web", ""); s.Findings.HasErrors() || len(s.Objects()) != 1 {
+		t.Errorf("a sibling file under the default restrictor: %d objects, %v", len(s.Objects()), s.Findings)
+	}
+	s := load("apps/web", build.LoadRestrictionsRootOnly)
+	if !s.Findings.HasErrors() || !strings.Contains(s.Findings[0].Message, "Flux builds with LoadRestrictionsNone") {
+		t.Errorf("a sibling file under LoadRestrictionsRootOnly: %v, want kustomize's refusal explained", s.Findings)
+	}
+	if s := load("apps/out", ""); !s.Findings.HasErrors() {
+		t.Error("a file outside the source root was read under LoadRestrictionsNone")
+	}
+	if _, err := Load(context.Background(), filepath.Join(root, "apps/web"), LoadOptions{Root: root, LoadRestrictor: "none"}); !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("an unknown restrictor = %v, want ErrInvalidOption", err)
 	}
 }

@@ -49,7 +49,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	if r.opts.origins {
 		fsys.originFor = findKustomization(dir)
 	}
-	opts := kustomizeOptions()
+	opts := kustomizeOptions(r.opts.rootOnly)
 
 	// kustomize does not watch the context: it runs in its own goroutine, and a cancelled render returns at once,
 	// leaving the build to finish (and release the lock) on its own.
@@ -98,7 +98,11 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		return nil, fsys.findings
 	}
 	if err != nil {
-		return fail("kustomize/build", kfile, r.relMessage(strings.TrimSpace(err.Error())))
+		msg := r.relMessage(strings.TrimSpace(err.Error()))
+		if strings.Contains(msg, "security; file") && strings.Contains(msg, "is not in or below") {
+			msg += " (the load restrictor LoadRestrictionsRootOnly keeps a kustomization to its own directory; Flux builds with LoadRestrictionsNone, statepack's default: drop --load-restrictor, or move the file below the kustomization)"
+		}
+		return fail("kustomize/build", kfile, msg)
 	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
@@ -121,11 +125,17 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	return objs, findings
 }
 
-// kustomizeOptions are the options of every build: statepack's own order, plugins off, the load restrictor on.
-func kustomizeOptions() *krusty.Options {
+// kustomizeOptions are the options of every build: statepack's own order, plugins off, the load restrictor Flux
+// uses unless rootOnly.
+func kustomizeOptions(rootOnly bool) *krusty.Options {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified // honour sortOptions; otherwise kustomize's legacy order, as `kustomize build`
-	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	// Flux's kustomize-controller builds with LoadRestrictionsNone: a kustomization may name files in sibling
+	// directories. The source root still bounds what is read (rootFS).
+	opts.LoadRestrictions = types.LoadRestrictionsNone
+	if rootOnly {
+		opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	}
 	opts.PluginConfig = types.DisabledPluginConfig()
 	return opts
 }

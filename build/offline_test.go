@@ -278,7 +278,7 @@ func TestRootFSAloneKeepsKustomizeOffline(t *testing.T) {
 			r := &renderer{opts: renderOptions{root: root, maxFileSize: DefaultMaxFileSize}, root: root, inputs: map[string]bool{}}
 			fsys := r.rootFS(map[string]bool{})
 			kustomizeMu.Lock()
-			_, err = runKrusty(kustomizeOptions(), fsys, filepath.Join(root, "app"))
+			_, err = runKrusty(kustomizeOptions(false), fsys, filepath.Join(root, "app"))
 			openapi.ResetOpenAPI()
 			kustomizeMu.Unlock()
 			if hits, git := h.reached(); hits > 0 || git != "" {

@@ -46,6 +46,32 @@ type renderOptions struct {
 	allowRemote bool
 	maxFileSize int64
 	origins     bool
+	rootOnly    bool
+}
+
+// Load restrictors, as kustomize names them (`kustomize build --load-restrictor`).
+const (
+	// LoadRestrictionsNone lets a kustomization read files outside its own directory, within the source root: what
+	// Flux's kustomize-controller builds with (fluxcd/pkg kustomize kustomize_generator.go). The default.
+	LoadRestrictionsNone = "LoadRestrictionsNone"
+	// LoadRestrictionsRootOnly confines each kustomization to its directory and below: `kustomize build`'s default.
+	LoadRestrictionsRootOnly = "LoadRestrictionsRootOnly"
+)
+
+// WithLoadRestrictor chooses kustomize's load restrictor: LoadRestrictionsNone (default, as Flux) or
+// LoadRestrictionsRootOnly (as `kustomize build`). Either way nothing outside the source root is read.
+func WithLoadRestrictor(name string) RenderOption {
+	return func(o *renderOptions) error {
+		switch name {
+		case "", LoadRestrictionsNone:
+			o.rootOnly = false
+		case LoadRestrictionsRootOnly:
+			o.rootOnly = true
+		default:
+			return fmt.Errorf("load restrictor %q: use %s (as Flux) or %s (as kustomize build)", name, LoadRestrictionsNone, LoadRestrictionsRootOnly)
+		}
+		return nil
+	}
 }
 
 // WithRoot sets the source root: no file outside it is read, whatever symlinks or "../" entries say. Paths in

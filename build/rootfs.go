@@ -123,9 +123,11 @@ func (f *rootFS) refuse(fd Finding) {
 	}
 }
 
-// refuseIrregular records the finding for a file that is not a regular file, when err says so.
+// refuseIrregular records the finding for a file that is not a regular file, when err says so. A directory is no
+// finding: kustomize's loader, with LoadRestrictionsNone, reads a resource entry as a file first and takes it as a
+// directory when that fails, so the error alone goes back.
 func (f *rootFS) refuseIrregular(path string, err error) {
-	if errors.Is(err, errNotRegular) {
+	if errors.Is(err, errNotRegular) && !f.IsDir(path) {
 		rel := f.rel(path)
 		f.refuse(Finding{Rule: "source/not-regular", File: rel, Message: rel + " " + err.Error()})
 	}
@@ -163,6 +165,11 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 	real, err := f.check(path)
 	if err != nil {
 		return nil, err
+	}
+	if f.IsDir(path) {
+		// kustomize, under LoadRestrictionsNone, reads a resource entry as a file before it tries it as a
+		// directory; say what its own loader says.
+		return nil, fmt.Errorf("'%s' must resolve to a file", path)
 	}
 	data, err := readLimited(real, f.maxSize)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 type sourceOptions struct {
 	root               string
 	allowRemote        bool
+	loadRestrictor     string
 	maxFileSize        int64
 	allow              []string
 	externalNamespaces []string
@@ -39,6 +40,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.root, "root", "", "source root: no file outside it is read (default: the git work tree that holds PATH, else the current directory when it holds PATH, else PATH)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
+	f.StringVar(&o.loadRestrictor, "load-restrictor", build.LoadRestrictionsNone, "kustomize's load restrictor: "+build.LoadRestrictionsNone+
+		" (as Flux builds: a kustomization may read files in sibling directories, within --root) or "+build.LoadRestrictionsRootOnly+" (as kustomize build)")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
 	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
@@ -87,6 +90,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	return statepack.LoadOptions{
 		Root:               o.root,
 		AllowRemote:        o.allowRemote,
+		LoadRestrictor:     o.loadRestrictor,
 		MaxFileSize:        o.maxFileSize,
 		Allow:              o.allow,
 		ExternalNamespaces: o.externalNamespaces,

@@ -13,4 +13,3 @@ type ValidatorFunc func(ctx context.Context, objs []Object) Findings
 
 // Validate calls f.
 func (f ValidatorFunc) Validate(ctx context.Context, objs []Object) Findings { return f(ctx, objs) }
-
