@@ -536,6 +536,6 @@ func (ev *consumerEvidence) argoCD() ConsumerVerdict {
 			Requires: "add " + mt + " to reposerver.oci.layer.media.types (ARGOCD_REPO_SERVER_OCI_LAYER_MEDIA_TYPES), or publish with --layer-media-type " + build.LayerMediaType}
 	}
 	return ConsumerVerdict{Verdict: AcceptedUnverified,
-		Reason:   "one layer of type " + mt + ", in its default allow-list; it verifies no signature (argo-cd#22609)",
-		Requires: "a promotion gate: statepack copy --key … into the only repository it reads"}
+		Reason: "one layer of type " + mt + ", in its default allow-list; it verifies no signature (argo-cd#22609): " +
+			"let it read only a repository that statepack copy --key fills"}
 }

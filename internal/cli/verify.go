@@ -97,15 +97,18 @@ type verifyResult struct {
 	Explanation  string               `json:"explanation,omitempty"`
 	Signatures   []signatureSummary   `json:"signatures,omitempty"`
 	Attestations []attestationSummary `json:"attestations,omitempty"`
+	// Consumers says which consumers take the artifact (--consumers).
+	Consumers *statepack.ConsumerReport `json:"consumers,omitempty"`
 }
 
 func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		reg registryOptions
-		ver verifyOptions
+		reg       registryOptions
+		ver       verifyOptions
+		consumers bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify REF --key cosign.pub [--attestation slsa|inventory]...",
+		Use:   "verify REF --key cosign.pub [--attestation slsa|inventory]... [--consumers]",
 		Short: "Check the artifact's signature (and attestations) the way an in-cluster agent (Flux) would",
 		Args:  argsUsage(1, 1, "one REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -135,6 +138,16 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				res.Signatures = summarizeSignatures(v.Signatures)
 				res.Attestations = summarizeAttestations(v.Attestations)
 			}
+			if consumers {
+				// The digest Verify resolved: the report is about that content, even if the tag moves meanwhile.
+				at := ref
+				at.Digest = v.Digest
+				rep, err := statepack.Consumers(ctx, at, check, ro)
+				if err != nil {
+					return err
+				}
+				res.Consumers = &rep
+			}
 			if g.json() {
 				if err := writeJSON(env.Stdout, res); err != nil {
 					return err
@@ -145,6 +158,11 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
 				}
 			}
+			if res.Consumers != nil && !g.json() {
+				if err := writeConsumers(env.Stdout, res.Consumers); err != nil {
+					return err
+				}
+			}
 			if verr != nil && v.Explanation != "" && !g.json() {
 				fmt.Fprintf(env.Stderr, "statepack: %s: %s\n", v.Ref, v.Explanation)
 			}
@@ -153,5 +171,6 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	reg.bind(cmd)
 	ver.bind(cmd)
+	cmd.Flags().BoolVar(&consumers, "consumers", false, "also report which consumers take the artifact as it sits in this registry (Flux before and after 2.8, cosign v2 and v3, Kyverno, policy-controller, Argo CD), and why not; the exit code stays Flux ≥ 2.8's verdict")
 	return cmd
 }
