@@ -152,7 +152,8 @@ type consumerEvidence struct {
 	bundles int
 	// strict is Verify's own verdict (bundles first, as Flux ≥ 2.8 and cosign decide); lenient lists every signature
 	// that verifies, in either format (WithLegacyFallback); tlogLenient is lenient with the transparency log required,
-	// for keyless verifiers that cannot ignore it. A nil Verification comes with the error that refused the artifact.
+	// for keyless verifiers that cannot ignore it. A nil Verification means that nothing verified; strictErr says
+	// why Verify refused the artifact.
 	strict, lenient, tlogLenient *sign.Verification
 	strictErr                    error
 	// tlogErr says why the check with the log required could not be made (its trusted material, say).
@@ -239,8 +240,8 @@ var consumerRules = []consumerRule{
 	{
 		consumer: ConsumerFlux,
 		name:     "Flux ≥ 2.8 (source-controller v1.8+)",
-		// fluxcd/source-controller internal/oci/cosign/cosign.go, CosignVerifier.Verify (commit 0be0d822, the code
-		// fluxcd/source-controller#1961 brought into v1.8.0 for Flux 2.8): cosign.GetBundles lists the referrers
+		// fluxcd/source-controller internal/oci/cosign/cosign.go, CosignVerifier.Verify (read at commit 0be0d822: the
+		// code fluxcd/source-controller#1961 brought in for v1.8.0, Flux 2.8): cosign.GetBundles lists the referrers
 		// (go-containerregistry's remote.Referrers: the referrers API, else the referrers tag); when it finds any
 		// bundle, cosign.VerifyImageAttestations with NewBundleFormat verifies the bundles alone, otherwise
 		// cosign.VerifyImageSignatures reads the .sig tag. Keys come from the Secret, checked with IgnoreTlog (the
@@ -255,9 +256,9 @@ var consumerRules = []consumerRule{
 		consumer: ConsumerFluxLegacy,
 		name:     "Flux < 2.8 (source-controller ≤ v1.7)",
 		// fluxcd/source-controller internal/oci/cosign/cosign.go before #1961 (v1.7.x): CosignVerifier.Verify called
-		// cosign.VerifyImageSignatures only, which reads the sha256-<hex>.sig tag and never a bundle. Not read here
-		// at a v1.7 commit (the index holds the v1.8 file only): taken from #1961, whose description says that
-		// before it bundle signatures did not verify, and from the v1.8 code's fallback branch, which is that call.
+		// cosign.VerifyImageSignatures only, which reads the sha256-<hex>.sig tag and never a bundle. Not confirmed
+		// against a v1.7 copy of the file (none could be read): taken from #1961, whose description says that before
+		// it bundle signatures did not verify, and from the v1.8 code's fallback branch, which is that call.
 		source: "fluxcd/source-controller internal/oci/cosign/cosign.go (before v1.8.0: VerifyImageSignatures only)",
 		judge: func(ev *consumerEvidence) ConsumerVerdict {
 			return ev.legacyOnly(ev.lenient, false, ev.fluxRequires())
@@ -286,8 +287,7 @@ var consumerRules = []consumerRule{
 		// sigstore/cosign v3 (module github.com/sigstore/cosign/v3) cmd/cosign/cli/verify/verify.go,
 		// VerifyCommand.Exec, with cmd/cosign/cli/options/verify.go: --new-bundle-format defaults to true, and when
 		// cosign.GetBundles finds no bundle (or fails) it is turned off and VerifyImageSignatures reads the .sig.
-		// The same rule as v2.6.5, from the other side. Read at the index's commit of the v3 main branch, not at a
-		// release tag.
+		// The same rule as v2.6.5, from the other side. Read on the v3 main branch, not at a release tag.
 		source: "sigstore/cosign cmd/cosign/cli/verify/verify.go (v3, main branch)",
 		judge: func(ev *consumerEvidence) ConsumerVerdict {
 			return ev.bundlesFirst(ev.cosignRequires())
