@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/testregistry"
 	"github.com/statepack/statepack/internal/testsigstore"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
@@ -28,7 +29,8 @@ func memRegistry(t testing.TB, referrersAPI bool) string {
 
 // TestConsumers publishes real artifacts — signed in the legacy format, as a sigstore bundle, in both, by the
 // trusted key with another key's bundle beside, unsigned, and with Flux's layer type — to a registry with the
-// referrers API, one without it and an OCI layout, and checks every consumer's verdict with the trusted key.
+// referrers API, one without it, Debian's docker-registry 2.8 and an OCI layout, and checks every consumer's verdict
+// with the trusted key.
 //
 // Kyverno's SigstoreBundle verifier refuses everything here, as it takes no public key; what it would find differs
 // by registry: go-containerregistry's registry reports a referrer's config media type as its artifact type through
@@ -113,6 +115,9 @@ func TestConsumers(t *testing.T) {
 	}{
 		{"referrers API", memRegistry(t, true), publish.ReferrersAPI, `it finds no bundle: the referrers API lists the referrers with artifact type "application/vnd.oci.empty.v1+json"`},
 		{"no referrers API", memRegistry(t, false), publish.ReferrersTag, "it finds 1 bundle through the referrers tag"},
+		// Debian's docker-registry 2.8 has no referrers API either; Kyverno follows the referrers tag there too, and
+		// the one oras-go writes lists the bundle with its artifact type.
+		{"docker-registry", testregistry.Start(t).Host + "/statepack/consumers", publish.ReferrersTag, "it finds 1 bundle through the referrers tag"},
 		{"OCI layout", "oci:" + filepath.Join(t.TempDir(), "layout"), publish.LayoutIndex, "it finds 1 bundle through the layout index"},
 	}
 	for _, tg := range targets {
