@@ -16,6 +16,14 @@ var (
 
 	// ErrTagTaken is returned by Publish with ImmutableTags when a tag already points at other content.
 	ErrTagTaken = errors.New("tag already points at other content")
+
+	// ErrOlder is returned by NotOlderThan when the artifact's sequence is lower than the reference artifact's: the
+	// tag was moved back to older, validly signed content.
+	ErrOlder = errors.New("older than the reference artifact")
+
+	// ErrNoSequence is returned by NotOlderThan when an artifact carries no sequence annotation (it was published
+	// outside a git work tree, or before statepack wrote one), so its age cannot be compared.
+	ErrNoSequence = errors.New("no sequence annotation")
 )
 
 // invalidOption is an ErrInvalidOption with its own message; the cause, when there is one, stays in the chain.

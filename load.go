@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -325,6 +326,11 @@ func (o PackageOptions) Check() error {
 			return invalidf("an annotation has an empty key")
 		}
 	}
+	if v, ok := o.Annotations[build.AnnotationSequence]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || strconv.FormatInt(n, 10) != v {
+			return invalidf("--annotation %s=%q must be a non-negative decimal integer (statepack writes the commit time in Unix seconds)", build.AnnotationSequence, v)
+		}
+	}
 	return nil
 }
 
@@ -369,6 +375,7 @@ func (s *Source) annotations(bc BuildContext, log *slog.Logger, p PackageOptions
 		}
 		a[build.AnnotationRevision] = s.Git.Revision
 		a[build.AnnotationCreated] = s.Git.CommitTime.Format(time.RFC3339)
+		a[build.AnnotationSequence] = sequence(s.Git)
 	} else {
 		missing = append(missing, build.AnnotationSource, build.AnnotationRevision)
 	}
@@ -388,6 +395,20 @@ func (s *Source) annotations(bc BuildContext, log *slog.Logger, p PackageOptions
 		logger(log).Info(reason+": annotations left out", "annotations", strings.Join(missing, ", "))
 	}
 	return a
+}
+
+// sequence is the AnnotationSequence of a commit: its committer time in Unix seconds. It must be reproducible (the
+// same commit, the same digest) and grow as the branch moves on. The committer time is part of the commit itself,
+// so every clone reads the same value, shallow ones too: CI checks out one commit deep by default, where counting
+// the commits of the first-parent history (the other candidate) would give 1 in CI and thousands on a laptop, and
+// two digests for one commit. It grows with the branch as long as each commit is made after its parent: merges,
+// squashes and rebases on the forge stamp the time of the merge, and a revert is a new, later commit, so it passes
+// the check as the reviewed change it is. It can go down only when a commit carries a time before its parent's (a
+// skewed clock, a forged GIT_COMMITTER_DATE), which takes write access to the branch, not to the registry: the
+// check guards against tags moved in the registry, and anyone who can push commits can publish newer content
+// anyway. SOURCE_DATE_EPOCH, which overrides the created annotation, does not change it.
+func sequence(g *GitInfo) string {
+	return strconv.FormatInt(g.CommitTime.Unix(), 10)
 }
 
 // Bundle packages a source that has no error findings, with the git annotations, bc's creation time and the

@@ -49,7 +49,10 @@ func (p Policy) Empty() bool { return len(p.Keys) == 0 && !p.Keyless() }
 
 // Verifier checks artifacts against a Policy; NewVerifier makes one, with its keys loaded.
 type Verifier struct {
-	keys         []signature.Verifier
+	keys []signature.Verifier
+	// keyNames are the keys as the policy gave them, for reports; keyless says that it accepts keyless signatures.
+	keyNames     []string
+	keyless      bool
 	opts         []sign.VerifyOption
 	attestations []string
 }
@@ -64,7 +67,8 @@ func NewVerifier(ctx context.Context, p Policy) (*Verifier, error) {
 		}
 		return nil, nil
 	}
-	v := &Verifier{keys: []signature.Verifier{}, attestations: slices.Compact(slices.Clone(p.Attestations))}
+	v := &Verifier{keys: []signature.Verifier{}, keyNames: slices.Clone(p.Keys), keyless: p.Keyless(),
+		attestations: slices.Compact(slices.Clone(p.Attestations))}
 	if len(p.Keys) > 0 {
 		keys, err := sign.Keys{LookupEnv: p.LookupEnv}.LoadVerifiers(ctx, p.Keys...)
 		if err != nil {

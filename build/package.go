@@ -33,7 +33,11 @@ const (
 const (
 	// AnnotationInputs is the digest of everything the render read plus the settings (see InputsDigest); an
 	// incremental publish compares it to skip unchanged targets.
-	AnnotationInputs   = "dev.statepack.inputs.digest"
+	AnnotationInputs = "dev.statepack.inputs.digest"
+	// AnnotationSequence orders the artifacts of one source: the committer time of the commit they were made from,
+	// in seconds since the Unix epoch, a decimal integer. `statepack verify --not-older-than` refuses an artifact
+	// whose sequence is lower than a reference artifact's: a tag moved back to older, validly signed content.
+	AnnotationSequence = "dev.statepack.sequence"
 	AnnotationSource   = ocispec.AnnotationSource
 	AnnotationRevision = ocispec.AnnotationRevision
 	AnnotationCreated  = ocispec.AnnotationCreated

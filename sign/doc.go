@@ -14,8 +14,9 @@
 // the digest, stored as an OCI 1.1 manifest whose subject is the artifact. Registries with the referrers API index
 // it; on registries without it the referrers tag sha256-<hex> lists it; an OCI layout records it in its index.
 // Flux's source-controller reads bundles from v1.8 on and, when any refers to the artifact, reads no legacy
-// signature; Kyverno does not follow the referrers tag, and policy-controller accepts bundles only for keyless
-// signatures, so the legacy format, or both, serves mixed fleets.
+// signature; Kyverno's SigstoreBundle verifier takes no public key and keeps only referrers listed with a bundle
+// artifact type, and policy-controller reads bundles for keyless attestations only, so the legacy format, or both,
+// serves mixed fleets.
 //
 // A Signer signs with a cosign key pair (LoadSigner) or keyless (LoadKeylessSigner): with an ephemeral key that
 // Fulcio certifies for the identity in an OIDC token (GitHubActionsToken gets GitHub Actions' one), the signature

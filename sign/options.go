@@ -24,8 +24,9 @@ const (
 	// certificate and Rekor entry, stored as an OCI 1.1 manifest whose subject is the artifact (a referrer). A registry
 	// with the referrers API indexes it; on one without, the referrers tag sha256-<hex> lists it, as the OCI
 	// distribution spec's fallback says. Flux's source-controller reads it from v1.8 on, instead of the legacy
-	// signatures once any bundle is present, and `cosign verify` finds it by itself; Kyverno does not follow the
-	// referrers tag, and policy-controller accepts bundles only for keyless signatures.
+	// signatures once any bundle is present, and `cosign verify` finds it by itself. Kyverno's SigstoreBundle
+	// verifier finds it only where the listing gives its artifact type (the referrers tag oras-go writes does) and
+	// checks keyless bundles only; policy-controller reads bundles for keyless attestations, not signatures.
 	FormatBundle Format = "bundle"
 	// FormatBoth writes the legacy signature, then the bundle, for fleets whose verifiers differ.
 	FormatBoth Format = "both"

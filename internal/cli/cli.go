@@ -135,7 +135,8 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, build.ErrInvalidInput), errors.Is(err, sign.ErrNoSignature),
 		errors.Is(err, sign.ErrVerification), errors.Is(err, publish.ErrUnsafeArchive),
-		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, statepack.ErrTagTaken):
+		errors.Is(err, publish.ErrNotStatepackArtifact), errors.Is(err, statepack.ErrTagTaken),
+		errors.Is(err, statepack.ErrOlder), errors.Is(err, statepack.ErrNoSequence):
 		return ExitFindings
 	}
 	return ExitFailure

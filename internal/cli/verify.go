@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack"
+	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
@@ -78,6 +81,20 @@ func (o *verifyOptions) policy(env *Env) (statepack.Policy, error) {
 	return p, nil
 }
 
+// notOlderRef reads --not-older-than: a digest names content in REF's repository, anything else is a reference of
+// its own.
+func notOlderRef(ref publish.Ref, s string) (publish.Ref, error) {
+	if d, err := digest.Parse(s); err == nil {
+		ref.Tag, ref.Digest = "", d.String()
+		return ref, nil
+	}
+	r, err := parseContentRef(s)
+	if err != nil {
+		return publish.Ref{}, usagef("--not-older-than %q: give a reference with a tag or a digest, or a digest (sha256:…) in %s: %w", s, ref.Name(), err)
+	}
+	return r, nil
+}
+
 // formatNote names the sigstore bundle format when that is what verified; the legacy format goes unsaid.
 func formatNote(v *sign.Verification) string {
 	for _, s := range v.Verified {
@@ -97,15 +114,21 @@ type verifyResult struct {
 	Explanation  string               `json:"explanation,omitempty"`
 	Signatures   []signatureSummary   `json:"signatures,omitempty"`
 	Attestations []attestationSummary `json:"attestations,omitempty"`
+	// Consumers says which consumers take the artifact (--consumers).
+	Consumers *statepack.ConsumerReport `json:"consumers,omitempty"`
+	// NotOlderThan is the sequence comparison of --not-older-than, when it passed.
+	NotOlderThan *statepack.SequenceCheck `json:"notOlderThan,omitempty"`
 }
 
 func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
-		reg registryOptions
-		ver verifyOptions
+		reg       registryOptions
+		ver       verifyOptions
+		consumers bool
+		notOlder  string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify REF --key cosign.pub [--attestation slsa|inventory]...",
+		Use:   "verify REF --key cosign.pub [--attestation slsa|inventory]... [--consumers] [--not-older-than REF|DIGEST]",
 		Short: "Check the artifact's signature (and attestations) the way an in-cluster agent (Flux) would",
 		Args:  argsUsage(1, 1, "one REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,6 +138,14 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 			}
 			if !ver.requested() {
 				return usagef("verify needs --key (the cosign public key), or --certificate-identity and --certificate-oidc-issuer for keyless signatures")
+			}
+			var than *publish.Ref
+			if notOlder != "" {
+				r, err := notOlderRef(ref, notOlder)
+				if err != nil {
+					return err
+				}
+				than = &r
 			}
 			check, err := ver.checker(cmd.Context(), env)
 			if err != nil {
@@ -135,6 +166,31 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				res.Signatures = summarizeSignatures(v.Signatures)
 				res.Attestations = summarizeAttestations(v.Attestations)
 			}
+			if verr == nil && than != nil {
+				at := ref
+				at.Digest = v.Digest
+				sc, err := statepack.NotOlderThan(ctx, at, *than, check, ro)
+				switch {
+				case err == nil:
+					res.NotOlderThan = &sc
+				case errors.Is(err, statepack.ErrOlder), errors.Is(err, statepack.ErrNoSequence),
+					errors.Is(err, sign.ErrVerification), errors.Is(err, sign.ErrNoSignature):
+					// A rollback, or an age that cannot be shown: the verdict is no, and the report says why.
+					res.Verified, res.Error, verr = false, err.Error(), err
+				default:
+					return err
+				}
+			}
+			if consumers {
+				// The digest Verify resolved: the report is about that content, even if the tag moves meanwhile.
+				at := ref
+				at.Digest = v.Digest
+				rep, err := statepack.Consumers(ctx, at, check, ro)
+				if err != nil {
+					return err
+				}
+				res.Consumers = &rep
+			}
 			if g.json() {
 				if err := writeJSON(env.Stdout, res); err != nil {
 					return err
@@ -143,6 +199,14 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 				fmt.Fprintf(env.Stdout, "%s: signature verified%s\n", res.Ref, formatNote(v.Signatures))
 				for _, a := range res.Attestations {
 					fmt.Fprintf(env.Stdout, "  attestation %s verified (%s): %s\n", a.PredicateType, a.SignedBy, a.Summary)
+				}
+				if sc := res.NotOlderThan; sc != nil {
+					fmt.Fprintf(env.Stdout, "  not older than %s (sequence %d ≥ %d)\n", sc.ThanRef, sc.Sequence, sc.ThanSequence)
+				}
+			}
+			if res.Consumers != nil && !g.json() {
+				if err := writeConsumers(env.Stdout, res.Consumers); err != nil {
+					return err
 				}
 			}
 			if verr != nil && v.Explanation != "" && !g.json() {
@@ -153,5 +217,7 @@ func newVerifyCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	reg.bind(cmd)
 	ver.bind(cmd)
+	cmd.Flags().StringVar(&notOlder, "not-older-than", "", "refuse (exit 1) the artifact when its sequence (the commit time statepack records) is lower than that of this artifact, a REF or a DIGEST in REF's repository, verified with the same keys: a tag moved back to older signed content")
+	cmd.Flags().BoolVar(&consumers, "consumers", false, "also report which consumers take the artifact as it sits in this registry (Flux before and after 2.8, cosign v2 and v3, Kyverno, policy-controller, Argo CD), and why not; the exit code stays Flux ≥ 2.8's verdict")
 	return cmd
 }
