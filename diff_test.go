@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -106,13 +109,30 @@ func TestDiffReadsArchivesAlike(t *testing.T) {
 func TestDiffNeverBuildsAnArtifactsKustomization(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
+	// A listener that fails the test when asked anything, and a git that records being run, first on PATH.
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; http.NotFound(w, r) }))
+	defer srv.Close()
+	bin, ran := t.TempDir(), filepath.Join(t.TempDir(), "git-ran")
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte("#!/bin/sh\necho \"$@\" >> "+ran+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	defer func() {
+		if hits > 0 {
+			t.Errorf("reading the artifact made %d request(s) to the listener its kustomization names", hits)
+		}
+		if _, err := os.Stat(ran); err == nil {
+			t.Error("reading the artifact ran git")
+		}
+	}()
 	for name, extra := range map[string]map[string]string{
 		"in memory":    {},
 		"file by file": {"bad.yaml": "kind: [unclosed\n"}, // a syntax error forces the fallback
 	} {
 		t.Run(name, func(t *testing.T) {
 			files := map[string]string{
-				"app/kustomization.yaml": "resources: [cm.yaml, https://example.invalid/remote.yaml]\nnamePrefix: p-\n",
+				"app/kustomization.yaml": "resources: [cm.yaml, " + srv.URL + "/remote.yaml, github.com/acme/fleet//base?ref=main]\nnamePrefix: p-\n",
 				"app/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
 				"Kustomization":          "resources: [app]\n",
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestDefuse(t *testing.T) {
@@ -52,4 +53,28 @@ func TestGuardDefusesWhatIsSplitAcrossWrites(t *testing.T) {
 	if got := out.String(); !strings.HasPrefix(got, "::error title=statepack::line one%0A::error::pwned\n") || !strings.HasSuffix(got, "\\::error::from the tree\n") {
 		t.Errorf("runner output = %q: its own annotation must stay a command (its message escaped), the log must be defused", got)
 	}
+}
+
+// FuzzDefuse: whatever text goes through Defuse, the runner reads no workflow command in it — no line (split at CR
+// and LF) starts with "::" after white space, and "##[" appears nowhere — and the only change is a backslash added
+// before such lines and in "##[".
+func FuzzDefuse(f *testing.F) {
+	for _, seed := range []string{"::error::pwned", "  ::warning::x", "\u00a0::add-mask::s", "ok\n::stop-commands::tok\n",
+		"ok\r::set-output name=a::b", "##[set-output name=a;]b", "a :: b", "\u2028::error::x", "\t\v\f::notice::y", "#\n#[x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := Defuse(in)
+		if strings.Contains(out, "##[") {
+			t.Fatalf("Defuse(%q) = %q keeps ##[", in, out)
+		}
+		for _, line := range strings.FieldsFunc(out, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "::") {
+				t.Fatalf("Defuse(%q) = %q: line %q is a workflow command", in, out, line)
+			}
+		}
+		if strings.ReplaceAll(out, "\\", "") != strings.ReplaceAll(in, "\\", "") {
+			t.Fatalf("Defuse(%q) = %q changed more than backslashes", in, out)
+		}
+	})
 }
