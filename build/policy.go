@@ -174,6 +174,18 @@ func unpinned(ref string) string {
 // custom resources that embed pod specs).
 func Images(o Object) []string {
 	var out []string
+	eachContainer(o, func(_ string, c map[string]any) {
+		if img, ok := c["image"].(string); ok && img != "" {
+			out = append(out, img)
+		}
+	})
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// eachContainer calls fn for every entry under "containers", "initContainers" and "ephemeralContainers" anywhere in
+// the object (pod templates, CronJobs, custom resources that embed pod specs), with the list's key.
+func eachContainer(o Object, fn func(list string, c map[string]any)) {
 	var walk func(v any, depth int)
 	walk = func(v any, depth int) {
 		if depth > maxDepth {
@@ -186,9 +198,7 @@ func Images(o Object) []string {
 					if list, ok := child.([]any); ok {
 						for _, c := range list {
 							if cm, ok := c.(map[string]any); ok {
-								if img, ok := cm["image"].(string); ok && img != "" {
-									out = append(out, img)
-								}
+								fn(k, cm)
 							}
 						}
 					}
@@ -202,8 +212,6 @@ func Images(o Object) []string {
 		}
 	}
 	walk(o.Content, 0)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // builtinNamespaces exist on every cluster.

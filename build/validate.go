@@ -182,35 +182,14 @@ func quantities(o Object) []quantity {
 			}
 		}
 	}
-	var walk func(v any, depth int)
-	walk = func(v any, depth int) {
-		if depth > maxDepth {
-			return
+	eachContainer(o, func(list string, c map[string]any) {
+		res, _ := c["resources"].(map[string]any)
+		name, _ := c["name"].(string)
+		for _, kind := range []string{"limits", "requests"} {
+			m, _ := res[kind].(map[string]any)
+			addAll(fmt.Sprintf("%s[%s].resources.%s", list, name, kind), m)
 		}
-		switch v := v.(type) {
-		case map[string]any:
-			for k, child := range v {
-				if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
-					list, _ := child.([]any)
-					for _, c := range list {
-						cm, _ := c.(map[string]any)
-						res, _ := cm["resources"].(map[string]any)
-						name, _ := cm["name"].(string)
-						for _, kind := range []string{"limits", "requests"} {
-							m, _ := res[kind].(map[string]any)
-							addAll(fmt.Sprintf("%s[%s].resources.%s", k, name, kind), m)
-						}
-					}
-				}
-				walk(child, depth+1)
-			}
-		case []any:
-			for _, child := range v {
-				walk(child, depth+1)
-			}
-		}
-	}
-	walk(o.Content["spec"], 0)
+	})
 	spec, _ := o.Content["spec"].(map[string]any)
 	switch {
 	case o.ID.Group == "" && o.ID.Kind == "PersistentVolumeClaim":
