@@ -183,6 +183,50 @@ func parseConfig(data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
+// ApplyDefaults fills what a target leaves unset, after the config file's own defaults, from d: the command line's
+// flags beside --config are defaults for every target that does not set its own. Tags, the layer media type,
+// immutable tags, validation and signing (key, format, attest, each on its own) are taken when unset; annotations
+// merge, the target's winning.
+func (c *Config) ApplyDefaults(d Target) {
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.Tags == nil {
+			t.Tags = slices.Clone(d.Tags)
+		}
+		if t.LayerMediaType == "" {
+			t.LayerMediaType = d.LayerMediaType
+		}
+		if t.ImmutableTags == nil {
+			t.ImmutableTags = d.ImmutableTags
+		}
+		if t.Validate == nil {
+			t.Validate = d.Validate
+		}
+		if d.Sign != nil {
+			if t.Sign == nil {
+				copied := *d.Sign
+				t.Sign = &copied
+			} else {
+				if t.Sign.Key == "" {
+					t.Sign.Key = d.Sign.Key
+				}
+				if t.Sign.Format == "" {
+					t.Sign.Format = d.Sign.Format
+				}
+				if t.Sign.Attest == nil {
+					t.Sign.Attest = d.Sign.Attest
+				}
+			}
+		}
+		merged := maps.Clone(d.Annotations)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, t.Annotations)
+		t.Annotations = merged
+	}
+}
+
 // Selection chooses among a config's targets: by name, and by shard for CI matrices.
 type Selection struct {
 	// Names are the targets to run; none means all.

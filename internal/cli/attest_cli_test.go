@@ -240,9 +240,6 @@ func TestFleetAttestations(t *testing.T) {
 	if !strings.Contains(q.stderr, "no attestation") {
 		t.Errorf("a target with attest: false has attestations: %s", q)
 	}
-	if r := mustRun(t, 2, nil, "publish", "--config", cfg, "--attest=false"); !strings.Contains(r.stderr, "--attest does not combine with --config") {
-		t.Errorf("publish --config --attest=false: %s", r)
-	}
 }
 
 // TestIncrementalHonoursTheSignatureFormat: an unchanged artifact is skipped only when its signature and

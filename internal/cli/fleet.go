@@ -21,10 +21,12 @@ type targetConfig = statepack.Target
 
 // fleetOptions are the flags that run a config's targets.
 type fleetOptions struct {
-	config  string
-	targets []string
-	shard   string
-	jobs    int
+	// defaults are the flags given beside --config, for every target that does not set its own.
+	defaults statepack.Target
+	config   string
+	targets  []string
+	shard    string
+	jobs     int
 }
 
 // bind binds the flags, and refuses --target, --shard and --jobs without --config: they would be ignored.
@@ -59,6 +61,7 @@ func (o *fleetOptions) load() ([]targetConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.ApplyDefaults(o.defaults)
 	return cfg.Select(statepack.Selection{Names: o.targets, Shard: o.shard})
 }
 

@@ -121,10 +121,33 @@ func TestFleetFlagsAndSharedDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, 0, nil, "publish", "--config", cfg, "--root", deploy)
-	for _, flag := range [][]string{{"--immutable-tags"}, {"--keyless"}, {"--annotation", "a=b"}, {"--layer-media-type", "x"}, {"--tag", "v1"}} {
-		r := run(t, nil, "", append([]string{"publish", "--config", cfg, "--root", deploy}, flag...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, "does not combine with --config") {
-			t.Errorf("publish --config %v: %s\nwant exit 2: the flag would be ignored", flag, r)
+	// Flags beside --config are defaults for every target that does not set its own (issue #16); those that cannot
+	// apply to a fleet are refused.
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{{[]string{"--keyless"}, "does not combine with --config"}, {[]string{"--digest-file", "d"}, "does not combine with --config"},
+		{[]string{"--layer-media-type", "x"}, `--layer-media-type "x" is not supported`}} {
+		r := run(t, nil, "", append([]string{"publish", "--config", cfg, "--root", deploy}, tc.flags...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("publish --config %v: %s\nwant exit 2 saying %q", tc.flags, r, tc.want)
+		}
+	}
+	r := mustRun(t, 0, nil, "publish", "--config", cfg, "--root", deploy, "--tag", "v1", "--annotation", "team=platform", "-o", "json")
+	var res struct {
+		Targets []struct {
+			Name        string            `json:"name"`
+			Tags        []string          `json:"tags"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range res.Targets {
+		// The config's defaults give every target tags [main], so --tag v1 does not apply; the annotation does.
+		if !slices.Equal(tg.Tags, []string{"main"}) || tg.Annotations["team"] != "platform" {
+			t.Errorf("target %s = tags %v, annotations %v; want its own tags and the flag's annotation", tg.Name, tg.Tags, tg.Annotations)
 		}
 	}
 }

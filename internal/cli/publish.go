@@ -13,6 +13,7 @@ import (
 
 	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
 
@@ -217,15 +218,19 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 		Args: argsUsage(0, 2, "[PATH] REF, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fleet.config != "" {
-				for _, name := range []string{"tag", "key", "keyless", "identity-token", "identity-token-file", "digest-file",
-					"ref-file", "annotation", "layer-media-type", "immutable-tags", "attest", "signature-format"} {
+				for _, name := range []string{"keyless", "identity-token", "identity-token-file", "digest-file", "ref-file"} {
 					if cmd.Flags().Changed(name) {
-						return usagef("--%s does not combine with --config: set it in the config file (tags, sign {key, attest, format}, annotations, layerMediaType, immutableTags)", name)
+						return usagef("--%s does not combine with --config: a config's targets sign with keys (sign.key), and each has its own digest", name)
 					}
 				}
 				if len(args) > 0 {
 					return usagef("with --config, PATH and REF come from the config file")
 				}
+				d, err := configDefaults(cmd, tags, &pkg, &sig, immutable)
+				if err != nil {
+					return err
+				}
+				fleet.defaults = d
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
 				return fleetPublish(ctx, env, g, &fleet, &src, &reg, incremental)
@@ -312,6 +317,40 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST result)")
 	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (the Tekton Task takes IMAGE_URL from it, without the digest)")
 	return cmd
+}
+
+// configDefaults are the flags given beside --config, as the defaults of every target that does not set its own.
+func configDefaults(cmd *cobra.Command, tags []string, pkg *packageOptions, sig *signOptions, immutable bool) (statepack.Target, error) {
+	var d statepack.Target
+	changed := cmd.Flags().Changed
+	for _, t := range tags {
+		if err := publish.ValidateTag(t); err != nil {
+			return d, usagef("--tag %q is not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", t)
+		}
+	}
+	d.Tags = tags
+	if changed("layer-media-type") {
+		d.LayerMediaType = pkg.layerMediaType
+	}
+	po, err := pkg.values()
+	if err != nil {
+		return d, err
+	}
+	d.Annotations = po.Annotations
+	if changed("immutable-tags") {
+		d.ImmutableTags = &immutable
+	}
+	if changed("key") || changed("signature-format") || changed("attest") {
+		d.Sign = &statepack.SignConfig{Key: sig.key, Format: sig.format}
+		if _, err := signatureFormat(sig.format); err != nil {
+			return d, err
+		}
+		if changed("attest") {
+			attest := sig.attest
+			d.Sign.Attest = &attest
+		}
+	}
+	return d, nil
 }
 
 // reported turns the library's error for a tree with findings, which the command printed, into one that Run does
