@@ -216,6 +216,60 @@ func (o *LoadOptions) validators() ([]build.Validator, error) {
 	return []build.Validator{policies, schemas}, nil
 }
 
+// LoadManifests renders and validates one stream of manifests — a file's content, or what `kustomize build` wrote
+// to a pipe — as Load does a tree: name is what findings call it ("app.yaml", "-" for stdin), data its bytes, no
+// more than MaxFileSize. The stream is decoded as plain YAML (or JSON when name ends in .json), never built: a
+// kustomization in it is an object like any other.
+func LoadManifests(ctx context.Context, name string, data []byte, o LoadOptions) (*Source, error) {
+	limit := o.MaxFileSize
+	if limit <= 0 {
+		limit = build.DefaultMaxFileSize
+	}
+	if int64(len(data)) > limit {
+		return nil, invalidf("%s is %d bytes, more than the largest file read (%d): raise --max-file-size", name, len(data), limit)
+	}
+	dir, err := os.MkdirTemp("", "statepack-stream-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	file := "stdin.yaml"
+	if name != "-" {
+		file = filepath.Base(name)
+		if ext := strings.ToLower(filepath.Ext(file)); ext != ".json" && ext != ".yaml" && ext != ".yml" {
+			file += ".yaml"
+		}
+		if base := strings.ToLower(file); base == "kustomization.yaml" || base == "kustomization.yml" {
+			file = "manifests-" + file // decoded, never built
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
+		return nil, err
+	}
+	o.Root, o.Context.RefName = dir, ""
+	s, err := Load(ctx, dir, o)
+	if err != nil {
+		return nil, err
+	}
+	display := name
+	if name == "-" {
+		display = "(stdin)"
+	}
+	for i := range s.Findings {
+		if s.Findings[i].File == file || s.Findings[i].File == "." {
+			s.Findings[i].File = display
+		}
+		s.Findings[i].Message = strings.ReplaceAll(strings.ReplaceAll(s.Findings[i].Message, filepath.Join(dir, file), display), dir, display)
+	}
+	for i := range s.Rendering.Objects {
+		if s.Rendering.Objects[i].Source.File == file {
+			s.Rendering.Objects[i].Source.File = display
+		}
+	}
+	s.Path, s.Root, s.Git = display, "", nil
+	return s, nil
+}
+
 // readCRDDir reads a directory of CustomResourceDefinitions as a tree is rendered, rooted at itself.
 func readCRDDir(ctx context.Context, dir string) ([]build.Object, build.Findings, error) {
 	r, err := build.Render(ctx, dir, build.WithRoot(dir))

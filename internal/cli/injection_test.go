@@ -132,3 +132,29 @@ func TestTableCellsStayOnOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateFilesAndStdin: `statepack validate app.yaml` and `kustomize build x | statepack validate -` read one
+// stream of manifests, naming it in findings (issue #16).
+func TestValidateFilesAndStdin(t *testing.T) {
+	t.Parallel()
+	good := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: default}\n"
+	bad := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: default}\n"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "app.yaml")
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, 1, nil, "validate", file)
+	if !strings.Contains(r.stdout, file+":5: error: ConfigMap/default/Bad_Name") {
+		t.Errorf("validate FILE: %s\nwant the finding at %s:5", r, file)
+	}
+	if r := run(t, nil, good, "validate", "-"); r.code != 0 || !strings.Contains(r.stdout, "(stdin): 2 object(s), 0 error(s)") {
+		t.Errorf("validate - with two objects on stdin: %s", r)
+	}
+	if r := run(t, nil, good, "render", "-"); r.code != 0 || !strings.Contains(r.stdout, "name: b") {
+		t.Errorf("render -: %s", r)
+	}
+	if r := run(t, nil, bad, "validate", "-"); r.code != 1 || !strings.Contains(r.stdout, "(stdin):5: error") {
+		t.Errorf("validate - with a bad name: %s\nwant the finding at (stdin):5", r)
+	}
+}

@@ -24,12 +24,12 @@ func pathArg(args []string) string {
 func newRenderCmd(env *Env, g *globalOptions) *cobra.Command {
 	var src sourceOptions
 	cmd := &cobra.Command{
-		Use:   "render [PATH]",
+		Use:   "render [PATH | FILE | -]",
 		Short: "Print the rendered objects as a YAML stream (like `kustomize build`)",
 		Args:  argsUsage(0, 1, "at most one PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := g.logger(env)
-			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
+			s, err := loadSourceOrStream(cmd.Context(), env, log, pathArg(args), &src)
 			if err != nil {
 				return err
 			}

@@ -146,6 +146,43 @@ func loadSource(ctx context.Context, env *Env, log *slog.Logger, path string, o 
 	return statepack.Load(ctx, path, lo)
 }
 
+// loadSourceOrStream is loadSource for the commands that also read a single file or stdin ("-"): render and
+// validate, as `kustomize build x | statepack validate -` and `statepack validate app.yaml`.
+func loadSourceOrStream(ctx context.Context, env *Env, log *slog.Logger, path string, o *sourceOptions) (*source, error) {
+	var data []byte
+	switch st, err := os.Stat(path); {
+	case path == "-":
+		if env.Stdin == nil {
+			return nil, usagef("- reads the manifests from stdin, which is not available")
+		}
+		data, err = io.ReadAll(io.LimitReader(env.Stdin, o.maxFileSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+	case err == nil && st.Mode().IsRegular():
+		if data, err = readBounded(path, o.maxFileSize); err != nil {
+			return nil, err
+		}
+	default:
+		return loadSource(ctx, env, log, path, o)
+	}
+	lo, err := o.loadOptions(env, log)
+	if err != nil {
+		return nil, err
+	}
+	return statepack.LoadManifests(ctx, path, data, lo)
+}
+
+// readBounded reads a file of at most limit bytes, and one byte more to tell it is larger.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
 // reportFindings prints findings: to stdout as the result of validate, else to stderr.
 func reportFindings(w io.Writer, g *globalOptions, findings build.Findings) {
 	if g.json() {

@@ -16,7 +16,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "validate [PATH]",
+		Use:   "validate [PATH | FILE | -]",
 		Short: "Render and validate; exit 1 with findings",
 		Args:  argsUsage(0, 1, "at most one PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +40,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				return fleetValidate(cmd.Context(), env, &fg, &fleet, &src)
 			}
 			log := g.logger(env)
-			s, err := loadSource(cmd.Context(), env, log, pathArg(args), &src)
+			s, err := loadSourceOrStream(cmd.Context(), env, log, pathArg(args), &src)
 			if err != nil {
 				return err
 			}
