@@ -45,7 +45,10 @@ func (s Source) String() string {
 
 // ObjectID is what Kubernetes uses to tell objects apart.
 type ObjectID struct {
-	Group, Kind, Namespace, Name string
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 func (id ObjectID) String() string {
