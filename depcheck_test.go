@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"internal/manifest":    {},
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
+	"internal/helm":        {},
 	"internal/tools/image": {"internal/gitmeta"},
 }
 
@@ -76,7 +77,7 @@ func TestLayering(t *testing.T) {
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
