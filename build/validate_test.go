@@ -31,7 +31,7 @@ func TestStructural(t *testing.T) {
 		{"RBAC names refuse slashes", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: a/b, namespace: n}\n", "object/invalid-name", "'/'"},
 		{"invalid namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: Team_A}\n", "object/invalid-namespace", `"Team_A"`},
 		{"image with a line break", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: \"web:1\\n| x | # pwned\"}\n", "object/invalid-image", `"web:1\n| x | # pwned" holds white space`},
-		{"label value too long", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {app: " + strings.Repeat("x", 64) + "}}\n", "object/invalid-label", "must be no more than 63 characters"},
+		{"label value too long", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {app: " + strings.Repeat("x", 64) + "}}\n", "object/invalid-label", "must be no more than 63"},
 		{"label key with two slashes", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {a/b/c: x}}\n", "object/invalid-label", `label key "a/b/c" is invalid`},
 		{"annotation key with a space", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {\"my key\": x}}\n", "object/invalid-annotation", `annotation key "my key" is invalid`},
 		{"annotations over 256 KiB", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {big: " + strings.Repeat("x", 256<<10) + "}}\n", "object/invalid-annotation", "more than the API server's limit of 262144"},
