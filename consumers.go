@@ -112,12 +112,8 @@ func Consumers(ctx context.Context, ref publish.Ref, v *Verifier, o ReadOptions)
 	if v == nil {
 		return ConsumerReport{}, invalidf("the consumer report needs --key (the cosign public key), or --certificate-identity and --certificate-oidc-issuer for keyless signatures")
 	}
-	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
+	t, desc, err := o.openResolved(ctx, ref)
 	if err != nil {
-		return ConsumerReport{}, err
-	}
-	var desc ocispec.Descriptor
-	if err := retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, t, ref); return err }); err != nil {
 		return ConsumerReport{}, err
 	}
 	ev := &consumerEvidence{v: v, desc: desc}

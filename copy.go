@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/statepack/statepack/publish"
 )
 
@@ -48,12 +46,8 @@ func Copy(ctx context.Context, src, dst publish.Ref, v *Verifier, o CopyOptions)
 	if err != nil {
 		return CopyResult{}, err
 	}
-	from, err := openTarget(ctx, src, o.Context, log, o.Registry, publish.WithExistingLayout())
+	from, desc, err := o.openResolved(ctx, src)
 	if err != nil {
-		return CopyResult{}, err
-	}
-	var desc ocispec.Descriptor
-	if err := retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, from, src); return err }); err != nil {
 		return CopyResult{}, err
 	}
 	full := src.WithDigest(desc.Digest.String())

@@ -35,12 +35,8 @@ type PullResult struct {
 // digest and is retried on its own after a transient failure.
 func Pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadOptions) (PullResult, error) {
 	log := logger(o.Logger)
-	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
+	t, desc, err := o.openResolved(ctx, ref)
 	if err != nil {
-		return PullResult{}, err
-	}
-	var desc ocispec.Descriptor
-	if err := retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, t, ref); return err }); err != nil {
 		return PullResult{}, err
 	}
 	res := PullResult{Ref: ref.WithDigest(desc.Digest.String()), Digest: desc.Digest.String()}

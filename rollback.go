@@ -54,12 +54,8 @@ func NotOlderThan(ctx context.Context, ref, than publish.Ref, v *Verifier, o Rea
 // verifiedSequence resolves ref, verifies its signatures with v and returns the sequence its manifest carries.
 func verifiedSequence(ctx context.Context, ref publish.Ref, v *Verifier, o ReadOptions) (string, string, int64, error) {
 	log := logger(o.Logger)
-	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
+	t, desc, err := o.openResolved(ctx, ref)
 	if err != nil {
-		return "", "", 0, err
-	}
-	var desc ocispec.Descriptor
-	if err := retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, t, ref); return err }); err != nil {
 		return "", "", 0, err
 	}
 	at := ref.WithDigest(desc.Digest.String())

@@ -170,11 +170,7 @@ func Verify(ctx context.Context, ref publish.Ref, v *Verifier, o ReadOptions) (V
 	if v == nil {
 		return VerifyResult{}, invalidf("verify needs --key (the cosign public key), or --certificate-identity and --certificate-oidc-issuer for keyless signatures")
 	}
-	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	desc, err := Resolve(ctx, t, ref)
+	t, desc, err := o.openResolved(ctx, ref)
 	if err != nil {
 		return VerifyResult{}, err
 	}
@@ -220,6 +216,19 @@ func (v *Verifier) explain(ctx context.Context, t oras.ReadOnlyTarget, desc ocis
 		return "sigstore bundles by other keys or identities only: none of the trusted keys or identities made one; " + flux
 	}
 	return "signed, but not by a trusted key or identity: no .sig layer verifies with the keys or identities given; " + flux
+}
+
+// openResolved opens ref's target for reading (a missing layout is an error, not created) and resolves ref in it,
+// the resolve retried after a transient failure: the first step of every command that reads an artifact.
+func (o ReadOptions) openResolved(ctx context.Context, ref publish.Ref) (*publish.Target, ocispec.Descriptor, error) {
+	log := logger(o.Logger)
+	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	var desc ocispec.Descriptor
+	err = retryRead(ctx, log, o.StepAttempts, "resolve", func() (err error) { desc, err = Resolve(ctx, t, ref); return err })
+	return t, desc, err
 }
 
 // Resolve finds the manifest ref names in t: by digest when it has one, else by tag.
