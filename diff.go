@@ -73,14 +73,7 @@ func LoadTreeSide(ctx context.Context, path string, o LoadOptions) (*DiffSide, *
 // nil. With missingOK, an artifact that does not exist yet (no layout, repository or tag) gives nil and no error.
 func LoadArtifactSide(ctx context.Context, ref publish.Ref, v *Verifier, missingOK bool, o ReadOptions) (*DiffSide, error) {
 	log := logger(o.Logger)
-	t, err := openTarget(ctx, ref, o.Context, log, o.Registry, publish.WithExistingLayout())
-	if missingOK && errors.Is(err, publish.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	desc, err := Resolve(ctx, t, ref)
+	t, desc, err := o.openResolved(ctx, ref)
 	if missingOK && errors.Is(err, publish.ErrNotFound) {
 		log.Debug("not published yet", "ref", ref.String())
 		return nil, nil
@@ -89,6 +82,55 @@ func LoadArtifactSide(ctx context.Context, ref publish.Ref, v *Verifier, missing
 		return nil, err
 	}
 	return readArtifactSide(ctx, log, t, ref, desc, v)
+}
+
+// Changes is what publishing a tree changes, object by object, against the artifact its tag named before, as diff
+// compares them: what a job summary shows.
+type Changes struct {
+	// Since is the tag compared with: the tag in the reference, else the first of the tags.
+	Since string `json:"since"`
+	// Previous is the digest the tag named before; empty on a first publish.
+	Previous string `json:"previous,omitempty"`
+	// FirstPublish is set when the tag did not exist yet.
+	FirstPublish bool `json:"firstPublish,omitempty"`
+	Added        int  `json:"added"`
+	Removed      int  `json:"removed"`
+	Changed      int  `json:"changed"`
+	Unchanged    int  `json:"unchanged"`
+	// Error says what kept the comparison from finishing; a publish goes on without it.
+	Error string `json:"error,omitempty"`
+	// Report is the comparison itself, nil when there was none.
+	Report *DiffReport `json:"-"`
+}
+
+// ChangesSince compares the objects of s, a tree about to be published to ref, with the artifact the tag names (the
+// tag in ref, else the first of tags). It never fails: what kept it from comparing is logged and recorded in
+// Error. nil when the publish writes no tag.
+func ChangesSince(ctx context.Context, ref publish.Ref, tags []string, s *Source, o ReadOptions) *Changes {
+	if ref.Tag == "" {
+		if len(tags) == 0 {
+			return nil
+		}
+		ref.Tag = tags[0]
+	}
+	ch := &Changes{Since: ref.Tag}
+	prev, err := LoadArtifactSide(ctx, ref, nil, true, o)
+	if err == nil && prev == nil {
+		ch.FirstPublish = true
+		return ch
+	}
+	var rep *DiffReport
+	if err == nil {
+		rep, err = Compare(prev, TreeSide(s), 3)
+	}
+	if err != nil {
+		logger(o.Logger).Warn("comparing with the artifact published before: the summary will not show what changed", "ref", ref.String(), "error", err)
+		ch.Error = err.Error()
+		return ch
+	}
+	ch.Previous, ch.Report = prev.Digest, rep
+	ch.Added, ch.Removed, ch.Changed, ch.Unchanged = rep.Count(objdiff.Added), rep.Count(objdiff.Removed), rep.Count(objdiff.Changed), rep.Unchanged
+	return ch
 }
 
 // readArtifactSide reads the objects of the manifest desc, which ref resolved to in t: every .yaml, .yml and .json

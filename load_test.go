@@ -127,11 +127,15 @@ spec:
 // it is refused with an explanation; a file outside the source root stays refused either way (issue #16).
 func TestLoadRestrictorIsFluxs(t *testing.T) {
 	t.Parallel()
-	root := writeFiles(t, map[string]string{
-		"shared/cm.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: default}\n",
-		"apps/web/kustomization.yaml": "resources:\n- ../../shared/cm.yaml\n",
-		"apps/out/kustomization.yaml": "resources:\n- ../../../outside.yaml\n",
+	// The source root is repo/; outside.yaml, a valid manifest beside it, exists, so only the root boundary can
+	// refuse it.
+	base := writeFiles(t, map[string]string{
+		"outside.yaml":                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside, namespace: default}\n",
+		"repo/shared/cm.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: default}\n",
+		"repo/apps/web/kustomization.yaml": "resources:\n- ../../shared/cm.yaml\n",
+		"repo/apps/out/kustomization.yaml": "resources:\n- ../../../outside.yaml\n",
 	})
+	root := filepath.Join(base, "repo")
 	load := func(dir, restrictor string) *Source {
 		t.Helper()
 		s, err := Load(context.Background(), filepath.Join(root, dir), LoadOptions{Root: root, LoadRestrictor: restrictor})
@@ -147,8 +151,8 @@ func TestLoadRestrictorIsFluxs(t *testing.T) {
 	if !s.Findings.HasErrors() || !strings.Contains(s.Findings[0].Message, "Flux builds with LoadRestrictionsNone") {
 		t.Errorf("a sibling file under LoadRestrictionsRootOnly: %v, want kustomize's refusal explained", s.Findings)
 	}
-	if s := load("apps/out", ""); !s.Findings.HasErrors() {
-		t.Error("a file outside the source root was read under LoadRestrictionsNone")
+	if s := load("apps/out", ""); !s.Findings.HasErrors() || s.Findings[0].Rule != "source/outside-root" {
+		t.Errorf("a file outside the source root under LoadRestrictionsNone: %v, want source/outside-root", s.Findings)
 	}
 	if _, err := Load(context.Background(), filepath.Join(root, "apps/web"), LoadOptions{Root: root, LoadRestrictor: "none"}); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("an unknown restrictor = %v, want ErrInvalidOption", err)

@@ -594,7 +594,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 	// The tree validate rendered is the one published: one render per run.
 	o := base
 	o.Source, o.Tags, o.Signer, o.Attest, o.SignatureFormat = a.source, tags, signer, c.attest && signer != nil, format
-	a.summary.Changes = changesSince(ctx, ref, tags, a.source, o)
+	a.summary.Changes = statepack.ChangesSince(ctx, ref, tags, a.source, statepack.ReadOptions{Registry: o.Registry, Context: o.Context, Logger: o.Logger})
 	res, err := statepack.Publish(ctx, c.path, ref, o)
 	if err != nil {
 		return reported(err)
@@ -617,54 +617,8 @@ func (s *actionSummary) published(res publishResult) {
 	}
 }
 
-// actionChanges is what a publish changed: the objects of the tree against those of the artifact its tag named
-// before, as statepack diff compares them.
-type actionChanges struct {
-	// Since is the tag compared with: the tag in ref, else the first of the tags.
-	Since string `json:"since"`
-	// Previous is the digest the tag named before; empty on a first publish.
-	Previous string `json:"previous,omitempty"`
-	// FirstPublish is set when the tag did not exist yet.
-	FirstPublish bool `json:"firstPublish,omitempty"`
-	Added        int  `json:"added"`
-	Removed      int  `json:"removed"`
-	Changed      int  `json:"changed"`
-	Unchanged    int  `json:"unchanged"`
-	// Error says what kept the comparison from finishing; the publish goes on without it.
-	Error string `json:"error,omitempty"`
-
-	report *objdiff.Report
-}
-
-// changesSince compares the objects of s, the tree about to be published, with the artifact the tag names (the
-// tag in ref, else the first of tags). It never fails the publish: what kept it from comparing is logged and
-// recorded in the result. nil when the publish writes no tag.
-func changesSince(ctx context.Context, ref publish.Ref, tags []string, s *source, o statepack.PublishOptions) *actionChanges {
-	if ref.Tag == "" {
-		if len(tags) == 0 {
-			return nil
-		}
-		ref.Tag = tags[0]
-	}
-	ch := &actionChanges{Since: ref.Tag}
-	prev, err := statepack.LoadArtifactSide(ctx, ref, nil, true, statepack.ReadOptions{Registry: o.Registry, Context: o.Context, Logger: o.Logger})
-	if err == nil && prev == nil {
-		ch.FirstPublish = true
-		return ch
-	}
-	var rep *statepack.DiffReport
-	if err == nil {
-		rep, err = statepack.Compare(prev, statepack.TreeSide(s), 3)
-	}
-	if err != nil {
-		o.Logger.Warn("comparing with the artifact published before: the summary will not show what changed", "ref", ref.String(), "error", err)
-		ch.Error = err.Error()
-		return ch
-	}
-	ch.Previous, ch.report = prev.Digest, rep
-	ch.Added, ch.Removed, ch.Changed, ch.Unchanged = rep.Count(objdiff.Added), rep.Count(objdiff.Removed), rep.Count(objdiff.Changed), rep.Unchanged
-	return ch
-}
+// actionChanges is what a publish changed, as the summary shows it.
+type actionChanges = statepack.Changes
 
 // keylessSigner gets the job's OIDC token from GitHub and a Fulcio certificate for it, as `statepack publish
 // --keyless` does with its flags at their defaults: public Sigstore, the signature recorded in Rekor.
@@ -862,12 +816,12 @@ func writeChanges(b *strings.Builder, c *actionChanges, h string, limit int) {
 	case c.FirstPublish:
 		fmt.Fprintf(b, "First publish: the tag %s did not exist yet, so every object is new.\n", mdCode(c.Since))
 		return
-	case c.report == nil || c.report.Equal():
+	case c.Report == nil || c.Report.Equal():
 		fmt.Fprintf(b, "No changes: the objects are those of %s (%s), %d in all.\n", mdCode(c.Since), mdCode(c.Previous), c.Unchanged)
 		return
 	}
-	fmt.Fprintf(b, "From %s: **%s**.\n\n", mdCode(c.Previous), diffSummary(c.report))
-	entries := orderedEntries(c.report)
+	fmt.Fprintf(b, "From %s: **%s**.\n\n", mdCode(c.Previous), diffSummary(c.Report))
+	entries := orderedEntries(c.Report)
 	var details strings.Builder
 	n := writeDiffDetails(&details, entries, limit, nil)
 	b.WriteString(details.String())
@@ -890,15 +844,15 @@ func (a *actionRun) redacted(s actionSummary) actionSummary {
 			Failure: "the summary could not be masked: " + err.Error()}
 	}
 	out.validated = s.validated
-	if s.Changes != nil && out.Changes != nil && s.Changes.report != nil {
-		rep := *s.Changes.report
+	if s.Changes != nil && out.Changes != nil && s.Changes.Report != nil {
+		rep := *s.Changes.Report
 		rep.Entries = slices.Clone(rep.Entries)
 		for i, e := range rep.Entries {
 			rep.Entries[i].Diff = a.gh.Redact(e.Diff)
 			rep.Entries[i].ID = objdiff.ID{Group: a.gh.Redact(e.ID.Group), Kind: a.gh.Redact(e.ID.Kind),
 				Namespace: a.gh.Redact(e.ID.Namespace), Name: a.gh.Redact(e.ID.Name)}
 		}
-		out.Changes.report = &rep
+		out.Changes.Report = &rep
 	}
 	for _, t := range targets {
 		out.Targets = append(out.Targets, a.redacted(t))

@@ -218,7 +218,7 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, bas
 	if err != nil {
 		return fail(o, err)
 	}
-	sum.Changes = changesSince(ctx, ref, tags, s, po)
+	sum.Changes = statepack.ChangesSince(ctx, ref, tags, s, statepack.ReadOptions{Registry: po.Registry, Context: po.Context, Logger: log})
 	res, err := statepack.Publish(ctx, t.Path, ref, po)
 	if err != nil {
 		return fail(o, reported(err))
@@ -369,8 +369,8 @@ func changesCell(c *actionChanges) string {
 		return "not known"
 	case c.FirstPublish:
 		return "first publish"
-	case c.report == nil || c.report.Equal():
+	case c.Report == nil || c.Report.Equal():
 		return "none"
 	}
-	return diffSummary(c.report)
+	return diffSummary(c.Report)
 }

@@ -331,7 +331,7 @@ func TestActionChangesSectionIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	writeChanges(&b, &actionChanges{Since: "main", Previous: "sha256:abc", Added: 200, report: rep}, "####", summaryChangesLimit)
+	writeChanges(&b, &actionChanges{Since: "main", Previous: "sha256:abc", Added: 200, Report: rep}, "####", summaryChangesLimit)
 	if b.Len() > summaryChangesLimit+200 {
 		t.Errorf("changes section is %d bytes, want at most about %d", b.Len(), summaryChangesLimit)
 	}

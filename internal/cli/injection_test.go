@@ -123,9 +123,6 @@ func TestTableCellsStayOnOneLine(t *testing.T) {
 	t.Parallel()
 	for _, in := range []string{"web:1\n## pwned\n[x](https://evil)", "a\r\n|b|", "x\u2028y", "<script>|"} {
 		got := mdCode(in)
-		if strings.ContainsAny(got, "\r\n\u2028|<>") && !strings.HasPrefix(got, "<code>") {
-			t.Errorf("mdCode(%q) = %q", in, got)
-		}
 		inner := strings.TrimSuffix(strings.TrimPrefix(got, "<code>"), "</code>")
 		if strings.ContainsAny(inner, "\r\n\u2028|<>") {
 			t.Errorf("mdCode(%q) = %q: the cell breaks out of its line or its table", in, got)
