@@ -43,7 +43,6 @@ type entry struct {
 	name, body string
 	typ        byte   // default tar.TypeReg
 	link       string // for links
-	size       int64  // header size when not len(body) (a lying header)
 }
 
 func tgz(t *testing.T, entries ...entry) []byte {

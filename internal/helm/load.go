@@ -189,7 +189,7 @@ func readArchive(data []byte, b *budget, where string, depth int) ([]*archive.Bu
 		switch h.Typeflag {
 		case tar.TypeXGlobalHeader, tar.TypeDir:
 			continue
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archivers still write TypeRegA
+		case tar.TypeReg: // Go's reader reports an old archiver's TypeRegA entries as TypeReg
 		default:
 			return nil, unsafe("is not a regular file or a directory (type %q)", h.Typeflag)
 		}
