@@ -49,6 +49,8 @@ type LoadOptions struct {
 	// PlaceWarnings renders a kustomized tree a second time, with source positions, when a warning lacks one, not
 	// only an error (errors are always placed): what validate does, since findings are what it is asked for.
 	PlaceWarnings bool
+	// Helm says how the Helm releases of the tree are pinned and rendered.
+	Helm HelmOptions
 	// Context gives the branch of a detached checkout (RefName), for the git metadata.
 	Context BuildContext
 	// Logger receives debug and info logs; nil means none.
@@ -83,6 +85,8 @@ type Source struct {
 	Findings build.Findings
 	// Git is the work tree's metadata; nil outside a git work tree.
 	Git *GitInfo
+	// Charts are the Helm releases the tree declares and what each renders (none with HelmOff).
+	Charts []ChartRelease
 
 	opts LoadOptions
 }
@@ -113,6 +117,9 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	}
 	if o.MaxFileSize < 0 {
 		return nil, invalidf("the largest file size must be positive, got %d", o.MaxFileSize)
+	}
+	if err := o.Helm.check(); err != nil {
+		return nil, err
 	}
 	validators, err := o.validators()
 	if err != nil {
@@ -155,14 +162,16 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 		return err
 	}
 	s.Rendering = r
-	s.Findings = r.Findings
-	if !r.Findings.HasErrors() {
-		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
+	s.Findings = slices.Clone(r.Findings)
+	s.Charts = nil
+	s.helmStage(ctx)
+	if !s.Findings.HasErrors() {
+		s.Findings = append(s.Findings, s.validate(ctx, validators)...)
 		if len(r.Objects) == 0 {
 			s.Findings = append(s.Findings, s.noObjects())
 		}
-		s.Findings.Sort()
 	}
+	s.Findings.Sort()
 	return nil
 }
 

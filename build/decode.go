@@ -587,3 +587,11 @@ func overLimit(n *yaml.Node, memo map[*yaml.Node]expansion, budget *byteBudget) 
 	}
 	return nil
 }
+
+// DecodeManifests decodes a stream of manifests that is not a file of the tree — what a Helm chart rendered, say —
+// with the rules Render applies to a file: file names it in findings and sources.
+func DecodeManifests(file string, data []byte) ([]Object, Findings) { return decodeStream(file, data) }
+
+// NewObject makes an object of decoded content (maps, slices, strings, bools, int64, float64 and nil), serialised
+// canonically as Render serialises objects: what a stage that changes an object after the render uses.
+func NewObject(content map[string]any, src Source) (Object, error) { return objectFromMap(content, src) }

@@ -236,16 +236,11 @@ var clusterScoped = map[string]bool{
 	"flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration": true,
 }
 
-func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
-	known := map[string]bool{}
-	for _, ns := range append(slices.Clone(builtinNamespaces), o.ExternalNamespaces...) {
-		known[ns] = true
-	}
+// Namespaced reports whether objects of a group and kind live in a namespace: every kind but the built-in
+// cluster-scoped ones and those a CustomResourceDefinition among objs declares with scope Cluster.
+func Namespaced(objs []Object) func(group, kind string) bool {
 	cluster := maps.Clone(clusterScoped)
 	for _, obj := range objs {
-		if obj.ID.Group == "" && obj.ID.Kind == "Namespace" {
-			known[obj.ID.Name] = true
-		}
 		if obj.ID.Kind == "CustomResourceDefinition" && obj.ID.Group == "apiextensions.k8s.io" {
 			spec, _ := obj.Content["spec"].(map[string]any)
 			names, _ := spec["names"].(map[string]any)
@@ -256,9 +251,23 @@ func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
 			}
 		}
 	}
+	return func(group, kind string) bool { return !cluster[group+"/"+kind] }
+}
+
+func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
+	known := map[string]bool{}
+	for _, ns := range append(slices.Clone(builtinNamespaces), o.ExternalNamespaces...) {
+		known[ns] = true
+	}
+	for _, obj := range objs {
+		if obj.ID.Group == "" && obj.ID.Kind == "Namespace" {
+			known[obj.ID.Name] = true
+		}
+	}
+	namespaced := Namespaced(objs)
 	var out Findings
 	for _, obj := range objs {
-		if ns := obj.ID.Namespace; ns != "" && cluster[obj.ID.Group+"/"+obj.ID.Kind] {
+		if ns := obj.ID.Namespace; ns != "" && !namespaced(obj.ID.Group, obj.ID.Kind) {
 			out = append(out, finding(obj, "%s is cluster-scoped: the API server ignores its metadata.namespace %q; remove it", obj.ID.Kind, ns))
 		} else if ns != "" && !known[ns] {
 			out = append(out, finding(obj, "namespace %q is neither in the set nor declared external (--external-namespace %s)", ns, ns))

@@ -93,6 +93,17 @@ func (c *Chart) Files() []string {
 	return names
 }
 
+// File returns the content of the chart's file name (as Files names it), and whether it exists: a values file
+// that a HelmRelease's valuesFiles or an Application's valueFiles names.
+func (c *Chart) File(name string) ([]byte, bool) {
+	for _, f := range c.files {
+		if f.Name == name {
+			return slices.Clone(f.Data), true
+		}
+	}
+	return nil, false
+}
+
 // load builds the SDK's chart from the files. Only chart apiVersion v1 and v2 are accepted: v3 is Helm 4's
 // experimental format, which neither helm-controller nor Argo CD renders.
 func (c *Chart) load() (*chartv2.Chart, error) {

@@ -1,0 +1,224 @@
+package statepack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/releases"
+)
+
+// Helm modes: what Load does with the Helm releases a tree declares (Flux HelmReleases, Argo CD Applications with
+// a Helm chart).
+const (
+	// HelmPin (the default) keeps the releases as objects, for helm-controller or Argo CD to install, with every
+	// chart reference made exact (a HelmRelease's chart version, an OCIRepository's digest, an Application's
+	// targetRevision), and renders each chart in-process so that its objects are validated with the tree's.
+	HelmPin = "pin"
+	// HelmHydrate replaces each release by the objects it renders, as helm-controller would install them.
+	HelmHydrate = "hydrate"
+	// HelmOff leaves releases as they are, warning (rule chart-unpinned) about every chart reference that floats.
+	HelmOff = "off"
+)
+
+// HelmOptions say how the Helm releases of a tree are pinned and rendered.
+type HelmOptions struct {
+	// Mode is HelmPin (""), HelmHydrate or HelmOff.
+	Mode string
+
+	// fetch resolves and loads the chart of a release from its repository.
+	fetch func(ctx context.Context, rel releases.Release) (*helm.Chart, releases.Pinned, error)
+}
+
+func (o HelmOptions) mode() string {
+	if o.Mode == "" {
+		return HelmPin
+	}
+	return o.Mode
+}
+
+func (o HelmOptions) check() error {
+	switch o.mode() {
+	case HelmPin, HelmHydrate, HelmOff:
+		return nil
+	}
+	return invalidf("--helm %q: use pin (the default: chart references made exact, charts rendered for validation), hydrate (releases replaced by what they render) or off", o.Mode)
+}
+
+// ChartRelease is a Helm release of the tree and what it renders.
+type ChartRelease struct {
+	// Release is the release as declared: chart source, name, namespace, values.
+	Release releases.Release
+	// Chart is "name@version" of the chart rendered; Digest its OCI manifest digest or archive sha256 ("" for a
+	// chart directory of the tree).
+	Chart, Digest string
+	// Objects are what the release renders (hydrated into the tree with HelmHydrate; validated beside it with
+	// HelmPin).
+	Objects []build.Object
+	// Templates name the chart file each of Objects came from.
+	Templates []string
+}
+
+// helmStage pins, renders or hydrates the Helm releases of the rendering, adding findings; it leaves a rendering
+// with errors alone.
+func (s *Source) helmStage(ctx context.Context) {
+	o := s.opts.Helm
+	r := s.Rendering
+	if r.Findings.HasErrors() {
+		return
+	}
+	found, findings := releases.Find(r.Objects)
+	if o.mode() == HelmOff {
+		for _, rel := range found {
+			if !rel.Chart.Exact() {
+				decl := r.Objects[rel.Object]
+				id := decl.FindingID()
+				s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityWarning, Rule: releases.RuleUnpinned,
+					File: decl.Source.File, Line: decl.Source.Line, Object: &id,
+					Message: fmt.Sprintf("chart %s floats (%s): the signed artifact points at whatever the repository serves when the cluster reconciles; publish with --helm=pin to make it exact", describeChart(rel.Chart), orNewest(rel.Chart))})
+			}
+		}
+		return
+	}
+	s.Findings = append(s.Findings, findings...)
+	if findings.HasErrors() {
+		return
+	}
+	ropts := releases.RenderOptions{
+		KubernetesVersion: s.opts.kubernetesVersion(),
+		APIVersions:       apiVersions(r.Objects),
+		Namespaced:        build.Namespaced(r.Objects),
+	}
+	objs := r.Objects
+	var hydrated []releases.Release
+	var rendered []*releases.Rendered
+	for _, rel := range found {
+		decl := r.Objects[rel.Object]
+		c, pin, err := s.chart(ctx, rel)
+		if err != nil {
+			id := decl.FindingID()
+			s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
+				File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
+			continue
+		}
+		rd, fs := releases.Render(ctx, &rel, c, decl, ropts)
+		s.Findings = append(s.Findings, fs...)
+		if rd == nil {
+			continue
+		}
+		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.Digest, Objects: rd.Objects, Templates: rd.Templates})
+		switch o.mode() {
+		case HelmHydrate:
+			hydrated, rendered = append(hydrated, rel), append(rendered, rd)
+		case HelmPin:
+			if objs, err = releases.Pin(objs, &rel, pin); err != nil {
+				id := decl.FindingID()
+				s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
+					File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
+			}
+		}
+	}
+	if len(hydrated) > 0 {
+		objs = releases.Hydrate(objs, found, hydrated, rendered)
+	}
+	r.Objects = objs
+}
+
+// chart loads the chart of rel and says what it resolved to.
+func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, releases.Pinned, error) {
+	if rel.Chart.Type == releases.SourceLocal {
+		dir := path.Clean(rel.Chart.Repository)
+		if dir == ".." || strings.HasPrefix(dir, "../") || path.IsAbs(dir) {
+			return nil, releases.Pinned{}, fmt.Errorf("chart directory %q lies outside the source root %s", rel.Chart.Repository, s.Root)
+		}
+		c, err := helm.Load(filepath.Join(s.Root, filepath.FromSlash(dir)), helm.Limits{})
+		if err != nil {
+			return nil, releases.Pinned{}, fmt.Errorf("chart directory %s (relative to the source root, as Flux reads a GitRepository): %v", dir, err)
+		}
+		return c, releases.Pinned{Version: c.Version()}, nil
+	}
+	if s.opts.Helm.fetch == nil {
+		return nil, releases.Pinned{}, errors.New("no chart repository is reachable")
+	}
+	return s.opts.Helm.fetch(ctx, rel)
+}
+
+// apiVersions are the group/versions, and group/version/Kinds, of the CustomResourceDefinitions among objs, for a
+// chart's .Capabilities.APIVersions.
+func apiVersions(objs []build.Object) []string {
+	var out []string
+	for _, o := range objs {
+		if o.ID.Kind != "CustomResourceDefinition" || o.ID.Group != "apiextensions.k8s.io" {
+			continue
+		}
+		spec, _ := o.Content["spec"].(map[string]any)
+		group, _ := spec["group"].(string)
+		names, _ := spec["names"].(map[string]any)
+		kind, _ := names["kind"].(string)
+		versions, _ := spec["versions"].([]any)
+		for _, v := range versions {
+			version, _ := v.(map[string]any)
+			name, _ := version["name"].(string)
+			if group != "" && name != "" {
+				out = append(out, group+"/"+name)
+				if kind != "" {
+					out = append(out, group+"/"+name+"/"+kind)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func describeChart(c releases.Chart) string {
+	if c.Name == "" {
+		return c.Repository
+	}
+	return c.Repository + " " + c.Name
+}
+
+func orNewest(c releases.Chart) string {
+	switch {
+	case c.Tag:
+		return "tag " + c.Version + " without a digest"
+	case c.Version == "":
+		return "the newest version"
+	}
+	return "version " + c.Version
+}
+
+// validate runs the structural checks and validators over the objects of the tree and, with HelmPin, the objects
+// its releases render beside them (hydrated ones are among the tree's already). A finding about a rendered object
+// says which release, chart and template it came from.
+func (s *Source) validate(ctx context.Context, validators []build.Validator) build.Findings {
+	objs := s.Rendering.Objects
+	via := map[build.ObjectID]string{}
+	if len(s.Charts) > 0 {
+		objs = slices.Clone(objs)
+		for _, c := range s.Charts {
+			rd := releases.Rendered{Chart: c.Chart, Templates: c.Templates}
+			for i, o := range c.Objects {
+				via[o.ID] = rd.Via(&c.Release, i)
+				if s.opts.Helm.mode() == HelmPin {
+					objs = append(objs, o)
+				}
+			}
+		}
+	}
+	findings := build.Validate(ctx, objs, validators...)
+	for i, f := range findings {
+		if f.Object != nil {
+			if v, ok := via[*f.Object]; ok {
+				findings[i].Message += " (rendered by " + v + ")"
+			}
+		}
+	}
+	return findings
+}
