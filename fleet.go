@@ -47,6 +47,9 @@ type Target struct {
 	Validate       *ValidateConfig   `json:"validate,omitempty"`
 	// ImmutableTags refuses to move the target's tags onto other content.
 	ImmutableTags *bool `json:"immutableTags,omitempty"`
+	// Helm is what is done with the target's Helm releases: pin, hydrate or off (HelmOptions.Mode); "" takes the
+	// defaults', then the command line's.
+	Helm string `json:"helm,omitempty"`
 }
 
 // SignConfig is how a target is signed.
@@ -160,6 +163,12 @@ func parseConfig(data []byte) (*Config, error) {
 		}
 		if t.ImmutableTags == nil {
 			t.ImmutableTags = d.ImmutableTags
+		}
+		if t.Helm == "" {
+			t.Helm = d.Helm
+		}
+		if err := (HelmOptions{Mode: t.Helm}).check(); err != nil {
+			return nil, fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm)
 		}
 		merged := map[string]string{}
 		maps.Copy(merged, d.Annotations)
@@ -311,6 +320,9 @@ func EachTarget[R any](ctx context.Context, jobs int, targets []Target,
 // LoadOptions are base with the target's validation settings added.
 func (t Target) LoadOptions(base LoadOptions) LoadOptions {
 	o := base
+	if t.Helm != "" {
+		o.Helm.Mode = t.Helm
+	}
 	if t.Validate != nil {
 		o.Allow = append(slices.Clone(base.Allow), t.Validate.Allow...)
 		o.ExternalNamespaces = append(slices.Clone(base.ExternalNamespaces), t.Validate.ExternalNamespaces...)

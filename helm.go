@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -141,12 +142,41 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 		if err != nil {
 			return nil, releases.Pinned{}, fmt.Errorf("chart directory %s (relative to the source root, as Flux reads a GitRepository): %v", dir, err)
 		}
+		s.addInputs(dir)
 		return c, releases.Pinned{Version: c.Version()}, nil
 	}
 	if s.opts.Helm.fetch == nil {
 		return nil, releases.Pinned{}, errors.New("no chart repository is reachable")
 	}
 	return s.opts.Helm.fetch(ctx, rel)
+}
+
+// addInputs records the files and directories of a chart directory (slash-separated, relative to the root) as
+// inputs of the render, so that an incremental publish sees a chart change.
+func (s *Source) addInputs(dir string) {
+	base := filepath.Join(s.Root, filepath.FromSlash(dir))
+	_ = filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, err := filepath.Rel(s.Root, p)
+		if err != nil {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			rel += "/"
+		case d.Type()&os.ModeSymlink != 0:
+			rel += "@"
+		case !d.Type().IsRegular():
+			return nil
+		}
+		s.Rendering.Inputs = append(s.Rendering.Inputs, rel)
+		return nil
+	})
+	slices.Sort(s.Rendering.Inputs)
+	s.Rendering.Inputs = slices.Compact(s.Rendering.Inputs)
 }
 
 // apiVersions are the group/versions, and group/version/Kinds, of the CustomResourceDefinitions among objs, for a

@@ -422,6 +422,9 @@ func (s *Source) settings(version string, p PackageOptions) string {
 	if o.LoadRestrictor == build.LoadRestrictionsRootOnly {
 		lines = append(lines, "loadRestrictor="+o.LoadRestrictor) // only when not the default, so digests stay
 	}
+	if m := o.Helm.mode(); m != HelmPin {
+		lines = append(lines, "helm="+m)
+	}
 	return strings.Join(lines, "\n")
 }
 

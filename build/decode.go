@@ -594,4 +594,6 @@ func DecodeManifests(file string, data []byte) ([]Object, Findings) { return dec
 
 // NewObject makes an object of decoded content (maps, slices, strings, bools, int64, float64 and nil), serialised
 // canonically as Render serialises objects: what a stage that changes an object after the render uses.
-func NewObject(content map[string]any, src Source) (Object, error) { return objectFromMap(content, src) }
+func NewObject(content map[string]any, src Source) (Object, error) {
+	return objectFromMap(content, src)
+}

@@ -28,6 +28,7 @@ type sourceOptions struct {
 	crdDirs            []string
 	schemaCache        string // --schema-cache; "" means the default location, read only when it exists
 	strict             bool
+	helm               string
 
 	// placeWarnings renders a tree again with source positions when a warning lacks one, not only an error: validate
 	// sets it (through bind), since findings are what the user asked it for. Other commands keep the positions a
@@ -50,6 +51,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.crdDirs, "crd-dir", nil, "directory of CustomResourceDefinitions to validate custom resources against (repeatable; CRDs in the tree count too)")
 	f.StringVar(&o.schemaCache, "schema-cache", "", "directory of CustomResourceDefinitions kept between runs, used like --crd-dir below it in precedence (default: $XDG_CACHE_HOME/statepack/crds, else ~/.cache/statepack/crds, read only when it exists)")
 	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")
+	f.StringVar(&o.helm, "helm", statepack.HelmPin, "Helm releases (Flux HelmRelease, Argo CD Application with a chart): "+
+		"pin (chart references made exact, charts rendered in-process for validation), hydrate (each release replaced by the objects it renders) or off (left as they are; floating charts warned about)")
 }
 
 // resolveSchemaCache picks the schema cache directory: the one --schema-cache names, which must exist, or the default
@@ -98,6 +101,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		CRDDirs:            o.crdDirs,
 		SchemaCacheDir:     cache,
 		Strict:             o.strict,
+		Helm:               statepack.HelmOptions{Mode: o.helm},
 		PlaceWarnings:      o.placeWarnings,
 		Context:            statepack.BuildContext{Version: env.Version, RefName: ciRefName(env)},
 		Logger:             log,
