@@ -64,6 +64,8 @@ type ChartRelease struct {
 	Objects []build.Object
 	// Templates name the chart file each of Objects came from.
 	Templates []string
+	// Hydrated is true when Objects replaced the release in the tree (HelmHydrate).
+	Hydrated bool
 }
 
 // helmStage pins, renders or hydrates the Helm releases of the rendering, adding findings; it leaves a rendering
@@ -113,7 +115,8 @@ func (s *Source) helmStage(ctx context.Context) {
 		if rd == nil {
 			continue
 		}
-		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.Digest, Objects: rd.Objects, Templates: rd.Templates})
+		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.Digest, Objects: rd.Objects,
+			Templates: rd.Templates, Hydrated: o.mode() == HelmHydrate})
 		switch o.mode() {
 		case HelmHydrate:
 			hydrated, rendered = append(hydrated, rel), append(rendered, rd)

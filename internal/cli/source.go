@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -219,4 +220,30 @@ func countKinds(objs []build.Object) map[string]int {
 		m[o.ID.Kind]++
 	}
 	return m
+}
+
+// chartsSummary says, after the object count, what the tree's Helm releases rendered beside it: "" when none.
+func chartsSummary(s *source) string {
+	if len(s.Charts) == 0 {
+		return ""
+	}
+	n := 0
+	for _, c := range s.Charts {
+		n += len(c.Objects)
+	}
+	verb := "validated beside them"
+	if slices.ContainsFunc(s.Charts, func(c statepack.ChartRelease) bool { return c.Hydrated }) {
+		verb = "hydrated"
+	}
+	return fmt.Sprintf(" (%d Helm release(s) rendering %d object(s), %s)", len(s.Charts), n, verb)
+}
+
+// chartsJSON lists the tree's Helm releases for -o json: release, namespace, chart and digest.
+func chartsJSON(s *source) []map[string]any {
+	out := []map[string]any{}
+	for _, c := range s.Charts {
+		out = append(out, map[string]any{"release": c.Release.Name, "namespace": c.Release.Namespace, "declaredBy": c.Release.ID,
+			"chart": c.Chart, "digest": c.Digest, "objects": len(c.Objects)})
+	}
+	return out
 }

@@ -57,12 +57,12 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 					findings = build.Findings{}
 				}
 				if err := writeJSON(env.Stdout, map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects),
-					"errors": errs, "warnings": warns, "findings": findings}); err != nil {
+					"errors": errs, "warnings": warns, "findings": findings, "charts": chartsJSON(s)}); err != nil {
 					return err
 				}
 			} else {
 				reportFindings(env.Stdout, &fg, s.Findings)
-				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), errs, warns)
+				fmt.Fprintf(env.Stdout, "%s: %d object(s)%s, %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), chartsSummary(s), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.
 					gh := ghactions.New(env.raw(), env.getenv)
