@@ -198,3 +198,52 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestHelmHydratePostRenderers: a HelmRelease's kustomize post-renderers (patches, images) apply to the manifests
+// the chart renders, as helm-controller applies them; hooks are not post-rendered, as Helm hands them over.
+func TestHelmHydratePostRenderers(t *testing.T) {
+	t.Parallel()
+	root := localChartTree(t, map[string]string{"apps/web/release.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: web}
+spec:
+  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+  postRenderers:
+    - kustomize:
+        patches:
+          - target: {kind: Deployment}
+            patch: |
+              - op: replace
+                path: /spec/replicas
+                value: 7
+        images:
+          - name: example.com/web
+            newTag: "2.0"
+`})
+	s, err := Load(context.Background(), root+"/apps/web", LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Findings.HasErrors() {
+		t.Fatalf("findings: %v", s.Findings)
+	}
+	for _, o := range s.Objects() {
+		y := string(o.YAML)
+		switch o.ID.Kind {
+		case "Deployment":
+			if !strings.Contains(y, "replicas: 7") || !strings.Contains(y, "image: example.com/web:2.0") {
+				t.Errorf("the post-renderers did not apply to the Deployment:\n%s", y)
+			}
+		case "Job":
+			if !strings.Contains(y, "image: example.com/web:1.0") {
+				t.Errorf("the hook was post-rendered:\n%s", y)
+			}
+		}
+	}
+	if len(s.Charts) != 1 || !slices.Contains(s.Charts[0].Templates, "web/templates/deployment.yaml") {
+		t.Errorf("post-rendered objects lost their templates: %+v", s.Charts)
+	}
+}

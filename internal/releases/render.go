@@ -130,8 +130,36 @@ func Render(ctx context.Context, r *Release, c *helm.Chart, decl manifest.Object
 			add(crd.Source, crd.Content)
 		}
 	}
-	for _, m := range rel.Manifests {
-		add(m.Source, m.Content)
+	if len(r.PostRenderers) == 0 {
+		for _, m := range rel.Manifests {
+			add(m.Source, m.Content)
+		}
+	} else {
+		// A post-renderer sees the manifests as one stream: what it returns is named after the templates the
+		// objects came from, where an object keeps its kind and name.
+		var all strings.Builder
+		from := map[string]string{}
+		for _, m := range rel.Manifests {
+			all.WriteString("---\n" + m.Content + "\n")
+			if objs, _ := build.DecodeManifests(m.Source, []byte(m.Content)); len(objs) == 1 {
+				from[objs[0].ID.Kind+"/"+objs[0].ID.Name] = m.Source
+			}
+		}
+		out, err := postRender(all.String(), r.PostRenderers)
+		if err != nil {
+			return nil, manifest.Findings{fail(decl, RuleRelease, "chart %s: %v", chart, err)}
+		}
+		objs, fs := build.DecodeManifests("post-renderer", []byte(out))
+		if len(fs) > 0 {
+			return nil, append(findings, fail(decl, RuleRelease, "chart %s: the post-renderers' output: %v", chart, fs[0].Message))
+		}
+		for _, o := range objs {
+			source := from[o.ID.Kind+"/"+o.ID.Name]
+			if source == "" {
+				source = "spec.postRenderers"
+			}
+			add(source, string(o.YAML))
+		}
 	}
 	for _, h := range rel.Hooks {
 		if slices.ContainsFunc(h.Events, func(e string) bool { return strings.HasPrefix(e, "test") }) {
