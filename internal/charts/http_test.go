@@ -41,8 +41,8 @@ func TestResolveHTTPVersionRules(t *testing.T) {
 	r, archives := demoRepo(t)
 	for _, tc := range []struct {
 		name, version, want string
-		err                  error
-		msg                  string
+		err                 error
+		msg                 string
 	}{
 		{name: "empty is the newest stable", version: "", want: "1.1.0"},
 		{name: "star is the newest stable", version: "*", want: "1.1.0"},
