@@ -28,6 +28,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"sigs.k8s.io/yaml"
+
+	"github.com/statepack/statepack/internal/helm"
 )
 
 // podinfoDir is the real chart of the shared corpus, beside the work trees.
@@ -198,8 +200,11 @@ func pushChart(t testing.TB, host, repository, tag string, archive []byte, cred 
 	if cred != nil {
 		r.Client = &auth.Client{Credential: auth.StaticCredential(host, *cred)}
 	}
-	name := repository[strings.LastIndex(repository, "/")+1:]
-	config, _ := json.Marshal(map[string]string{"apiVersion": "v2", "name": name, "version": strings.ReplaceAll(tag, "_", "+")})
+	ch, err := helm.LoadArchive(archive, helm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, _ := json.Marshal(map[string]string{"apiVersion": "v2", "name": ch.Name(), "version": ch.Version()})
 	cfg := pushBlob(t, r, helmConfigMediaType, config)
 	layer := pushBlob(t, r, helmChartLayerMediaType, archive)
 	desc, err := oras.PackManifest(ctx, r, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &cfg, Layers: []ocispec.Descriptor{layer}})
