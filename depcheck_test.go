@@ -29,6 +29,7 @@ var layers = map[string][]string{
 	"internal/ghactions":   {},
 	"internal/helm":        {},
 	"internal/releases":    {"build", "internal/helm", "internal/manifest"},
+	"internal/charts":      {"internal/helm", "publish"},
 	"internal/tools/image": {"internal/gitmeta"},
 }
 
@@ -78,7 +79,7 @@ func TestLayering(t *testing.T) {
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
