@@ -16,9 +16,9 @@ const module = "github.com/statepack/statepack"
 // arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
 // purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
 var layers = map[string][]string{
-	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases"},
-	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases"},
-	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases"},
+	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
+	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
+	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
 	"build":                {"internal/manifest"},
 	"publish":              {},
 	"sign":                 {},

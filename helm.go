@@ -2,8 +2,8 @@ package statepack
 
 import (
 	"context"
-	"errors"
-	"fmt"
+		"fmt"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/charts"
 	"github.com/statepack/statepack/internal/helm"
 	"github.com/statepack/statepack/internal/releases"
+	"github.com/statepack/statepack/publish"
 )
 
 // Helm modes: what Load does with the Helm releases a tree declares (Flux HelmReleases, Argo CD Applications with
@@ -28,14 +30,30 @@ const (
 	HelmOff = "off"
 )
 
-// HelmOptions say how the Helm releases of a tree are pinned and rendered.
+// HelmOptions say how the Helm releases of a tree are pinned and rendered, and how their charts are fetched. The
+// network is used only for the chart repositories the tree declares, and not at all with Offline.
 type HelmOptions struct {
 	// Mode is HelmPin (""), HelmHydrate or HelmOff.
 	Mode string
+	// ChartCache is a content-addressed chart cache kept between runs (`statepack --chart-cache`); "" means none.
+	ChartCache string
+	// Offline resolves charts only from the lock file (statepack.lock beside the tree) and fetches them only from
+	// ChartCache: a chart missing from either is an error naming it.
+	Offline bool
+	// Registry configures access to OCI chart repositories as publish does (credentials, Docker config, plain
+	// HTTP for loopback registries).
+	Registry []publish.Option
+	// HTTPAuth gives basic-auth credentials for an HTTP chart repository, by its URL; sent to that host only.
+	HTTPAuth func(repositoryURL string) (username, password string, ok bool)
+	// HTTPClient fetches from HTTP chart repositories; nil means a client with timeouts.
+	HTTPClient *http.Client
 
-	// fetch resolves and loads the chart of a release from its repository.
-	fetch func(ctx context.Context, rel releases.Release) (*helm.Chart, releases.Pinned, error)
+	ignoreLock bool // Lock resolves everything live
 }
+
+// LockFileName is the lock file of a tree: the exact chart (version and digest) of each chart reference, written by
+// Lock (`statepack lock`) beside the tree, committed by the user, read by Load.
+const LockFileName = charts.LockFileName
 
 func (o HelmOptions) mode() string {
 	if o.Mode == "" {
@@ -56,9 +74,9 @@ func (o HelmOptions) check() error {
 type ChartRelease struct {
 	// Release is the release as declared: chart source, name, namespace, values.
 	Release releases.Release
-	// Chart is "name@version" of the chart rendered; Digest its OCI manifest digest or archive sha256 ("" for a
-	// chart directory of the tree).
-	Chart, Digest string
+	// Chart is "name@version" of the chart rendered; Digest its OCI manifest digest or archive sha256, and URL where
+	// it came from ("https://…/web-1.2.3.tgz", "oci://host/repo@sha256:…"); both "" for a chart directory of the tree.
+	Chart, Digest, URL string
 	// Objects are what the release renders (hydrated into the tree with HelmHydrate; validated beside it with
 	// HelmPin).
 	Objects []build.Object
@@ -115,7 +133,7 @@ func (s *Source) helmStage(ctx context.Context) {
 		if rd == nil {
 			continue
 		}
-		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.Digest, Objects: rd.Objects,
+		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.ArchiveDigest, URL: pin.URL, Objects: rd.Objects,
 			Templates: rd.Templates, Hydrated: o.mode() == HelmHydrate})
 		switch o.mode() {
 		case HelmHydrate:
@@ -148,10 +166,69 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 		s.addInputs(dir)
 		return c, releases.Pinned{Version: c.Version()}, nil
 	}
-	if s.opts.Helm.fetch == nil {
-		return nil, releases.Pinned{}, errors.New("no chart repository is reachable")
+	f, err := s.chartFetcher()
+	if err != nil {
+		return nil, releases.Pinned{}, err
 	}
-	return s.opts.Helm.fetch(ctx, rel)
+	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version, Declared: rel.Where}
+	if rel.Chart.Type == releases.SourceOCI && rel.Chart.Digest != "" {
+		req.Version = rel.Chart.Digest // an OCIRepository's ref.digest wins over its tag and semver, as in Flux
+	}
+	pin, err := f.Resolve(ctx, req)
+	if err != nil {
+		return nil, releases.Pinned{}, err
+	}
+	data, err := f.Fetch(ctx, pin)
+	if err != nil {
+		return nil, releases.Pinned{}, fmt.Errorf("%s: %w", rel.Where, err)
+	}
+	c, err := helm.LoadArchive(data, helm.Limits{})
+	if err != nil {
+		return nil, releases.Pinned{}, fmt.Errorf("%s: chart %s: %w", rel.Where, pin.URL, err)
+	}
+	if s.lock == nil {
+		s.chartsLive = true
+	}
+	s.addLockInput()
+	p := releases.Pinned{Version: pin.Version, URL: pin.URL, ArchiveDigest: pin.Digest}
+	if rel.Chart.Type != releases.SourceHelm {
+		p.Digest = pin.Digest
+	}
+	return c, p, nil
+}
+
+// chartFetcher is the Source's fetcher, made on first use with the lock beside the tree: one per Source, so that
+// the renders of one Load resolve and fetch each chart once.
+func (s *Source) chartFetcher() (*charts.Fetcher, error) {
+	if s.fetcher != nil {
+		return s.fetcher, nil
+	}
+	o := s.opts.Helm
+	var lock *charts.Lock
+	if !o.ignoreLock {
+		var err error
+		if lock, err = charts.ReadLock(filepath.Join(s.Path, charts.LockFileName)); err != nil {
+			return nil, err
+		}
+	}
+	f, err := charts.New(charts.Options{CacheDir: o.ChartCache, Offline: o.Offline, Lock: lock, Registry: o.Registry,
+		HTTPAuth: o.HTTPAuth, HTTPClient: o.HTTPClient, Logger: s.opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.fetcher, s.lock = f, lock
+	return f, nil
+}
+
+// addLockInput records the lock file (present or not) as an input of the render: adding, changing or removing it
+// changes what the tree publishes.
+func (s *Source) addLockInput() {
+	if rel, err := filepath.Rel(s.Root, filepath.Join(s.Path, charts.LockFileName)); err == nil && !strings.HasPrefix(rel, "..") {
+		if p := filepath.ToSlash(rel); !slices.Contains(s.Rendering.Inputs, p) {
+			s.Rendering.Inputs = append(s.Rendering.Inputs, p)
+			slices.Sort(s.Rendering.Inputs)
+		}
+	}
 }
 
 // addInputs records the files and directories of a chart directory (slash-separated, relative to the root) as

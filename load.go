@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/charts"
 	"github.com/statepack/statepack/internal/gitmeta"
 	"github.com/statepack/statepack/internal/schema"
 )
@@ -87,6 +88,10 @@ type Source struct {
 	Git *GitInfo
 	// Charts are the Helm releases the tree declares and what each renders (none with HelmOff).
 	Charts []ChartRelease
+
+	fetcher    *charts.Fetcher // made on the first chart from a repository
+	lock       *charts.Lock    // the tree's lock file; nil when it has none
+	chartsLive bool            // a chart was resolved from its repository, not from a lock
 
 	opts LoadOptions
 }
@@ -424,6 +429,11 @@ func (s *Source) settings(version string, p PackageOptions) string {
 	}
 	if m := o.Helm.mode(); m != HelmPin {
 		lines = append(lines, "helm="+m)
+	}
+	if s.chartsLive {
+		// A chart resolved live may differ next time while no file changed: nothing to compare with later, so
+		// an incremental publish of this tree always renders (Locate never sets chartsLive).
+		lines = append(lines, "charts=live")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -13,6 +13,12 @@ type Pinned struct {
 	// Digest is the OCI manifest digest of an OCI chart, "" for other sources (an HTTP repository's archive digest
 	// cannot be written into a HelmRelease; the lock and the provenance record it).
 	Digest string
+	// URL is where the chart came from ("https://…/web-1.2.3.tgz", "oci://host/repo@sha256:…"); "" for a chart
+	// directory of the tree.
+	URL string
+	// ArchiveDigest is the digest the chart is recorded under (OCI manifest or archive sha256); "" for a chart
+	// directory of the tree.
+	ArchiveDigest string
 }
 
 // Pin returns objs with r's chart reference made exact, as its consumer reads it: a HelmRelease's

@@ -1,0 +1,152 @@
+package statepack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/releases"
+	"github.com/statepack/statepack/internal/testcharts"
+)
+
+// webChart packages a small chart "web" at version.
+func webChart(t *testing.T, version string) testcharts.Chart {
+	t.Helper()
+	dir := writeFiles(t, map[string]string{
+		"Chart.yaml":  "apiVersion: v2\nname: web\nversion: " + version + "\n",
+		"values.yaml": "image: example.com/web:" + version + "\n",
+		"templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: {{ .Values.image }}}]
+`,
+	})
+	return testcharts.Chart{Name: "web", Version: version, Data: testcharts.Package(t, dir)}
+}
+
+// remoteTree is a Flux tree whose HelmRelease asks the HelmRepository at url for chart web at version.
+func remoteTree(t *testing.T, url, version string) string {
+	t.Helper()
+	return writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: default}
+spec: {url: "` + url + `"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: default}
+spec:
+  chart:
+    spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
+`})
+}
+
+func releaseYAML(t *testing.T, s *Source) string {
+	t.Helper()
+	for _, o := range s.Objects() {
+		if o.ID.Kind == "HelmRelease" {
+			return string(o.YAML)
+		}
+	}
+	t.Fatalf("no HelmRelease among %d objects", len(s.Objects()))
+	return ""
+}
+
+// TestHelmPinFromHTTPRepository: a version range is resolved against the repository's index as Flux resolves it
+// (newest match, pre-releases only when the range asks for them) and written into the HelmRelease; the chart is
+// rendered for validation; the lock makes it the same tomorrow, refuses other bytes under the locked version, and
+// lets an offline run with the cache do without the repository.
+func TestHelmPinFromHTTPRepository(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.1.0"), webChart(t, "1.2.3"), webChart(t, "1.3.0-rc.1"), webChart(t, "2.0.0"))
+	root := remoteTree(t, repo.URL(), "1.x")
+	cache := t.TempDir()
+	o := LoadOptions{Root: root, Helm: HelmOptions{ChartCache: cache}}
+
+	s, err := Load(ctx, filepath.Join(root, "apps"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Findings.HasErrors() {
+		t.Fatalf("findings: %v", s.Findings)
+	}
+	if y := releaseYAML(t, s); !strings.Contains(y, "version: 1.2.3") {
+		t.Errorf("the HelmRelease was not pinned to 1.2.3:\n%s", y)
+	}
+	if len(s.Charts) != 1 || s.Charts[0].Chart != "web@1.2.3" || !strings.HasPrefix(s.Charts[0].Digest, "sha256:") {
+		t.Errorf("charts %+v: want web@1.2.3 with its archive digest", s.Charts)
+	}
+
+	res, err := Lock(ctx, filepath.Join(root, "apps"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.ReadFile(res.Path)
+	if err != nil || !res.Changed || !strings.Contains(string(lock), "version: 1.2.3") || !strings.Contains(string(lock), "constraint: 1.x") {
+		t.Fatalf("lock file (%v):\n%s", err, lock)
+	}
+	if res, err = Lock(ctx, filepath.Join(root, "apps"), o); err != nil || res.Changed {
+		t.Errorf("locking again changed the file (%v)", err)
+	}
+
+	// A newer 1.x appears: the locked tree stays on 1.2.3.
+	repo.Set(t, webChart(t, "1.2.3"), webChart(t, "1.4.0"))
+	s, err = Load(ctx, filepath.Join(root, "apps"), o)
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("%v %v", err, s.Findings)
+	}
+	if y := releaseYAML(t, s); !strings.Contains(y, "version: 1.2.3") {
+		t.Errorf("the lock did not hold the version:\n%s", y)
+	}
+
+	// Offline, with the lock and the cache, the repository is not needed.
+	repo.Close()
+	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{ChartCache: cache, Offline: true}})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("offline with lock and cache: %v %v", err, s.Findings)
+	}
+}
+
+// TestHelmLockRefusesOtherBytes: a repository that serves other bytes for a locked version is an error naming the
+// release and what to do, and nothing is rendered from those bytes.
+func TestHelmLockRefusesOtherBytes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"))
+	root := remoteTree(t, repo.URL(), "~1.2")
+	if _, err := Lock(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	other := webChart(t, "1.2.3")
+	other.Data = testcharts.Package(t, writeFiles(t, map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: web\nversion: 1.2.3\ndescription: republished\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+	}))
+	repo.Set(t, other)
+	s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f *build.Finding
+	for i := range s.Findings {
+		if s.Findings[i].Rule == releases.RuleRelease {
+			f = &s.Findings[i]
+		}
+	}
+	if f == nil || f.Severity != build.SeverityError || f.File != "apps/release.yaml" || !strings.Contains(f.Message, "statepack lock") {
+		t.Errorf("findings %v: want an error on apps/release.yaml saying the bytes changed and to run statepack lock", s.Findings)
+	}
+	if err := s.FindingsError(); !errors.Is(err, build.ErrInvalidInput) {
+		t.Errorf("FindingsError = %v, want findings that stop a publish", err)
+	}
+}
