@@ -86,8 +86,9 @@ type ChartRelease struct {
 	Hydrated bool
 }
 
-// helmStage pins, renders or hydrates the Helm releases of the rendering, adding findings; it leaves a rendering
-// with errors alone.
+// helmStage pins, renders or hydrates the Helm releases of the rendering, adding its findings to the rendering's:
+// a release that cannot be rendered leaves the rendering incomplete, as a file that cannot be read does. It leaves
+// a rendering with errors alone.
 func (s *Source) helmStage(ctx context.Context) {
 	o := s.opts.Helm
 	r := s.Rendering
@@ -100,14 +101,14 @@ func (s *Source) helmStage(ctx context.Context) {
 			if !rel.Chart.Exact() {
 				decl := r.Objects[rel.Object]
 				id := decl.FindingID()
-				s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityWarning, Rule: releases.RuleUnpinned,
+				r.Findings = append(r.Findings, build.Finding{Severity: build.SeverityWarning, Rule: releases.RuleUnpinned,
 					File: decl.Source.File, Line: decl.Source.Line, Object: &id,
 					Message: fmt.Sprintf("chart %s floats (%s): the signed artifact points at whatever the repository serves when the cluster reconciles; publish with --helm=pin to make it exact", describeChart(rel.Chart), orNewest(rel.Chart))})
 			}
 		}
 		return
 	}
-	s.Findings = append(s.Findings, findings...)
+	r.Findings = append(r.Findings, findings...)
 	if findings.HasErrors() {
 		return
 	}
@@ -124,12 +125,12 @@ func (s *Source) helmStage(ctx context.Context) {
 		c, pin, err := s.chart(ctx, rel)
 		if err != nil {
 			id := decl.FindingID()
-			s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
+			r.Findings = append(r.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
 				File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
 			continue
 		}
 		rd, fs := releases.Render(ctx, &rel, c, decl, ropts)
-		s.Findings = append(s.Findings, fs...)
+		r.Findings = append(r.Findings, fs...)
 		if rd == nil {
 			continue
 		}
@@ -141,7 +142,7 @@ func (s *Source) helmStage(ctx context.Context) {
 		case HelmPin:
 			if objs, err = releases.Pin(objs, &rel, pin); err != nil {
 				id := decl.FindingID()
-				s.Findings = append(s.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
+				r.Findings = append(r.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
 					File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
 			}
 		}
@@ -170,7 +171,8 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 	if err != nil {
 		return nil, releases.Pinned{}, err
 	}
-	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version, Declared: rel.Where}
+	// The finding names the release's file and object already: the request needs no Declared prefix.
+	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version}
 	if rel.Chart.Type == releases.SourceOCI && rel.Chart.Digest != "" {
 		req.Version = rel.Chart.Digest // an OCIRepository's ref.digest wins over its tag and semver, as in Flux
 	}
@@ -180,11 +182,11 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 	}
 	data, err := f.Fetch(ctx, pin)
 	if err != nil {
-		return nil, releases.Pinned{}, fmt.Errorf("%s: %w", rel.Where, err)
+		return nil, releases.Pinned{}, err
 	}
 	c, err := helm.LoadArchive(data, helm.Limits{})
 	if err != nil {
-		return nil, releases.Pinned{}, fmt.Errorf("%s: chart %s: %w", rel.Where, pin.URL, err)
+		return nil, releases.Pinned{}, fmt.Errorf("chart %s: %w", pin.URL, err)
 	}
 	if s.lock == nil {
 		s.chartsLive = true

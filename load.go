@@ -167,9 +167,9 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 		return err
 	}
 	s.Rendering = r
-	s.Findings = slices.Clone(r.Findings)
 	s.Charts = nil
-	s.helmStage(ctx)
+	s.helmStage(ctx) // adds to r.Findings: a release that cannot be rendered leaves the rendering incomplete
+	s.Findings = slices.Clone(r.Findings)
 	if !s.Findings.HasErrors() {
 		s.Findings = append(s.Findings, s.validate(ctx, validators)...)
 		if len(r.Objects) == 0 {

@@ -193,6 +193,7 @@ nothing, so give it bundles through a promotion gate: statepack copy --key into 
 		newValidateCmd(env, g),
 		newBuildCmd(env, g),
 		newPublishCmd(env, g),
+		newLockCmd(env, g),
 		newVerifyCmd(env, g),
 		newPullCmd(env, g),
 		newGenerateKeyPairCmd(env, g),

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/statepack/statepack/internal/testcharts"
 )
 
 const helmLocal = "../../testdata/helm-local"
@@ -30,5 +34,55 @@ func TestValidateHelmPinsByDefault(t *testing.T) {
 	r = mustRun(t, 2, nil, "validate", helmLocal+"/apps/web", "--root", helmLocal, "--helm", "template")
 	if !strings.Contains(r.stderr, "pin") || !strings.Contains(r.stderr, "hydrate") || !strings.Contains(r.stderr, "off") {
 		t.Errorf("a bad --helm value: %s", r)
+	}
+}
+
+// TestHelmCorpusStaging runs the Flux example's apps/staging (a HelmRelease of podinfo at ">=1.0.0-alpha" from a
+// HelmRepository) against a loopback chart repository serving the real podinfo chart: lock pins it, validate
+// renders it beside the tree, a hydrated render holds podinfo's objects instead of the HelmRelease, and a repository
+// that goes away does not matter offline with the lock and the cache.
+func TestHelmCorpusStaging(t *testing.T) {
+	t.Parallel()
+	apps := corpus(t, "flux2-kustomize-helm-example/apps")
+	podinfo := corpus(t, "charts/podinfo")
+	repo := testcharts.NewRepo(t, testcharts.Chart{Name: "podinfo", Version: "6.14.1", Data: testcharts.Package(t, podinfo)})
+	root := t.TempDir()
+	copyDir(t, apps, filepath.Join(root, "apps"))
+	repoFile := filepath.Join(root, "apps", "base", "podinfo", "repository.yaml")
+	data, err := os.ReadFile(repoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(repoFile, []byte(strings.Replace(string(data), "https://stefanprodan.github.io/podinfo", repo.URL(), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	staging := filepath.Join(root, "apps", "staging")
+	cache := filepath.Join(t.TempDir(), "charts")
+	flags := []string{"--root", root, "--chart-cache", cache}
+
+	r := mustRun(t, 0, nil, append([]string{"lock", staging}, flags...)...)
+	if !strings.Contains(r.stdout, "wrote "+filepath.Join(staging, "statepack.lock")+": 1 chart(s)") || !strings.Contains(r.stdout, ">=1.0.0-alpha → 6.14.1 sha256:") {
+		t.Errorf("lock: %s", r)
+	}
+	r = mustRun(t, 0, nil, append([]string{"validate", staging}, flags...)...)
+	if !strings.Contains(r.stdout, "1 Helm release(s) rendering") {
+		t.Errorf("validate did not render podinfo: %s", r)
+	}
+	r = mustRun(t, 0, nil, append([]string{"render", staging, "--helm", "pin"}, flags...)...)
+	if !strings.Contains(r.stdout, "version: 6.14.1") {
+		t.Errorf("pinned render lacks the exact version:\n%s", r.stdout)
+	}
+
+	repo.Close()
+	r = mustRun(t, 0, nil, append([]string{"render", staging, "--helm", "hydrate", "--offline"}, flags...)...)
+	for _, want := range []string{"kind: Deployment", "image: ghcr.io/stefanprodan/podinfo:6.14.1", "kind: HTTPRoute", "podinfo.staging", "public.ecr.aws/docker/library/redis:8.6.2"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the hydrated render lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, gone := range []string{"kind: HelmRelease", "kind: HelmRepository", "helm.sh/hook: test"} {
+		if strings.Contains(r.stdout, gone) {
+			t.Errorf("the hydrated render still holds %q", gone)
+		}
 	}
 }

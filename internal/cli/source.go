@@ -30,6 +30,9 @@ type sourceOptions struct {
 	schemaCache        string // --schema-cache; "" means the default location, read only when it exists
 	strict             bool
 	helm               string
+	chartCache         string
+	offline            bool
+	chartAuth          []string // URL=ENV_PREFIX
 
 	// placeWarnings renders a tree again with source positions when a warning lacks one, not only an error: validate
 	// sets it (through bind), since findings are what the user asked it for. Other commands keep the positions a
@@ -54,6 +57,9 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")
 	f.StringVar(&o.helm, "helm", statepack.HelmPin, "Helm releases (Flux HelmRelease, Argo CD Application with a chart): "+
 		"pin (chart references made exact, charts rendered in-process for validation), hydrate (each release replaced by the objects it renders) or off (left as they are; floating charts warned about)")
+	f.StringVar(&o.chartCache, "chart-cache", "", "content-addressed cache of Helm charts kept between runs (default: $XDG_CACHE_HOME/statepack/charts, else ~/.cache/statepack/charts)")
+	f.BoolVar(&o.offline, "offline", false, "resolve charts only from the lock file (statepack.lock beside the tree) and fetch them only from the chart cache: no network")
+	f.StringArrayVar(&o.chartAuth, "chart-auth", nil, "basic auth for HTTP chart repositories whose URL starts with URL: URL=PREFIX reads the user name and password from the environment variables PREFIX_USERNAME and PREFIX_PASSWORD (repeatable)")
 }
 
 // resolveSchemaCache picks the schema cache directory: the one --schema-cache names, which must exist, or the default
@@ -66,13 +72,9 @@ func (o *sourceOptions) resolveSchemaCache(env *Env) (string, error) {
 		}
 		return o.schemaCache, nil
 	}
-	base := env.getenv("XDG_CACHE_HOME")
-	if base == "" || !filepath.IsAbs(base) { // the XDG spec says to ignore a relative path
-		home := env.getenv("HOME")
-		if home == "" {
-			return "", nil
-		}
-		base = filepath.Join(home, ".cache")
+	base := userCacheDir(env) // the XDG spec says to ignore a relative path
+	if base == "" {
+		return "", nil
 	}
 	dir := filepath.Join(base, "statepack", "crds")
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
@@ -91,6 +93,10 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	if err != nil {
 		return statepack.LoadOptions{}, err
 	}
+	helm, err := o.helmOptions(env)
+	if err != nil {
+		return statepack.LoadOptions{}, err
+	}
 	return statepack.LoadOptions{
 		Root:               o.root,
 		AllowRemote:        o.allowRemote,
@@ -102,11 +108,64 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		CRDDirs:            o.crdDirs,
 		SchemaCacheDir:     cache,
 		Strict:             o.strict,
-		Helm:               statepack.HelmOptions{Mode: o.helm},
+		Helm:               helm,
 		PlaceWarnings:      o.placeWarnings,
 		Context:            statepack.BuildContext{Version: env.Version, RefName: ciRefName(env)},
 		Logger:             log,
 	}, nil
+}
+
+// helmOptions are the chart flags as the library's options: the chart cache (the default location is created on
+// first use), offline mode, credentials for HTTP repositories from the environment, and OCI chart registries read
+// with the Docker config's credentials only (never the --username given for the publish target).
+func (o *sourceOptions) helmOptions(env *Env) (statepack.HelmOptions, error) {
+	h := statepack.HelmOptions{Mode: o.helm, ChartCache: o.chartCache, Offline: o.offline}
+	if h.ChartCache == "" {
+		if base := userCacheDir(env); base != "" {
+			h.ChartCache = filepath.Join(base, "statepack", "charts")
+		}
+	}
+	type cred struct{ prefix, user, pass string }
+	var creds []cred
+	for _, a := range o.chartAuth {
+		url, prefix, ok := strings.Cut(a, "=")
+		if !ok || url == "" || prefix == "" {
+			return h, usagef("--chart-auth %q is not URL=PREFIX (the credentials are read from PREFIX_USERNAME and PREFIX_PASSWORD)", a)
+		}
+		user, pass := env.getenv(prefix+"_USERNAME"), env.getenv(prefix+"_PASSWORD")
+		if user == "" || pass == "" {
+			return h, usagef("--chart-auth %s: set %s_USERNAME and %s_PASSWORD in the environment", url, prefix, prefix)
+		}
+		creds = append(creds, cred{strings.TrimRight(url, "/"), user, pass})
+	}
+	if len(creds) > 0 {
+		h.HTTPAuth = func(repositoryURL string) (string, string, bool) {
+			for _, c := range creds {
+				if repositoryURL == c.prefix || strings.HasPrefix(repositoryURL, c.prefix+"/") {
+					return c.user, c.pass, true
+				}
+			}
+			return "", "", false
+		}
+	}
+	var reg registryOptions
+	opts, err := reg.options(env)
+	if err != nil {
+		return h, err
+	}
+	h.Registry = opts
+	return h, nil
+}
+
+// userCacheDir is $XDG_CACHE_HOME when absolute, else ~/.cache; "" when neither is known.
+func userCacheDir(env *Env) string {
+	if base := env.getenv("XDG_CACHE_HOME"); base != "" && filepath.IsAbs(base) {
+		return base
+	}
+	if home := env.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".cache")
+	}
+	return ""
 }
 
 // packageOptions are the flags that shape the artifact.
