@@ -2,7 +2,7 @@ package statepack
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"net/http"
 	"os"
 	"path"
