@@ -11,6 +11,7 @@ import (
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/releases"
 	"github.com/statepack/statepack/internal/testcharts"
+	"github.com/statepack/statepack/internal/testregistry"
 )
 
 // webChart packages a small chart "web" at version.
@@ -87,6 +88,16 @@ func TestHelmPinFromHTTPRepository(t *testing.T) {
 		t.Errorf("charts %+v: want web@1.2.3 with its archive digest", s.Charts)
 	}
 
+	// The provenance names the chart the artifact was made with.
+	b, err := s.Bundle(BuildContext{}, PackageOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := provenance(BuildContext{}, "registry.example.com/apps", nil, s, b).BuildDefinition.ResolvedDependencies
+	if len(deps) != 1 || deps[0].URI != repo.URL()+"/web-1.2.3.tgz" || "sha256:"+deps[0].Digest["sha256"] != s.Charts[0].Digest || deps[0].Name != "web" {
+		t.Errorf("provenance resolvedDependencies %+v, want the chart archive's URL and digest", deps)
+	}
+
 	res, err := Lock(ctx, filepath.Join(root, "apps"), o)
 	if err != nil {
 		t.Fatal(err)
@@ -148,5 +159,77 @@ func TestHelmLockRefusesOtherBytes(t *testing.T) {
 	}
 	if err := s.FindingsError(); !errors.Is(err, build.ErrInvalidInput) {
 		t.Errorf("FindingsError = %v, want findings that stop a publish", err)
+	}
+}
+
+// TestHelmPinOCI: charts in a real OCI registry, pushed as `helm push` pushes them. An OCIRepository that follows a
+// semver range is pinned to the manifest digest of the newest match (ref.digest, which Flux takes over tag and
+// semver), and a HelmRepository of type oci to the exact version; both render; hydrate leaves out the sources that
+// only served hydrated releases.
+func TestHelmPinOCI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	old, newest := webChart(t, "1.0.0"), webChart(t, "1.1.0")
+	testcharts.Push(t, reg.Host, "charts/web", "1.0.0", old.Data, "web", "1.0.0", nil)
+	want := testcharts.Push(t, reg.Host, "charts/web", "1.1.0", newest.Data, "web", "1.1.0", nil)
+	testcharts.Push(t, reg.Host, "charts/web", "2.0.0", webChart(t, "2.0.0").Data, "web", "2.0.0", nil)
+	root := writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: web, namespace: default}
+spec:
+  url: oci://` + reg.Host + `/charts/web
+  ref: {semver: "1.x"}
+  layerSelector: {mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip", operation: copy}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: default}
+spec:
+  chartRef: {kind: OCIRepository, name: web}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: default}
+spec: {type: oci, url: "oci://` + reg.Host + `/charts"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: api, namespace: default}
+spec:
+  chart:
+    spec: {chart: web, version: "<1.1.0", sourceRef: {kind: HelmRepository, name: charts}}
+`})
+	s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("%v %v", err, s.Findings)
+	}
+	for _, o := range s.Objects() {
+		y := string(o.YAML)
+		switch o.ID.Kind + "/" + o.ID.Name {
+		case "OCIRepository/web":
+			if !strings.Contains(y, "digest: "+want) || strings.Contains(y, "semver") {
+				t.Errorf("the OCIRepository is not pinned to %s:\n%s", want, y)
+			}
+		case "HelmRelease/api":
+			if !strings.Contains(y, "version: 1.0.0") {
+				t.Errorf("the HelmRelease of the OCI HelmRepository is not pinned to 1.0.0:\n%s", y)
+			}
+		}
+	}
+	if len(s.Charts) != 2 {
+		t.Fatalf("charts %+v, want both releases rendered", s.Charts)
+	}
+
+	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate}})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("%v %v", err, s.Findings)
+	}
+	var ids []string
+	for _, o := range s.Objects() {
+		ids = append(ids, o.ID.String())
+	}
+	if got := strings.Join(sorted(ids), " "); got != "Deployment.apps/default/api Deployment.apps/default/web" {
+		t.Errorf("hydrated tree %s, want the two releases' Deployments and no source", got)
 	}
 }

@@ -2,6 +2,7 @@ package statepack
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
@@ -81,6 +82,7 @@ func provenance(bc BuildContext, repository string, tags []string, s *Source, b 
 			deps = append(deps, slsa1.ResourceDescriptor{URI: dep, Digest: map[string]string{"gitCommit": s.Git.Commit}})
 		}
 	}
+	deps = append(deps, chartDependencies(s)...)
 	run := slsa1.ProvenanceRunDetails{Builder: slsa1.Builder{ID: builderLocal, Version: map[string]string{"statepack": bc.version()}}}
 	switch {
 	case gh != nil:
@@ -127,6 +129,24 @@ func provenance(bc BuildContext, repository string, tags []string, s *Source, b 
 		},
 		RunDetails: run,
 	}
+}
+
+// chartDependencies are the charts the tree's releases resolved to, each once: its URL (an HTTP archive, or an
+// OCI repository by digest) and its sha256, whether it was pinned in the artifact or hydrated into it.
+func chartDependencies(s *Source) []slsa1.ResourceDescriptor {
+	var out []slsa1.ResourceDescriptor
+	seen := map[string]bool{}
+	for _, c := range s.Charts {
+		if c.URL == "" || seen[c.URL] {
+			continue
+		}
+		seen[c.URL] = true
+		name, _, _ := strings.Cut(c.Chart, "@")
+		out = append(out, slsa1.ResourceDescriptor{URI: c.URL, Name: name,
+			Digest: map[string]string{"sha256": strings.TrimPrefix(c.Digest, "sha256:")}})
+	}
+	slices.SortFunc(out, func(a, b slsa1.ResourceDescriptor) int { return strings.Compare(a.URI, b.URI) })
+	return out
 }
 
 // AttestationTypes are the predicate types a signed publish attests, in the order it writes them.
