@@ -233,3 +233,41 @@ spec:
 		t.Errorf("hydrated tree %s, want the two releases' Deployments and no source", got)
 	}
 }
+
+// TestHelmArgoApplication: an Argo CD Application with a Helm chart source is pinned (targetRevision) and hydrated
+// as the repo-server renders it: release name from helm.releaseName, namespace from the destination, valuesObject,
+// then parameters (--set).
+func TestHelmArgoApplication(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"), webChart(t, "1.3.0"))
+	root := writeFiles(t, map[string]string{"apps/app.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: default
+  destination: {server: "https://kubernetes.default.svc", namespace: prod}
+  source:
+    repoURL: "` + repo.URL() + `"
+    chart: web
+    targetRevision: "~1.2"
+    helm:
+      releaseName: frontend
+      valuesObject: {image: "example.com/other:9"}
+      parameters: [{name: image, value: "example.com/set:10"}]
+`})
+	s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("%v %v", err, s.Findings)
+	}
+	if y := string(s.Objects()[0].YAML); !strings.Contains(y, "targetRevision: 1.2.3") {
+		t.Errorf("the Application is not pinned:\n%s", y)
+	}
+	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate}})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("%v %v", err, s.Findings)
+	}
+	if len(s.Objects()) != 1 || s.Objects()[0].ID.String() != "Deployment.apps/prod/frontend" || !strings.Contains(string(s.Objects()[0].YAML), "image: example.com/set:10") {
+		t.Errorf("hydrated %v, want the Deployment frontend in prod with the parameter's image", objectSet(s.Objects()))
+	}
+}
