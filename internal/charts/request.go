@@ -38,8 +38,9 @@ type Pin struct {
 	// Digest is "sha256:…": for OCI the manifest's digest, for HTTP the archive's (checked against the index's
 	// digest when the index has one).
 	Digest string
-	// URL is where the archive came from: the absolute HTTP URL without user information, or
-	// "oci://host/repository@sha256:…".
+	// URL is where the archive came from: the absolute HTTP URL without user information or query, where tokens
+	// travel (so a locked chart whose repository needs a token in its chart URLs is fetched from the cache, or
+	// re-locked), or "oci://host/repository@sha256:…".
 	URL string
 }
 
