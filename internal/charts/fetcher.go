@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/statepack/statepack/internal/helm"
@@ -59,6 +60,7 @@ type Fetcher struct {
 	downloads onceMap[string, []byte] // HTTP archives by URL
 	archives  onceMap[string, []byte] // archives by pin digest
 	targets   onceMap[string, *publish.Target]
+	manifests onceMap[string, ocispec.Manifest] // OCI chart manifests by digest
 
 	mu   sync.Mutex
 	pins map[key]Pin

@@ -120,9 +120,14 @@ func pickTag(tags []string, constraint string, helmRules bool) (tag, version str
 	return "", "", fmt.Errorf("%w %s: the repository has %s", ErrNoVersion, describeConstraint(constraint), listVersions(vs))
 }
 
-// manifest returns a chart's manifest, from the cache or the registry, checked against the pin's digest and
-// against Helm's media types, and stores it in the cache (it ties the pinned digest to the chart layer offline).
+// manifest returns a chart's manifest, once per Fetcher, from the cache or the registry, checked against the
+// pin's digest and against Helm's media types, and stores it in the cache (it ties the pinned digest to the chart
+// layer offline).
 func (f *Fetcher) manifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {
+	return f.manifests.do(ctx, p.Digest, func() (ocispec.Manifest, error) { return f.loadManifest(ctx, t, p, size) })
+}
+
+func (f *Fetcher) loadManifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {
 	raw, ok := f.cached(p.Digest)
 	if !ok {
 		if f.o.Offline {
