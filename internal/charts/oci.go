@@ -75,11 +75,14 @@ func (f *Fetcher) resolveOCI(ctx context.Context, k key) (Pin, error) {
 // constraint. Helm reads tags as strict semver with "_" standing for "+" (OCI tags cannot hold "+") and reports
 // the version; an OCIRepository reads them leniently ("v1.2.3") and reports the tag.
 func pickTag(tags []string, constraint string, helmRules bool) (tag, version string, err error) {
-	if constraint != "" && slices.Contains(tags, constraint) {
-		if helmRules {
-			return constraint, strings.ReplaceAll(constraint, "_", "+"), nil
+	for _, tag := range tags {
+		switch {
+		case constraint == "":
+		case !helmRules && tag == constraint:
+			return tag, tag, nil
+		case helmRules && (tag == constraint || strings.ReplaceAll(tag, "_", "+") == constraint):
+			return tag, strings.ReplaceAll(tag, "_", "+"), nil
 		}
-		return constraint, constraint, nil
 	}
 	c, err := semver.NewConstraint(cmp.Or(constraint, "*"))
 	if err != nil {

@@ -57,6 +57,7 @@ func TestOCICharts(t *testing.T) {
 		{name: "helm: pre-release by constraint", req: Request{Repository: repository, Name: "demo", Version: ">=2.0.0-0"}, wantTag: "2.0.0-rc.1", version: "2.0.0-rc.1"},
 		{name: "helm: v-prefixed tags are not versions", req: Request{Repository: repository, Name: "demo", Version: "3.x"}, err: ErrNoVersion,
 			msg: `resolving chart "demo" 3.x from ` + repository + `: no chart version matches "3.x": the repository has 2.0.0-rc.1, 1.1.1_build.5, 1.1.0, 1.0.0`},
+		{name: "helm: exact version with +", req: Request{Repository: repository, Name: "demo", Version: "1.1.1+build.5"}, wantTag: "1.1.1_build.5", version: "1.1.1+build.5"},
 		{name: "helm: exact tag with _", req: Request{Repository: repository, Name: "demo", Version: "1.1.1_build.5"}, wantTag: "1.1.1_build.5", version: "1.1.1+build.5"},
 		{name: "ocirepository: semver over lenient tags", req: Request{Repository: "oci://" + reg.Host + "/flux/podinfo", Version: "6.x"}, wantTag: "flux v6.14.1", version: "v6.14.1"},
 		{name: "ocirepository: a tag", req: Request{Repository: "oci://" + reg.Host + "/flux/podinfo", Version: "latest"}, wantTag: "flux v6.14.1", version: "latest"},
