@@ -97,7 +97,7 @@ func FuzzPickTag(f *testing.F) {
 	f.Add("1.0.0", "latest", false)
 	f.Fuzz(func(t *testing.T, list, constraint string, helmRules bool) {
 		tags := strings.Split(list, "\n")
-		tag, version, err := pickTag(tags, constraint, helmRules)
+		tag, version, err := pickTag(tags, constraint, helmRules, nil)
 		if err != nil {
 			return
 		}
