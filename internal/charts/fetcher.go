@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/statepack/statepack/internal/helm"
@@ -59,6 +60,7 @@ type Fetcher struct {
 	downloads onceMap[string, []byte] // HTTP archives by URL
 	archives  onceMap[string, []byte] // archives by pin digest
 	targets   onceMap[string, *publish.Target]
+	manifests onceMap[string, ocispec.Manifest] // OCI chart manifests by digest
 
 	mu   sync.Mutex
 	pins map[key]Pin
@@ -146,7 +148,7 @@ func (f *Fetcher) resolve(ctx context.Context, k key) (Pin, error) {
 // digest: the archive's for HTTP, the manifest's (and through it the layer's) for OCI. A repository that now
 // serves other bytes than the pin names is ErrDigestMismatch. Each archive is fetched once per Fetcher.
 func (f *Fetcher) Fetch(ctx context.Context, p Pin) ([]byte, error) {
-	k := key{normalizeRepository(p.Repository), p.Name, p.Version}
+	k := key{repository: normalizeRepository(p.Repository), name: p.Name, version: p.Version}
 	kind, err := k.check()
 	if err == nil && !digestPattern.MatchString(p.Digest) {
 		err = fmt.Errorf("%w: the pin's digest %q is not sha256:<64 hex digits>", ErrInvalidRequest, p.Digest)

@@ -1,14 +1,11 @@
 package charts
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,10 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
@@ -45,6 +42,20 @@ func podinfoArchive(t testing.TB) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return packageChart(t, ch)
+}
+
+// chartArchive packages a small chart of that name and version, one template, as `helm package` does.
+func chartArchive(t testing.TB, name, version string) []byte {
+	t.Helper()
+	return packageChart(t, &chartv2.Chart{
+		Metadata:  &chartv2.Metadata{APIVersion: chartv2.APIVersionV2, Name: name, Version: version},
+		Templates: []*common.File{{Name: "templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n")}},
+	})
+}
+
+func packageChart(t testing.TB, ch *chartv2.Chart) []byte {
+	t.Helper()
 	path, err := chartutil.Save(ch, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -54,34 +65,6 @@ func podinfoArchive(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-// chartArchive writes a small chart of that name and version as a packaged archive.
-func chartArchive(t testing.TB, name, version string) []byte {
-	t.Helper()
-	files := []struct{ name, body string }{
-		{"Chart.yaml", fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\n", name, version)},
-		{"templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  version: " + version + "\n"},
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, f := range files {
-		h := &tar.Header{Name: name + "/" + f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func sha(data []byte) string {

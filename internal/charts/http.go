@@ -151,8 +151,13 @@ func (f *Fetcher) resolveHTTP(ctx context.Context, k key) (Pin, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return Pin{}, fmt.Errorf("%w: the index entry for %s %s points at %s, which is not an http(s) URL", ErrInvalidIndex, k.name, cv.Version, redactURL(abs))
 	}
+	// The pin (hence the lock file, committed to git) keeps neither user information nor a query, where tokens
+	// travel; this run downloads from the URL as the index gives it.
 	u.User = nil
-	p := Pin{Repository: k.repository, Name: k.name, Version: cv.Version, URL: u.String()}
+	source := u.String()
+	shown := *u
+	shown.RawQuery, shown.ForceQuery, shown.Fragment, shown.RawFragment = "", false, "", ""
+	p := Pin{Repository: k.repository, Name: k.name, Version: cv.Version, URL: shown.String()}
 	want := ""
 	if cv.Digest != "" {
 		want = "sha256:" + strings.ToLower(cv.Digest)
@@ -161,7 +166,7 @@ func (f *Fetcher) resolveHTTP(ctx context.Context, k key) (Pin, error) {
 			return p, nil
 		}
 	}
-	data, err := f.download(ctx, p)
+	data, err := f.download(ctx, p.Repository, source)
 	if err != nil {
 		return Pin{}, err
 	}
@@ -188,7 +193,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, p Pin) ([]byte, error) {
 	if f.o.Offline {
 		return nil, f.notCached(p)
 	}
-	data, err := f.download(ctx, p)
+	data, err := f.download(ctx, p.Repository, p.URL)
 	if err != nil {
 		return nil, fmt.Errorf("fetching chart %s@%s: %w", p.Name, p.Version, err)
 	}
@@ -199,14 +204,14 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, p Pin) ([]byte, error) {
 	return data, nil
 }
 
-// download fetches a chart archive once per URL.
-func (f *Fetcher) download(ctx context.Context, p Pin) ([]byte, error) {
-	return f.downloads.do(ctx, p.URL, func() ([]byte, error) {
-		u, err := url.Parse(p.URL)
+// download fetches a chart archive of a repository once per URL.
+func (f *Fetcher) download(ctx context.Context, repository, source string) ([]byte, error) {
+	return f.downloads.do(ctx, source, func() ([]byte, error) {
+		u, err := url.Parse(source)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-			return nil, fmt.Errorf("%w: the chart URL %s is not an http(s) URL without credentials", ErrInvalidRequest, redactURL(p.URL))
+			return nil, fmt.Errorf("%w: the chart URL %s is not an http(s) URL without credentials", ErrInvalidRequest, redactURL(source))
 		}
-		return f.get(ctx, normalizeRepository(p.Repository), u, f.maxArchive(), "the chart archive")
+		return f.get(ctx, normalizeRepository(repository), u, f.maxArchive(), "the chart archive")
 	})
 }
 

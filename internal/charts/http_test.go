@@ -1,9 +1,11 @@
 package charts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -308,5 +310,34 @@ func TestCorruptCacheEntryIsRefetched(t *testing.T) {
 	}
 	if n := r.count("/charts/demo-1.0.0.tgz"); n != 2 {
 		t.Errorf("the archive was fetched %d times, want 2 (once to resolve, once past the corrupt cache entry)", n)
+	}
+}
+
+// TestNoSecretInPinsLockOrLogs: a token in an index's chart URL and the repository's password reach the server but
+// never a pin, the lock file or a log line.
+func TestNoSecretInPinsLockOrLogs(t *testing.T) {
+	t.Parallel()
+	r := newChartRepo(t)
+	r.setCharts(t, chartFile{name: "demo", version: "1.0.0", data: chartArchive(t, "demo", "1.0.0"), url: r.url() + "/demo-1.0.0.tgz?token=T0KEN-S3CRET"})
+	r.user, r.pass = "reader", "PA55-S3CRET"
+	var logs bytes.Buffer
+	f := newFetcher(t, Options{
+		HTTPAuth: func(string) (string, string, bool) { return "reader", "PA55-S3CRET", true },
+		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.URL != r.url()+"/demo-1.0.0.tgz" {
+		t.Errorf("Pin.URL = %s, want it without the query", p.URL)
+	}
+	for what, text := range map[string]string{"the lock": string(f.Lock().Marshal()), "the log": logs.String(), "the pin": fmt.Sprint(p)} {
+		if strings.Contains(text, "S3CRET") {
+			t.Errorf("%s holds a secret:\n%s", what, text)
+		}
+	}
+	if !strings.Contains(logs.String(), "demo-1.0.0.tgz?REDACTED") {
+		t.Errorf("the log does not show the archive's URL, redacted:\n%s", logs.String())
 	}
 }

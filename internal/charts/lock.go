@@ -35,9 +35,11 @@ type LockEntry struct {
 	Name       string `yaml:"name,omitempty"`
 	// Constraint is the version as the tree asks for it ("" for the newest stable).
 	Constraint string `yaml:"constraint,omitempty"`
-	Version    string `yaml:"version"`
-	Digest     string `yaml:"digest"`
-	URL        string `yaml:"url"`
+	// SemverFilter is an OCIRepository's ref.semverFilter, when it has one.
+	SemverFilter string `yaml:"semverFilter,omitempty"`
+	Version      string `yaml:"version"`
+	Digest       string `yaml:"digest"`
+	URL          string `yaml:"url"`
 }
 
 type lockFile struct {
@@ -62,15 +64,19 @@ func NewLock(pins map[Request]Pin) *Lock {
 }
 
 func entryFor(k key, p Pin) LockEntry {
-	return LockEntry{Repository: k.repository, Name: k.name, Constraint: k.version, Version: p.Version, Digest: p.Digest, URL: p.URL}
+	return LockEntry{Repository: k.repository, Name: k.name, Constraint: k.version, SemverFilter: k.filter, Version: p.Version, Digest: p.Digest, URL: p.URL}
 }
 
-func (e LockEntry) key() key { return key{e.Repository, e.Name, e.Constraint} }
+func (e LockEntry) key() key {
+	return key{normalizeRepository(e.Repository), e.Name, e.Constraint, e.SemverFilter}
+}
+
+func compareKeys(a, b key) int {
+	return cmp.Or(cmp.Compare(a.repository, b.repository), cmp.Compare(a.name, b.name), cmp.Compare(a.version, b.version), cmp.Compare(a.filter, b.filter))
+}
 
 func (l *Lock) sort() {
-	slices.SortFunc(l.entries, func(a, b LockEntry) int {
-		return cmp.Or(cmp.Compare(a.Repository, b.Repository), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Constraint, b.Constraint))
-	})
+	slices.SortFunc(l.entries, func(a, b LockEntry) int { return compareKeys(a.key(), b.key()) })
 }
 
 // Entries returns the lock's entries, sorted by repository, name and constraint.
@@ -88,9 +94,7 @@ func (l *Lock) lookup(k key) (Pin, bool) {
 	if l == nil {
 		return Pin{}, false
 	}
-	i, ok := slices.BinarySearchFunc(l.entries, k, func(e LockEntry, k key) int {
-		return cmp.Or(cmp.Compare(e.Repository, k.repository), cmp.Compare(e.Name, k.name), cmp.Compare(e.Constraint, k.version))
-	})
+	i, ok := slices.BinarySearchFunc(l.entries, k, func(e LockEntry, k key) int { return compareKeys(e.key(), k) })
 	if !ok {
 		return Pin{}, false
 	}
@@ -195,7 +199,7 @@ func entryLines(doc *yaml.Node) []int {
 }
 
 func (e LockEntry) check() error {
-	k := key{normalizeRepository(e.Repository), e.Name, e.Constraint}
+	k := e.key()
 	kind, err := k.check()
 	switch {
 	case err != nil:

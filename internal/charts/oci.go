@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -47,7 +48,8 @@ func (f *Fetcher) resolveOCI(ctx context.Context, k key) (Pin, error) {
 		if err != nil {
 			return Pin{}, err
 		}
-		reference, version, err = pickTag(tags, k.version, k.name != "")
+		filter, _ := k.tagFilter() // checked by key.check
+		reference, version, err = pickTag(tags, k.version, k.name != "", filter)
 		if err != nil {
 			return Pin{}, err
 		}
@@ -71,15 +73,21 @@ func (f *Fetcher) resolveOCI(ctx context.Context, k key) (Pin, error) {
 }
 
 // pickTag chooses a tag as Helm (helm pull oci://…, Flux's HelmRepository type oci) or Flux's OCIRepository
-// (ref.tag, ref.semver) does: a tag equal to the version asked for first; else the newest tag that satisfies the
-// constraint. Helm reads tags as strict semver with "_" standing for "+" (OCI tags cannot hold "+") and reports
+// (ref.tag, ref.semver, ref.semverFilter) does: a tag equal to the version asked for first; else the newest tag
+// that matches the filter, if any, and satisfies the constraint. Helm reads tags as strict semver with "_" standing for "+" (OCI tags cannot hold "+") and reports
 // the version; an OCIRepository reads them leniently ("v1.2.3") and reports the tag.
-func pickTag(tags []string, constraint string, helmRules bool) (tag, version string, err error) {
-	if constraint != "" && slices.Contains(tags, constraint) {
-		if helmRules {
-			return constraint, strings.ReplaceAll(constraint, "_", "+"), nil
+func pickTag(tags []string, constraint string, helmRules bool, filter *regexp.Regexp) (tag, version string, err error) {
+	for _, tag := range tags {
+		switch {
+		case constraint == "":
+		case !helmRules && tag == constraint:
+			return tag, tag, nil
+		case helmRules && (tag == constraint || strings.ReplaceAll(tag, "_", "+") == constraint):
+			// Helm sees only the tags that are versions.
+			if _, err := semver.StrictNewVersion(strings.ReplaceAll(tag, "_", "+")); err == nil {
+				return tag, strings.ReplaceAll(tag, "_", "+"), nil
+			}
 		}
-		return constraint, constraint, nil
 	}
 	c, err := semver.NewConstraint(cmp.Or(constraint, "*"))
 	if err != nil {
@@ -91,6 +99,9 @@ func pickTag(tags []string, constraint string, helmRules bool) (tag, version str
 	}
 	var semverTags []tagged
 	for _, tag := range tags {
+		if filter != nil && !filter.MatchString(tag) {
+			continue
+		}
 		var v *semver.Version
 		if helmRules {
 			v, err = semver.StrictNewVersion(strings.ReplaceAll(tag, "_", "+"))
@@ -120,9 +131,14 @@ func pickTag(tags []string, constraint string, helmRules bool) (tag, version str
 	return "", "", fmt.Errorf("%w %s: the repository has %s", ErrNoVersion, describeConstraint(constraint), listVersions(vs))
 }
 
-// manifest returns a chart's manifest, from the cache or the registry, checked against the pin's digest and
-// against Helm's media types, and stores it in the cache (it ties the pinned digest to the chart layer offline).
+// manifest returns a chart's manifest, once per Fetcher, from the cache or the registry, checked against the
+// pin's digest and against Helm's media types, and stores it in the cache (it ties the pinned digest to the chart
+// layer offline).
 func (f *Fetcher) manifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {
+	return f.manifests.do(ctx, p.Digest, func() (ocispec.Manifest, error) { return f.loadManifest(ctx, t, p, size) })
+}
+
+func (f *Fetcher) loadManifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {
 	raw, ok := f.cached(p.Digest)
 	if !ok {
 		if f.o.Offline {

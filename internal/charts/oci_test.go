@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -55,6 +57,7 @@ func TestOCICharts(t *testing.T) {
 		{name: "helm: pre-release by constraint", req: Request{Repository: repository, Name: "demo", Version: ">=2.0.0-0"}, wantTag: "2.0.0-rc.1", version: "2.0.0-rc.1"},
 		{name: "helm: v-prefixed tags are not versions", req: Request{Repository: repository, Name: "demo", Version: "3.x"}, err: ErrNoVersion,
 			msg: `resolving chart "demo" 3.x from ` + repository + `: no chart version matches "3.x": the repository has 2.0.0-rc.1, 1.1.1_build.5, 1.1.0, 1.0.0`},
+		{name: "helm: exact version with +", req: Request{Repository: repository, Name: "demo", Version: "1.1.1+build.5"}, wantTag: "1.1.1_build.5", version: "1.1.1+build.5"},
 		{name: "helm: exact tag with _", req: Request{Repository: repository, Name: "demo", Version: "1.1.1_build.5"}, wantTag: "1.1.1_build.5", version: "1.1.1+build.5"},
 		{name: "ocirepository: semver over lenient tags", req: Request{Repository: "oci://" + reg.Host + "/flux/podinfo", Version: "6.x"}, wantTag: "flux v6.14.1", version: "v6.14.1"},
 		{name: "ocirepository: a tag", req: Request{Repository: "oci://" + reg.Host + "/flux/podinfo", Version: "latest"}, wantTag: "flux v6.14.1", version: "latest"},
@@ -202,4 +205,52 @@ func pushNotAChart(t *testing.T, host, repository, tag string) string {
 		t.Fatal(err)
 	}
 	return desc.Digest.String()
+}
+
+// counting is a transport that counts requests by method and path.
+type counting struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.seen[req.Method+" "+req.URL.Path]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestOCIConcurrentResolveAndFetch: many goroutines asking for one OCI chart cause one tag listing, one manifest
+// and one layer download.
+func TestOCIConcurrentResolveAndFetch(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.Start(t)
+	archive := chartArchive(t, "demo", "1.0.0")
+	pushChart(t, reg.Host, "charts/demo", "1.0.0", archive, nil)
+	c := &counting{seen: map[string]int{}}
+	f := newFetcher(t, Options{Registry: append(anonymous(t), publish.WithTransport(c))})
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			p, err := f.Resolve(context.Background(), Request{Repository: "oci://" + reg.Host + "/charts", Name: "demo", Version: "1.x", Declared: fmt.Sprint(i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if data, err := f.Fetch(context.Background(), p); err != nil || !bytes.Equal(data, archive) {
+				t.Errorf("Fetch = %d bytes, %v", len(data), err)
+			}
+		})
+	}
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for path, n := range c.seen {
+		if n > 1 && !strings.HasSuffix(path, "/v2/") {
+			t.Errorf("%s was requested %d times, want once", path, n)
+		}
+	}
+	if c.seen["GET /v2/charts/demo/tags/list"] != 1 {
+		t.Errorf("the tags were listed %d times, want once (requests: %v)", c.seen["GET /v2/charts/demo/tags/list"], c.seen)
+	}
 }

@@ -22,6 +22,9 @@ type Request struct {
 	// stable version ("*"), as Helm and Flux read chart.spec.version. For OCI it may also name a tag exactly (an
 	// OCIRepository's ref.tag, which need not be semver) or a manifest digest "sha256:…" (ref.digest).
 	Version string
+	// SemverFilter is a Flux OCIRepository's ref.semverFilter: a regular expression (Go syntax) a tag must match
+	// to be considered for a semver constraint. OCI repositories only; "" filters nothing.
+	SemverFilter string
 	// Declared says where the tree asks for the chart, for messages: "apps/base/podinfo/release.yaml: HelmRelease
 	// podinfo/podinfo". It is not part of the request's identity: two objects asking for the same chart and
 	// version share one resolution and one lock entry.
@@ -38,16 +41,17 @@ type Pin struct {
 	// Digest is "sha256:…": for OCI the manifest's digest, for HTTP the archive's (checked against the index's
 	// digest when the index has one).
 	Digest string
-	// URL is where the archive came from: the absolute HTTP URL without user information, or
-	// "oci://host/repository@sha256:…".
+	// URL is where the archive came from: the absolute HTTP URL without user information or query, where tokens
+	// travel (so a locked chart whose repository needs a token in its chart URLs is fetched from the cache, or
+	// re-locked), or "oci://host/repository@sha256:…".
 	URL string
 }
 
 // key is a request's identity: what the lock records and what is resolved once per Fetcher.
-type key struct{ repository, name, version string }
+type key struct{ repository, name, version, filter string }
 
 func (r Request) key() key {
-	return key{normalizeRepository(r.Repository), strings.TrimSpace(r.Name), strings.TrimSpace(r.Version)}
+	return key{normalizeRepository(r.Repository), strings.TrimSpace(r.Name), strings.TrimSpace(r.Version), r.SemverFilter}
 }
 
 func normalizeRepository(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
@@ -70,6 +74,9 @@ func (k key) describe() string {
 		fmt.Fprintf(&b, "%q ", k.name)
 	}
 	fmt.Fprintf(&b, "%s from %s", cmp.Or(k.version, `"" (newest stable)`), redactURL(k.repository))
+	if k.filter != "" {
+		fmt.Fprintf(&b, " (tags matching %q)", k.filter)
+	}
 	return b.String()
 }
 
@@ -90,9 +97,15 @@ func (k key) check() (kind, error) {
 		if digestPattern.MatchString(k.version) {
 			return 0, fmt.Errorf("%w: version %q is a digest, which only OCI repositories resolve", ErrInvalidRequest, k.version)
 		}
+		if k.filter != "" {
+			return 0, fmt.Errorf("%w: a semver filter applies to OCI tags, and %s is an HTTP repository", ErrInvalidRequest, redactURL(k.repository))
+		}
 		return kindHTTP, nil
 	case "oci":
 		if _, err := k.ociRef(); err != nil {
+			return 0, err
+		}
+		if _, err := k.tagFilter(); err != nil {
 			return 0, err
 		}
 		return kindOCI, nil
@@ -141,3 +154,15 @@ var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
 
 // redactText redacts every URL in s (see redactURL).
 func redactText(s string) string { return urlPattern.ReplaceAllStringFunc(s, redactURL) }
+
+// tagFilter compiles the semver filter; nil when there is none.
+func (k key) tagFilter() (*regexp.Regexp, error) {
+	if k.filter == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(k.filter)
+	if err != nil {
+		return nil, fmt.Errorf("%w: semver filter %q is not a regular expression: %v", ErrInvalidRequest, k.filter, err)
+	}
+	return re, nil
+}
