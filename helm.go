@@ -172,7 +172,7 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 		return nil, releases.Pinned{}, err
 	}
 	// The finding names the release's file and object already: the request needs no Declared prefix.
-	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version}
+	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version, SemverFilter: rel.Chart.SemverFilter}
 	if rel.Chart.Type == releases.SourceOCI && rel.Chart.Digest != "" {
 		req.Version = rel.Chart.Digest // an OCIRepository's ref.digest wins over its tag and semver, as in Flux
 	}

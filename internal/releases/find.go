@@ -42,6 +42,8 @@ type Chart struct {
 	Tag bool
 	// Digest is a digest the tree already pins (an OCIRepository's ref.digest).
 	Digest string
+	// SemverFilter is an OCIRepository's ref.semverFilter: a regular expression a tag must match to be considered.
+	SemverFilter string
 	// ValuesFiles are files of the chart merged over its values.yaml (HelmRelease chart.spec.valuesFiles, Argo
 	// CD helm.valueFiles).
 	ValuesFiles []string
@@ -223,7 +225,8 @@ func helmRelease(objs []manifest.Object, idx map[manifest.ObjectID]int, i int) (
 		}
 		r.Source = j
 		oci := objs[j].Content
-		r.Chart = Chart{Type: SourceOCI, Repository: str(oci, "spec", "url"), Digest: str(oci, "spec", "ref", "digest")}
+		r.Chart = Chart{Type: SourceOCI, Repository: str(oci, "spec", "url"), Digest: str(oci, "spec", "ref", "digest"),
+			SemverFilter: str(oci, "spec", "ref", "semverFilter")}
 		switch {
 		case str(oci, "spec", "ref", "semver") != "":
 			r.Chart.Version = str(oci, "spec", "ref", "semver")
