@@ -2,6 +2,9 @@ package statepack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/charts"
@@ -48,7 +52,84 @@ type HelmOptions struct {
 	// HTTPClient fetches from HTTP chart repositories; nil means a client with timeouts.
 	HTTPClient *http.Client
 
+	// Share is shared by the Loads of one run (the targets of a fleet): each chart is fetched once, and each
+	// release of one chart with the same name, namespace and values rendered once, between them. nil shares
+	// nothing.
+	Share *ChartShare
+
 	ignoreLock bool // Lock resolves everything live
+}
+
+// ChartShare holds the charts fetched and the releases rendered by the Loads that share it (HelmOptions.Share).
+// It is safe for concurrent use; make one per run with NewChartShare.
+type ChartShare struct {
+	charts charts.Shared
+
+	mu      sync.Mutex
+	renders map[string]*renderCall
+}
+
+type renderCall struct {
+	done     chan struct{}
+	rd       *releases.Rendered
+	findings build.Findings
+}
+
+// NewChartShare returns an empty ChartShare.
+func NewChartShare() *ChartShare { return &ChartShare{renders: map[string]*renderCall{}} }
+
+// render renders rel of chart c once per key between the Loads sharing cs: what a release renders depends on
+// nothing but the key (the chart's bytes, and everything the release and the options give it), so a repeated
+// release gets the first one's objects, with its own declaring object's source. A nil cs renders every time.
+func (cs *ChartShare) render(ctx context.Context, key string, rel *releases.Release, c *helm.Chart, decl build.Object, o releases.RenderOptions) (*releases.Rendered, build.Findings) {
+	if cs == nil || key == "" {
+		return releases.Render(ctx, rel, c, decl, o)
+	}
+	cs.mu.Lock()
+	call, ok := cs.renders[key]
+	if !ok {
+		call = &renderCall{done: make(chan struct{})}
+		cs.renders[key] = call
+		cs.mu.Unlock()
+		call.rd, call.findings = releases.Render(ctx, rel, c, decl, o)
+		close(call.done)
+	} else {
+		cs.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, build.Findings{{Severity: build.SeverityError, Rule: releases.RuleRelease, Message: ctx.Err().Error()}}
+		}
+	}
+	// The findings and objects carry the first release's position: give them this one's.
+	findings := slices.Clone(call.findings)
+	for i := range findings {
+		findings[i].File, findings[i].Line = decl.Source.File, decl.Source.Line
+		id := decl.FindingID()
+		findings[i].Object = &id
+	}
+	if call.rd == nil {
+		return nil, findings
+	}
+	rd := *call.rd
+	rd.Objects = slices.Clone(rd.Objects)
+	for i := range rd.Objects {
+		rd.Objects[i].Source = decl.Source
+	}
+	return &rd, findings
+}
+
+// renderKey identifies what a release renders: the chart (by digest; a chart directory by its path, which holds
+// the same files for the whole run), the release's name, namespace, values, parameters, CRD policy and
+// post-renderers, and the cluster it is rendered for. "" when it cannot be made (the release is rendered anew).
+func renderKey(chart string, rel *releases.Release, o releases.RenderOptions) string {
+	b, err := json.Marshal([]any{chart, rel.Name, rel.Namespace, rel.Values, rel.Sets, rel.CRDs, rel.PostRenderers,
+		rel.Chart.ValuesFiles, o.KubernetesVersion, o.APIVersions})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // LockFileName is the lock file of a tree: the exact chart (version and digest) of each chart reference, written by
@@ -129,7 +210,11 @@ func (s *Source) helmStage(ctx context.Context) {
 				File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
 			continue
 		}
-		rd, fs := releases.Render(ctx, &rel, c, decl, ropts)
+		chartID := pin.ArchiveDigest
+		if chartID == "" {
+			chartID = "dir:" + filepath.Join(s.Root, rel.Chart.Repository)
+		}
+		rd, fs := o.Share.render(ctx, renderKey(chartID, &rel, ropts), &rel, c, decl, ropts)
 		r.Findings = append(r.Findings, fs...)
 		if rd == nil {
 			continue
@@ -213,8 +298,12 @@ func (s *Source) chartFetcher() (*charts.Fetcher, error) {
 			return nil, err
 		}
 	}
-	f, err := charts.New(charts.Options{CacheDir: o.ChartCache, Offline: o.Offline, Lock: lock, Registry: o.Registry,
-		HTTPAuth: o.HTTPAuth, HTTPClient: o.HTTPClient, Logger: s.opts.Logger})
+	co := charts.Options{CacheDir: o.ChartCache, Offline: o.Offline, Lock: lock, Registry: o.Registry,
+		HTTPAuth: o.HTTPAuth, HTTPClient: o.HTTPClient, Logger: s.opts.Logger}
+	if o.Share != nil {
+		co.Shared = &o.Share.charts
+	}
+	f, err := charts.New(co)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package statepack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,5 +270,45 @@ spec:
 	}
 	if len(s.Objects()) != 1 || s.Objects()[0].ID.String() != "Deployment.apps/prod/frontend" || !strings.Contains(string(s.Objects()[0].YAML), "image: example.com/set:10") {
 		t.Errorf("hydrated %v, want the Deployment frontend in prod with the parameter's image", objectSet(s.Objects()))
+	}
+}
+
+// TestHelmChartShare: Loads that share a ChartShare (the targets of a fleet, each with its own lock or none)
+// fetch the index and the archive once between them, and a release with other values still renders its own.
+func TestHelmChartShare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"))
+	share := NewChartShare()
+	var images []string
+	for i, image := range []string{"example.com/a:1", "example.com/a:1", "example.com/b:2"} {
+		file := fmt.Sprintf("apps/release-%d.yaml", i)
+		root := writeFiles(t, map[string]string{file: `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: default}
+spec: {url: "` + repo.URL() + `"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: default}
+spec:
+  chart:
+    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
+  values: {image: "` + image + `"}
+`})
+		s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate, Share: share}})
+		if err != nil || s.Findings.HasErrors() || len(s.Objects()) != 1 {
+			t.Fatalf("target %d: %v %v", i, err, s.Findings)
+		}
+		if s.Objects()[0].Source.File != file {
+			t.Errorf("target %d: a shared render kept another tree's source %v", i, s.Objects()[0].Source)
+		}
+		images = append(images, build.Images(s.Objects()[0])...)
+	}
+	if got := strings.Join(images, " "); got != "example.com/a:1 example.com/a:1 example.com/b:2" {
+		t.Errorf("images %s: each release must render with its own values", got)
+	}
+	if n, m := repo.Hits("/charts/index.yaml"), repo.Hits("/charts/web-1.2.3.tgz"); n != 1 || m != 1 {
+		t.Errorf("three targets fetched the index %d and the archive %d time(s), want once each", n, m)
 	}
 }

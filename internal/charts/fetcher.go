@@ -45,6 +45,9 @@ type Options struct {
 	// Logger receives one debug line per request and cache hit, and one info line per chart resolved live.
 	// Default: silent.
 	Logger *slog.Logger
+	// Shared is shared with other Fetchers of the run, made with the same Registry, HTTPAuth and HTTPClient
+	// options. Default: the Fetcher's own.
+	Shared *Shared
 }
 
 // Fetcher resolves Requests to Pins and fetches their archives. It is safe for concurrent use: each distinct
@@ -55,15 +58,22 @@ type Fetcher struct {
 	cache  *cache
 	log    *slog.Logger
 
-	resolved  onceMap[key, Pin]
+	resolved onceMap[key, Pin]
+	shared   *Shared
+
+	mu   sync.Mutex
+	pins map[key]Pin
+}
+
+// Shared holds what the Fetchers of one run have fetched — indexes, archives, OCI repositories and manifests — so
+// that Fetchers made with the same Shared (the targets of a fleet, each with its own lock) fetch each once between
+// them. Resolutions stay each Fetcher's own: they depend on its lock. The zero value is ready to use.
+type Shared struct {
 	indexes   onceMap[string, *repo.IndexFile]
 	downloads onceMap[string, []byte] // HTTP archives by URL
 	archives  onceMap[string, []byte] // archives by pin digest
 	targets   onceMap[string, *publish.Target]
 	manifests onceMap[string, ocispec.Manifest] // OCI chart manifests by digest
-
-	mu   sync.Mutex
-	pins map[key]Pin
 }
 
 const (
@@ -78,7 +88,10 @@ func New(o Options) (*Fetcher, error) {
 	if o.Offline && o.Lock == nil && o.CacheDir == "" {
 		return nil, fmt.Errorf("%w: offline chart resolution needs a lock file (run `statepack lock` online) and a chart cache", ErrOffline)
 	}
-	f := &Fetcher{o: o, client: o.HTTPClient, log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler)), pins: map[key]Pin{}}
+	f := &Fetcher{o: o, client: o.HTTPClient, log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler)), pins: map[key]Pin{}, shared: o.Shared}
+	if f.shared == nil {
+		f.shared = &Shared{}
+	}
 	if f.client == nil {
 		f.client = defaultClient()
 	}
@@ -156,7 +169,7 @@ func (f *Fetcher) Fetch(ctx context.Context, p Pin) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching chart %s@%s: %w", cmp.Or(p.Name, redactURL(p.Repository)), p.Version, err)
 	}
-	return f.archives.do(ctx, p.Digest, func() ([]byte, error) {
+	return f.shared.archives.do(ctx, p.Digest, func() ([]byte, error) {
 		if kind == kindHTTP {
 			return f.fetchHTTP(ctx, p)
 		}

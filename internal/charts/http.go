@@ -120,7 +120,7 @@ func nearNames(idx *repo.IndexFile, name string) string {
 }
 
 func (f *Fetcher) index(ctx context.Context, repository string) (*repo.IndexFile, error) {
-	return f.indexes.do(ctx, repository, func() (*repo.IndexFile, error) {
+	return f.shared.indexes.do(ctx, repository, func() (*repo.IndexFile, error) {
 		u, err := url.Parse(repository + "/index.yaml")
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s", ErrInvalidRequest, redactURL(repository))
@@ -206,7 +206,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, p Pin) ([]byte, error) {
 
 // download fetches a chart archive of a repository once per URL.
 func (f *Fetcher) download(ctx context.Context, repository, source string) ([]byte, error) {
-	return f.downloads.do(ctx, source, func() ([]byte, error) {
+	return f.shared.downloads.do(ctx, source, func() ([]byte, error) {
 		u, err := url.Parse(source)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
 			return nil, fmt.Errorf("%w: the chart URL %s is not an http(s) URL without credentials", ErrInvalidRequest, redactURL(source))

@@ -29,7 +29,7 @@ const (
 )
 
 func (f *Fetcher) target(ctx context.Context, ref publish.Ref) (*publish.Target, error) {
-	return f.targets.do(ctx, ref.Name(), func() (*publish.Target, error) {
+	return f.shared.targets.do(ctx, ref.Name(), func() (*publish.Target, error) {
 		return publish.Open(ctx, ref, f.o.Registry...)
 	})
 }
@@ -135,7 +135,7 @@ func pickTag(tags []string, constraint string, helmRules bool, filter *regexp.Re
 // pin's digest and against Helm's media types, and stores it in the cache (it ties the pinned digest to the chart
 // layer offline).
 func (f *Fetcher) manifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {
-	return f.manifests.do(ctx, p.Digest, func() (ocispec.Manifest, error) { return f.loadManifest(ctx, t, p, size) })
+	return f.shared.manifests.do(ctx, p.Digest, func() (ocispec.Manifest, error) { return f.loadManifest(ctx, t, p, size) })
 }
 
 func (f *Fetcher) loadManifest(ctx context.Context, t *publish.Target, p Pin, size int64) (ocispec.Manifest, error) {

@@ -119,7 +119,8 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 // first use), offline mode, credentials for HTTP repositories from the environment, and OCI chart registries read
 // with the Docker config's credentials only (never the --username given for the publish target).
 func (o *sourceOptions) helmOptions(env *Env) (statepack.HelmOptions, error) {
-	h := statepack.HelmOptions{Mode: o.helm, ChartCache: o.chartCache, Offline: o.offline}
+	// One share per command: the targets of a fleet fetch each chart, and render each release, once between them.
+	h := statepack.HelmOptions{Mode: o.helm, ChartCache: o.chartCache, Offline: o.offline, Share: statepack.NewChartShare()}
 	if h.ChartCache == "" {
 		if base := userCacheDir(env); base != "" {
 			h.ChartCache = filepath.Join(base, "statepack", "charts")
