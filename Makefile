@@ -61,6 +61,8 @@ bench: $(BIN)
 	@mkdir -p dist
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./build/ ./internal/cli/ | tee dist/bench.txt
 	./scripts/bench-process.sh | tee dist/bench-process.md
+	$(GO) test -run '^$$' -bench 'Helm' -benchmem -benchtime 5x . | tee dist/bench-helm-go.txt
+	./scripts/bench-helm.sh | tee dist/bench-helm.md
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
