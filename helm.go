@@ -2,6 +2,7 @@ package statepack
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -263,6 +264,9 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 	}
 	pin, err := f.Resolve(ctx, req)
 	if err != nil {
+		if !errors.Is(err, charts.ErrOffline) && !errors.Is(err, charts.ErrInvalidLock) {
+			err = fmt.Errorf("%w (to publish the release as written, unpinned and unrendered: --helm off)", err)
+		}
 		return nil, releases.Pinned{}, err
 	}
 	data, err := f.Fetch(ctx, pin)

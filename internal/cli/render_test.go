@@ -82,7 +82,7 @@ func TestValidateClean(t *testing.T) {
 	}
 }
 
-// TestCorpusValidates renders and validates every tree of the shared corpus.
+// TestCorpusValidates renders and validates every tree of the shared corpus, its Helm releases as written.
 func TestCorpusValidates(t *testing.T) {
 	t.Parallel()
 	root := corpus(t, ".")
@@ -100,7 +100,9 @@ func TestCorpusValidates(t *testing.T) {
 		"microservices-demo-kustomize/tests/spanner-with-all-components",
 	} {
 		t.Run(p, func(t *testing.T) {
-			r := run(t, nil, "", "validate", filepath.Join(root, p), "--root", root)
+			// The Flux example's charts are on the internet, which tests do not reach: their releases are judged as
+			// written here, and pinned and rendered from a loopback repository in TestHelmCorpusStaging.
+			r := run(t, nil, "", "validate", filepath.Join(root, p), "--root", root, "--helm", "off")
 			if r.code != 0 {
 				t.Fatalf("%s", r)
 			}
