@@ -132,12 +132,19 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if err := s.render(ctx, validators, opts...); err != nil {
 		return nil, err
 	}
-	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
-	// only a tree with findings to place is rendered a second time, with positions. Kustomize may have built a
-	// subdirectory of a plain tree as well as the tree itself.
+	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it twice as
+	// slow; so only a tree with findings to place is located, from the kustomizations and the files they name
+	// (LocateSources), and validated again. Where that cannot be proven to match kustomize's origins, the tree is
+	// rendered a second time, with them. Kustomize may have built a subdirectory of a plain tree as well as the tree
+	// itself.
 	if s.Rendering.Kustomized && slices.ContainsFunc(s.Findings, func(f build.Finding) bool {
 		return f.Line == 0 && f.Object != nil && (o.PlaceWarnings || f.Severity == build.SeverityError)
 	}) {
+		if s.Rendering.LocateSources() {
+			logger(o.Logger).Debug("placing the findings from the kustomizations' source files")
+			s.validate(ctx, validators)
+			return s, nil
+		}
 		logger(o.Logger).Debug("rendering again with source positions to place the findings")
 		if err := s.render(ctx, validators, append(opts, build.WithSourcePositions(true))...); err != nil {
 			return nil, err
@@ -155,6 +162,13 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 		return err
 	}
 	s.Rendering = r
+	s.validate(ctx, validators)
+	return nil
+}
+
+// validate sets the findings: the render's, then, when it has no error, the validators'.
+func (s *Source) validate(ctx context.Context, validators []build.Validator) {
+	r := s.Rendering
 	s.Findings = r.Findings
 	if !r.Findings.HasErrors() {
 		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
@@ -163,7 +177,6 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 		}
 		s.Findings.Sort()
 	}
-	return nil
 }
 
 // noObjects is the finding of a tree that renders no object: validate fails on it as publish does (an empty artifact
