@@ -46,9 +46,12 @@ type LoadOptions struct {
 	SchemaCacheDir string
 	// Strict makes a kind with no schema an error instead of a warning.
 	Strict bool
-	// PlaceWarnings renders a kustomized tree a second time, with source positions, when a warning lacks one, not
+	// PlaceWarnings places the objects of a kustomized tree in their source files when a warning lacks a line, not
 	// only an error (errors are always placed): what validate does, since findings are what it is asked for.
 	PlaceWarnings bool
+	// RenderOnly renders without validating: Findings are the render's own (syntax, refused files, kustomize's
+	// errors), no validator runs and nothing is placed. What `statepack render` needs, which prints no other finding.
+	RenderOnly bool
 	// Context gives the branch of a detached checkout (RefName), for the git metadata.
 	Context BuildContext
 	// Logger receives debug and info logs; nil means none.
@@ -104,8 +107,10 @@ func logger(l *slog.Logger) *slog.Logger {
 
 // Load renders and validates the tree at path: structural checks, the policies and the schemas. Findings come back
 // in the Source, not as an error, so that the caller decides how to report them (FindingsError makes one). Objects
-// from kustomize carry source positions only when a finding needs placing: a tree with errors (or, with
-// PlaceWarnings, warnings) that lack a line is rendered a second time with kustomize's origin annotations.
+// from kustomize carry source positions only when a finding needs placing: in a tree with errors (or, with
+// PlaceWarnings, warnings) that lack a line, they are located from the kustomizations' files
+// (build.Rendering.LocateSources), or, where that cannot be proven right, by a second render with kustomize's
+// origin annotations.
 func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	s, err := Locate(path, o)
 	if err != nil {
@@ -114,9 +119,13 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if o.MaxFileSize < 0 {
 		return nil, invalidf("the largest file size must be positive, got %d", o.MaxFileSize)
 	}
-	validators, err := o.validators()
-	if err != nil {
-		return nil, err
+	var validators []build.Validator
+	if !o.RenderOnly {
+		v, err := o.validators()
+		if err != nil {
+			return nil, err
+		}
+		validators = v
 	}
 	opts := []build.RenderOption{build.WithRoot(s.Root), build.WithAllowRemote(o.AllowRemote)}
 	switch o.LoadRestrictor {
@@ -170,7 +179,7 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 func (s *Source) validate(ctx context.Context, validators []build.Validator) {
 	r := s.Rendering
 	s.Findings = r.Findings
-	if !r.Findings.HasErrors() {
+	if !r.Findings.HasErrors() && !s.opts.RenderOnly {
 		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
 		if len(r.Objects) == 0 {
 			s.Findings = append(s.Findings, s.noObjects())

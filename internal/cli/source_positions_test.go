@@ -16,9 +16,10 @@ const (
 // TestSecondRenderOnlyWhenFindingsNeedPlacing counts the renders of kustomize trees and how their findings are
 // placed: one whose only finding is a warning (a kind without a schema, as in every Flux tree without its CRDs) is
 // not placed under publish, build and render, which keep the warning without a position, and is placed under
-// validate; one with an error is placed under every command; objects from a kustomization inside a plain directory
-// get placed too. Placing takes no second render (the kustomizations' files say where each object came from),
-// except in a tree whose replacements may rename objects, which is rendered again with kustomize's origins.
+// validate; one with an error is placed under every command but render, which does not validate; objects from a
+// kustomization inside a plain directory get placed too. Placing takes no second render (the kustomizations' files
+// say where each object came from), except in a tree whose replacements may rename objects, which is rendered
+// again with kustomize's origins.
 func TestSecondRenderOnlyWhenFindingsNeedPlacing(t *testing.T) {
 	t.Parallel()
 	widget := "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  size: 1\n"
@@ -43,6 +44,7 @@ func TestSecondRenderOnlyWhenFindingsNeedPlacing(t *testing.T) {
 		{"publish with a warning", []string{"publish", warnOnly, layout}, 0, 1, false, "(generated): warning: Widget.example.com/default/w: no schema"},
 		{"build with a warning", []string{"build", warnOnly, "-o", out}, 0, 1, false, "(generated): warning: Widget.example.com/default/w: no schema"},
 		{"render with a warning", []string{"render", warnOnly}, 0, 1, false, ""},
+		{"render with an error: render does not validate", []string{"render", withError}, 0, 1, false, "binaryData: 3"},
 		{"validate with a warning", []string{"validate", warnOnly}, 0, 1, true, "widget.yaml:1: warning: Widget.example.com/default/w: no schema"},
 		{"publish with an error", []string{"publish", withError, layout}, 1, 1, true, "widget.yaml:9: error: ConfigMap/default/c:"},
 		{"validate with an error", []string{"validate", withError}, 1, 1, true, "widget.yaml:9: error: ConfigMap/default/c:"},
