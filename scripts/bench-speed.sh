@@ -6,7 +6,8 @@
 #
 # Trees: generated 1,000 and 2,000 objects (internal/testtree), the 1,000 with one finding, and the corpus's
 # kustomize trees when ../shared/corpus holds them; BENCH_5000=1 adds 5,000 objects (minutes per run). RUNS rounds
-# (default 3). OLD_BIN=path adds a "before" column: another statepack binary's validate, run the same way.
+# (default 3). OLD_BIN=path adds a "before" column: another statepack binary's validate, run the same way. ONLY=regex
+# keeps the trees whose name matches; TOOLS (default "kustomize render validate") picks what is timed.
 # kustomize v5.8.1 is needed on PATH or in ~/go/bin (go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.1); without
 # it the script says so and times statepack alone.
 set -euo pipefail
@@ -28,15 +29,22 @@ gen() { # gen NAME APPS [finding]
   overlay=$(go run ./internal/testtree/gentree "$dir" "$2" 20 ${3:+-finding})
   trees+=("$1=$overlay=$dir")
 }
-gen generated-1000 50
-gen generated-1000-one-finding 50 finding
-gen generated-2000 100
-[[ ${BENCH_5000:-} == 1 ]] && gen generated-5000 250 && gen generated-5000-one-finding 250 finding
+only=${ONLY:-.}
+tools=" ${TOOLS:-kustomize render validate} "
+want() { [[ $1 =~ $only ]]; }
+want generated-1000 && gen generated-1000 50
+want generated-1000-one-finding && gen generated-1000-one-finding 50 finding
+want generated-2000 && gen generated-2000 100
+if [[ ${BENCH_5000:-} == 1 ]]; then
+  want generated-5000 && gen generated-5000 250
+  want generated-5000-one-finding && gen generated-5000-one-finding 250 finding
+fi
 corpus=../shared/corpus
 for p in flux2-kustomize-helm-example/apps/production flux2-kustomize-helm-example/infrastructure/controllers \
   microservices-demo-kustomize microservices-demo-kustomize/tests/service-mesh-istio-with-all-components; do
-  [[ -d $corpus/$p ]] && trees+=("corpus:$p=$corpus/$p=$corpus")
+  [[ -d $corpus/$p ]] && want "corpus:$p" && trees+=("corpus:$p=$corpus/$p=$corpus")
 done
+[[ $tools == *" kustomize "* ]] || kustomize=
 
 # timed NAME TOOL COMMAND...: appends "wall cpu rss_kib" to $work/NAME.TOOL; the exit code does not matter (validate
 # exits 1 with findings), but a crash does.
@@ -44,7 +52,8 @@ timed() {
   local name=$1 tool=$2; shift 2
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >"$work/out.$tool" 2>"$work/err" || true
   if grep -q -e panic -e "command terminated" "$work/err" "$work/time"; then cat "$work/err" "$work/time" >&2; exit 1; fi
-  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/time" >>"$work/$name.$tool"
+  # The last line: /usr/bin/time writes "Command exited with non-zero status N" above its figures.
+  tail -n 1 "$work/time" | awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' >>"$work/$name.$tool"
 }
 
 for t in "${trees[@]}"; do
@@ -52,12 +61,12 @@ for t in "${trees[@]}"; do
   key=${name//[:\/]/_}
   for _ in $(seq "$runs"); do
     [[ -n $kustomize ]] && timed "$key" kustomize "$kustomize" build "$path" --load-restrictor LoadRestrictionsNone
-    timed "$key" render "$bin" render "$path" --root "$root"
-    timed "$key" validate "$bin" validate "$path" --root "$root"
+    [[ $tools == *" render "* ]] && timed "$key" render "$bin" render "$path" --root "$root"
+    [[ $tools == *" validate "* ]] && timed "$key" validate "$bin" validate "$path" --root "$root"
     [[ -n ${OLD_BIN:-} ]] && timed "$key" before "$OLD_BIN" validate "$path" --root "$root"
   done
   same=n/a
-  if [[ -n $kustomize ]]; then
+  if [[ -n $kustomize && $tools == *" render "* ]]; then
     if cmp -s "$work/out.kustomize" "$work/out.render"; then same=yes; else same=NO; fi
   fi
   echo "$name $same" >>"$work/trees"
