@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/statepack/statepack/internal/testtree"
@@ -59,11 +60,11 @@ func BenchmarkPackage2000(b *testing.B) {
 }
 
 // BenchmarkLocate measures what placing findings costs on the generated trees of issue 17 (1,000 objects; 5,000
-// with -bench 'Locate/5000'): the render without positions, the same followed by LocateSources (the source index),
+// with BENCH_5000=1): the render without positions, the same followed by LocateSources (the source index),
 // LocateSources alone, and the render with kustomize's origin annotations that placing took before (a whole
 // second render).
 func BenchmarkLocate(b *testing.B) {
-	for _, apps := range []int{50, 250} {
+	for _, apps := range testtree.IssueApps(os.Getenv("BENCH_5000") == "1") {
 		root := b.TempDir()
 		overlay, err := testtree.Kustomize(root, apps, 20)
 		if err != nil {

@@ -51,7 +51,7 @@ done
 timed() {
   local name=$1 tool=$2; shift 2
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >"$work/out.$tool" 2>"$work/err" || true
-  if grep -q -e panic -e "command terminated" "$work/err" "$work/time"; then cat "$work/err" "$work/time" >&2; exit 1; fi
+  if grep -qi -e panic -e "command terminated" "$work/err" "$work/time"; then cat "$work/err" "$work/time" >&2; exit 1; fi
   # The last line: /usr/bin/time writes "Command exited with non-zero status N" above its figures.
   tail -n 1 "$work/time" | awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' >>"$work/$name.$tool"
 }

@@ -145,3 +145,12 @@ spec:
       targetPort: 8080
 `})
 }
+
+// IssueApps are the app counts (20 objects each) of the generated trees issue 17 measures placing findings on:
+// 1,000 objects, and 5,000 when large is set (one render of those takes minutes; benchmarks ask with BENCH_5000=1).
+func IssueApps(large bool) []int {
+	if large {
+		return []int{50, 250}
+	}
+	return []int{50}
+}
