@@ -15,7 +15,7 @@ import (
 func TestTargetsChangedSince(t *testing.T) {
 	t.Parallel()
 	src := writeTree(t, map[string]string{
-		"statepack.yaml":                "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
+		"statepack.yaml":                 "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
 		"clusters/eu/kustomization.yaml": "resources: [settings.yaml]\n",
 		"clusters/eu/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\n",
 		"clusters/us/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: us, namespace: default}\n",
