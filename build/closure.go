@@ -125,9 +125,17 @@ func (c *closure) kustomization(dir string) {
 		return
 	}
 	c.seen[dir] = true
+	if !within(c.root, dir) {
+		c.all = true // nothing outside the root is read, and nothing bounds it
+		return
+	}
 	c.add(dir, true)
 	for _, kf := range kustomizationsIn(dir) {
-		data, err := os.ReadFile(kf)
+		if real, err := filepath.EvalSymlinks(kf); err != nil || !within(c.root, real) {
+			c.all = true
+			return
+		}
+		data, err := readLimited(kf, DefaultMaxFileSize)
 		if err != nil {
 			continue // the render fails on it: nothing more is read
 		}
