@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,6 +119,39 @@ func BenchmarkDiffArtifact(b *testing.B) {
 		rep, err := Compare(side, tree, 3)
 		if err != nil || len(rep.Entries) != 1 || side.Objects != 2001 {
 			b.Fatalf("Compare() = %d entries of %d objects, %v; want 1 of 2001", len(rep.Entries), side.Objects, err)
+		}
+	}
+}
+
+// BenchmarkLoadFinding is issue 17's first target: Load of a generated tree with one error to place, against Load
+// of the same tree without it (1,000 objects; 5,000 with BENCH_5000=1). Placing must cost at most
+// 1.2 times the clean load.
+func BenchmarkLoadFinding(b *testing.B) {
+	for _, apps := range testtree.IssueApps(os.Getenv("BENCH_5000") == "1") {
+		for _, withFinding := range []bool{false, true} {
+			root := b.TempDir()
+			overlay, err := testtree.Kustomize(root, apps, 20)
+			if err == nil && withFinding {
+				err = testtree.AddFinding(root)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := fmt.Sprintf("%d/clean", apps*20)
+			if withFinding {
+				name = fmt.Sprintf("%d/one-finding", apps*20)
+			}
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					s, err := Load(context.Background(), overlay, LoadOptions{Root: root})
+					if err != nil || len(s.Findings) != map[bool]int{false: 0, true: 1}[withFinding] {
+						b.Fatalf("Load() = %v, %v", s, err)
+					}
+					if withFinding && s.Findings[0].Line != 1 {
+						b.Fatalf("the finding is not placed: %v", s.Findings[0])
+					}
+				}
+			})
 		}
 	}
 }

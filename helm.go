@@ -399,10 +399,25 @@ func orNewest(c releases.Chart) string {
 	return "version " + c.Version
 }
 
-// validate runs the structural checks and validators over the objects of the tree and, with HelmPin, the objects
-// its releases render beside them (hydrated ones are among the tree's already). A finding about a rendered object
-// says which release, chart and template it came from.
-func (s *Source) validate(ctx context.Context, validators []build.Validator) build.Findings {
+// placeCharts gives the objects a pinned release renders the position its declaring object was just placed at
+// (LocateSources places the tree's objects, not what charts render beside them).
+func (s *Source) placeCharts() {
+	for i := range s.Charts {
+		c := &s.Charts[i]
+		if c.Hydrated || c.Release.Object >= len(s.Rendering.Objects) {
+			continue
+		}
+		src := s.Rendering.Objects[c.Release.Object].Source
+		for j := range c.Objects {
+			c.Objects[j].Source = src
+		}
+	}
+}
+
+// validateObjects runs the structural checks and validators over the objects of the tree and, with HelmPin, the
+// objects its releases render beside them (hydrated ones are among the tree's already). A finding about a rendered
+// object says which release, chart and template it came from.
+func (s *Source) validateObjects(ctx context.Context, validators []build.Validator) build.Findings {
 	objs := s.Rendering.Objects
 	via := map[build.ObjectID]string{}
 	if len(s.Charts) > 0 {

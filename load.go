@@ -47,11 +47,15 @@ type LoadOptions struct {
 	SchemaCacheDir string
 	// Strict makes a kind with no schema an error instead of a warning.
 	Strict bool
-	// PlaceWarnings renders a kustomized tree a second time, with source positions, when a warning lacks one, not
+	// PlaceWarnings places the objects of a kustomized tree in their source files when a warning lacks a line, not
 	// only an error (errors are always placed): what validate does, since findings are what it is asked for.
 	PlaceWarnings bool
 	// Helm says how the Helm releases of the tree are pinned and rendered.
 	Helm HelmOptions
+	// RenderOnly renders without validating: Findings are the render's own (syntax, refused files, kustomize's
+	// errors, the Helm stage's), no validator runs and nothing is placed. What `statepack render` needs, which
+	// prints no other finding.
+	RenderOnly bool
 	// Context gives the branch of a detached checkout (RefName), for the git metadata.
 	Context BuildContext
 	// Logger receives debug and info logs; nil means none.
@@ -113,8 +117,10 @@ func logger(l *slog.Logger) *slog.Logger {
 
 // Load renders and validates the tree at path: structural checks, the policies and the schemas. Findings come back
 // in the Source, not as an error, so that the caller decides how to report them (FindingsError makes one). Objects
-// from kustomize carry source positions only when a finding needs placing: a tree with errors (or, with
-// PlaceWarnings, warnings) that lack a line is rendered a second time with kustomize's origin annotations.
+// from kustomize carry source positions only when a finding needs placing: in a tree with errors (or, with
+// PlaceWarnings, warnings) that lack a line, they are located from the kustomizations' files
+// (build.Rendering.LocateSources), or, where that cannot be proven right, by a second render with kustomize's
+// origin annotations.
 func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	s, err := Locate(path, o)
 	if err != nil {
@@ -126,9 +132,13 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if err := o.Helm.check(); err != nil {
 		return nil, err
 	}
-	validators, err := o.validators()
-	if err != nil {
-		return nil, err
+	var validators []build.Validator
+	if !o.RenderOnly {
+		v, err := o.validators()
+		if err != nil {
+			return nil, err
+		}
+		validators = v
 	}
 	opts := []build.RenderOption{build.WithRoot(s.Root), build.WithAllowRemote(o.AllowRemote)}
 	switch o.LoadRestrictor {
@@ -144,12 +154,20 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if err := s.render(ctx, validators, opts...); err != nil {
 		return nil, err
 	}
-	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it slower; so
-	// only a tree with findings to place is rendered a second time, with positions. Kustomize may have built a
-	// subdirectory of a plain tree as well as the tree itself.
+	// Objects from kustomize carry no source position unless kustomize tracks origins, which makes it twice as
+	// slow; so only a tree with findings to place is located, from the kustomizations and the files they name
+	// (LocateSources), and validated again. Where that cannot be proven to match kustomize's origins, the tree is
+	// rendered a second time, with them. Kustomize may have built a subdirectory of a plain tree as well as the tree
+	// itself.
 	if s.Rendering.Kustomized && slices.ContainsFunc(s.Findings, func(f build.Finding) bool {
 		return f.Line == 0 && f.Object != nil && (o.PlaceWarnings || f.Severity == build.SeverityError)
 	}) {
+		if s.Rendering.LocateSources() {
+			logger(o.Logger).Debug("placing the findings from the kustomizations' source files")
+			s.placeCharts()
+			s.validate(ctx, validators)
+			return s, nil
+		}
 		logger(o.Logger).Debug("rendering again with source positions to place the findings")
 		if err := s.render(ctx, validators, append(opts, build.WithSourcePositions(true))...); err != nil {
 			return nil, err
@@ -169,15 +187,22 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 	s.Rendering = r
 	s.Charts = nil
 	s.helmStage(ctx) // adds to r.Findings: a release that cannot be rendered leaves the rendering incomplete
+	s.validate(ctx, validators)
+	return nil
+}
+
+// validate sets the findings: the render's (the Helm stage's included), then, when it has no error, the
+// validators'.
+func (s *Source) validate(ctx context.Context, validators []build.Validator) {
+	r := s.Rendering
 	s.Findings = slices.Clone(r.Findings)
-	if !s.Findings.HasErrors() {
-		s.Findings = append(s.Findings, s.validate(ctx, validators)...)
+	if !r.Findings.HasErrors() && !s.opts.RenderOnly {
+		s.Findings = append(s.Findings, s.validateObjects(ctx, validators)...)
 		if len(r.Objects) == 0 {
 			s.Findings = append(s.Findings, s.noObjects())
 		}
 	}
 	s.Findings.Sort()
-	return nil
 }
 
 // noObjects is the finding of a tree that renders no object: validate fails on it as publish does (an empty artifact

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/statepack/statepack/internal/testtree"
@@ -53,6 +55,50 @@ func BenchmarkPackage2000(b *testing.B) {
 	for b.Loop() {
 		if _, err := Package(r.Objects, WithAnnotations(exampleAnnotations)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLocate measures what placing findings costs on the generated trees of issue 17 (1,000 objects; 5,000
+// with BENCH_5000=1): the render without positions, the same followed by LocateSources (the source index),
+// LocateSources alone, and the render with kustomize's origin annotations that placing took before (a whole
+// second render).
+func BenchmarkLocate(b *testing.B) {
+	for _, apps := range testtree.IssueApps(os.Getenv("BENCH_5000") == "1") {
+		root := b.TempDir()
+		overlay, err := testtree.Kustomize(root, apps, 20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := apps*20 + 1
+		b.Run(fmt.Sprintf("%d/locate-only", n-1), func(b *testing.B) {
+			r, err := Render(context.Background(), overlay, WithRoot(root))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range r.Objects {
+					r.Objects[i].Source = Source{}
+				}
+				if !r.LocateSources() {
+					b.Fatal("LocateSources() = false")
+				}
+			}
+		})
+		for _, mode := range []string{"render", "render+locate", "render-with-origins"} {
+			b.Run(fmt.Sprintf("%d/%s", n-1, mode), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					r, err := Render(context.Background(), overlay, WithRoot(root), WithSourcePositions(mode == "render-with-origins"))
+					if err != nil || len(r.Objects) != n {
+						b.Fatalf("Render() = %d objects, %v", len(r.Objects), err)
+					}
+					if mode == "render+locate" && !r.LocateSources() {
+						b.Fatal("LocateSources() = false")
+					}
+				}
+			})
 		}
 	}
 }

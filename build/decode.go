@@ -39,6 +39,17 @@ func expansionLimit(size int) int64 {
 // byteBudget counts the scalar bytes decoded from one file, through aliases, against expansionLimit.
 type byteBudget struct {
 	used, limit int64
+	// identities says that only the objects' identities and lines are wanted (LocateSources): objects are then not
+	// serialised, which is most of the cost of decoding.
+	identities bool
+}
+
+// object makes the object of a decoded document: serialised canonically, or with its identity alone.
+func (b *byteBudget) object(m map[string]any, src Source) (Object, error) {
+	if b.identities {
+		return newObject(m, nil, src), nil
+	}
+	return objectFromMap(m, src)
 }
 
 // add counts n bytes and reports whether the budget still holds.
@@ -61,6 +72,15 @@ func bytesBombMessage(at *yaml.Node, limit int64) string {
 // UTF-8 byte-order mark and CRLF line ends are accepted, and List kinds are unwrapped into their items. Problems are
 // returned as findings naming file and line; decoding goes on with the next document where the parser allows.
 func decodeStream(file string, data []byte) ([]Object, Findings) {
+	return decodeWith(file, data, false)
+}
+
+// decodeIdentities is decodeStream for what the objects are and where: their content is decoded, not serialised.
+func decodeIdentities(file string, data []byte) ([]Object, Findings) {
+	return decodeWith(file, data, true)
+}
+
+func decodeWith(file string, data []byte, identities bool) ([]Object, Findings) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
 		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file,
@@ -73,9 +93,9 @@ func decodeStream(file string, data []byte) ([]Object, Findings) {
 		if f, ok := jsonSyntax(file, data); !ok {
 			return nil, Findings{f}
 		}
-		return decodeJSONValues(file, data, &byteBudget{limit: expansionLimit(len(data))})
+		return decodeJSONValues(file, data, &byteBudget{limit: expansionLimit(len(data)), identities: identities})
 	}
-	return decodeYAMLDocuments(file, data, &byteBudget{limit: expansionLimit(len(data))})
+	return decodeYAMLDocuments(file, data, &byteBudget{limit: expansionLimit(len(data)), identities: identities})
 }
 
 // decodeYAMLDocuments decodes a YAML stream whose encoding has been checked, counting its scalars against budget.
@@ -225,7 +245,7 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 					Line: line, Message: fmt.Sprintf("item %d of the List is not a Kubernetes object", i)})
 				continue
 			}
-			o, err := objectFromMap(im, Source{File: file, Line: line})
+			o, err := budget.object(im, Source{File: file, Line: line})
 			if err != nil {
 				findings = append(findings, Finding{Severity: SeverityError, Rule: "yaml/syntax", File: file,
 					Line: line, Message: err.Error()})
@@ -235,7 +255,7 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 		}
 		return objs, findings
 	}
-	o, err := objectFromMap(m, src)
+	o, err := budget.object(m, src)
 	if err != nil {
 		return nil, Findings{{Severity: SeverityError, Rule: "yaml/syntax", File: file, Line: src.Line,
 			Message: err.Error()}}

@@ -119,6 +119,10 @@ type kustomizationLoads struct {
 	// configs are local entries under generators, transformers and validators: files of configs, or directories
 	// kustomize builds into configs.
 	configs []string
+	// files are the local files the kustomization names outside resources and components (patches, generator
+	// sources, replacements, CRDs, configurations, an OpenAPI schema): paths, or inline text where kustomize takes
+	// either.
+	files []string
 	// customSchema is set when the kustomization sets an OpenAPI schema, which kustomize keeps process-wide.
 	customSchema bool
 	// expansion is set when YAML inline in the kustomization (a config or a patch) is an alias bomb.
@@ -167,6 +171,8 @@ func readKustomization(data []byte) (loads kustomizationLoads, ok bool) {
 	for _, p := range files {
 		if isRemoteFile(p) {
 			loads.remote = append(loads.remote, p)
+		} else if p != "" {
+			loads.files = append(loads.files, p)
 		}
 	}
 

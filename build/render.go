@@ -36,6 +36,10 @@ type Rendering struct {
 	Inputs []string
 	// Root is the source root the inputs are relative to (absolute, symlinks resolved).
 	Root string
+
+	// builds are the kustomize builds that made objects without source positions, for LocateSources.
+	builds      []kustomizeBuild
+	maxFileSize int64
 }
 
 // RenderOption configures Render.
@@ -94,8 +98,9 @@ func WithAllowRemote(allow bool) RenderOption {
 
 // WithSourcePositions makes kustomize record where each object came from (its origin annotations), so that
 // objects and findings name their source file and line. It costs: kustomize runs about 1.8 times longer. Callers
-// render without it and render again with it when they have findings to place. Default: off; objects from
-// kustomize then have no source, and plain YAML always has one.
+// render without it and, when they have findings to place, call Rendering.LocateSources, which gives the same
+// answer from the kustomizations' files, or, where it cannot prove that, render again with it. Default: off;
+// objects from kustomize then have no source, and plain YAML always has one.
 func WithSourcePositions(on bool) RenderOption {
 	return func(o *renderOptions) error { o.origins = on; return nil }
 }
@@ -152,6 +157,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	if kf := findKustomization(realPath); kf != "" {
 		out.Kustomize, r.kustomized = true, true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
+		r.built(realPath, 0, len(out.Objects))
 	} else {
 		out.Objects, out.Findings = r.plain(ctx, realPath)
 	}
@@ -159,6 +165,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 		return nil, err
 	}
 	out.Kustomized = r.kustomized
+	out.builds, out.maxFileSize = r.builds, o.maxFileSize
 	for f := range r.inputs {
 		out.Inputs = append(out.Inputs, f)
 	}
@@ -203,6 +210,16 @@ type renderer struct {
 	inputs map[string]bool // guarded by being filled from one goroutine, or through rootFS's mutex
 	// kustomized is set when a kustomization was built (or its build tried), for Rendering.Kustomized.
 	kustomized bool
+	// builds are the kustomize builds made without source positions.
+	builds []kustomizeBuild
+}
+
+// built records a kustomize build of dir that made objects [first, first+n) of the render, when they have no
+// source positions, for LocateSources.
+func (r *renderer) built(dir string, first, n int) {
+	if !r.opts.origins && n > 0 {
+		r.builds = append(r.builds, kustomizeBuild{dir: dir, first: first, n: n})
+	}
 }
 
 // rel returns path relative to the source root, slash-separated, for messages.
@@ -250,6 +267,7 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 			if p != dir && findKustomization(p) != "" {
 				r.kustomized = true
 				o, f := r.kustomize(ctx, p)
+				r.built(p, len(objs), len(o))
 				objs, findings = append(objs, o...), append(findings, f...)
 				return filepath.SkipDir
 			}

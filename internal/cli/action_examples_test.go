@@ -223,3 +223,51 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestFleetChangedExample checks docs/examples/github-fleet-changed.yaml against the action and the CLI: the plan
+// job runs `statepack targets --changed-since … -o json` and hands its matrix to the publish job, whose action step
+// gives only inputs action.yml declares and picks its target from the matrix.
+func TestFleetChangedExample(t *testing.T) {
+	t.Parallel()
+	var wf struct {
+		Jobs map[string]struct {
+			Needs    any
+			Strategy struct{ Matrix string }
+			Steps    []struct {
+				Uses string
+				Run  string
+				With map[string]string
+			}
+		}
+	}
+	readYAML(t, "../../docs/examples/github-fleet-changed.yaml", &wf)
+	plan, publish := wf.Jobs["plan"], wf.Jobs["publish"]
+	var runs string
+	for _, s := range plan.Steps {
+		runs += s.Run
+	}
+	if !strings.Contains(runs, "statepack targets --config statepack.yaml --changed-since") || !strings.Contains(runs, "-o json") {
+		t.Errorf("the plan job does not run statepack targets --changed-since … -o json:\n%s", runs)
+	}
+	if publish.Strategy.Matrix != "${{ fromJSON(needs.plan.outputs.matrix) }}" {
+		t.Errorf("the publish job's matrix = %q, want the plan job's output", publish.Strategy.Matrix)
+	}
+	found := false
+	for _, s := range publish.Steps {
+		if !strings.HasPrefix(s.Uses, "statepack/statepack@") {
+			continue
+		}
+		found = true
+		for k := range s.With {
+			if !slices.Contains(actionInputs, k) {
+				t.Errorf("the publish step gives input %q, which action.yml does not declare", k)
+			}
+		}
+		if s.With["targets"] != "${{ matrix.target }}" || s.With["config"] == "" {
+			t.Errorf("the publish step = %v, want config and targets: ${{ matrix.target }}", s.With)
+		}
+	}
+	if !found {
+		t.Error("the publish job does not use the action")
+	}
+}

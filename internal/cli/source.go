@@ -38,10 +38,13 @@ type sourceOptions struct {
 	// sets it (through bind), since findings are what the user asked it for. Other commands keep the positions a
 	// warning has, rather than pay a second render for every tree with a kind that has no schema.
 	placeWarnings bool
+	// renderOnly skips validation: render sets it (through bind), since it reports only the render's own findings.
+	renderOnly bool
 }
 
 func (o *sourceOptions) bind(cmd *cobra.Command) {
 	o.placeWarnings = cmd.Name() == "validate"
+	o.renderOnly = cmd.Name() == "render"
 	f := cmd.Flags()
 	f.StringVar(&o.root, "root", "", "source root: no file outside it is read (default: the git work tree that holds PATH, else the current directory when it holds PATH, else PATH)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
@@ -110,6 +113,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		Strict:             o.strict,
 		Helm:               helm,
 		PlaceWarnings:      o.placeWarnings,
+		RenderOnly:         o.renderOnly,
 		Context:            statepack.BuildContext{Version: env.Version, RefName: ciRefName(env)},
 		Logger:             log,
 	}, nil

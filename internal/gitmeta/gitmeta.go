@@ -14,6 +14,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // ErrNotRepository is returned by Read when the directory is not inside a git work tree.
@@ -191,4 +192,51 @@ func validHost(s string) bool {
 		}
 	}
 	return true
+}
+
+// ChangedPaths lists the paths (slash-separated, relative to the work tree's root) that differ between the commit
+// since names (a commit id, branch, tag or other revision git understands, such as HEAD~1 or origin/main) and HEAD
+// in the repository that holds dir: added, removed, modified and both names of a rename, sorted. Uncommitted
+// changes do not count: CI compares commits.
+func ChangedPaths(dir, since string) ([]string, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotRepository)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+	}
+	tree := func(rev string) (*object.Tree, error) {
+		h, err := repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil {
+			return nil, fmt.Errorf("resolving %q in the git repository at %s (in a shallow clone, fetch it first: git fetch --depth=1 origin %s): %w", rev, dir, rev, err)
+		}
+		c, err := repo.CommitObject(*h)
+		if err != nil {
+			return nil, fmt.Errorf("reading commit %s: %w", h, err)
+		}
+		return c.Tree()
+	}
+	from, err := tree(since)
+	if err != nil {
+		return nil, err
+	}
+	to, err := tree("HEAD")
+	if err != nil {
+		return nil, err
+	}
+	changes, err := object.DiffTree(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("comparing %s with HEAD: %w", since, err)
+	}
+	var paths []string
+	for _, c := range changes {
+		for _, name := range []string{c.From.Name, c.To.Name} {
+			if name != "" {
+				paths = append(paths, name)
+			}
+		}
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths), nil
 }

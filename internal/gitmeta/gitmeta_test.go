@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,46 @@ func TestReadDropsUnsafeRemote(t *testing.T) {
 func TestReadOutsideRepository(t *testing.T) {
 	if _, err := Read(t.TempDir(), ""); !errors.Is(err, ErrNotRepository) {
 		t.Errorf("Read(no repository) = %v, want ErrNotRepository", err)
+	}
+}
+
+func TestChangedPaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	repo, first := commit(t, dir)
+	wt, _ := repo.Worktree()
+	for name, content := range map[string]string{"a.yaml": "a: 2\n", "apps/b.yaml": "b: 1\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wt.Add(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sig := &object.Signature{Name: "T", Email: "t@example.com", When: time.Date(2024, 5, 2, 12, 0, 0, 0, time.UTC)}
+	if _, err := wt.Commit("second", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "uncommitted.yaml"), []byte("c: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		since string
+		want  []string
+	}{
+		{first.String(), []string{"a.yaml", "apps/b.yaml"}},
+		{"HEAD~1", []string{"a.yaml", "apps/b.yaml"}},
+		{"HEAD", nil},
+	} {
+		got, err := ChangedPaths(filepath.Join(dir, "apps"), tc.since)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ChangedPaths(%s) = %q, %v; want %q", tc.since, got, err, tc.want)
+		}
+	}
+	if _, err := ChangedPaths(dir, "no-such-branch"); err == nil || !strings.Contains(err.Error(), `resolving "no-such-branch"`) {
+		t.Errorf("ChangedPaths(no-such-branch) = %v, want an error naming the revision", err)
 	}
 }

@@ -130,3 +130,27 @@ func BenchTrees(dir, corpusRoot string) (map[string][2]string, error) {
 	}
 	return trees, nil
 }
+
+// AddFinding gives a tree that Kustomize wrote one schema error: the first app's Service gets a misspelt field
+// (protocl) in apps/app-000/service.yaml, so that validating it has a finding to place.
+func AddFinding(dir string) error {
+	return writeFiles(filepath.Join(dir, "apps", "app-000"), map[string]string{"service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: app-000
+spec:
+  ports:
+    - port: 80
+      protocl: TCP
+      targetPort: 8080
+`})
+}
+
+// IssueApps are the app counts (20 objects each) of the generated trees issue 17 measures placing findings on:
+// 1,000 objects, and 5,000 when large is set (one render of those takes minutes; benchmarks ask with BENCH_5000=1).
+func IssueApps(large bool) []int {
+	if large {
+		return []int{50, 250}
+	}
+	return []int{50}
+}

@@ -1,0 +1,74 @@
+package statepack
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/gitmeta"
+)
+
+// ChangedTarget is a target whose inputs a change touches, and why.
+type ChangedTarget struct {
+	Target
+	// Because names the first changed path that touches the target (the config file, for a change of the config).
+	Because string `json:"because"`
+}
+
+// ChangedTargets returns the targets, of the config read from configPath, whose renders a change between the git
+// revision since and HEAD can touch: a change to the config file itself touches all of them; otherwise a target is
+// touched when a changed path is among what its render may read (build.InputClosure, computed at HEAD without
+// rendering: a superset of the files a render reads, so that no touched target is missed; a target whose
+// kustomizations name configs or remote bases counts as touched by any change). The targets are those of targets
+// (a Selection of the config), in their order. A change of statepack itself is not in git: publish every target
+// after upgrading it.
+func ChangedTargets(configPath string, targets []Target, since string) ([]ChangedTarget, error) {
+	info, err := gitmeta.Read(filepath.Dir(configPath), "")
+	if errors.Is(err, gitmeta.ErrNotRepository) {
+		return nil, invalidf("--changed-since needs the config in a git work tree: %v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	changed, err := gitmeta.ChangedPaths(info.TopLevel, since)
+	if err != nil {
+		return nil, invalidf("%w", err)
+	}
+	rel := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.ToSlash(p)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		top, err := filepath.EvalSymlinks(info.TopLevel)
+		if err != nil {
+			top = info.TopLevel
+		}
+		r, err := filepath.Rel(top, abs)
+		if err != nil {
+			return filepath.ToSlash(p)
+		}
+		return filepath.ToSlash(r)
+	}
+	config := rel(configPath)
+	var out []ChangedTarget
+	for _, t := range targets {
+		because := ""
+		inputs, all, err := build.InputClosure(t.Path, info.TopLevel)
+		if err != nil {
+			return nil, invalidf("target %s: %w", t.Name, err)
+		}
+		for _, c := range changed {
+			if c == config || all || build.Touches(inputs, c) {
+				because = c
+				break
+			}
+		}
+		if because != "" {
+			out = append(out, ChangedTarget{Target: t, Because: because})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/statepack/statepack"
+)
+
+func init() { extraCommands = append(extraCommands, newTargetsCmd) }
+
+// matrixEntry is one job of the GitHub Actions matrix targets -o json prints.
+type matrixEntry struct {
+	Target  string `json:"target"`
+	Because string `json:"because,omitempty"`
+}
+
+func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
+	var config, since string
+	var names []string
+	cmd := &cobra.Command{
+		Use:   "targets --config statepack.yaml [--changed-since REF]",
+		Short: "List a fleet's targets, or those a change since REF touches, for CI matrices",
+		Long: "Prints the targets of a config, one name per line (a Tekton list), or with -o json a GitHub Actions matrix " +
+			"({\"include\":[{\"target\":NAME,\"because\":PATH}]}, one line, for strategy.matrix). With --changed-since, only the " +
+			"targets whose renders a change between the git revision REF and HEAD can touch: a changed file among what the " +
+			"target's kustomizations reach, or the config file itself (every target). Publish every target after upgrading statepack.",
+		Args: argsUsage(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if config == "" {
+				return usagef("--config is required: the fleet's statepack.yaml")
+			}
+			cfg, err := statepack.LoadConfig(config)
+			if err != nil {
+				return err
+			}
+			targets, err := cfg.Select(statepack.Selection{Names: names})
+			if err != nil {
+				return err
+			}
+			var entries []matrixEntry
+			if since == "" {
+				for _, t := range targets {
+					entries = append(entries, matrixEntry{Target: t.Name})
+				}
+			} else {
+				changed, err := statepack.ChangedTargets(config, targets, since)
+				if err != nil {
+					return err
+				}
+				for _, c := range changed {
+					entries = append(entries, matrixEntry{Target: c.Name, Because: c.Because})
+				}
+			}
+			if g.json() {
+				data, err := json.Marshal(map[string][]matrixEntry{"include": append([]matrixEntry{}, entries...)})
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(env.Stdout, "%s\n", data)
+				return err
+			}
+			for _, e := range entries {
+				fmt.Fprintln(env.Stdout, e.Target)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&config, "config", "", "the fleet's config file (statepack.yaml)")
+	f.StringVar(&since, "changed-since", "", "only the targets a change between this git revision (commit, branch, tag, HEAD~1) and HEAD touches")
+	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
+	return cmd
+}
