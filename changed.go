@@ -2,6 +2,8 @@ package statepack
 
 import (
 	"errors"
+	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/statepack/statepack/build"
@@ -61,7 +63,10 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 			return nil, invalidf("target %s: %w", t.Name, err)
 		}
 		for _, c := range changed {
-			if c == config || all || build.Touches(inputs, c) {
+			// A chart directory of the repository may be installed by any target's HelmRelease (through the
+			// GitRepository of the repository itself), which only a render would tell: a change there touches every
+			// target that renders releases.
+			if c == config || all || build.Touches(inputs, c) || t.Helm != HelmOff && inChartDir(info.TopLevel, c) {
 				because = c
 				break
 			}
@@ -71,4 +76,15 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		}
 	}
 	return out, nil
+}
+
+// inChartDir reports whether the slash-separated path (relative to top) lies in a Helm chart directory: it or a
+// directory above it, below top, holds a Chart.yaml.
+func inChartDir(top, p string) bool {
+	for dir := path.Dir(p); dir != "." && dir != "/" && dir != ""; dir = path.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(top, filepath.FromSlash(dir), "Chart.yaml")); err == nil {
+			return true
+		}
+	}
+	return false
 }

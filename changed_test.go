@@ -27,7 +27,7 @@ func TestChangedTargets(t *testing.T) {
 	}
 	files := map[string]string{
 		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n" +
-			"  - {name: a, path: clusters/a, ref: 'oci:out:a'}\n  - {name: b, path: clusters/b, ref: 'oci:out:b'}\n  - {name: c, path: clusters/c, ref: 'oci:out:c'}\n",
+			"  - {name: a, path: clusters/a, ref: 'oci:out:a'}\n  - {name: b, path: clusters/b, ref: 'oci:out:b'}\n  - {name: c, path: clusters/c, ref: 'oci:out:c', helm: \"off\"}\n",
 		"README.md":                       "fleet\n",
 		"apps/web/kustomization.yaml":     "resources: [web.yaml]\n",
 		"apps/web/web.yaml":               cm("web"),
@@ -38,6 +38,8 @@ func TestChangedTargets(t *testing.T) {
 		"clusters/b/kustomization.yaml":   "resources: [../../apps/api]\npatches:\n  - path: ../../patches/api.yaml\n",
 		"clusters/c/settings.yaml":        cm("settings"),
 		"clusters/c/nested/database.yaml": cm("database"),
+		"charts/web/Chart.yaml":           "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+		"charts/web/templates/cm.yaml":    cm("chart"),
 	}
 	write := func(name, content string) {
 		t.Helper()
@@ -71,6 +73,8 @@ func TestChangedTargets(t *testing.T) {
 		{"apps/api/notes.txt", []string{"b"}},
 		{"clusters/c/nested/database.yaml", []string{"c"}},
 		{"README.md", nil},
+		// A chart directory may be installed by any release of any target; c renders none (helm: off).
+		{"charts/web/templates/cm.yaml", []string{"a", "b"}},
 		{"statepack.yaml", []string{"a", "b", "c"}},
 	} {
 		write(tc.change, files[tc.change]+"# changed\n")
