@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -109,7 +111,30 @@ func CheckImages(ctx context.Context, s *Source, o ImageOptions) (ImageReport, e
 	if err != nil {
 		return ImageReport{}, err
 	}
-	return c.Check(ctx, s.Objects())
+	return c.check(ctx, s.Objects(), s.imageLine)
+}
+
+// imageLine finds the line of the object's file, at or after the object's first line, that names image: where a
+// finding about the image belongs (a pull request's annotation lands on it). 0 when the file cannot be read within
+// the source root or does not name it (an image that kustomize's images transformer set).
+func (s *Source) imageLine(file string, from int, image string) int {
+	if file == "" || from <= 0 || s.Root == "" {
+		return 0
+	}
+	p := filepath.Join(s.Root, filepath.FromSlash(file))
+	if rel, err := filepath.Rel(s.Root, p); err != nil || strings.HasPrefix(rel, "..") {
+		return 0
+	}
+	data, err := os.ReadFile(p)
+	if err != nil || int64(len(data)) > build.DefaultMaxFileSize {
+		return 0
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		if i+1 >= from && strings.Contains(line, image) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // imageUse is one object that names an image.
@@ -118,8 +143,14 @@ type imageUse struct {
 	field string
 }
 
-// Check resolves and verifies the images of objs, each distinct reference once, concurrently.
+// Check resolves and verifies the images of objs, each distinct reference once, concurrently. Findings are placed
+// on the objects' first lines.
 func (c *ImageChecker) Check(ctx context.Context, objs []build.Object) (ImageReport, error) {
+	return c.check(ctx, objs, nil)
+}
+
+// check is Check, with lineOf (when not nil) placing each finding on the line that names the image.
+func (c *ImageChecker) check(ctx context.Context, objs []build.Object, lineOf func(file string, from int, image string) int) (ImageReport, error) {
 	uses := map[string][]imageUse{}
 	for i := range objs {
 		for _, u := range build.ImageUses(objs[i]) {
@@ -145,8 +176,14 @@ func (c *ImageChecker) Check(ctx context.Context, objs []build.Object) (ImageRep
 				r.Objects = append(r.Objects, id)
 			}
 			if r.Error != "" {
+				line := u.obj.Source.Line
+				if lineOf != nil {
+					if l := lineOf(u.obj.Source.File, line, ref); l > 0 {
+						line = l
+					}
+				}
 				report.Findings = append(report.Findings, build.Finding{Severity: build.SeverityError, Rule: imageRule(resolved[i]),
-					File: u.obj.Source.File, Line: u.obj.Source.Line, Object: &id,
+					File: u.obj.Source.File, Line: line, Object: &id,
 					Message: fmt.Sprintf("image %q (%s): %s", ref, u.field, r.Error)})
 			}
 		}

@@ -297,16 +297,17 @@ func TestPublishImages(t *testing.T) {
 		ref := mustRef(t, f.Host+"/fleet/refused:main")
 		res, err := Publish(t.Context(), tree, ref, PublishOptions{Load: LoadOptions{Root: tree}, Signer: signer, Attest: true, Context: bc,
 			Images: ImageOptions{Pin: true, Policy: p}})
+		// Each finding is placed on the line that names the image, as a pull request's annotation should be.
 		var fe *build.FindingsError
 		if !errors.As(err, &fe) {
 			t.Fatalf("Publish = %v, want findings", err)
 		}
 		want := map[string]string{
-			"deploy.yaml:1":  `Deployment.apps/default/web: image "` + f.Ref(testimages.OtherKey) + `" (spec.template.spec.containers[0].image): is not signed by a trusted key or identity (rule "*")`,
-			"cron.yaml:1":    `CronJob.batch/default/report: image "` + f.Ref(testimages.KeyLegacy) + `" (spec.jobTemplate.spec.template.spec.containers[0].image): ` + f.Digests[testimages.KeyLegacy] + ` is missing a required attestation`,
-			"sts.yaml:1":     `StatefulSet.apps/default/db: image "` + f.Host + "/" + testimages.KeyLegacy + `:2" (spec.template.spec.containers[0].image): does not resolve: resolving 2 in ` + f.Host + "/" + testimages.KeyLegacy + `: not found: push the image`,
-			"rollout.yaml:1": `Rollout.argoproj.io/default/canary: image "` + f.ProxyRef(testimages.Private) + `" (spec.template.spec.containers[0].image): does not resolve:`,
-			"pod.yaml:1":     `Pod/default/p: image "` + f.Ref(testimages.KeyBundle) + `" (spec.containers[0].image): is not signed by a trusted key or identity (rule "` + f.Host + "/" + testimages.KeyBundle + `")`,
+			"deploy.yaml:9":  `Deployment.apps/default/web: image "` + f.Ref(testimages.OtherKey) + `" (spec.template.spec.containers[0].image): is not signed by a trusted key or identity (rule "*")`,
+			"cron.yaml:11":   `CronJob.batch/default/report: image "` + f.Ref(testimages.KeyLegacy) + `" (spec.jobTemplate.spec.template.spec.containers[0].image): ` + f.Digests[testimages.KeyLegacy] + ` is missing a required attestation`,
+			"sts.yaml:10":    `StatefulSet.apps/default/db: image "` + f.Host + "/" + testimages.KeyLegacy + `:2" (spec.template.spec.containers[0].image): does not resolve: resolving 2 in ` + f.Host + "/" + testimages.KeyLegacy + `: not found: push the image`,
+			"rollout.yaml:7": `Rollout.argoproj.io/default/canary: image "` + f.ProxyRef(testimages.Private) + `" (spec.template.spec.containers[0].image): does not resolve:`,
+			"pod.yaml:7":     `Pod/default/p: image "` + f.Ref(testimages.KeyBundle) + `" (spec.containers[0].image): is not signed by a trusted key or identity (rule "` + f.Host + "/" + testimages.KeyBundle + `")`,
 		}
 		got := map[string][]string{}
 		for _, fd := range fe.Findings {
@@ -319,11 +320,14 @@ func TestPublishImages(t *testing.T) {
 				t.Errorf("findings at %s = %q, want one containing %q", pos, got[pos], msg)
 			}
 		}
-		if !slices.ContainsFunc(got["pod.yaml:1"], func(s string) bool { return strings.Contains(s, "is unsigned: no cosign signature") }) {
-			t.Errorf("findings at pod.yaml:1 = %q, want the unsigned image", got["pod.yaml:1"])
+		if !slices.ContainsFunc(got["pod.yaml:9"], func(s string) bool { return strings.Contains(s, "is unsigned: no cosign signature") }) {
+			t.Errorf("findings at pod.yaml:9 = %q, want the unsigned image", got["pod.yaml:9"])
 		}
-		if !slices.ContainsFunc(got["rollout.yaml:1"], func(s string) bool { return strings.Contains(s, "unauthorized") && strings.Contains(s, "docker login") }) {
-			t.Errorf("findings at rollout.yaml:1 = %q, want the registry's refusal", got["rollout.yaml:1"])
+		if !slices.ContainsFunc(got["rollout.yaml:7"], func(s string) bool { return strings.Contains(s, "unauthorized") && strings.Contains(s, "docker login") }) {
+			t.Errorf("findings at rollout.yaml:7 = %q, want the registry's refusal", got["rollout.yaml:7"])
+		}
+		if n := len(got["sts.yaml:10"]); n != 2 {
+			t.Errorf("findings at sts.yaml:10 = %q, want one for each container naming the missing tag", got["sts.yaml:10"])
 		}
 		if res.Digest != "" {
 			t.Errorf("Publish with findings pushed %s", res.Digest)

@@ -46,15 +46,15 @@ func TestImagesCLI(t *testing.T) {
 		}
 		r = mustRun(t, 1, env, "validate", bad, "--image-key", f.Pub)
 		for _, want := range []string{
-			`report.yaml:2: error: CronJob.batch/default/report: image "` + f.Ref(testimages.Unsigned) + `" (spec.jobTemplate.spec.template.spec.containers[0].image): is unsigned: no cosign signature`,
-			`other.yaml:1: error: Deployment.apps/default/other: image "` + f.Ref(testimages.OtherKey) + `" (spec.template.spec.containers[0].image): is not signed by a trusted key or identity`,
+			`report.yaml:12: error: CronJob.batch/default/report: image "` + f.Ref(testimages.Unsigned) + `" (spec.jobTemplate.spec.template.spec.containers[0].image): is unsigned: no cosign signature`,
+			`other.yaml:9: error: Deployment.apps/default/other: image "` + f.Ref(testimages.OtherKey) + `" (spec.template.spec.containers[0].image): is not signed by a trusted key or identity`,
 			"[image/unverified]",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("validate output lacks %q:\n%s", want, r)
 			}
 		}
-		if strings.Contains(r.stdout, "web.yaml:1: error") {
+		if strings.Contains(r.stdout, "web.yaml:9: error") {
 			t.Errorf("the signed image was refused:\n%s", r)
 		}
 		mustRun(t, 2, env, "validate", good, "--verify-images")
