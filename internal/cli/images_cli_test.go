@@ -82,6 +82,18 @@ func TestImagesCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("action", func(t *testing.T) {
+		t.Parallel()
+		r := mustRun(t, 1, map[string]string{"INPUT_PATH": bad, "INPUT_IMAGE-KEY": f.Pub, "GITHUB_WORKSPACE": bad, "HOME": env["HOME"]}, "action")
+		for _, want := range []string{"::error file=report.yaml,line=12,title=statepack%3A image/unverified::CronJob.batch/default/report: image",
+			"::error file=other.yaml,line=9,title=statepack%3A image/unverified::"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("action output lacks %q:\n%s", want, r)
+			}
+		}
+		mustRun(t, 2, map[string]string{"INPUT_PATH": good, "INPUT_VERIFY-IMAGES": "true"}, "action")
+	})
+
 	t.Run("fleet resolves a shared image once", func(t *testing.T) {
 		t.Parallel()
 		shared := f.ProxyRef(testimages.SBOM)
