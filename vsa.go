@@ -1,6 +1,7 @@
 package statepack
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/statepack/statepack/build"
@@ -95,5 +96,8 @@ func newVSA(bc BuildContext, repository string, b *build.Bundle, r *ImageReport,
 		v.Images = append(v.Images, VSAImageInfo{Reference: img.Reference, Digest: img.Digest, Rule: img.Rule, Verified: img.Verified, Skipped: img.Skipped})
 		v.InputAttestations = append(v.InputAttestations, img.evidence...)
 	}
+	// Sorted, so that the order the registry listed referrers in does not change the statement.
+	slices.SortFunc(v.InputAttestations, func(a, b vsaInput) int { return strings.Compare(a.URI, b.URI) })
+	v.InputAttestations = slices.CompactFunc(v.InputAttestations, func(a, b vsaInput) bool { return a.URI == b.URI })
 	return v, true
 }
