@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/statepack/statepack/internal/testimages"
+	"github.com/statepack/statepack/internal/testregistry"
 )
 
 func deployment(name, image string) string {
@@ -79,6 +80,23 @@ func TestImagesCLI(t *testing.T) {
 		}
 		if v := run(t, env, "", "verify", refused, "--key", pub); v.code != 3 && v.code != 1 || !strings.Contains(v.stderr, "not found") {
 			t.Errorf("the refused publish left a tag: %s", v)
+		}
+	})
+
+	t.Run("the publish password stays with the publish registry", func(t *testing.T) {
+		t.Parallel()
+		plant("s3cret-publish-pass")
+		target := testregistry.Start(t, testregistry.WithBasicAuth("ci", "s3cret-publish-pass"))
+		// The private repository answers 401 with a Basic challenge: a client holding the publish password for every
+		// registry would answer it with that password.
+		tree := writeTree(t, map[string]string{"web.yaml": deployment("web", f.ProxyRef(testimages.KeyLegacy)), "db.yaml": deployment("db", f.ProxyRef(testimages.Private))})
+		r := run(t, env, "s3cret-publish-pass\n", "publish", tree, target.Host+"/cli/auth:main", "--username", "ci", "--password-stdin",
+			"--pin-images", "--image-key", f.Pub)
+		if r.code != 1 || !strings.Contains(r.stderr, "db.yaml:9: error: Deployment.apps/default/db: image") || !strings.Contains(r.stderr, "unauthorized") {
+			t.Fatalf("publish with an image the registry refuses: %s", r)
+		}
+		if seen := f.Authorizations(); len(seen) > 0 {
+			t.Errorf("the image registry was sent credentials: %q", seen)
 		}
 	})
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,14 @@ type Fixture struct {
 
 	mu       sync.Mutex
 	requests map[string]int
+	auth     []string
+}
+
+// Authorizations are the Authorization headers the proxy received, in order.
+func (f *Fixture) Authorizations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.auth)
 }
 
 // ManifestRequests is how many manifest requests (resolves included) for repository repo reached the proxy.
@@ -186,11 +195,14 @@ func (f *Fixture) proxy(t testing.TB, prefix string) string {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	f.requests = map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
 		if repo, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/"); ok {
-			f.mu.Lock()
 			f.requests[repo]++
-			f.mu.Unlock()
 		}
+		if a := r.Header.Get("Authorization"); a != "" {
+			f.auth = append(f.auth, a)
+		}
+		f.mu.Unlock()
 		if strings.HasPrefix(r.URL.Path, prefix) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="fixture"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
