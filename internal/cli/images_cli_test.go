@@ -62,6 +62,24 @@ func TestImagesCLI(t *testing.T) {
 		mustRun(t, 2, env, "validate", good, "--image-certificate-identity", "a@example.com")
 	})
 
+	t.Run("keyless", func(t *testing.T) {
+		t.Parallel()
+		root := filepath.Join(t.TempDir(), "fulcio.pem")
+		if err := os.WriteFile(root, f.Sigstore.RootPEM(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tree := writeTree(t, map[string]string{"web.yaml": deployment("web", f.Ref(testimages.Keyless))})
+		args := []string{"validate", tree, "--image-fulcio-root", root, "--image-insecure-ignore-tlog", "--image-insecure-ignore-sct", "--image-certificate-oidc-issuer", f.Issuer}
+		r := mustRun(t, 0, env, append(args, "--image-certificate-identity", f.Identity)...)
+		if !strings.Contains(r.stdout, "signature (legacy) by "+f.Identity) {
+			t.Errorf("keyless validate printed:\n%s", r)
+		}
+		r = mustRun(t, 1, env, append(args, "--image-certificate-identity-regexp", "^release@example\\.com$")...)
+		if !strings.Contains(r.stdout, "is not signed by a trusted key or identity") || !strings.Contains(r.stdout, f.Identity) {
+			t.Errorf("validate with an identity not allowed should name the certificate's identity:\n%s", r)
+		}
+	})
+
 	t.Run("publish", func(t *testing.T) {
 		t.Parallel()
 		ref := f.Host + "/cli/images:main"
