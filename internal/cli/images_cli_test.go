@@ -128,6 +128,10 @@ func TestImagesCLI(t *testing.T) {
 			}
 		}
 		mustRun(t, 2, map[string]string{"INPUT_PATH": good, "INPUT_VERIFY-IMAGES": "true"}, "action")
+		config := filepath.Join(writeTree(t, map[string]string{"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\nimages: {pin: true}\ntargets:\n- {name: a, path: ., ref: " + f.Host + "/fleet/x:main}\n"}), "statepack.yaml")
+		if r := mustRun(t, 2, map[string]string{"INPUT_CONFIG": config}, "action"); !strings.Contains(r.stdout+r.stderr, "has an images section, which the action does not apply to a config yet") {
+			t.Errorf("action with a config asking for images:\n%s", r)
+		}
 	})
 
 	t.Run("fleet resolves a shared image once", func(t *testing.T) {
