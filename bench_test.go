@@ -72,7 +72,7 @@ func BenchmarkSignAttest(b *testing.B) {
 					}
 					b.StartTimer()
 					if mode == "push+sign+attest" {
-						preds = predicates(bc, ref.Name(), []string{"v1"}, s, bundle)
+						preds = predicates(bc, ref.Name(), []string{"v1"}, s, bundle, nil, false)
 					}
 					if _, err := pushSignTag(context.Background(), log, t, bundle, sg, preds, []string{"v1"}, pushOptions{}); err != nil {
 						b.Fatal(err)

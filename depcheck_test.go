@@ -16,9 +16,9 @@ const module = "github.com/statepack/statepack"
 // arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
 // purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
 var layers = map[string][]string{
-	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
-	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
-	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts"},
+	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images"},
+	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images"},
+	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images"},
 	"build":                {"internal/manifest"},
 	"publish":              {},
 	"sign":                 {},
@@ -30,6 +30,7 @@ var layers = map[string][]string{
 	"internal/helm":        {},
 	"internal/releases":    {"build", "internal/helm", "internal/manifest"},
 	"internal/charts":      {"internal/helm", "publish"},
+	"internal/images":      {"publish", "sign"},
 	"internal/tools/image": {"internal/gitmeta"},
 }
 
@@ -79,7 +80,7 @@ func TestLayering(t *testing.T) {
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts", "internal/images"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

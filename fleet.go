@@ -31,8 +31,18 @@ type Config struct {
 	Kind       string   `json:"kind"`
 	Defaults   Target   `json:"defaults"`
 	Targets    []Target `json:"targets"`
+	// Images is the image pin stage of every target: pinning, and the trust policy's rules. Each image is resolved
+	// and verified once per run, however many targets deploy it.
+	Images *ImagesConfig `json:"images,omitempty"`
 
 	file string // the file LoadConfig read
+}
+
+// ImagesConfig is the images section of a config: pin the images of every target, and verify them by rules (first
+// match wins; see ImageRule). Key files are relative to the config file.
+type ImagesConfig struct {
+	Pin   bool        `json:"pin,omitempty"`
+	Rules []ImageRule `json:"rules,omitempty"`
 }
 
 // Target is one target of a Config, or its defaults. Empty fields take the default's value.
@@ -94,6 +104,15 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	cfg.file = path
 	dir := filepath.Dir(path)
+	if cfg.Images != nil {
+		for i := range cfg.Images.Rules {
+			for j, k := range cfg.Images.Rules[i].Keys {
+				if !strings.Contains(k, "://") && !filepath.IsAbs(k) {
+					cfg.Images.Rules[i].Keys[j] = filepath.Join(dir, k)
+				}
+			}
+		}
+	}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
 		if t.Path = filepath.FromSlash(t.Path); !filepath.IsAbs(t.Path) {
@@ -125,6 +144,13 @@ func parseConfig(data []byte) (*Config, error) {
 	}
 	if len(cfg.Targets) == 0 {
 		return nil, errors.New("no targets: list them under the targets key")
+	}
+	if cfg.Images != nil {
+		for i, r := range cfg.Images.Rules {
+			if _, err := ParseImagePattern(r.Image); err != nil {
+				return nil, fmt.Errorf("images.rules[%d]: %w", i, err)
+			}
+		}
 	}
 	seen := map[string]bool{}
 	d := cfg.Defaults

@@ -1,6 +1,8 @@
 package statepack
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +34,18 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
 		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
 		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
+		{name: "image rules", in: head + "images:\n  pin: true\n  rules:\n  - {image: \"ghcr.io/acme/*\", keys: [keys/a.pub], attestations: [spdx], signatureFormat: bundle}\n  - {image: \"*\", skip: {reason: vendor}}\n" +
+			"targets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
+			check: func(t *testing.T, cfg *Config) {
+				im := cfg.Images
+				if im == nil || !im.Pin || len(im.Rules) != 2 || im.Rules[0].Keys[0] != "keys/a.pub" || im.Rules[0].SignatureFormat != "bundle" || im.Rules[1].Skip.Reason != "vendor" {
+					t.Errorf("images = %+v", im)
+				}
+			}},
+		{name: "bad image pattern", in: head + "images:\n  rules:\n  - {image: \"GHCR.io/*\", keys: [a.pub]}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
+			wantErr: `images.rules[0]: image pattern "GHCR.io/*" holds "GHCR"`},
+		{name: "unknown image rule field", in: head + "images:\n  rules:\n  - {image: \"*\", key: a.pub}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
+			wantErr: `unknown field "key"`},
 		{name: "bad signature format", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, sign: {key: k, format: cbor}}\n", wantErr: `target "a": sign.format "cbor": use legacy, bundle or both`},
 	}
 	for _, tc := range tests {
@@ -109,5 +123,22 @@ func TestApplyDefaults(t *testing.T) {
 	if !slices.Equal(own.Tags, []string{"v2"}) || own.Sign.Key != "own.key" || *own.Sign.Attest || own.Sign.Format != "bundle" ||
 		own.Annotations["team"] != "b" || own.Annotations["env"] != "prod" || *own.ImmutableTags {
 		t.Errorf("a target with its own settings = %+v (sign %+v), want its own values, the rest from the flags", own, own.Sign)
+	}
+}
+
+// TestLoadConfigImageKeys: key files of image rules are relative to the config file, as signing keys are.
+func TestLoadConfigImageKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "statepack.yaml")
+	if err := os.WriteFile(p, []byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\nimages:\n  rules:\n  - {image: \"*\", keys: [keys/a.pub, env://IMAGES_PUB, /abs/b.pub]}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Images.Rules[0].Keys, []string{filepath.Join(dir, "keys/a.pub"), "env://IMAGES_PUB", "/abs/b.pub"}; !slices.Equal(got, want) {
+		t.Errorf("image rule keys = %q, want %q", got, want)
 	}
 }

@@ -378,6 +378,19 @@ func (s *Source) RelPath() string {
 	return filepath.ToSlash(s.Path)
 }
 
+// withObjects is a copy of the source whose rendering holds objs instead (the objects with their images pinned,
+// say); s is left as it was.
+func (s *Source) withObjects(objs []build.Object, err error) (*Source, error) {
+	if err != nil {
+		return nil, err
+	}
+	c := *s
+	r := *s.Rendering
+	r.Objects = objs
+	c.Rendering = &r
+	return &c, nil
+}
+
 // FindingsError returns a *build.FindingsError (which wraps build.ErrInvalidInput) when the findings hold an error,
 // else nil.
 func (s *Source) FindingsError() error {

@@ -152,12 +152,26 @@ func chartDependencies(s *Source) []slsa1.ResourceDescriptor {
 // AttestationTypes are the predicate types a signed publish attests, in the order it writes them.
 var AttestationTypes = []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
 
-// predicates are the attestations a signed publish makes: SLSA provenance and statepack's inventory.
-func predicates(bc BuildContext, repository string, tags []string, s *Source, b *build.Bundle) []sign.Predicate {
-	return []sign.Predicate{
-		{Type: sign.PredicateSLSAProvenanceV1, Value: provenance(bc, repository, tags, s, b)},
-		{Type: sign.PredicateInventoryV1, Value: build.NewInventory(b, s.Rendering.Objects)},
+// predicates are the attestations a signed publish makes: SLSA provenance and statepack's inventory (with each
+// image's resolved digest when images were resolved), and, when images were verified, the verification summary.
+func predicates(bc BuildContext, repository string, tags []string, s *Source, b *build.Bundle, images *ImageReport, pinned bool) []sign.Predicate {
+	inv := build.NewInventory(b, s.Rendering.Objects)
+	if images != nil {
+		digests := images.digests()
+		for i := range inv.Images {
+			if inv.Images[i].Digest == "" {
+				inv.Images[i].Digest = digests[inv.Images[i].Reference]
+			}
+		}
 	}
+	preds := []sign.Predicate{
+		{Type: sign.PredicateSLSAProvenanceV1, Value: provenance(bc, repository, tags, s, b)},
+		{Type: sign.PredicateInventoryV1, Value: inv},
+	}
+	if vsa, ok := newVSA(bc, repository, b, images, pinned); ok {
+		preds = append(preds, sign.Predicate{Type: PredicateVSA, Value: vsa})
+	}
+	return preds
 }
 
 // nonEmpty drops the empty values; nil when none is left.

@@ -46,6 +46,11 @@ type PublishOptions struct {
 	// Registry are the options the target is opened with: credentials, TLS, timeouts, a transport. The logger and
 	// the user agent are set by Publish.
 	Registry []publish.Option
+	// Images resolve, pin and verify the images the tree deploys before anything is pushed (the pin stage); an image
+	// that fails is a finding and nothing is pushed. With a signer and Attest, a verified policy adds a SLSA
+	// verification summary (PredicateVSA) to the attestations. Images turns the Incremental shortcut off: a tag
+	// may have moved to another digest while the tree stayed as it was.
+	Images ImageOptions
 	// StepAttempts is how often an idempotent step (push by digest, sign, attest, tag) is tried; 0 means
 	// DefaultStepAttempts, 1 turns step retries off.
 	StepAttempts int
@@ -73,6 +78,8 @@ type PublishResult struct {
 	Unchanged bool `json:"unchanged,omitempty"`
 	// Warnings say what the publish may break for its consumers (also logged at warning level).
 	Warnings []string `json:"warnings,omitempty"`
+	// Images is what the pin stage found, when Images asked for it.
+	Images *ImageReport `json:"images,omitempty"`
 }
 
 // Tags returns the tags of a publish or a copy: first (the reference's tag, "" for none) and extra, sorted, without
@@ -112,7 +119,9 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	}
 	j := &publishJob{path: path, ref: ref, tags: tags, o: o, log: log}
 	j.o.Attest = o.Attest && o.Signer != nil
-	if o.Incremental {
+	if o.Incremental && o.Images.Enabled() {
+		log.Info("--incremental is off when images are resolved: a tag may point at another digest while the tree is unchanged")
+	} else if o.Incremental {
 		done, err := j.publishIfChanged(ctx, &res)
 		if err != nil || done {
 			return res, interrupted(ctx, "incremental check", err)
@@ -130,12 +139,36 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 		return res, err
 	}
 	log.Debug("rendered and validated", "path", path, "objects", len(s.Rendering.Objects), "duration", since(start))
+	settings := s.settings(o.Context.version(), o.Package)
+	if o.Images.Enabled() {
+		start = time.Now()
+		o.Images.Logger = o.Logger
+		report, err := CheckImages(ctx, s, o.Images)
+		res.Images = &report
+		if err != nil {
+			return res, interrupted(ctx, "images", err)
+		}
+		log.Debug("images resolved", "images", len(report.Images), "duration", since(start))
+		if len(report.Findings) > 0 {
+			res.Findings = append(slices.Clone(res.Findings), report.Findings...)
+			res.Findings.Sort()
+			return res, &build.FindingsError{Findings: res.Findings}
+		}
+		if o.Images.Pin {
+			if s, err = s.withObjects(report.pinned(s.Rendering.Objects)); err != nil {
+				return res, err
+			}
+			for _, img := range report.Images {
+				settings += "\npin=" + img.Pinned // a tag moved to another digest makes another artifact
+			}
+		}
+	}
 	start = time.Now()
 	inputs, err := build.HashInputs(s.Rendering.Root, s.Rendering.Inputs)
 	if err != nil {
 		return res, err
 	}
-	b, err := s.Bundle(o.Context, o.Package, log, build.WithInputs(inputs, build.InputsDigest(inputs, s.settings(o.Context.version(), o.Package))))
+	b, err := s.Bundle(o.Context, o.Package, log, build.WithInputs(inputs, build.InputsDigest(inputs, settings)))
 	if err != nil {
 		return res, err
 	}
@@ -146,7 +179,7 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	}
 	var preds []sign.Predicate
 	if j.o.Attest {
-		preds = predicates(o.Context, ref.Name(), tags, s, b)
+		preds = predicates(o.Context, ref.Name(), tags, s, b, res.Images, o.Images.Pin)
 	}
 	desc, err := pushSignTag(ctx, log, target, b, o.Signer, preds, tags, pushOptions{immutable: o.ImmutableTags, attempts: o.StepAttempts,
 		sign: []sign.SignOption{sign.WithFormat(o.SignatureFormat)}, warn: func(w string) { res.Warnings = append(res.Warnings, w) }})

@@ -252,8 +252,8 @@ func ContentRef(s string) (publish.Ref, error) {
 	return ref, nil
 }
 
-// PredicateTypes turns short attestation names into predicate types: slsa (or provenance) and inventory, or a
-// predicate type URI as cosign's --type takes it.
+// PredicateTypes turns short attestation names into predicate types: slsa (or provenance), inventory and vsa (the
+// images' verification summary), or a predicate type URI as cosign's --type takes it.
 func PredicateTypes(names []string) ([]string, error) {
 	var out []string
 	for _, n := range names {
@@ -262,9 +262,11 @@ func PredicateTypes(names []string) ([]string, error) {
 			out = append(out, sign.PredicateSLSAProvenanceV1)
 		case "inventory":
 			out = append(out, sign.PredicateInventoryV1)
+		case "vsa":
+			out = append(out, PredicateVSA)
 		default:
 			if !strings.Contains(n, "://") {
-				return nil, invalidf("--attestation %q: use slsa, inventory, or a predicate type URI", n)
+				return nil, invalidf("--attestation %q: use slsa, inventory, vsa, or a predicate type URI", n)
 			}
 			out = append(out, n)
 		}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // Policy is a check that is on by default and can be turned off by its ID.
@@ -174,44 +176,119 @@ func unpinned(ref string) string {
 // custom resources that embed pod specs).
 func Images(o Object) []string {
 	var out []string
-	eachContainer(o, func(_ string, c map[string]any) {
-		if img, ok := c["image"].(string); ok && img != "" {
-			out = append(out, img)
-		}
-	})
+	for _, u := range ImageUses(o) {
+		out = append(out, u.Image)
+	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
+// ImageUse is one container's image in an object: the reference as written and the field that holds it, as a
+// path such as spec.jobTemplate.spec.template.spec.containers[0].image.
+type ImageUse struct {
+	Image string
+	Field string
+}
+
+// ImageUses lists every container image field of an object (see Images), in the order of their field paths, with
+// map keys visited sorted so that the order is the same on every run.
+func ImageUses(o Object) []ImageUse {
+	var out []ImageUse
+	eachContainer(o, func(_, path string, c map[string]any) {
+		if img, ok := c["image"].(string); ok && img != "" {
+			out = append(out, ImageUse{Image: img, Field: path + ".image"})
+		}
+	})
+	return out
+}
+
+// ReplaceImages returns o with every container image that replace maps to a different reference rewritten, its
+// YAML serialised again as the render serialises objects (so that a package of it is as reproducible as any), and
+// whether anything changed. o itself is left as it was: the content is copied before it is changed.
+func ReplaceImages(o Object, replace func(image string) string) (Object, bool, error) {
+	changed := false
+	for _, u := range ImageUses(o) {
+		if replace(u.Image) != u.Image {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return o, false, nil
+	}
+	content, _ := deepCopy(o.Content, 0).(map[string]any)
+	out := o
+	out.Content = content
+	eachContainer(out, func(_, _ string, c map[string]any) {
+		if img, ok := c["image"].(string); ok && img != "" {
+			c["image"] = replace(img)
+		}
+	})
+	y, err := sigsyaml.Marshal(out.Content)
+	if err != nil {
+		return o, false, fmt.Errorf("serialising %s with pinned images: %w", o.ID, err)
+	}
+	out.YAML = y
+	return out, true, nil
+}
+
+// deepCopy copies the maps and slices of decoded content; scalars are shared (they are immutable).
+func deepCopy(v any, depth int) any {
+	if depth > maxDepth {
+		return v
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, child := range v {
+			m[k] = deepCopy(child, depth+1)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, child := range v {
+			s[i] = deepCopy(child, depth+1)
+		}
+		return s
+	}
+	return v
+}
+
 // eachContainer calls fn for every entry under "containers", "initContainers" and "ephemeralContainers" anywhere in
-// the object (pod templates, CronJobs, custom resources that embed pod specs), with the list's key.
-func eachContainer(o Object, fn func(list string, c map[string]any)) {
-	var walk func(v any, depth int)
-	walk = func(v any, depth int) {
+// the object (pod templates, CronJobs, custom resources that embed pod specs), with the list's key and the entry's
+// field path, keys visited in sorted order.
+func eachContainer(o Object, fn func(list, path string, c map[string]any)) {
+	var walk func(v any, path string, depth int)
+	walk = func(v any, path string, depth int) {
 		if depth > maxDepth {
 			return
 		}
 		switch v := v.(type) {
 		case map[string]any:
-			for k, child := range v {
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				child := v[k]
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
 				if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
 					if list, ok := child.([]any); ok {
-						for _, c := range list {
+						for i, c := range list {
 							if cm, ok := c.(map[string]any); ok {
-								fn(k, cm)
+								fn(k, fmt.Sprintf("%s[%d]", p, i), cm)
 							}
 						}
 					}
 				}
-				walk(child, depth+1)
+				walk(child, p, depth+1)
 			}
 		case []any:
-			for _, child := range v {
-				walk(child, depth+1)
+			for i, child := range v {
+				walk(child, fmt.Sprintf("%s[%d]", path, i), depth+1)
 			}
 		}
 	}
-	walk(o.Content, 0)
+	walk(o.Content, "", 0)
 }
 
 // builtinNamespaces exist on every cluster.

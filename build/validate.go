@@ -182,7 +182,7 @@ func quantities(o Object) []quantity {
 			}
 		}
 	}
-	eachContainer(o, func(list string, c map[string]any) {
+	eachContainer(o, func(list, _ string, c map[string]any) {
 		res, _ := c["resources"].(map[string]any)
 		name, _ := c["name"].(string)
 		for _, kind := range []string{"limits", "requests"} {

@@ -29,6 +29,8 @@ import (
 var actionInputs = []string{
 	"path", "ref", "tags", "config", "targets", "shard", "mode", "sign", "key", "key-password", "registry-username",
 	"registry-password", "github-token", "kubernetes-version", "attest", "signature-format", "plain-http",
+	"pin-images", "verify-images", "image-key", "image-certificate-identity", "image-certificate-identity-regexp",
+	"image-certificate-oidc-issuer", "image-certificate-oidc-issuer-regexp",
 }
 
 // actionOutputs are the outputs of action.yml, in its order.
@@ -87,6 +89,8 @@ type actionConfig struct {
 	// signatureFormat is the signature-format input: legacy, bundle or both; "" is legacy.
 	signatureFormat string
 	verbose         bool
+	// images are the pin-images, verify-images and image-* inputs, as the flags of the same names.
+	images imageFlags
 }
 
 // actionSummary is the summary-json output and the data of the job summary.
@@ -181,6 +185,9 @@ type actionRun struct {
 	cfg     actionConfig
 	summary actionSummary
 	source  *source // the tree rendered and validated, which publish diffs with the tag's previous artifact
+	// images are the image options validate resolved and verified with; publish reuses its checker, so that each
+	// image is asked of its registry once.
+	images statepack.ImageOptions
 }
 
 func (a *actionRun) run(ctx context.Context) error {
@@ -243,6 +250,9 @@ func (a *actionRun) readInputs() error {
 		return &usageError{err}
 	}
 	c.verbose = a.g.verbose || a.env.getenv("RUNNER_DEBUG") == "1"
+	if err := a.readImageInputs(); err != nil {
+		return err
+	}
 	if len(c.tags) > 0 && c.ref == "" {
 		return usagef("input tags is set but ref is not: set ref to the repository to publish to")
 	}
@@ -320,6 +330,47 @@ func (a *actionRun) readInputs() error {
 		}
 	}
 	return a.readCredentials()
+}
+
+// readImageInputs reads the image inputs: pin-images, verify-images, image-key (one a line or comma-separated:
+// files relative to the workspace, or env://VAR) and the keyless identity and issuer, exactly or by regexp.
+func (a *actionRun) readImageInputs() error {
+	gh, im := a.gh, &a.cfg.images
+	var err error
+	if im.pin, err = gh.BoolInput("pin-images", false); err != nil {
+		return &usageError{err}
+	}
+	if im.verify, err = gh.BoolInput("verify-images", false); err != nil {
+		return &usageError{err}
+	}
+	im.keys = splitList(gh.Input("image-key"))
+	im.identity, im.identityRegexp = gh.Input("image-certificate-identity"), gh.Input("image-certificate-identity-regexp")
+	im.issuer, im.issuerRegexp = gh.Input("image-certificate-oidc-issuer"), gh.Input("image-certificate-oidc-issuer-regexp")
+	im.concurrency = 8
+	if a.cfg.config != "" && (im.pin || im.verify || len(im.keys) > 0 || im.keyless()) {
+		return usagef("the image inputs do not combine with config: set images in the config file")
+	}
+	return nil
+}
+
+// checkImages runs the image pin stage on the tree validate rendered, when the inputs ask for it: its findings join
+// the tree's, and so become annotations on the lines that name the images.
+func (a *actionRun) checkImages(ctx context.Context, s *source, log *slog.Logger) error {
+	conn, err := (&registryOptions{}).connection(&a.env)
+	if err != nil {
+		return err
+	}
+	if a.cfg.plainHTTP {
+		conn = append(conn, publish.WithPlainHTTP(true))
+	}
+	if a.images, err = a.cfg.images.options(ctx, &a.env, conn, nil, log); err != nil {
+		return err
+	}
+	report, err := checkImages(ctx, s, a.images)
+	if report != nil {
+		printImages(a.env.Stderr, report)
+	}
+	return err
 }
 
 // readCredentials picks the registry credentials: the inputs, else for ghcr.io the workflow's token and actor. With
@@ -442,6 +493,10 @@ func (a *actionRun) validate(ctx context.Context) error {
 		return err
 	}
 	a.source = s
+	if err := a.checkImages(ctx, s, log); err != nil {
+		a.gh.EndGroup()
+		return err
+	}
 	reportFindings(a.env.Stderr, &globalOptions{output: "text"}, s.Findings)
 	errs, warns := s.Findings.Count()
 	fmt.Fprintf(a.env.Stderr, "%s: %d object(s), %d error(s), %d warning(s)\n", a.cfg.path, len(s.Rendering.Objects), errs, warns)
@@ -594,6 +649,7 @@ func (a *actionRun) publish(ctx context.Context) error {
 	// The tree validate rendered is the one published: one render per run.
 	o := base
 	o.Source, o.Tags, o.Signer, o.Attest, o.SignatureFormat = a.source, tags, signer, c.attest && signer != nil, format
+	o.Images = a.images
 	a.summary.Changes = statepack.ChangesSince(ctx, ref, tags, a.source, statepack.ReadOptions{Registry: o.Registry, Context: o.Context, Logger: o.Logger})
 	res, err := statepack.Publish(ctx, c.path, ref, o)
 	if err != nil {

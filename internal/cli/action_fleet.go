@@ -62,6 +62,10 @@ func (a *actionRun) readConfigInputs() error {
 	if err != nil {
 		return fmt.Errorf("input config: %w", err)
 	}
+	if cfg.Images != nil && (cfg.Images.Pin || len(cfg.Images.Rules) > 0) {
+		// Refused rather than skipped: a config that asks for verified images must never publish unverified ones.
+		return usagef("input config: %s has an images section, which the action does not apply to a config yet: run `statepack publish --config %s` (or validate) in a run step with the statepack image, which applies it", c.config, c.config)
+	}
 	known := make([]string, len(cfg.Targets))
 	for i, t := range cfg.Targets {
 		known[i] = t.Name

@@ -149,7 +149,7 @@ func TestAttestationsOffAndRefusals(t *testing.T) {
 	}{
 		{[]string{"publish", "../../testdata/plain", ref + ":x", "--attest"}, "--attest needs --key or --keyless"},
 		{[]string{"verify", ref + ":v1", "--attestation", "slsa"}, "verify needs --key"},
-		{[]string{"verify", ref + ":v1", "--key", pub, "--attestation", "sbom"}, `--attestation "sbom": use slsa, inventory, or a predicate type URI`},
+		{[]string{"verify", ref + ":v1", "--key", pub, "--attestation", "sbom"}, `--attestation "sbom": use slsa, inventory, vsa, or a predicate type URI`},
 		{[]string{"pull", ref + ":v1", "-o", t.TempDir(), "--attestation", "slsa"}, "--attestation needs --key"},
 	} {
 		r := mustRun(t, 2, nil, tc.args...)

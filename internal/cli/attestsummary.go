@@ -10,6 +10,7 @@ import (
 
 	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/sign"
 )
@@ -137,6 +138,20 @@ func summarizePredicate(predicateType string, raw json.RawMessage) string {
 			}
 		}
 		return fmt.Sprintf("%d object(s) (%s), %d image(s), %d pinned by digest", len(inv.Objects), strings.Join(ks, ", "), len(inv.Images), pinned)
+	case statepack.PredicateVSA:
+		var v statepack.VSA
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "unreadable verification summary: " + err.Error()
+		}
+		skipped := 0
+		for _, img := range v.Images {
+			if img.Skipped != "" {
+				skipped++
+			}
+		}
+		return fmt.Sprintf("%s: %d image(s) verified at %s (%d skipped by rule), policy sha256:%s, levels %s, verifier %s %s",
+			v.VerificationResult, len(v.Images)-skipped, v.TimeVerified, skipped, v.Policy.Digest["sha256"],
+			strings.Join(v.VerifiedLevels, ","), v.Verifier.ID, v.Verifier.Version["statepack"])
 	}
 	return fmt.Sprintf("%d bytes of predicate", len(raw))
 }

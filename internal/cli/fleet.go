@@ -27,6 +27,8 @@ type fleetOptions struct {
 	targets  []string
 	shard    string
 	jobs     int
+	// cfg is the config file load read.
+	cfg *statepack.Config
 }
 
 // bind binds the flags, and refuses --target, --shard and --jobs without --config: they would be ignored.
@@ -62,6 +64,7 @@ func (o *fleetOptions) load() ([]targetConfig, error) {
 		return nil, err
 	}
 	cfg.ApplyDefaults(o.defaults)
+	o.cfg = cfg
 	return cfg.Select(statepack.Selection{Names: o.targets, Shard: o.shard})
 }
 
@@ -158,7 +161,7 @@ func signers(env *Env) *statepack.Signers {
 }
 
 // fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
-func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, incremental bool) error {
+func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool) error {
 	targets, err := o.load()
 	if err != nil {
 		return err
@@ -172,6 +175,9 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 		return err
 	}
 	base.Incremental = incremental
+	if base.Images, err = fleetImages(ctx, env, g, o, reg, img); err != nil {
+		return err
+	}
 	return runFleet(ctx, env, g, o, targets, func(ctx context.Context, log *slog.Logger, t targetConfig) (fleetResult, error) {
 		ref, po, err := t.PublishOptions(ctx, base, keys)
 		if err != nil {
@@ -200,13 +206,27 @@ func publishBase(env *Env, log *slog.Logger, src *sourceOptions, reg *registryOp
 	return statepack.PublishOptions{Load: lo, Registry: regOpts, Context: bc, Logger: log}, nil
 }
 
-// fleetValidate validates each target.
-func fleetValidate(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions) error {
+// fleetImages are the image options of a fleet run: the flags and the config's images section, with one checker
+// that every target shares.
+func fleetImages(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, reg *registryOptions, img *imageFlags) (statepack.ImageOptions, error) {
+	conn, err := reg.connection(env)
+	if err != nil {
+		return statepack.ImageOptions{}, err
+	}
+	return img.options(ctx, env, conn, o.cfg.Images, g.logger(env))
+}
+
+// fleetValidate validates each target, and resolves and verifies their images when asked.
+func fleetValidate(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, img *imageFlags) error {
 	targets, err := o.load()
 	if err != nil {
 		return err
 	}
 	lo, err := src.loadOptions(env, g.logger(env))
+	if err != nil {
+		return err
+	}
+	imgOpts, err := fleetImages(ctx, env, g, o, &registryOptions{}, img)
 	if err != nil {
 		return err
 	}
@@ -218,6 +238,10 @@ func fleetValidate(ctx context.Context, env *Env, g *globalOptions, o *fleetOpti
 			return fleetResult{}, err
 		}
 		res := fleetResult{publishResult: publishResult{Objects: len(s.Rendering.Objects), Findings: s.Findings}}
+		if res.Images, err = checkImages(ctx, s, imgOpts); err != nil {
+			return res, err
+		}
+		res.Findings = s.Findings
 		return res, failOnFindings(s.Findings)
 	})
 }

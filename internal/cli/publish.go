@@ -200,6 +200,7 @@ func newPublishCmd(env *Env, g *globalOptions) *cobra.Command {
 		pkg         packageOptions
 		reg         registryOptions
 		sig         signOptions
+		img         imageFlags
 		tags        []string
 		immutable   bool
 		incremental bool
@@ -233,7 +234,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				fleet.defaults = d
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
-				return fleetPublish(ctx, env, g, &fleet, &src, &reg, incremental)
+				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental)
 			}
 			if len(args) == 0 {
 				return usagef("publish takes [PATH] REF, or --config FILE")
@@ -270,6 +271,14 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
+			conn, err := reg.connection(env)
+			if err != nil {
+				return err
+			}
+			imgOpts, err := img.options(cmd.Context(), env, conn, nil, log)
+			if err != nil {
+				return err
+			}
 			// The key is loaded first, so that a bad key or password fails before the render and before any push.
 			start := time.Now()
 			signer, err := sig.signer(cmd, env)
@@ -291,8 +300,11 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			defer cancel()
 			res, err := statepack.Publish(ctx, path, ref, statepack.PublishOptions{Load: lo, Package: po, Tags: allTags,
 				Signer: signer, Attest: attest, SignatureFormat: format, ImmutableTags: immutable, Incremental: incremental,
-				Registry: regOpts, Context: bc, Logger: log})
+				Registry: regOpts, Images: imgOpts, Context: bc, Logger: log})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
+			if !g.json() {
+				printImages(env.Stderr, res.Images)
+			}
 			if err != nil {
 				return reported(err)
 			}
@@ -310,6 +322,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	pkg.bind(cmd)
 	reg.bind(cmd)
 	sig.bind(cmd)
+	img.bind(cmd)
 	fleet.bind(cmd)
 	cmd.Flags().BoolVar(&incremental, "incremental", false, "skip render and push when the artifact under REF's tag was made from the same inputs (files read, options, statepack version)")
 	cmd.Flags().BoolVar(&immutable, "immutable-tags", false, "refuse to move a tag that already points at other content (release tags); by default tags move, as main should")

@@ -48,6 +48,29 @@ func (o *registryOptions) bind(cmd *cobra.Command) {
 // options are the flags as the library's registry options: credentials (the password read from stdin once, on the
 // first call, and shared by every target of the run), TLS, timeouts and where the Docker config is.
 func (o *registryOptions) options(env *Env) ([]publish.Option, error) {
+	opts, err := o.connection(env)
+	if err != nil {
+		return nil, err
+	}
+	if o.passwordStdin {
+		if o.username == "" {
+			return nil, usagef("--password-stdin needs --username")
+		}
+		o.passwordOnce.Do(func() { o.password, o.passwordErr = readSecretLine(env) })
+		if o.passwordErr != nil {
+			return nil, o.passwordErr
+		}
+		opts = append(opts, publish.WithCredentials(o.username, o.password))
+	} else if o.username != "" {
+		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
+	}
+	return opts, nil
+}
+
+// connection are the flags as registry options without the static credentials of --username/--password-stdin: how
+// image registries are reached, which must never be offered the publish target's password. The Docker config (and
+// its credential helpers) still answers for each registry by its own name.
+func (o *registryOptions) connection(env *Env) ([]publish.Option, error) {
 	var opts []publish.Option
 	// --plain-http given, true or false: --plain-http=false forces HTTPS on loopback too.
 	if o.flags != nil && o.flags.Changed("plain-http") {
@@ -71,18 +94,6 @@ func (o *registryOptions) options(env *Env) ([]publish.Option, error) {
 	} else {
 		// No HOME and no DOCKER_CONFIG: no stored credentials, rather than whatever the process environment says.
 		opts = append(opts, publish.WithDockerConfig(filepath.Join(os.TempDir(), "statepack-no-docker-config")))
-	}
-	if o.passwordStdin {
-		if o.username == "" {
-			return nil, usagef("--password-stdin needs --username")
-		}
-		o.passwordOnce.Do(func() { o.password, o.passwordErr = readSecretLine(env) })
-		if o.passwordErr != nil {
-			return nil, o.passwordErr
-		}
-		opts = append(opts, publish.WithCredentials(o.username, o.password))
-	} else if o.username != "" {
-		return nil, usagef("--username needs --password-stdin: statepack never takes a password on the command line")
 	}
 	return opts, nil
 }

@@ -13,6 +13,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 	var (
 		src    sourceOptions
 		fleet  fleetOptions
+		img    imageFlags
 		output string
 	)
 	cmd := &cobra.Command{
@@ -37,10 +38,23 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				if format == "sarif" {
 					return usagef("-o sarif reports one tree: run validate on each path of the config file")
 				}
-				return fleetValidate(cmd.Context(), env, &fg, &fleet, &src)
+				return fleetValidate(cmd.Context(), env, &fg, &fleet, &src, &img)
 			}
 			log := g.logger(env)
+			// The image flags are checked (and their keys loaded) before the render.
+			conn, err := (&registryOptions{}).connection(env)
+			if err != nil {
+				return err
+			}
+			imgOpts, err := img.options(cmd.Context(), env, conn, nil, log)
+			if err != nil {
+				return err
+			}
 			s, err := loadSourceOrStream(cmd.Context(), env, log, pathArg(args), &src)
+			if err != nil {
+				return err
+			}
+			images, err := checkImages(cmd.Context(), s, imgOpts)
 			if err != nil {
 				return err
 			}
@@ -56,12 +70,17 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				if findings == nil {
 					findings = build.Findings{}
 				}
-				if err := writeJSON(env.Stdout, map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects),
-					"errors": errs, "warnings": warns, "findings": findings, "charts": chartsJSON(s)}); err != nil {
+				out := map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects), "errors": errs, "warnings": warns,
+					"findings": findings, "charts": chartsJSON(s)}
+				if images != nil {
+					out["images"] = images
+				}
+				if err := writeJSON(env.Stdout, out); err != nil {
 					return err
 				}
 			} else {
 				reportFindings(env.Stdout, &fg, s.Findings)
+				printImages(env.Stdout, images)
 				fmt.Fprintf(env.Stdout, "%s: %d object(s)%s, %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), chartsSummary(s), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.
@@ -76,6 +95,7 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 	}
 	src.bind(cmd)
 	fleet.bind(cmd)
+	img.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "result format: text, json or sarif (SARIF 2.1.0, for GitHub code scanning)")
 	return cmd
 }

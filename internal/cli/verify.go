@@ -43,7 +43,7 @@ func (o *verifyOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.github.Trigger, "certificate-github-workflow-trigger", "", "keyless: the event that triggered the signing workflow (e.g. push)")
 	f.StringVar(&o.github.SHA, "certificate-github-workflow-sha", "", "keyless: the commit the signing workflow built")
 	f.StringVar(&o.github.Name, "certificate-github-workflow-name", "", "keyless: the signing workflow's name")
-	f.StringArrayVar(&o.attestations, "attestation", nil, "also require a verified attestation of this type, by the same keys or identities: slsa, inventory, or a predicate type URI (repeatable)")
+	f.StringArrayVar(&o.attestations, "attestation", nil, "also require a verified attestation of this type, by the same keys or identities: slsa, inventory, vsa (the images' verification summary), or a predicate type URI (repeatable)")
 }
 
 // requested says whether any key or keyless identity was given.
