@@ -99,6 +99,21 @@ func TestHelmPinFromHTTPRepository(t *testing.T) {
 		t.Errorf("provenance resolvedDependencies %+v, want the chart archive's URL and digest", deps)
 	}
 
+	// The inventory lists the chart and the images it deploys, which no object of the artifact names.
+	found := false
+	for _, p := range predicates(BuildContext{}, "registry.example.com/apps", nil, s, b, nil, false) {
+		if inv, ok := p.Value.(build.Inventory); ok {
+			found = true
+			if len(inv.Images) != 1 || inv.Images[0].Reference != "example.com/web:1.2.3" ||
+				len(inv.Charts) != 1 || inv.Charts[0].Chart != "web@1.2.3" || inv.Charts[0].Digest != s.Charts[0].Digest {
+				t.Errorf("inventory images %+v charts %+v: want the chart's image and the chart", inv.Images, inv.Charts)
+			}
+		}
+	}
+	if !found {
+		t.Error("no inventory among the predicates")
+	}
+
 	res, err := Lock(ctx, filepath.Join(root, "apps"), o)
 	if err != nil {
 		t.Fatal(err)

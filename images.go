@@ -111,7 +111,19 @@ func CheckImages(ctx context.Context, s *Source, o ImageOptions) (ImageReport, e
 	if err != nil {
 		return ImageReport{}, err
 	}
-	return c.check(ctx, s.Objects(), s.imageLine)
+	return c.check(ctx, s.deployed(), s.imageLine)
+}
+
+// deployed are the objects the artifact deploys: its own, and what the releases it keeps (--helm=pin) render in
+// the cluster, whose images are checked as the tree's are (pinning rewrites only the artifact's own).
+func (s *Source) deployed() []build.Object {
+	objs := s.Objects()
+	for _, c := range s.Charts {
+		if !c.Hydrated {
+			objs = append(slices.Clone(objs), c.Objects...)
+		}
+	}
+	return objs
 }
 
 // imageLine finds the line of the object's file, at or after the object's first line, that names image: where a

@@ -156,6 +156,14 @@ var AttestationTypes = []string{sign.PredicateSLSAProvenanceV1, sign.PredicateIn
 // image's resolved digest when images were resolved), and, when images were verified, the verification summary.
 func predicates(bc BuildContext, repository string, tags []string, s *Source, b *build.Bundle, images *ImageReport, pinned bool) []sign.Predicate {
 	inv := build.NewInventory(b, s.Rendering.Objects)
+	for _, c := range s.Charts {
+		inv.Charts = append(inv.Charts, build.InventoryChart{Release: c.Release.ID.String(), Chart: c.Chart, Digest: c.Digest, URL: c.URL, Hydrated: c.Hydrated})
+		if !c.Hydrated {
+			for _, o := range c.Objects {
+				inv.AddImages(build.Images(o)...)
+			}
+		}
+	}
 	if images != nil {
 		digests := images.digests()
 		for i := range inv.Images {

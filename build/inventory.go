@@ -12,8 +12,25 @@ import (
 type Inventory struct {
 	// Objects lists every object in the artifact, in the archive's order (sorted by file name).
 	Objects []InventoryObject `json:"objects"`
-	// Images lists every container image the objects deploy, sorted and without duplicates.
+	// Images lists every container image the objects deploy, sorted and without duplicates: with Helm releases
+	// kept as releases (statepack's --helm=pin), the images their charts render too.
 	Images []InventoryImage `json:"images"`
+	// Charts lists the Helm charts the artifact's releases install (--helm=pin) or were hydrated from.
+	Charts []InventoryChart `json:"charts,omitempty"`
+}
+
+// InventoryChart is one Helm release of the artifact and the chart it renders.
+type InventoryChart struct {
+	// Release is the release's declaring object ("HelmRelease.helm.toolkit.fluxcd.io/ns/name").
+	Release string `json:"release"`
+	// Chart is "name@version".
+	Chart string `json:"chart"`
+	// Digest is the chart's OCI manifest digest or archive sha256; URL where it came from. Both empty for a chart
+	// directory of the source tree.
+	Digest string `json:"digest,omitempty"`
+	URL    string `json:"url,omitempty"`
+	// Hydrated is true when the release's objects are in the artifact instead of the release.
+	Hydrated bool `json:"hydrated,omitempty"`
 }
 
 // InventoryObject is one object: its identity, the file that holds it in the archive and that file's digest.
@@ -64,4 +81,20 @@ func NewInventory(b *Bundle, objs []Object) Inventory {
 		inv.Images = append(inv.Images, img)
 	}
 	return inv
+}
+
+// AddImages adds images the artifact deploys without naming them in its objects (those of the charts its Helm
+// releases install), keeping Images sorted and without duplicates.
+func (inv *Inventory) AddImages(refs ...string) {
+	for _, ref := range refs {
+		if slices.ContainsFunc(inv.Images, func(i InventoryImage) bool { return i.Reference == ref }) {
+			continue
+		}
+		img := InventoryImage{Reference: ref}
+		if _, d, ok := strings.Cut(ref, "@"); ok && strings.Contains(d, ":") {
+			img.Digest = d
+		}
+		inv.Images = append(inv.Images, img)
+	}
+	slices.SortFunc(inv.Images, func(a, b InventoryImage) int { return strings.Compare(a.Reference, b.Reference) })
 }
