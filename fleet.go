@@ -193,7 +193,7 @@ func parseConfig(data []byte) (*Config, error) {
 		if t.Helm == "" {
 			t.Helm = d.Helm
 		}
-		if err := (HelmOptions{Mode: t.Helm}).check(); err != nil {
+		if err := (HelmOptions{Mode: t.Helm}).Check(); err != nil {
 			return nil, fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm)
 		}
 		merged := map[string]string{}

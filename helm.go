@@ -144,7 +144,8 @@ func (o HelmOptions) mode() string {
 	return o.Mode
 }
 
-func (o HelmOptions) check() error {
+// Check refuses a Mode other than HelmPin, HelmHydrate and HelmOff.
+func (o HelmOptions) Check() error {
 	switch o.mode() {
 	case HelmPin, HelmHydrate, HelmOff:
 		return nil
@@ -399,9 +400,20 @@ func orNewest(c releases.Chart) string {
 	return "version " + c.Version
 }
 
-// placeCharts gives the objects a pinned release renders the position its declaring object was just placed at
-// (LocateSources places the tree's objects, not what charts render beside them).
+// placeCharts gives the Helm stage's findings, and the objects a pinned release renders, the position their
+// declaring object was just placed at (LocateSources places the tree's objects, not what the stage made of them).
 func (s *Source) placeCharts() {
+	placed := map[build.ObjectID]build.Source{}
+	for _, o := range s.Rendering.Objects {
+		placed[o.FindingID()] = o.Source
+	}
+	for i, f := range s.Rendering.Findings {
+		if f.Line == 0 && f.Object != nil && (f.Rule == releases.RuleRelease || f.Rule == releases.RuleUnpinned) {
+			if src, ok := placed[*f.Object]; ok {
+				s.Rendering.Findings[i].File, s.Rendering.Findings[i].Line = src.File, src.Line
+			}
+		}
+	}
 	for i := range s.Charts {
 		c := &s.Charts[i]
 		if c.Hydrated || c.Release.Object >= len(s.Rendering.Objects) {

@@ -129,7 +129,7 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if o.MaxFileSize < 0 {
 		return nil, invalidf("the largest file size must be positive, got %d", o.MaxFileSize)
 	}
-	if err := o.Helm.check(); err != nil {
+	if err := o.Helm.Check(); err != nil {
 		return nil, err
 	}
 	var validators []build.Validator

@@ -28,7 +28,7 @@ import (
 // actionInputs are the inputs of action.yml, in its order. action_test.go checks that the two agree.
 var actionInputs = []string{
 	"path", "ref", "tags", "config", "targets", "shard", "mode", "sign", "key", "key-password", "registry-username",
-	"registry-password", "github-token", "kubernetes-version", "attest", "signature-format", "plain-http",
+	"registry-password", "github-token", "kubernetes-version", "attest", "signature-format", "plain-http", "helm",
 	"pin-images", "verify-images", "image-key", "image-certificate-identity", "image-certificate-identity-regexp",
 	"image-certificate-oidc-issuer", "image-certificate-oidc-issuer-regexp",
 }
@@ -86,6 +86,8 @@ type actionConfig struct {
 	password          string
 	kubernetesVersion string
 	attest, plainHTTP bool
+	// helm is the helm input: what is done with the tree's Helm releases (pin, hydrate, off).
+	helm string
 	// signatureFormat is the signature-format input: legacy, bundle or both; "" is legacy.
 	signatureFormat string
 	verbose         bool
@@ -248,6 +250,10 @@ func (a *actionRun) readInputs() error {
 	}
 	if c.plainHTTP, err = gh.BoolInput("plain-http", false); err != nil {
 		return &usageError{err}
+	}
+	c.helm = strings.ToLower(orDefault(gh.Input("helm"), statepack.HelmPin))
+	if err := (statepack.HelmOptions{Mode: c.helm}).Check(); err != nil {
+		return usagef("input helm: %q is not one of pin, hydrate, off", gh.Input("helm"))
 	}
 	c.verbose = a.g.verbose || a.env.getenv("RUNNER_DEBUG") == "1"
 	if err := a.readImageInputs(); err != nil {
@@ -469,14 +475,14 @@ func (a *actionRun) logInputs() {
 	fmt.Fprintf(w, "key: %s\nkey-password: %s\nregistry-username: %s\nregistry-password: %s\ngithub-token: %s\n",
 		orDefault(key, "(not set)"), set(c.keyPassword), orDefault(orDefault(c.username, a.gh.Input("registry-username")), "(not set)"),
 		set(orDefault(c.password, a.gh.Input("registry-password"))), set(a.gh.Input("github-token")))
-	fmt.Fprintf(w, "kubernetes-version: %s\nattest: %t\nsignature-format: %s\nplain-http: %t\n", orDefault(c.kubernetesVersion, "(not set)"), c.attest, orDefault(c.signatureFormat, "legacy"), c.plainHTTP)
+	fmt.Fprintf(w, "kubernetes-version: %s\nattest: %t\nsignature-format: %s\nplain-http: %t\nhelm: %s\n", orDefault(c.kubernetesVersion, "(not set)"), c.attest, orDefault(c.signatureFormat, "legacy"), c.plainHTTP, c.helm)
 	a.gh.EndGroup()
 }
 
 // sourceOptions are the source flags of `statepack publish` at their defaults, with the kubernetes-version input:
 // the tree is rendered, validated and described (the inputs digest) as the command would.
 func (a *actionRun) sourceOptions() *sourceOptions {
-	src := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: statepack.DefaultKubernetesVersion}
+	src := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: statepack.DefaultKubernetesVersion, helm: a.cfg.helm}
 	if a.cfg.kubernetesVersion != "" {
 		src.kubernetesVersion = a.cfg.kubernetesVersion
 	}
