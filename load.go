@@ -2,9 +2,11 @@ package statepack
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/gitmeta"
 	"github.com/statepack/statepack/internal/schema"
+	"github.com/statepack/statepack/internal/substitute"
 )
 
 // LoadOptions say how a tree is rendered and validated. The zero value renders with the defaults of `statepack
@@ -34,6 +37,15 @@ type LoadOptions struct {
 	MaxFileSize int64
 	// Allow turns off policies by their IDs (build.PolicyIDs).
 	Allow []string
+	// Substitute are Flux postBuild variables, as a Flux Kustomization's postBuild.substitute gives them. When any
+	// is given (here or through SubstituteFrom), the objects are validated as Flux applies them after substituting
+	// their ${var} placeholders (build.Substitute); the rendering, and so the artifact, keeps the placeholders, which
+	// Flux substitutes after pulling it. Without any, a check that fails only because a value holds a placeholder
+	// is a warning (flux/substitution-pending) naming it.
+	Substitute map[string]string
+	// SubstituteFrom are files of variables read before Substitute, which wins over them, later files winning over
+	// earlier ones: KEY=VALUE lines, or YAML ConfigMaps and Secrets as Flux's postBuild.substituteFrom reads them.
+	SubstituteFrom []string
 	// ExternalNamespaces exist outside the tree.
 	ExternalNamespaces []string
 	// KubernetesVersion is the Kubernetes version whose schemas built-in kinds are validated against; "" means
@@ -85,6 +97,7 @@ type Source struct {
 	Git *GitInfo
 
 	opts LoadOptions
+	vars map[string]string // Flux postBuild variables; nil when none are given
 }
 
 // Objects are the rendered objects.
@@ -129,6 +142,11 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if o.MaxFileSize > 0 {
 		opts = append(opts, build.WithMaxFileSize(o.MaxFileSize))
 	}
+	vars, err := o.variables()
+	if err != nil {
+		return nil, err
+	}
+	s.vars = vars
 	if err := s.render(ctx, validators, opts...); err != nil {
 		return nil, err
 	}
@@ -157,7 +175,13 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 	s.Rendering = r
 	s.Findings = r.Findings
 	if !r.Findings.HasErrors() {
-		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, r.Objects, validators...)...)
+		objs := r.Objects
+		if len(s.vars) > 0 {
+			var failed build.Findings
+			objs, failed = build.Substitute(objs, s.vars)
+			s.Findings = append(slices.Clone(s.Findings), failed...)
+		}
+		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, objs, validators...)...)
 		if len(r.Objects) == 0 {
 			s.Findings = append(s.Findings, s.noObjects())
 		}
@@ -196,6 +220,31 @@ func (s *Source) noObjects() build.Finding {
 		msg += "): statepack does not evaluate Jsonnet, CUE or templates; render them to YAML first"
 	}
 	return build.Finding{Severity: build.SeverityError, Rule: "source/no-objects", File: s.RelPath(), Message: msg}
+}
+
+// variables are the Flux postBuild variables of SubstituteFrom's files, then Substitute's, checked as Flux checks
+// their names; nil when there are none.
+func (o *LoadOptions) variables() (map[string]string, error) {
+	vars := map[string]string{}
+	for _, f := range o.SubstituteFrom {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, invalidf("--substitute-from: %w", err)
+		}
+		from, err := substitute.ReadFile(f, data)
+		if err != nil {
+			return nil, invalidf("--substitute-from %w", err)
+		}
+		maps.Copy(vars, from)
+	}
+	maps.Copy(vars, o.Substitute)
+	if err := substitute.CheckNames(vars); err != nil {
+		return nil, invalidf("--substitute: %w", err)
+	}
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	return vars, nil
 }
 
 // validators are the checks beyond the structural ones: policies, then schemas.
@@ -409,6 +458,14 @@ func (s *Source) settings(version string, p PackageOptions) string {
 		fmt.Sprintf("strict=%v", o.Strict),
 		"layerMediaType=" + p.layerMediaType(),
 		"annotations=" + strings.Join(slices.Sorted(slices.Values(annotations)), "\x00"),
+	}
+	if len(s.vars) > 0 {
+		// Only a digest: the values may come from a Secret. Only when given, so that digests stay.
+		h := sha256.New()
+		for _, k := range slices.Sorted(maps.Keys(s.vars)) {
+			fmt.Fprintf(h, "%s=%s\x00", k, s.vars[k])
+		}
+		lines = append(lines, fmt.Sprintf("substitute=sha256:%x", h.Sum(nil)))
 	}
 	if o.LoadRestrictor == build.LoadRestrictionsRootOnly {
 		lines = append(lines, "loadRestrictor="+o.LoadRestrictor) // only when not the default, so digests stay

@@ -23,6 +23,8 @@ type sourceOptions struct {
 	loadRestrictor     string
 	maxFileSize        int64
 	allow              []string
+	substitute         []string // --substitute KEY=VALUE
+	substituteFrom     []string
 	externalNamespaces []string
 	kubernetesVersion  string
 	crdDirs            []string
@@ -44,6 +46,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 		" (as Flux builds: a kustomization may read files in sibling directories, within --root) or "+build.LoadRestrictionsRootOnly+" (as kustomize build)")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
 	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
+	f.StringArrayVar(&o.substitute, "substitute", nil, "a Flux postBuild variable KEY=VALUE (repeatable): validate the objects as Flux applies them after substituting ${KEY} placeholders (the artifact keeps the placeholders, which Flux substitutes after pulling)")
+	f.StringArrayVar(&o.substituteFrom, "substitute-from", nil, "a file of Flux postBuild variables (repeatable; --substitute wins): KEY=VALUE lines, or YAML ConfigMaps and Secrets as postBuild.substituteFrom names them")
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
 	f.StringVar(&o.kubernetesVersion, "kubernetes-version", statepack.DefaultKubernetesVersion,
 		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(statepack.KubernetesVersions(), ", "))
@@ -87,7 +91,13 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	if err != nil {
 		return statepack.LoadOptions{}, err
 	}
+	vars, err := keyValues("--substitute", o.substitute)
+	if err != nil {
+		return statepack.LoadOptions{}, err
+	}
 	return statepack.LoadOptions{
+		Substitute:         vars,
+		SubstituteFrom:     o.substituteFrom,
 		Root:               o.root,
 		AllowRemote:        o.allowRemote,
 		LoadRestrictor:     o.loadRestrictor,
@@ -102,6 +112,22 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		Context:            statepack.BuildContext{Version: env.Version, RefName: ciRefName(env)},
 		Logger:             log,
 	}, nil
+}
+
+// keyValues parses the KEY=VALUE values of a repeatable flag; nil for none.
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	var m map[string]string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("%s %q is not KEY=VALUE", flag, kv)
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // packageOptions are the flags that shape the artifact.
@@ -119,17 +145,11 @@ func (o *packageOptions) bind(cmd *cobra.Command) {
 
 // values are the flags as the library's package options, checked.
 func (o *packageOptions) values() (statepack.PackageOptions, error) {
-	p := statepack.PackageOptions{LayerMediaType: o.layerMediaType}
-	for _, kv := range o.annotations {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return p, usagef("--annotation %q is not KEY=VALUE", kv)
-		}
-		if p.Annotations == nil {
-			p.Annotations = map[string]string{}
-		}
-		p.Annotations[k] = v
+	annotations, err := keyValues("--annotation", o.annotations)
+	if err != nil {
+		return statepack.PackageOptions{}, err
 	}
+	p := statepack.PackageOptions{LayerMediaType: o.layerMediaType, Annotations: annotations}
 	return p, p.Check()
 }
 

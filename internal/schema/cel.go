@@ -188,6 +188,15 @@ func (w *walker) celRules(path string, v any, n *node) {
 	if shown == "" {
 		shown = "the object"
 	}
+	// A rule that reads a placeholder Flux has yet to substitute cannot be judged: its failure is a pending warning.
+	placeholders := w.placeholdersIn(v, 0)
+	fail := func(at, format string, args ...any) {
+		if len(placeholders) > 0 {
+			w.pending(at, placeholders, "its x-kubernetes-validations rules of "+w.what)
+			return
+		}
+		w.add(manifest.SeverityError, RuleCEL, format, args...)
+	}
 	for _, r := range n.checks.rules {
 		out, details, err := r.program.ContextEval(ctx, vars)
 		if details != nil && details.ActualCost() != nil {
@@ -215,7 +224,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 				w.celBudget = -1
 				return
 			}
-			w.add(manifest.SeverityError, RuleCEL, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
+			fail(shown, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
 				shown, shorten(r.rule), w.what, shorten(msg))
 			continue
 		}
@@ -240,7 +249,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 		if r.fieldPath != "" {
 			at = strings.TrimPrefix(path+r.fieldPath, ".")
 		}
-		w.add(manifest.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
+		fail(at, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
 	}
 }
 

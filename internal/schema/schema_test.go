@@ -117,7 +117,19 @@ func TestValidate(t *testing.T) {
 			name:  "wrong type",
 			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: "three"`, 1)},
 			want: []want{{"schema/type", "error",
-				`spec.replicas must be an integer, not the string "three": remove the quotes`}},
+				`spec.replicas must be an integer, not the string "three"`}},
+		},
+		{
+			name:  "quoted number",
+			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: "3"`, 1)},
+			want: []want{{"schema/type", "error",
+				`spec.replicas must be an integer, not the string "3": remove the quotes`}},
+		},
+		{
+			name:  "Flux placeholder",
+			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: ${replicas:=2}`, 1)},
+			want: []want{{"flux/substitution-pending", "warning",
+				`spec.replicas "${replicas:=2}" holds the Flux postBuild placeholder ${replicas:=2}, so what Deployment apps/v1 requires of it (schema/type) can only be checked once Flux substitutes it: give its value with --substitute replicas=VALUE (or --substitute-from FILE) to check it now`}},
 		},
 		{
 			name: "label value not a string",
@@ -163,7 +175,7 @@ spec:
   port: http
 `},
 			want: []want{
-				{"schema/type", "error", `spec.size must be an integer, not the string "big": remove the quotes`},
+				{"schema/type", "error", `spec.size must be an integer, not the string "big"`},
 				{"schema/unknown-field", "error",
 					"spec.colour is not a field of Widget example.com/v1 (CustomResourceDefinition widgets.example.com): did you mean spec.color?"},
 			},
