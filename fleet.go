@@ -61,8 +61,9 @@ type SignConfig struct {
 
 // ValidateConfig adds to the load options of a target.
 type ValidateConfig struct {
-	Allow              []string `json:"allow,omitempty"`
-	ExternalNamespaces []string `json:"externalNamespaces,omitempty"`
+	// Allow turns off the findings of rules: {rule: RULE, reason: WHY}, or a rule alone.
+	Allow              []Allowance `json:"allow,omitempty"`
+	ExternalNamespaces []string    `json:"externalNamespaces,omitempty"`
 	// Substitute are Flux postBuild variables (LoadOptions.Substitute); they win over the command line's.
 	Substitute map[string]string `json:"substitute,omitempty"`
 	// SubstituteFrom are files of Flux postBuild variables (LoadOptions.SubstituteFrom), relative to the config

@@ -35,8 +35,9 @@ type LoadOptions struct {
 	LoadRestrictor string
 	// MaxFileSize is the largest source file read, in bytes; 0 means build.DefaultMaxFileSize.
 	MaxFileSize int64
-	// Allow turns off policies by their IDs (build.PolicyIDs).
-	Allow []string
+	// Allow turns off the findings of rules, each with its reason (see Allowance): the rules of findings that mean the
+	// tree cannot be rendered excepted. The findings turned off are counted in Source.Allowed.
+	Allow []Allowance
 	// Substitute are Flux postBuild variables, as a Flux Kustomization's postBuild.substitute gives them. When any
 	// is given (here or through SubstituteFrom), the objects are validated as Flux applies them after substituting
 	// their ${var} placeholders (build.Substitute); the rendering, and so the artifact, keeps the placeholders, which
@@ -95,6 +96,8 @@ type Source struct {
 	Findings build.Findings
 	// Git is the work tree's metadata; nil outside a git work tree.
 	Git *GitInfo
+	// Allowed counts the findings LoadOptions.Allow turned off, by rule.
+	Allowed []AllowedFindings
 
 	opts LoadOptions
 	vars map[string]string // Flux postBuild variables; nil when none are given
@@ -181,12 +184,13 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 			objs, failed = build.Substitute(objs, s.vars)
 			s.Findings = append(slices.Clone(s.Findings), failed...)
 		}
-		s.Findings = append(slices.Clone(s.Findings), build.Validate(ctx, objs, validators...)...)
+		s.Findings = append(slices.Clone(s.Findings), build.ValidateAllowing(ctx, objs, s.opts.allows, validators...)...)
 		if len(r.Objects) == 0 {
 			s.Findings = append(s.Findings, s.noObjects())
 		}
 		s.Findings.Sort()
 	}
+	s.Findings, s.Allowed = applyAllow(s.Findings, s.opts.Allow)
 	return nil
 }
 
@@ -249,7 +253,11 @@ func (o *LoadOptions) variables() (map[string]string, error) {
 
 // validators are the checks beyond the structural ones: policies, then schemas.
 func (o *LoadOptions) validators() ([]build.Validator, error) {
-	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.Allow, ExternalNamespaces: o.ExternalNamespaces})
+	if err := checkAllow(o.Allow); err != nil {
+		return nil, err
+	}
+	// Every policy runs: the findings of those allowed are counted, with the other allowed rules', in Source.Allowed.
+	policies, err := build.PolicyValidator(build.PolicyOptions{ExternalNamespaces: o.ExternalNamespaces})
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
@@ -451,7 +459,7 @@ func (s *Source) settings(version string, p PackageOptions) string {
 		"version=" + version,
 		"path=" + s.RelPath(),
 		fmt.Sprintf("allowRemote=%v", o.AllowRemote),
-		"allow=" + strings.Join(slices.Sorted(slices.Values(o.Allow)), ","),
+		"allow=" + strings.Join(allowRules(o.Allow), ","),
 		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.ExternalNamespaces)), ","),
 		"kubernetesVersion=" + o.kubernetesVersion(),
 		"crdDirs=" + strings.Join(o.CRDDirs, ","),

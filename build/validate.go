@@ -17,10 +17,18 @@ import (
 // Validate runs the structural checks and then every extra validator, and returns all findings, sorted. The extra
 // validators see only the objects that are structurally sound, so that one mistake is reported once.
 func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {
+	return ValidateAllowing(ctx, objs, nil, extra...)
+}
+
+// ValidateAllowing is Validate for a caller that turns off some rules (--allow): an object whose only structural
+// errors are of rules allowed says is still checked by the extra validators. allowed may be nil.
+func ValidateAllowing(ctx context.Context, objs []Object, allowed func(rule string) bool, extra ...Validator) Findings {
 	findings := Structural().Validate(ctx, objs)
 	sound := make([]Object, 0, len(objs))
 	for _, o := range objs {
-		if !objectFindings(o).HasErrors() {
+		if !slices.ContainsFunc(objectFindings(o), func(f Finding) bool {
+			return f.Severity == SeverityError && (allowed == nil || !allowed(f.Rule))
+		}) {
 			sound = append(sound, o)
 		}
 	}

@@ -45,7 +45,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&o.loadRestrictor, "load-restrictor", build.LoadRestrictionsNone, "kustomize's load restrictor: "+build.LoadRestrictionsNone+
 		" (as Flux builds: a kustomization may read files in sibling directories, within --root) or "+build.LoadRestrictionsRootOnly+" (as kustomize build)")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
-	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
+	f.StringArrayVar(&o.allow, "allow", nil, "turn off the findings of a rule, saying why: RULE=REASON (repeatable); any rule but those of a tree that cannot be rendered ("+
+		strings.Join(build.RenderRules, ", ")+"), e.g. schema/no-schema, or a policy: "+strings.Join(build.PolicyIDs(), ", "))
 	f.StringArrayVar(&o.substitute, "substitute", nil, "a Flux postBuild variable KEY=VALUE (repeatable): validate the objects as Flux applies them after substituting ${KEY} placeholders (the artifact keeps the placeholders, which Flux substitutes after pulling)")
 	f.StringArrayVar(&o.substituteFrom, "substitute-from", nil, "a file of Flux postBuild variables (repeatable; --substitute wins): KEY=VALUE lines, or YAML ConfigMaps and Secrets as postBuild.substituteFrom names them")
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
@@ -95,6 +96,10 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	if err != nil {
 		return statepack.LoadOptions{}, err
 	}
+	var allow []statepack.Allowance
+	for _, a := range o.allow {
+		allow = append(allow, statepack.ParseAllowance(a))
+	}
 	return statepack.LoadOptions{
 		Substitute:         vars,
 		SubstituteFrom:     o.substituteFrom,
@@ -102,7 +107,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		AllowRemote:        o.allowRemote,
 		LoadRestrictor:     o.loadRestrictor,
 		MaxFileSize:        o.maxFileSize,
-		Allow:              o.allow,
+		Allow:              allow,
 		ExternalNamespaces: o.externalNamespaces,
 		KubernetesVersion:  o.kubernetesVersion,
 		CRDDirs:            o.crdDirs,

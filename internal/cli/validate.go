@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -56,12 +57,19 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				if findings == nil {
 					findings = build.Findings{}
 				}
-				if err := writeJSON(env.Stdout, map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects),
-					"errors": errs, "warnings": warns, "findings": findings}); err != nil {
+				result := map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects),
+					"errors": errs, "warnings": warns, "findings": findings}
+				if len(s.Allowed) > 0 {
+					result["allowed"] = s.Allowed
+				}
+				if err := writeJSON(env.Stdout, result); err != nil {
 					return err
 				}
 			} else {
 				reportFindings(env.Stdout, &fg, s.Findings)
+				for _, a := range s.Allowed {
+					fmt.Fprintf(env.Stdout, "allowed: %d finding(s) of %s: %s\n", a.Count, a.Rule, cmp.Or(a.Reason, "no reason given"))
+				}
 				fmt.Fprintf(env.Stdout, "%s: %d object(s), %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.
