@@ -118,6 +118,8 @@ var ruleDescriptions = map[string]string{
 	"schema/properties":            "A mapping has too few or too many fields.",
 	"schema/composition":           "A value does not match the oneOf, anyOf, allOf or not of its schema.",
 	"schema/cel":                   "A CEL validation rule (x-kubernetes-validations) of the CRD fails for the object.",
+	"flux/substitution-pending":    "A value holds a Flux postBuild placeholder, so a check can only be made once Flux substitutes it (give values with --substitute).",
+	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, or a value that breaks its YAML).",
 }
 
 // writeSARIF writes findings as a SARIF log. File paths in findings are relative to the source root; base turns
