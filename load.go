@@ -130,7 +130,7 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if o.MaxFileSize < 0 {
 		return nil, invalidf("the largest file size must be positive, got %d", o.MaxFileSize)
 	}
-	validators, err := o.validators()
+	validators, err := o.validators(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (o *LoadOptions) variables() (map[string]string, error) {
 }
 
 // validators are the checks beyond the structural ones: policies, then schemas.
-func (o *LoadOptions) validators() ([]build.Validator, error) {
+func (o *LoadOptions) validators(ctx context.Context) ([]build.Validator, error) {
 	if err := checkAllow(o.Allow); err != nil {
 		return nil, err
 	}
@@ -262,11 +262,11 @@ func (o *LoadOptions) validators() ([]build.Validator, error) {
 		return nil, &invalidOption{err}
 	}
 	// Later directories take precedence: the cache first, then the CRD directories; CRDs in the tree beat both.
-	var dirs []string
-	if o.SchemaCacheDir != "" {
-		dirs = append(dirs, o.SchemaCacheDir)
+	dirs, readDir, err := o.crdDirs(ctx)
+	if err != nil {
+		return nil, err
 	}
-	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(append(dirs, o.CRDDirs...), readCRDDir), schema.Strict(o.Strict))
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(dirs, readDir), schema.Strict(o.Strict))
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
@@ -327,13 +327,34 @@ func LoadManifests(ctx context.Context, name string, data []byte, o LoadOptions)
 	return s, nil
 }
 
-// readCRDDir reads a directory of CustomResourceDefinitions as a tree is rendered, rooted at itself.
-func readCRDDir(ctx context.Context, dir string) ([]build.Object, build.Findings, error) {
-	r, err := build.Render(ctx, dir, build.WithRoot(dir))
-	if err != nil {
-		return nil, nil, err
+// crdDirs reads the CustomResourceDefinitions of the schema cache and the CRD directories, in that order (later
+// directories win), once: a directory that cannot be read, holds a file that does not parse, or (a CRD directory)
+// holds no CRD is the caller's mistake, reported once, naming it. Only CRD documents are read, nothing is built: a
+// CRD directory may be a kustomization that installs a controller too.
+func (o *LoadOptions) crdDirs(ctx context.Context) ([]string, schema.DirReader, error) {
+	var dirs []string
+	read := map[string][]build.Object{}
+	add := func(flag, dir string, required bool) error {
+		crds, err := build.CustomResourceDefinitions(ctx, dir, o.MaxFileSize, required)
+		if err != nil {
+			return invalidf("%s %s: %w: point it at a directory of CustomResourceDefinition manifests", flag, dir, err)
+		}
+		dirs, read[dir] = append(dirs, dir), crds
+		return nil
 	}
-	return r.Objects, r.Findings, nil
+	if o.SchemaCacheDir != "" {
+		if err := add("--schema-cache", o.SchemaCacheDir, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, d := range o.CRDDirs {
+		if err := add("--crd-dir", d, true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return dirs, func(_ context.Context, dir string) ([]build.Object, build.Findings, error) {
+		return read[dir], nil, nil
+	}, nil
 }
 
 // Locate checks path, reads its git metadata and decides the source root, without rendering.

@@ -1,0 +1,21 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCRDDirKustomization: validate --crd-dir takes a directory that is a kustomization installing a controller
+// (issue #16, item 4): only its CRDs count, and a problem of the directory is one usage error naming it.
+func TestCRDDirKustomization(t *testing.T) {
+	t.Parallel()
+	r := mustRun(t, 1, nil, "validate", "../../testdata/crd-dir/tree", "--root", "../../testdata/crd-dir", "--crd-dir", "../../testdata/crd-dir/crds")
+	if want := "tree/widget.yaml:1: error: Widget.example.com/default/big: spec.size must be an integer, not the string \"large\" [schema/type]\n" +
+		"../../testdata/crd-dir/tree: 1 object(s), 1 error(s), 0 warning(s)\n"; r.stdout != want {
+		t.Errorf("validate --crd-dir (a kustomization):\n%s\nwant\n%s", r.stdout, want)
+	}
+	r = mustRun(t, 2, nil, "validate", "../../testdata/crd-dir/tree", "--crd-dir", "../../testdata/crd-dir/tree")
+	if strings.Count(r.stderr, "--crd-dir ../../testdata/crd-dir/tree: holds no CustomResourceDefinition") != 1 || r.stdout != "" {
+		t.Errorf("validate --crd-dir without CRDs: %s\nwant one usage error naming it", r)
+	}
+}
