@@ -106,6 +106,9 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
+		if err := managedBy(res); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
 		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
 		y, err := res.RNode.String()
 		if err != nil {
