@@ -43,3 +43,27 @@ func TestCRDDirProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoredNotPackaged: what .sourceignore, Flux's default excludes and IgnorePaths leave out is not in the
+// artifact (issue #16, item 13), and the ignore paths are part of the settings an incremental publish compares.
+func TestIgnoredNotPackaged(t *testing.T) {
+	t.Parallel()
+	s, err := Load(context.Background(), "testdata/sourceignore/app", LoadOptions{Root: "testdata/sourceignore", IgnorePaths: []string{"docs/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Bundle(BuildContext{}, PackageOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range b.Files {
+		files = append(files, f.Name)
+	}
+	if want := "configmap_default_kept.yaml configmap_default_settings.yaml"; strings.Join(files, " ") != want {
+		t.Errorf("the artifact holds %q, want %q", files, want)
+	}
+	if !strings.Contains(s.settings("test", PackageOptions{}), "ignorePaths=docs/") {
+		t.Error("the settings of an incremental publish leave out --ignore-paths")
+	}
+}

@@ -33,6 +33,10 @@ type LoadOptions struct {
 	// read files in sibling directories within the source root; build.LoadRestrictionsRootOnly confines it to its
 	// directory, as `kustomize build` does.
 	LoadRestrictor string
+	// IgnorePaths are gitignore patterns, anchored at the tree's path, of files to leave out, as
+	// `flux push artifact --ignore-paths` takes them; they win over the .sourceignore files, which are always
+	// honoured as Flux's source-controller honours them (build.WithIgnorePaths).
+	IgnorePaths []string
 	// MaxFileSize is the largest source file read, in bytes; 0 means build.DefaultMaxFileSize.
 	MaxFileSize int64
 	// Allow turns off the findings of rules, each with its reason (see Allowance): the rules of findings that mean the
@@ -144,6 +148,9 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	}
 	if o.MaxFileSize > 0 {
 		opts = append(opts, build.WithMaxFileSize(o.MaxFileSize))
+	}
+	if len(o.IgnorePaths) > 0 {
+		opts = append(opts, build.WithIgnorePaths(o.IgnorePaths))
 	}
 	vars, err := o.variables()
 	if err != nil {
@@ -487,6 +494,9 @@ func (s *Source) settings(version string, p PackageOptions) string {
 		fmt.Sprintf("strict=%v", o.Strict),
 		"layerMediaType=" + p.layerMediaType(),
 		"annotations=" + strings.Join(slices.Sorted(slices.Values(annotations)), "\x00"),
+	}
+	if len(o.IgnorePaths) > 0 {
+		lines = append(lines, "ignorePaths="+strings.Join(o.IgnorePaths, "\x00")) // only when given, so that digests stay
 	}
 	if len(s.vars) > 0 {
 		// Only a digest: the values may come from a Secret. Only when given, so that digests stay.

@@ -147,7 +147,7 @@ func kustomizeOptions(rootOnly bool) *krusty.Options {
 func (r *renderer) rootFS(checked map[string]bool) *rootFS {
 	return &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
 		offline: !r.opts.allowRemote, maxSize: r.opts.maxFileSize, read: r.inputs, checked: checked,
-		kustomizations: map[string]string{}}
+		kustomizations: map[string]string{}, ignore: r.ignore}
 }
 
 // checkConfigDirs builds each directory of configs on its own, as kustomize accumulates a directory listed under

@@ -47,6 +47,7 @@ type renderOptions struct {
 	maxFileSize int64
 	origins     bool
 	rootOnly    bool
+	ignorePaths []string
 }
 
 // Load restrictors, as kustomize names them (`kustomize build --load-restrictor`).
@@ -147,9 +148,9 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory: give the directory that holds the manifests or the kustomization", ErrInvalidInput, path)
 	}
-	r := &renderer{opts: o, root: root, inputs: map[string]bool{}}
+	r := &renderer{opts: o, root: root, inputs: map[string]bool{}, ignore: newIgnorer(root, realPath, o.ignorePaths)}
 	out := &Rendering{Root: root}
-	if kf := findKustomization(realPath); kf != "" {
+	if kf := r.findKustomization(realPath); kf != "" {
 		out.Kustomize, r.kustomized = true, true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
 	} else {
@@ -159,6 +160,9 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 		return nil, err
 	}
 	out.Kustomized = r.kustomized
+	for _, f := range r.ignore.read() {
+		r.inputs[f] = true
+	}
 	for f := range r.inputs {
 		out.Inputs = append(out.Inputs, f)
 	}
@@ -203,6 +207,16 @@ type renderer struct {
 	inputs map[string]bool // guarded by being filled from one goroutine, or through rootFS's mutex
 	// kustomized is set when a kustomization was built (or its build tried), for Rendering.Kustomized.
 	kustomized bool
+	// ignore leaves out what Flux's source-controller leaves out of an artifact.
+	ignore *ignorer
+}
+
+// findKustomization is the kustomization file of dir, unless it is ignored: Flux would not see it.
+func (r *renderer) findKustomization(dir string) string {
+	if kf := findKustomization(dir); kf != "" && !r.ignore.ignored(kf, false) {
+		return kf
+	}
+	return ""
 }
 
 // rel returns path relative to the source root, slash-separated, for messages.
@@ -246,8 +260,11 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 			}
 			return nil
 		}
+		if r.ignore.ignored(p, d.IsDir()) && !d.IsDir() {
+			return nil // a directory is walked: a negation may keep a file in it, as in Flux
+		}
 		if d.IsDir() {
-			if p != dir && findKustomization(p) != "" {
+			if p != dir && r.findKustomization(p) != "" {
 				r.kustomized = true
 				o, f := r.kustomize(ctx, p)
 				objs, findings = append(objs, o...), append(findings, f...)

@@ -19,3 +19,18 @@ func TestCRDDirKustomization(t *testing.T) {
 		t.Errorf("validate --crd-dir without CRDs: %s\nwant one usage error naming it", r)
 	}
 }
+
+// TestIgnorePathsFlag: render and validate take --ignore-paths as flux push artifact does (comma-separated gitignore
+// patterns anchored at PATH), on top of .sourceignore and Flux's default excludes (issue #16, item 13).
+func TestIgnorePathsFlag(t *testing.T) {
+	t.Parallel()
+	args := []string{"../../testdata/sourceignore/app", "--root", "../../testdata/sourceignore"}
+	r := mustRun(t, 1, nil, append([]string{"validate"}, args...)...)
+	if strings.Contains(r.stdout, "cloudbuild.yaml") || strings.Contains(r.stdout, "draft") || !strings.Contains(r.stdout, "app/docs/example.yaml:2: error:") {
+		t.Errorf("validate without --ignore-paths: %s\nwant only docs/example.yaml's errors", r)
+	}
+	r = mustRun(t, 0, nil, append([]string{"validate", "--ignore-paths", "docs/,*.md"}, args...)...)
+	if !strings.HasSuffix(r.stdout, "app: 2 object(s), 0 error(s), 0 warning(s)\n") {
+		t.Errorf("validate --ignore-paths docs/,*.md: %s", r)
+	}
+}

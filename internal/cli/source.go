@@ -22,6 +22,7 @@ type sourceOptions struct {
 	allowRemote        bool
 	loadRestrictor     string
 	maxFileSize        int64
+	ignorePaths        []string
 	allow              []string
 	substitute         []string // --substitute KEY=VALUE
 	substituteFrom     []string
@@ -44,6 +45,7 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
 	f.StringVar(&o.loadRestrictor, "load-restrictor", build.LoadRestrictionsNone, "kustomize's load restrictor: "+build.LoadRestrictionsNone+
 		" (as Flux builds: a kustomization may read files in sibling directories, within --root) or "+build.LoadRestrictionsRootOnly+" (as kustomize build)")
+	f.StringSliceVar(&o.ignorePaths, "ignore-paths", nil, "leave out files matching these gitignore patterns, anchored at PATH (comma-separated, as flux push artifact takes them); .sourceignore files and Flux's default excludes always apply")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
 	f.StringArrayVar(&o.allow, "allow", nil, "turn off the findings of a rule, saying why: RULE=REASON (repeatable); any rule but those of a tree that cannot be rendered ("+
 		strings.Join(build.RenderRules, ", ")+"), e.g. schema/no-schema, or a policy: "+strings.Join(build.PolicyIDs(), ", "))
@@ -107,6 +109,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		AllowRemote:        o.allowRemote,
 		LoadRestrictor:     o.loadRestrictor,
 		MaxFileSize:        o.maxFileSize,
+		IgnorePaths:        o.ignorePaths,
 		Allow:              allow,
 		ExternalNamespaces: o.externalNamespaces,
 		KubernetesVersion:  o.kubernetesVersion,
