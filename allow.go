@@ -57,7 +57,7 @@ type AllowedFindings struct {
 // the policies and Flux's substitution, and the empty tree's.
 func AllowableRules() []string {
 	rules := slices.Concat(build.StructuralRules, schema.Rules(),
-		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects"})
+		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects", "kustomize/deprecated"})
 	for _, id := range build.PolicyIDs() {
 		rules = append(rules, "policy/"+id)
 	}

@@ -153,6 +153,7 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	if kf := r.findKustomization(realPath); kf != "" {
 		out.Kustomize, r.kustomized = true, true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
+		builtBy(out.Objects, r.rel(kf))
 	} else {
 		out.Objects, out.Findings = r.plain(ctx, realPath)
 	}
@@ -168,6 +169,10 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	}
 	slices.Sort(out.Inputs)
 	out.Findings.Sort()
+	// A base that two kustomizations of a plain tree share is scanned with each: its deprecations are one finding.
+	out.Findings = slices.CompactFunc(out.Findings, func(a, b Finding) bool {
+		return a.Rule == "kustomize/deprecated" && a == b
+	})
 	return out, nil
 }
 
@@ -209,6 +214,13 @@ type renderer struct {
 	kustomized bool
 	// ignore leaves out what Flux's source-controller leaves out of an artifact.
 	ignore *ignorer
+}
+
+// builtBy records the kustomization file that built objs.
+func builtBy(objs []Object, kfile string) {
+	for i := range objs {
+		objs[i].Kustomization = kfile
+	}
 }
 
 // findKustomization is the kustomization file of dir, unless it is ignored: Flux would not see it.
@@ -267,6 +279,7 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 			if p != dir && r.findKustomization(p) != "" {
 				r.kustomized = true
 				o, f := r.kustomize(ctx, p)
+				builtBy(o, r.rel(r.findKustomization(p)))
 				objs, findings = append(objs, o...), append(findings, f...)
 				return filepath.SkipDir
 			}

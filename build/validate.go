@@ -45,7 +45,7 @@ func Structural() Validator { return ValidatorFunc(structural) }
 
 func structural(_ context.Context, objs []Object) Findings {
 	var findings Findings
-	seen := make(map[ObjectID]Source, len(objs))
+	seen := make(map[ObjectID]Object, len(objs))
 	for _, o := range objs {
 		findings = append(findings, objectFindings(o)...)
 		if o.ID.Kind == "" || o.ID.Name == "" {
@@ -53,14 +53,33 @@ func structural(_ context.Context, objs []Object) Findings {
 		}
 		if first, dup := seen[o.ID]; dup {
 			id := o.ID
+			msg := fmt.Sprintf("%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first.Source)
+			if o.Kustomization != first.Kustomization {
+				// Reached through two kustomizations (two overlays of one base, say): name both, since the
+				// resource file alone does not say which overlays collide.
+				msg = fmt.Sprintf("%s is defined twice, %s and %s: Kubernetes would keep only one; give one overlay its own namespace or a name prefix, or leave the object out of one",
+					o.ID, origin(first), origin(o))
+			}
 			findings = append(findings, Finding{Severity: SeverityError, Rule: "object/duplicate", File: o.Source.File,
-				Line: o.Source.Line, Object: &id,
-				Message: fmt.Sprintf("%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first)})
+				Line: o.Source.Line, Object: &id, Message: msg})
 			continue
 		}
-		seen[o.ID] = o.Source
+		seen[o.ID] = o
 	}
 	return findings
+}
+
+// origin says where an object comes from, for the duplicate finding: the kustomization that built it (and the
+// resource file, when known), or its file.
+func origin(o Object) string {
+	switch {
+	case o.Kustomization == "":
+		return "at " + o.Source.String()
+	case o.Source.File == "":
+		return "built by " + o.Kustomization
+	default:
+		return fmt.Sprintf("built by %s from %s", o.Kustomization, o.Source)
+	}
 }
 
 // objectFindings are the structural problems of one object on its own.

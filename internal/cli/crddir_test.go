@@ -34,3 +34,24 @@ func TestIgnorePathsFlag(t *testing.T) {
 		t.Errorf("validate --ignore-paths docs/,*.md: %s", r)
 	}
 }
+
+// TestDeprecationsAndOverlayDuplicates: kustomize's deprecation warnings are findings in text, JSON and SARIF, once,
+// on the kustomization's file and line; a duplicate through two overlays names both kustomizations (issue #16,
+// item 15).
+func TestDeprecationsAndOverlayDuplicates(t *testing.T) {
+	t.Parallel()
+	args := []string{"validate", "../../testdata/overlays", "--root", "../../testdata/overlays"}
+	r := mustRun(t, 1, nil, args...)
+	if strings.Count(r.stdout, "[kustomize/deprecated]") != 2 || !strings.Contains(r.stdout, "base/kustomization.yaml:2: warning: kustomize: 'commonLabels' is deprecated.") ||
+		!strings.Contains(r.stdout, "is defined twice, built by production/kustomization.yaml from base/configmap.yaml:1 and built by staging/kustomization.yaml from base/configmap.yaml:1") {
+		t.Errorf("validate of two overlays of a deprecated base:\n%s", r.stdout)
+	}
+	r = mustRun(t, 1, nil, append(args, "-o", "json")...)
+	if strings.Count(r.stdout, `"rule": "kustomize/deprecated"`) != 2 {
+		t.Errorf("validate -o json:\n%s\nwant the two deprecation findings", r.stdout)
+	}
+	r = mustRun(t, 1, nil, append(args, "-o", "sarif")...)
+	if !strings.Contains(r.stdout, `"ruleId": "kustomize/deprecated"`) || !strings.Contains(r.stdout, "base/kustomization.yaml") {
+		t.Errorf("validate -o sarif:\n%s\nwant the deprecation findings on base/kustomization.yaml", r.stdout)
+	}
+}

@@ -87,6 +87,7 @@ var ruleDescriptions = map[string]string{
 	"kustomize/unchecked-configs":  "A kustomization lists a directory of generator or transformer configs that was not checked for remote content.",
 	"kustomize/build":              "kustomize cannot build the kustomization.",
 	"kustomize/remote-base":        "A kustomization fetches a remote base without --allow-remote.",
+	"kustomize/deprecated":         "A kustomization uses a field kustomize deprecates (commonLabels, bases, patchesStrategicMerge, …): kustomize edit fix rewrites it.",
 	"object/not-a-mapping":         "A YAML document is not a Kubernetes object (a mapping).",
 	"object/missing-apiversion":    "An object has no apiVersion.",
 	"object/invalid-apiversion":    "An object's apiVersion is not of the form [group/]version.",
