@@ -54,7 +54,7 @@ func CustomResourceDefinitions(ctx context.Context, dir string, limit int64, req
 		}
 		objs, findings := decodeStream(rel, data)
 		for _, f := range findings {
-			if f.Rule != "object/not-a-mapping" { // a document that is no object holds no CRD either
+			if f.Rule != "object/not-a-mapping" && f.Rule != "object/not-an-object" { // no object, no CRD either
 				errs = append(errs, errors.New(f.String()))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -216,6 +217,27 @@ type renderer struct {
 	ignore *ignorer
 }
 
+// isChart says whether dir is a Helm chart: a Chart.yaml beside a templates directory.
+func isChart(dir string) bool {
+	chart, err := os.Lstat(filepath.Join(dir, "Chart.yaml"))
+	if err != nil || !chart.Mode().IsRegular() {
+		return false
+	}
+	templates, err := os.Stat(filepath.Join(dir, "templates"))
+	return err == nil && templates.IsDir()
+}
+
+// chartFinding is the one finding of a Helm chart directory in a plain tree: its templates are Go templates, not
+// YAML, and its values and Chart.yaml are not objects, so reading it as manifests would give a page of syntax errors.
+func (r *renderer) chartFinding(dir string) Finding {
+	rel, name := r.rel(dir), r.rel(dir)
+	if name == "." {
+		name = filepath.Base(dir)
+	}
+	return Finding{Severity: SeverityError, Rule: "source/helm-chart", File: path.Join(rel, "Chart.yaml"),
+		Message: fmt.Sprintf("%s is a Helm chart (Chart.yaml beside templates/): its templates are not manifests, so statepack does not read it as YAML; deploy it with a Flux HelmRelease or a kustomization's helmCharts, commit what helm template renders instead, or list it in .sourceignore", name)}
+}
+
 // builtBy records the kustomization file that built objs.
 func builtBy(objs []Object, kfile string) {
 	for i := range objs {
@@ -281,6 +303,10 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 				o, f := r.kustomize(ctx, p)
 				builtBy(o, r.rel(r.findKustomization(p)))
 				objs, findings = append(objs, o...), append(findings, f...)
+				return filepath.SkipDir
+			}
+			if isChart(p) && !r.ignore.ignored(filepath.Join(p, "Chart.yaml"), false) {
+				findings = append(findings, r.chartFinding(p))
 				return filepath.SkipDir
 			}
 			r.inputs[r.rel(p)+"/"] = true

@@ -4,7 +4,7 @@ package build
 // YAML or JSON that does not parse, a document that is not an object, a file that cannot be read or lies outside the
 // source root, a kustomization kustomize refuses or that reaches the network without --allow-remote. No --allow
 // turns them off: there would be nothing sound to package.
-var RenderRules = []string{"yaml/syntax", "json/syntax", "object/not-a-mapping", "source/outside-root",
+var RenderRules = []string{"yaml/syntax", "json/syntax", "object/not-a-mapping", "object/not-an-object", "source/helm-chart", "source/outside-root",
 	"source/not-regular", "source/unreadable", "source/too-large", "kustomize/build", "kustomize/remote-base",
 	"kustomize/unchecked-configs"}
 

@@ -55,3 +55,20 @@ func TestDeprecationsAndOverlayDuplicates(t *testing.T) {
 		t.Errorf("validate -o sarif:\n%s\nwant the deprecation findings on base/kustomization.yaml", r.stdout)
 	}
 }
+
+// TestRenderAndValidateAgreeOnNonObjects: a values file and a chart directory fail render as they fail validate,
+// with the same findings (issue #16, item 11).
+func TestRenderAndValidateAgreeOnNonObjects(t *testing.T) {
+	t.Parallel()
+	args := []string{"../../testdata/chart-in-tree", "--root", "../../testdata/chart-in-tree"}
+	v := mustRun(t, 1, nil, append([]string{"validate"}, args...)...)
+	r := mustRun(t, 1, nil, append([]string{"render"}, args...)...)
+	for _, rule := range []string{"[object/not-an-object]", "[source/helm-chart]"} {
+		if strings.Count(v.stdout, rule) != 1 || strings.Count(r.stderr, rule) != 1 {
+			t.Errorf("%s: validate said\n%s\nrender said\n%s\nwant it once from each", rule, v.stdout, r.stderr)
+		}
+	}
+	if r.stdout != "" {
+		t.Errorf("render printed manifests of a tree it refuses:\n%s", r.stdout)
+	}
+}

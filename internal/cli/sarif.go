@@ -89,6 +89,8 @@ var ruleDescriptions = map[string]string{
 	"kustomize/remote-base":        "A kustomization fetches a remote base without --allow-remote.",
 	"kustomize/deprecated":         "A kustomization uses a field kustomize deprecates (commonLabels, bases, patchesStrategicMerge, …): kustomize edit fix rewrites it.",
 	"object/not-a-mapping":         "A YAML document is not a Kubernetes object (a mapping).",
+	"object/not-an-object":         "A YAML document is a mapping without apiVersion and kind (a values file, a tool's config), not a Kubernetes object.",
+	"source/helm-chart":            "A directory of the tree is a Helm chart (Chart.yaml beside templates/), whose templates are not manifests.",
 	"object/missing-apiversion":    "An object has no apiVersion.",
 	"object/invalid-apiversion":    "An object's apiVersion is not of the form [group/]version.",
 	"object/missing-kind":          "An object has no kind.",
