@@ -84,28 +84,42 @@ func (w *walker) pending(what string, placeholders []string, check string) {
 		File: w.obj.Source.File, Line: w.obj.Source.Line, Object: &id, Message: substitute.PendingMessage(what, placeholders, check)})
 }
 
-// placeholdersIn lists the placeholders Flux has yet to substitute anywhere in v.
-func (w *walker) placeholdersIn(v any, depth int) []string {
+type placeholderField struct {
+	name         string // the key whose value (or an item of it) holds the placeholders
+	placeholders []string
+}
+
+// placeholderFields lists the fields anywhere in v whose values hold placeholders Flux has yet to substitute.
+func (w *walker) placeholderFields(v any, depth int) []placeholderField {
 	if depth > maxDepth {
 		return nil
 	}
+	var out []placeholderField
 	switch v := v.(type) {
-	case string:
-		return substitute.Pending(w.obj, v)
 	case map[string]any:
-		var out []string
 		for _, k := range slices.Sorted(maps.Keys(v)) {
-			out = append(out, w.placeholdersIn(v[k], depth+1)...)
+			if s, ok := v[k].(string); ok {
+				if p := substitute.Pending(w.obj, s); len(p) > 0 {
+					out = append(out, placeholderField{k, p})
+				}
+				continue
+			}
+			for _, f := range w.placeholderFields(v[k], depth+1) {
+				out = append(out, f, placeholderField{k, f.placeholders}) // the rule may read the field or its parent
+			}
 		}
-		return out
 	case []any:
-		var out []string
 		for _, item := range v {
-			out = append(out, w.placeholdersIn(item, depth+1)...)
+			if s, ok := item.(string); ok {
+				if p := substitute.Pending(w.obj, s); len(p) > 0 {
+					out = append(out, placeholderField{"", p}) // named by the list's key, above
+				}
+				continue
+			}
+			out = append(out, w.placeholderFields(item, depth+1)...)
 		}
-		return out
 	}
-	return nil
+	return out
 }
 
 func orObject(path string) string {
