@@ -74,8 +74,14 @@ type SignConfig struct {
 
 // ValidateConfig adds to the load options of a target.
 type ValidateConfig struct {
-	Allow              []string `json:"allow,omitempty"`
-	ExternalNamespaces []string `json:"externalNamespaces,omitempty"`
+	// Allow turns off the findings of rules: {rule: RULE, reason: WHY}, or a rule alone.
+	Allow              []Allowance `json:"allow,omitempty"`
+	ExternalNamespaces []string    `json:"externalNamespaces,omitempty"`
+	// Substitute are Flux postBuild variables (LoadOptions.Substitute); they win over the command line's.
+	Substitute map[string]string `json:"substitute,omitempty"`
+	// SubstituteFrom are files of Flux postBuild variables (LoadOptions.SubstituteFrom), relative to the config
+	// file; read after the command line's.
+	SubstituteFrom []string `json:"substituteFrom,omitempty"`
 }
 
 // SignatureFormat parses a signature format (a --signature-format value, an action input, a config's
@@ -120,6 +126,16 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		if t.Sign != nil && t.Sign.Key != "" && !strings.Contains(t.Sign.Key, "://") && !filepath.IsAbs(t.Sign.Key) {
 			t.Sign.Key = filepath.Join(dir, t.Sign.Key)
+		}
+		if t.Validate != nil && len(t.Validate.SubstituteFrom) > 0 {
+			v := *t.Validate // each target its own: the defaults' settings are shared
+			v.SubstituteFrom = make([]string, len(t.Validate.SubstituteFrom))
+			for j, f := range t.Validate.SubstituteFrom {
+				if v.SubstituteFrom[j] = filepath.FromSlash(f); !filepath.IsAbs(v.SubstituteFrom[j]) {
+					v.SubstituteFrom[j] = filepath.Join(dir, v.SubstituteFrom[j])
+				}
+			}
+			t.Validate = &v
 		}
 	}
 	return cfg, nil
@@ -352,6 +368,14 @@ func (t Target) LoadOptions(base LoadOptions) LoadOptions {
 	if t.Validate != nil {
 		o.Allow = append(slices.Clone(base.Allow), t.Validate.Allow...)
 		o.ExternalNamespaces = append(slices.Clone(base.ExternalNamespaces), t.Validate.ExternalNamespaces...)
+		o.SubstituteFrom = append(slices.Clone(base.SubstituteFrom), t.Validate.SubstituteFrom...)
+		if len(t.Validate.Substitute) > 0 {
+			o.Substitute = maps.Clone(base.Substitute)
+			if o.Substitute == nil {
+				o.Substitute = map[string]string{}
+			}
+			maps.Copy(o.Substitute, t.Validate.Substitute)
+		}
 	}
 	return o
 }

@@ -431,6 +431,11 @@ func (s *Source) placeCharts() {
 // object says which release, chart and template it came from.
 func (s *Source) validateObjects(ctx context.Context, validators []build.Validator) build.Findings {
 	objs := s.Rendering.Objects
+	var substituted build.Findings
+	if len(s.vars) > 0 {
+		// Flux substitutes what kustomize-controller applies: the tree's objects, hydrated releases included.
+		objs, substituted = build.Substitute(objs, s.vars)
+	}
 	via := map[build.ObjectID]string{}
 	if len(s.Charts) > 0 {
 		objs = slices.Clone(objs)
@@ -444,7 +449,7 @@ func (s *Source) validateObjects(ctx context.Context, validators []build.Validat
 			}
 		}
 	}
-	findings := build.Validate(ctx, objs, validators...)
+	findings := append(substituted, build.ValidateAllowing(ctx, objs, s.opts.allows, validators...)...)
 	for i, f := range findings {
 		if f.Object != nil {
 			if v, ok := via[*f.Object]; ok {

@@ -2,9 +2,11 @@ package statepack
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/statepack/statepack/internal/charts"
 	"github.com/statepack/statepack/internal/gitmeta"
 	"github.com/statepack/statepack/internal/schema"
+	"github.com/statepack/statepack/internal/substitute"
 )
 
 // LoadOptions say how a tree is rendered and validated. The zero value renders with the defaults of `statepack
@@ -31,10 +34,24 @@ type LoadOptions struct {
 	// read files in sibling directories within the source root; build.LoadRestrictionsRootOnly confines it to its
 	// directory, as `kustomize build` does.
 	LoadRestrictor string
+	// IgnorePaths are gitignore patterns, anchored at the tree's path, of files to leave out, as
+	// `flux push artifact --ignore-paths` takes them; they win over the .sourceignore files, which are always
+	// honoured as Flux's source-controller honours them (build.WithIgnorePaths).
+	IgnorePaths []string
 	// MaxFileSize is the largest source file read, in bytes; 0 means build.DefaultMaxFileSize.
 	MaxFileSize int64
-	// Allow turns off policies by their IDs (build.PolicyIDs).
-	Allow []string
+	// Allow turns off the findings of rules, each with its reason (see Allowance): the rules of findings that mean the
+	// tree cannot be rendered excepted. The findings turned off are counted in Source.Allowed.
+	Allow []Allowance
+	// Substitute are Flux postBuild variables, as a Flux Kustomization's postBuild.substitute gives them. When any
+	// is given (here or through SubstituteFrom), the objects are validated as Flux applies them after substituting
+	// their ${var} placeholders (build.Substitute); the rendering, and so the artifact, keeps the placeholders, which
+	// Flux substitutes after pulling it. Without any, a check that fails only because a value holds a placeholder
+	// is a warning (flux/substitution-pending) naming it.
+	Substitute map[string]string
+	// SubstituteFrom are files of variables read before Substitute, which wins over them, later files winning over
+	// earlier ones: KEY=VALUE lines, or YAML ConfigMaps and Secrets as Flux's postBuild.substituteFrom reads them.
+	SubstituteFrom []string
 	// ExternalNamespaces exist outside the tree.
 	ExternalNamespaces []string
 	// KubernetesVersion is the Kubernetes version whose schemas built-in kinds are validated against; "" means
@@ -96,8 +113,11 @@ type Source struct {
 	fetcher    *charts.Fetcher // made on the first chart from a repository
 	lock       *charts.Lock    // the tree's lock file; nil when it has none
 	chartsLive bool            // a chart was resolved from its repository, not from a lock
+	// Allowed counts the findings LoadOptions.Allow turned off, by rule.
+	Allowed []AllowedFindings
 
 	opts LoadOptions
+	vars map[string]string // Flux postBuild variables; nil when none are given
 }
 
 // Objects are the rendered objects.
@@ -134,7 +154,7 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	}
 	var validators []build.Validator
 	if !o.RenderOnly {
-		v, err := o.validators()
+		v, err := o.validators(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -151,6 +171,14 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if o.MaxFileSize > 0 {
 		opts = append(opts, build.WithMaxFileSize(o.MaxFileSize))
 	}
+	if len(o.IgnorePaths) > 0 {
+		opts = append(opts, build.WithIgnorePaths(o.IgnorePaths))
+	}
+	vars, err := o.variables()
+	if err != nil {
+		return nil, err
+	}
+	s.vars = vars
 	if err := s.render(ctx, validators, opts...); err != nil {
 		return nil, err
 	}
@@ -203,6 +231,7 @@ func (s *Source) validate(ctx context.Context, validators []build.Validator) {
 		}
 	}
 	s.Findings.Sort()
+	s.Findings, s.Allowed = applyAllow(s.Findings, s.opts.Allow)
 }
 
 // noObjects is the finding of a tree that renders no object: validate fails on it as publish does (an empty artifact
@@ -237,18 +266,47 @@ func (s *Source) noObjects() build.Finding {
 	return build.Finding{Severity: build.SeverityError, Rule: "source/no-objects", File: s.RelPath(), Message: msg}
 }
 
+// variables are the Flux postBuild variables of SubstituteFrom's files, then Substitute's, checked as Flux checks
+// their names; nil when there are none.
+func (o *LoadOptions) variables() (map[string]string, error) {
+	vars := map[string]string{}
+	for _, f := range o.SubstituteFrom {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, invalidf("--substitute-from: %w", err)
+		}
+		from, err := substitute.ReadFile(f, data)
+		if err != nil {
+			return nil, invalidf("--substitute-from %w", err)
+		}
+		maps.Copy(vars, from)
+	}
+	maps.Copy(vars, o.Substitute)
+	if err := substitute.CheckNames(vars); err != nil {
+		return nil, invalidf("--substitute: %w", err)
+	}
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	return vars, nil
+}
+
 // validators are the checks beyond the structural ones: policies, then schemas.
-func (o *LoadOptions) validators() ([]build.Validator, error) {
-	policies, err := build.PolicyValidator(build.PolicyOptions{Allow: o.Allow, ExternalNamespaces: o.ExternalNamespaces})
+func (o *LoadOptions) validators(ctx context.Context) ([]build.Validator, error) {
+	if err := checkAllow(o.Allow); err != nil {
+		return nil, err
+	}
+	// Every policy runs: the findings of those allowed are counted, with the other allowed rules', in Source.Allowed.
+	policies, err := build.PolicyValidator(build.PolicyOptions{ExternalNamespaces: o.ExternalNamespaces})
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
 	// Later directories take precedence: the cache first, then the CRD directories; CRDs in the tree beat both.
-	var dirs []string
-	if o.SchemaCacheDir != "" {
-		dirs = append(dirs, o.SchemaCacheDir)
+	dirs, readDir, err := o.crdDirs(ctx)
+	if err != nil {
+		return nil, err
 	}
-	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(append(dirs, o.CRDDirs...), readCRDDir), schema.Strict(o.Strict))
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(dirs, readDir), schema.Strict(o.Strict))
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
@@ -309,13 +367,34 @@ func LoadManifests(ctx context.Context, name string, data []byte, o LoadOptions)
 	return s, nil
 }
 
-// readCRDDir reads a directory of CustomResourceDefinitions as a tree is rendered, rooted at itself.
-func readCRDDir(ctx context.Context, dir string) ([]build.Object, build.Findings, error) {
-	r, err := build.Render(ctx, dir, build.WithRoot(dir))
-	if err != nil {
-		return nil, nil, err
+// crdDirs reads the CustomResourceDefinitions of the schema cache and the CRD directories, in that order (later
+// directories win), once: a directory that cannot be read, holds a file that does not parse, or (a CRD directory)
+// holds no CRD is the caller's mistake, reported once, naming it. Only CRD documents are read, nothing is built: a
+// CRD directory may be a kustomization that installs a controller too.
+func (o *LoadOptions) crdDirs(ctx context.Context) ([]string, schema.DirReader, error) {
+	var dirs []string
+	read := map[string][]build.Object{}
+	add := func(flag, dir string, required bool) error {
+		crds, err := build.CustomResourceDefinitions(ctx, dir, o.MaxFileSize, required)
+		if err != nil {
+			return invalidf("%s %s: %w: point it at a directory of CustomResourceDefinition manifests", flag, dir, err)
+		}
+		dirs, read[dir] = append(dirs, dir), crds
+		return nil
 	}
-	return r.Objects, r.Findings, nil
+	if o.SchemaCacheDir != "" {
+		if err := add("--schema-cache", o.SchemaCacheDir, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, d := range o.CRDDirs {
+		if err := add("--crd-dir", d, true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return dirs, func(_ context.Context, dir string) ([]build.Object, build.Findings, error) {
+		return read[dir], nil, nil
+	}, nil
 }
 
 // Locate checks path, reads its git metadata and decides the source root, without rendering.
@@ -454,13 +533,24 @@ func (s *Source) settings(version string, p PackageOptions) string {
 		"version=" + version,
 		"path=" + s.RelPath(),
 		fmt.Sprintf("allowRemote=%v", o.AllowRemote),
-		"allow=" + strings.Join(slices.Sorted(slices.Values(o.Allow)), ","),
+		"allow=" + strings.Join(allowRules(o.Allow), ","),
 		"externalNamespaces=" + strings.Join(slices.Sorted(slices.Values(o.ExternalNamespaces)), ","),
 		"kubernetesVersion=" + o.kubernetesVersion(),
 		"crdDirs=" + strings.Join(o.CRDDirs, ","),
 		fmt.Sprintf("strict=%v", o.Strict),
 		"layerMediaType=" + p.layerMediaType(),
 		"annotations=" + strings.Join(slices.Sorted(slices.Values(annotations)), "\x00"),
+	}
+	if len(o.IgnorePaths) > 0 {
+		lines = append(lines, "ignorePaths="+strings.Join(o.IgnorePaths, "\x00")) // only when given, so that digests stay
+	}
+	if len(s.vars) > 0 {
+		// Only a digest: the values may come from a Secret. Only when given, so that digests stay.
+		h := sha256.New()
+		for _, k := range slices.Sorted(maps.Keys(s.vars)) {
+			fmt.Fprintf(h, "%s=%s\x00", k, s.vars[k])
+		}
+		lines = append(lines, fmt.Sprintf("substitute=sha256:%x", h.Sum(nil)))
 	}
 	if o.LoadRestrictor == build.LoadRestrictionsRootOnly {
 		lines = append(lines, "loadRestrictor="+o.LoadRestrictor) // only when not the default, so digests stay

@@ -100,7 +100,7 @@ metadata:
   name: web
   namespace: default
   labels: {app.kubernetes.io/name: web, cluster: "${cluster_name}", empty: ""}
-  annotations: {example.com/Owner: team-a, "kustomize.toolkit.fluxcd.io/substitute": disabled}
+  annotations: {example.com/Owner: team-a, "kustomize.toolkit.fluxcd.io/prune": disabled}
 spec:
   selector: {matchLabels: {app: web}}
   template:

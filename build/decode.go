@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -229,6 +231,11 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 		return nil, Findings{{Severity: SeverityError, Rule: "object/not-a-mapping", File: file, Line: root.Line,
 			Message: fmt.Sprintf("document is a %s, not a Kubernetes object: every YAML document must be a mapping with apiVersion, kind and metadata", kindName(root))}}
 	}
+	if _, hasAPIVersion := m["apiVersion"]; !hasAPIVersion {
+		if _, hasKind := m["kind"]; !hasKind {
+			return nil, Findings{notAnObject(file, root.Line, m)}
+		}
+	}
 	src := Source{File: file, Line: root.Line}
 	if items, isList := listItems(m); isList {
 		var objs []Object
@@ -261,6 +268,22 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 			Message: err.Error()}}
 	}
 	return []Object{o}, nil
+}
+
+// notAnObject is the one finding of a mapping with neither apiVersion nor kind (a Helm values file, a tool's
+// config): not a Kubernetes object with mistakes, but no object at all, which render refuses as validate does.
+func notAnObject(file string, line int, m map[string]any) Finding {
+	keys := slices.Sorted(maps.Keys(m))
+	shown := "an empty mapping"
+	if len(keys) > 0 {
+		shown = "a mapping without apiVersion and kind (keys: " + strings.Join(keys[:min(len(keys), 3)], ", ")
+		if len(keys) > 3 {
+			shown += ", …"
+		}
+		shown += ")"
+	}
+	return Finding{Severity: SeverityError, Rule: "object/not-an-object", File: file, Line: line,
+		Message: fmt.Sprintf("document is %s, not a Kubernetes object: Flux and Argo CD apply every YAML file of the artifact, so it cannot be in the tree; move it out, or list it in .sourceignore", shown)}
 }
 
 // objectFromMap serialises an object canonically.

@@ -20,7 +20,9 @@ import (
 
 // kustomizeMu guards kustomize's process-wide OpenAPI schema. Every build resets it, which is harmless between builds
 // that use the built-in schema, so those share the lock; a build whose kustomizations set a custom `openapi:` schema
-// takes it alone and resets the schema afterwards, so the schema never leaks into another build.
+// takes it alone and resets the schema afterwards, so the schema never leaks into another build. A build of
+// kustomizations with deprecated fields takes it alone too: it points os.Stderr, where kustomize prints its
+// warnings, at the null device (quietStderr).
 var kustomizeMu sync.RWMutex
 
 // kustomize builds the kustomization in dir with plugins off and the load restrictor on.
@@ -34,6 +36,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	if len(scan.findings) > 0 {
 		return nil, scan.findings
 	}
+	findings = scan.warnings
 	if !r.opts.allowRemote && len(scan.remote) > 0 {
 		for _, rm := range scan.remote {
 			findings = append(findings, remoteFinding(rm.file, rm.url))
@@ -59,26 +62,33 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		findings Findings // from checking the directories of configs
 	}
 	done := make(chan result, 1)
+	// The result is sent once the deferred calls have run: the lock released, the schema reset, os.Stderr back.
 	go func() {
-		if scan.customSchema {
-			kustomizeMu.Lock()
-			defer kustomizeMu.Unlock()
-			defer openapi.ResetOpenAPI()
-		} else {
-			kustomizeMu.RLock()
-			defer kustomizeMu.RUnlock()
-		}
-		if !r.opts.allowRemote && len(scan.configDirs) > 0 {
-			if f := r.checkConfigDirs(opts, scan.configDirs, checked); len(f) > 0 {
-				done <- result{findings: f}
-				return
+		done <- func() result {
+			if scan.customSchema || len(scan.warnings) > 0 {
+				kustomizeMu.Lock()
+				defer kustomizeMu.Unlock()
+				if scan.customSchema {
+					defer openapi.ResetOpenAPI()
+				}
+				if len(scan.warnings) > 0 {
+					defer quietStderr()()
+				}
+			} else {
+				kustomizeMu.RLock()
+				defer kustomizeMu.RUnlock()
 			}
-			if scan.customSchema {
-				openapi.ResetOpenAPI() // as the build would find it without the checks
+			if !r.opts.allowRemote && len(scan.configDirs) > 0 {
+				if f := r.checkConfigDirs(opts, scan.configDirs, checked); len(f) > 0 {
+					return result{findings: f}
+				}
+				if scan.customSchema {
+					openapi.ResetOpenAPI() // as the build would find it without the checks
+				}
 			}
-		}
-		m, err := runKrusty(opts, fsys, dir)
-		done <- result{res: m, err: err}
+			m, err := runKrusty(opts, fsys, dir)
+			return result{res: m, err: err}
+		}()
 	}()
 	var m []*resource.Resource
 	var err error
@@ -106,6 +116,9 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
+		if err := managedBy(res); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
 		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
 		y, err := res.RNode.String()
 		if err != nil {
@@ -144,7 +157,7 @@ func kustomizeOptions(rootOnly bool) *krusty.Options {
 func (r *renderer) rootFS(checked map[string]bool) *rootFS {
 	return &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
 		offline: !r.opts.allowRemote, maxSize: r.opts.maxFileSize, read: r.inputs, checked: checked,
-		kustomizations: map[string]string{}}
+		kustomizations: map[string]string{}, ignore: r.ignore}
 }
 
 // checkConfigDirs builds each directory of configs on its own, as kustomize accumulates a directory listed under
@@ -317,6 +330,7 @@ type kustomizationScan struct {
 	configDirs   []string
 	customSchema bool
 	findings     Findings
+	warnings     Findings // kustomize's deprecation warnings, reported once
 }
 
 // kustomizationsIn lists the kustomization files kustomize finds in dir: any recognised name that is not a
@@ -371,6 +385,7 @@ func (s *kustomizationScan) scan(dir, kf string) {
 		s.fail("yaml/syntax", rel, line, msg)
 		return
 	}
+	s.warnings = append(s.warnings, deprecations(rel, data, &syntax)...)
 	loads, ok := readKustomization(data)
 	if !ok {
 		return // kustomize refuses the file, with its own message, and loads nothing from it

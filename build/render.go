@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,6 +52,7 @@ type renderOptions struct {
 	maxFileSize int64
 	origins     bool
 	rootOnly    bool
+	ignorePaths []string
 }
 
 // Load restrictors, as kustomize names them (`kustomize build --load-restrictor`).
@@ -152,12 +154,13 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory: give the directory that holds the manifests or the kustomization", ErrInvalidInput, path)
 	}
-	r := &renderer{opts: o, root: root, inputs: map[string]bool{}}
+	r := &renderer{opts: o, root: root, inputs: map[string]bool{}, ignore: newIgnorer(root, realPath, o.ignorePaths)}
 	out := &Rendering{Root: root}
-	if kf := findKustomization(realPath); kf != "" {
+	if kf := r.findKustomization(realPath); kf != "" {
 		out.Kustomize, r.kustomized = true, true
 		out.Objects, out.Findings = r.kustomize(ctx, realPath)
 		r.built(realPath, 0, len(out.Objects))
+		builtBy(out.Objects, r.rel(kf))
 	} else {
 		out.Objects, out.Findings = r.plain(ctx, realPath)
 	}
@@ -166,11 +169,18 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 	}
 	out.Kustomized = r.kustomized
 	out.builds, out.maxFileSize = r.builds, o.maxFileSize
+	for _, f := range r.ignore.read() {
+		r.inputs[f] = true
+	}
 	for f := range r.inputs {
 		out.Inputs = append(out.Inputs, f)
 	}
 	slices.Sort(out.Inputs)
 	out.Findings.Sort()
+	// A base that two kustomizations of a plain tree share is scanned with each: its deprecations are one finding.
+	out.Findings = slices.CompactFunc(out.Findings, func(a, b Finding) bool {
+		return a.Rule == "kustomize/deprecated" && a == b
+	})
 	return out, nil
 }
 
@@ -212,6 +222,8 @@ type renderer struct {
 	kustomized bool
 	// builds are the kustomize builds made without source positions.
 	builds []kustomizeBuild
+	// ignore leaves out what Flux's source-controller leaves out of an artifact.
+	ignore *ignorer
 }
 
 // built records a kustomize build of dir that made objects [first, first+n) of the render, when they have no
@@ -220,6 +232,42 @@ func (r *renderer) built(dir string, first, n int) {
 	if !r.opts.origins && n > 0 {
 		r.builds = append(r.builds, kustomizeBuild{dir: dir, first: first, n: n})
 	}
+}
+
+// isChart says whether dir is a Helm chart: a Chart.yaml beside a templates directory.
+func isChart(dir string) bool {
+	chart, err := os.Lstat(filepath.Join(dir, "Chart.yaml"))
+	if err != nil || !chart.Mode().IsRegular() {
+		return false
+	}
+	templates, err := os.Stat(filepath.Join(dir, "templates"))
+	return err == nil && templates.IsDir()
+}
+
+// chartFinding is the one finding of a Helm chart directory in a plain tree: its templates are Go templates, not
+// YAML, and its values and Chart.yaml are not objects, so reading it as manifests would give a page of syntax errors.
+func (r *renderer) chartFinding(dir string) Finding {
+	rel, name := r.rel(dir), r.rel(dir)
+	if name == "." {
+		name = filepath.Base(dir)
+	}
+	return Finding{Severity: SeverityError, Rule: "source/helm-chart", File: path.Join(rel, "Chart.yaml"),
+		Message: fmt.Sprintf("%s is a Helm chart (Chart.yaml beside templates/): its templates are not manifests, so statepack does not read it as YAML; deploy it with a Flux HelmRelease or a kustomization's helmCharts, commit what helm template renders instead, or list it in .sourceignore", name)}
+}
+
+// builtBy records the kustomization file that built objs.
+func builtBy(objs []Object, kfile string) {
+	for i := range objs {
+		objs[i].Kustomization = kfile
+	}
+}
+
+// findKustomization is the kustomization file of dir, unless it is ignored: Flux would not see it.
+func (r *renderer) findKustomization(dir string) string {
+	if kf := findKustomization(dir); kf != "" && !r.ignore.ignored(kf, false) {
+		return kf
+	}
+	return ""
 }
 
 // rel returns path relative to the source root, slash-separated, for messages.
@@ -263,12 +311,20 @@ func (r *renderer) plain(ctx context.Context, dir string) ([]Object, Findings) {
 			}
 			return nil
 		}
+		if r.ignore.ignored(p, d.IsDir()) && !d.IsDir() {
+			return nil // a directory is walked: a negation may keep a file in it, as in Flux
+		}
 		if d.IsDir() {
-			if p != dir && findKustomization(p) != "" {
+			if p != dir && r.findKustomization(p) != "" {
 				r.kustomized = true
 				o, f := r.kustomize(ctx, p)
 				r.built(p, len(objs), len(o))
+				builtBy(o, r.rel(r.findKustomization(p)))
 				objs, findings = append(objs, o...), append(findings, f...)
+				return filepath.SkipDir
+			}
+			if isChart(p) && !r.ignore.ignored(filepath.Join(p, "Chart.yaml"), false) {
+				findings = append(findings, r.chartFinding(p))
 				return filepath.SkipDir
 			}
 			r.inputs[r.rel(p)+"/"] = true

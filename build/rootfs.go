@@ -42,6 +42,9 @@ type rootFS struct {
 	// configDir is set while checkConfigDirs builds that directory on its own: see forConfigCheck.
 	configDir string
 
+	// ignore leaves out the files Flux's source-controller leaves out of an artifact: to kustomize they do not exist.
+	ignore *ignorer
+
 	mu             sync.Mutex
 	read           map[string]bool   // relative slash paths of files read
 	refused        string            // the first path refused for leaving the root, reported as a finding
@@ -70,6 +73,11 @@ func (f *rootFS) check(path string) (string, error) {
 		}
 	}
 	if within(f.root, real) {
+		if f.ignore != nil {
+			if st, err := os.Stat(real); err == nil && f.ignore.ignored(real, st.IsDir()) {
+				return "", fmt.Errorf("%s %w", f.rel(path), errIgnored)
+			}
+		}
 		return real, nil
 	}
 	if f.allowTemp && strings.HasPrefix(real, filepath.Join(os.TempDir(), "kustomize-")) {
@@ -333,7 +341,14 @@ func (f *rootFS) ReadDir(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.FileSystem.ReadDir(real)
+	names, err := f.FileSystem.ReadDir(real)
+	if err != nil || f.ignore == nil {
+		return names, err
+	}
+	return slices.DeleteFunc(names, func(n string) bool {
+		_, err := f.check(filepath.Join(real, n))
+		return errors.Is(err, errIgnored)
+	}), nil
 }
 
 func (f *rootFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {

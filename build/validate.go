@@ -10,15 +10,25 @@ import (
 	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/statepack/statepack/internal/substitute"
 )
 
 // Validate runs the structural checks and then every extra validator, and returns all findings, sorted. The extra
 // validators see only the objects that are structurally sound, so that one mistake is reported once.
 func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {
+	return ValidateAllowing(ctx, objs, nil, extra...)
+}
+
+// ValidateAllowing is Validate for a caller that turns off some rules (--allow): an object whose only structural
+// errors are of rules allowed says is still checked by the extra validators. allowed may be nil.
+func ValidateAllowing(ctx context.Context, objs []Object, allowed func(rule string) bool, extra ...Validator) Findings {
 	findings := Structural().Validate(ctx, objs)
 	sound := make([]Object, 0, len(objs))
 	for _, o := range objs {
-		if len(objectFindings(o)) == 0 {
+		if !slices.ContainsFunc(objectFindings(o), func(f Finding) bool {
+			return f.Severity == SeverityError && (allowed == nil || !allowed(f.Rule))
+		}) {
 			sound = append(sound, o)
 		}
 	}
@@ -35,7 +45,7 @@ func Structural() Validator { return ValidatorFunc(structural) }
 
 func structural(_ context.Context, objs []Object) Findings {
 	var findings Findings
-	seen := make(map[ObjectID]Source, len(objs))
+	seen := make(map[ObjectID]Object, len(objs))
 	for _, o := range objs {
 		findings = append(findings, objectFindings(o)...)
 		if o.ID.Kind == "" || o.ID.Name == "" {
@@ -43,14 +53,33 @@ func structural(_ context.Context, objs []Object) Findings {
 		}
 		if first, dup := seen[o.ID]; dup {
 			id := o.ID
+			msg := fmt.Sprintf("%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first.Source)
+			if o.Kustomization != first.Kustomization {
+				// Reached through two kustomizations (two overlays of one base, say): name both, since the
+				// resource file alone does not say which overlays collide.
+				msg = fmt.Sprintf("%s is defined twice, %s and %s: Kubernetes would keep only one; give one overlay its own namespace or a name prefix, or leave the object out of one",
+					o.ID, origin(first), origin(o))
+			}
 			findings = append(findings, Finding{Severity: SeverityError, Rule: "object/duplicate", File: o.Source.File,
-				Line: o.Source.Line, Object: &id,
-				Message: fmt.Sprintf("%s is defined twice (first at %s): Kubernetes would keep only one", o.ID, first)})
+				Line: o.Source.Line, Object: &id, Message: msg})
 			continue
 		}
-		seen[o.ID] = o.Source
+		seen[o.ID] = o
 	}
 	return findings
+}
+
+// origin says where an object comes from, for the duplicate finding: the kustomization that built it (and the
+// resource file, when known), or its file.
+func origin(o Object) string {
+	switch {
+	case o.Kustomization == "":
+		return "at " + o.Source.String()
+	case o.Source.File == "":
+		return "built by " + o.Kustomization
+	default:
+		return fmt.Sprintf("built by %s from %s", o.Kustomization, o.Source)
+	}
 }
 
 // objectFindings are the structural problems of one object on its own.
@@ -88,7 +117,11 @@ func objectFindings(o Object) Findings {
 	} else if o.ID.Name == "" {
 		add("object/missing-name", "metadata.name is missing or not a string")
 	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
-		add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+		if p := substitute.Pending(o, o.ID.Name); len(p) > 0 {
+			findings = append(findings, pending(o, fmt.Sprintf("metadata.name %q", o.ID.Name), p, "its syntax"))
+		} else {
+			add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+		}
 	}
 	findings = append(findings, metaFindings(o, meta)...)
 	for _, img := range Images(o) {
@@ -101,7 +134,11 @@ func objectFindings(o Object) Findings {
 		if s, isString := ns.(string); !isString {
 			add("object/invalid-namespace", "metadata.namespace must be a string")
 		} else if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
-			add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
+			if p := substitute.Pending(o, s); len(p) > 0 {
+				findings = append(findings, pending(o, fmt.Sprintf("metadata.namespace %q", s), p, "its syntax"))
+			} else {
+				add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
+			}
 		}
 	}
 	return findings
@@ -110,47 +147,52 @@ func objectFindings(o Object) Findings {
 // metaFindings are the API server's checks of labels and annotations (apimachinery's ValidateLabels and
 // ValidateAnnotations: qualified-name keys, label values of at most 63 characters of [A-Za-z0-9_.-], annotations
 // of at most 256 KiB in all) and of resource quantities in containers, which it applies before any schema.
-// Values holding a Flux postBuild placeholder (${var}) are left alone: Flux substitutes them after the build.
+// A value holding a Flux postBuild placeholder (${var}) that fails a check is a pending warning, not an error: Flux
+// substitutes it after the build.
 func metaFindings(o Object, meta map[string]any) Findings {
 	var findings Findings
-	add := func(rule, format string, args ...any) {
+	check := func(rule, what, value string, msgs []string, format string, args ...any) {
+		if len(msgs) == 0 {
+			return
+		}
+		if p := substitute.Pending(o, value); len(p) > 0 {
+			findings = append(findings, pending(o, what, p, "its syntax"))
+			return
+		}
 		id := o.FindingID()
 		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
-			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
+			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, append(args, strings.Join(msgs, "; "))...)})
 	}
-	placeholder := func(s string) bool { return strings.Contains(s, "${") }
 	labels, _ := meta["labels"].(map[string]any)
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 && !placeholder(k) {
-			add("object/invalid-label", "label key %q is invalid: %s", k, strings.Join(msgs, "; "))
-		}
-		if v, ok := labels[k].(string); ok && !placeholder(v) {
-			if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-				add("object/invalid-label", "label %s's value %q is invalid: %s", k, v, strings.Join(msgs, "; "))
-			}
+		check("object/invalid-label", fmt.Sprintf("label key %q", k), k, validation.IsQualifiedName(k), "label key %q is invalid: %s", k)
+		if v, ok := labels[k].(string); ok {
+			check("object/invalid-label", fmt.Sprintf("label %s's value %q", k, v), v, validation.IsValidLabelValue(v), "label %s's value %q is invalid: %s", k, v)
 		}
 	}
 	annotations, _ := meta["annotations"].(map[string]any)
 	size := 0
 	for _, k := range slices.Sorted(maps.Keys(annotations)) {
-		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 && !placeholder(k) {
-			add("object/invalid-annotation", "annotation key %q is invalid: %s", k, strings.Join(msgs, "; "))
-		}
+		check("object/invalid-annotation", fmt.Sprintf("annotation key %q", k), k, validation.IsQualifiedName(strings.ToLower(k)), "annotation key %q is invalid: %s", k)
 		v, _ := annotations[k].(string)
 		size += len(k) + len(v)
 	}
 	if size > maxAnnotationsSize {
-		add("object/invalid-annotation", "annotations take %d bytes, more than the API server's limit of %d", size, maxAnnotationsSize)
+		check("object/invalid-annotation", "", "", []string{fmt.Sprint(maxAnnotationsSize)}, "annotations take %d bytes, more than the API server's limit of %s", size)
 	}
 	for _, q := range quantities(o) {
-		if placeholder(q.value) {
-			continue
-		}
 		if !isQuantity(q.value) {
-			add("object/invalid-quantity", "%s %q is not a quantity: write a number with an optional suffix, such as 500m, 1.5, 128Mi or 2Gi", q.path, q.value)
+			check("object/invalid-quantity", fmt.Sprintf("%s %q", q.path, q.value), q.value, []string{"write a number with an optional suffix, such as 500m, 1.5, 128Mi or 2Gi"}, "%s %q is not a quantity: %s", q.path, q.value)
 		}
 	}
 	return findings
+}
+
+// pending is the warning of a check that cannot hold before Flux substitutes the placeholders of a value.
+func pending(o Object, what string, placeholders []string, check string) Finding {
+	id := o.FindingID()
+	return Finding{Severity: SeverityWarning, Rule: substitute.RulePending, File: o.Source.File, Line: o.Source.Line,
+		Object: &id, Message: substitute.PendingMessage(what, placeholders, check)}
 }
 
 // quantityPattern is the grammar of apimachinery's resource.ParseQuantity (k8s.io/apimachinery pkg/api/resource

@@ -87,7 +87,10 @@ var ruleDescriptions = map[string]string{
 	"kustomize/unchecked-configs":  "A kustomization lists a directory of generator or transformer configs that was not checked for remote content.",
 	"kustomize/build":              "kustomize cannot build the kustomization.",
 	"kustomize/remote-base":        "A kustomization fetches a remote base without --allow-remote.",
+	"kustomize/deprecated":         "A kustomization uses a field kustomize deprecates (commonLabels, bases, patchesStrategicMerge, …): kustomize edit fix rewrites it.",
 	"object/not-a-mapping":         "A YAML document is not a Kubernetes object (a mapping).",
+	"object/not-an-object":         "A YAML document is a mapping without apiVersion and kind (a values file, a tool's config), not a Kubernetes object.",
+	"source/helm-chart":            "A directory of the tree is a Helm chart (Chart.yaml beside templates/), whose templates are not manifests.",
 	"object/missing-apiversion":    "An object has no apiVersion.",
 	"object/invalid-apiversion":    "An object's apiVersion is not of the form [group/]version.",
 	"object/missing-kind":          "An object has no kind.",
@@ -118,6 +121,8 @@ var ruleDescriptions = map[string]string{
 	"schema/properties":            "A mapping has too few or too many fields.",
 	"schema/composition":           "A value does not match the oneOf, anyOf, allOf or not of its schema.",
 	"schema/cel":                   "A CEL validation rule (x-kubernetes-validations) of the CRD fails for the object.",
+	"flux/substitution-pending":    "A value holds a Flux postBuild placeholder, so a check can only be made once Flux substitutes it (give values with --substitute).",
+	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, or a value that breaks its YAML).",
 }
 
 // writeSARIF writes findings as a SARIF log. File paths in findings are relative to the source root; base turns

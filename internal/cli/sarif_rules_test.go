@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/build"
 )
 
 // ruleID matches the rule ids findings carry, in the families the code emits; policy rules ("policy/…") describe
 // themselves through build.Policies.
-var ruleID = regexp.MustCompile(`^(yaml|json|source|kustomize|object|schema)/[a-z][a-z0-9-]*$`)
+var ruleID = regexp.MustCompile(`^(yaml|json|source|kustomize|object|schema|flux)/[a-z][a-z0-9-]*$`)
 
 // emittedRules returns the rule ids written as string literals in the (non-test) Go files of dirs.
 func emittedRules(t *testing.T, dirs ...string) []string {
@@ -59,7 +60,7 @@ func emittedRules(t *testing.T, dirs ...string) []string {
 // the code no longer emits.
 func TestEveryRuleHasADescription(t *testing.T) {
 	t.Parallel()
-	emitted := emittedRules(t, "../../build", "../schema", ".")
+	emitted := emittedRules(t, "../..", "../../build", "../schema", "../substitute", ".")
 	if len(emitted) < 30 {
 		t.Fatalf("found only %d rule ids in the source (%v): the scan is broken", len(emitted), emitted)
 	}
@@ -71,6 +72,13 @@ func TestEveryRuleHasADescription(t *testing.T) {
 	for id := range ruleDescriptions {
 		if !slices.Contains(emitted, id) {
 			t.Errorf("ruleDescriptions describes %s, which no code emits", id)
+		}
+	}
+	// Every rule is either one --allow can turn off or one of a tree that cannot be rendered, so that no rule is
+	// unknown to --allow.
+	for _, id := range emitted {
+		if !slices.Contains(statepack.AllowableRules(), id) && !slices.Contains(build.RenderRules, id) {
+			t.Errorf("rule %s is neither in statepack.AllowableRules nor in build.RenderRules: --allow %s would be refused as unknown", id, id)
 		}
 	}
 	for _, p := range build.Policies {

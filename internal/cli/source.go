@@ -23,7 +23,10 @@ type sourceOptions struct {
 	allowRemote        bool
 	loadRestrictor     string
 	maxFileSize        int64
+	ignorePaths        []string
 	allow              []string
+	substitute         []string // --substitute KEY=VALUE
+	substituteFrom     []string
 	externalNamespaces []string
 	kubernetesVersion  string
 	crdDirs            []string
@@ -50,8 +53,12 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomizations fetch remote bases over the network")
 	f.StringVar(&o.loadRestrictor, "load-restrictor", build.LoadRestrictionsNone, "kustomize's load restrictor: "+build.LoadRestrictionsNone+
 		" (as Flux builds: a kustomization may read files in sibling directories, within --root) or "+build.LoadRestrictionsRootOnly+" (as kustomize build)")
+	f.StringSliceVar(&o.ignorePaths, "ignore-paths", nil, "leave out files matching these gitignore patterns, anchored at PATH (comma-separated, as flux push artifact takes them); .sourceignore files and Flux's default excludes always apply")
 	f.Int64Var(&o.maxFileSize, "max-file-size", build.DefaultMaxFileSize, "largest source file read, in bytes")
-	f.StringArrayVar(&o.allow, "allow", nil, "turn off a policy by its ID (repeatable): "+strings.Join(build.PolicyIDs(), ", "))
+	f.StringArrayVar(&o.allow, "allow", nil, "turn off the findings of a rule, saying why: RULE=REASON (repeatable); any rule but those of a tree that cannot be rendered ("+
+		strings.Join(build.RenderRules, ", ")+"), e.g. schema/no-schema, or a policy: "+strings.Join(build.PolicyIDs(), ", "))
+	f.StringArrayVar(&o.substitute, "substitute", nil, "a Flux postBuild variable KEY=VALUE (repeatable): validate the objects as Flux applies them after substituting ${KEY} placeholders (the artifact keeps the placeholders, which Flux substitutes after pulling)")
+	f.StringArrayVar(&o.substituteFrom, "substitute-from", nil, "a file of Flux postBuild variables (repeatable; --substitute wins): KEY=VALUE lines, or YAML ConfigMaps and Secrets as postBuild.substituteFrom names them")
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
 	f.StringVar(&o.kubernetesVersion, "kubernetes-version", statepack.DefaultKubernetesVersion,
 		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(statepack.KubernetesVersions(), ", "))
@@ -100,12 +107,23 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	if err != nil {
 		return statepack.LoadOptions{}, err
 	}
+	vars, err := keyValues("--substitute", o.substitute)
+	if err != nil {
+		return statepack.LoadOptions{}, err
+	}
+	var allow []statepack.Allowance
+	for _, a := range o.allow {
+		allow = append(allow, statepack.ParseAllowance(a))
+	}
 	return statepack.LoadOptions{
+		Substitute:         vars,
+		SubstituteFrom:     o.substituteFrom,
 		Root:               o.root,
 		AllowRemote:        o.allowRemote,
 		LoadRestrictor:     o.loadRestrictor,
 		MaxFileSize:        o.maxFileSize,
-		Allow:              o.allow,
+		IgnorePaths:        o.ignorePaths,
+		Allow:              allow,
 		ExternalNamespaces: o.externalNamespaces,
 		KubernetesVersion:  o.kubernetesVersion,
 		CRDDirs:            o.crdDirs,
@@ -173,6 +191,22 @@ func userCacheDir(env *Env) string {
 	return ""
 }
 
+// keyValues parses the KEY=VALUE values of a repeatable flag; nil for none.
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	var m map[string]string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("%s %q is not KEY=VALUE", flag, kv)
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
 // packageOptions are the flags that shape the artifact.
 type packageOptions struct {
 	layerMediaType string
@@ -188,17 +222,11 @@ func (o *packageOptions) bind(cmd *cobra.Command) {
 
 // values are the flags as the library's package options, checked.
 func (o *packageOptions) values() (statepack.PackageOptions, error) {
-	p := statepack.PackageOptions{LayerMediaType: o.layerMediaType}
-	for _, kv := range o.annotations {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return p, usagef("--annotation %q is not KEY=VALUE", kv)
-		}
-		if p.Annotations == nil {
-			p.Annotations = map[string]string{}
-		}
-		p.Annotations[k] = v
+	annotations, err := keyValues("--annotation", o.annotations)
+	if err != nil {
+		return statepack.PackageOptions{}, err
 	}
+	p := statepack.PackageOptions{LayerMediaType: o.layerMediaType, Annotations: annotations}
 	return p, p.Check()
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -72,6 +73,9 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 				}
 				out := map[string]any{"path": s.Path, "objects": len(s.Rendering.Objects), "errors": errs, "warnings": warns,
 					"findings": findings, "charts": chartsJSON(s)}
+				if len(s.Allowed) > 0 {
+					out["allowed"] = s.Allowed
+				}
 				if images != nil {
 					out["images"] = images
 				}
@@ -81,6 +85,9 @@ func newValidateCmd(env *Env, g *globalOptions) *cobra.Command {
 			} else {
 				reportFindings(env.Stdout, &fg, s.Findings)
 				printImages(env.Stdout, images)
+				for _, a := range s.Allowed {
+					fmt.Fprintf(env.Stdout, "allowed: %d finding(s) of %s: %s\n", a.Count, a.Rule, cmp.Or(a.Reason, "no reason given"))
+				}
 				fmt.Fprintf(env.Stdout, "%s: %d object(s)%s, %d error(s), %d warning(s)\n", s.Path, len(s.Rendering.Objects), chartsSummary(s), errs, warns)
 				if env.getenv("GITHUB_ACTIONS") == "true" {
 					// In a workflow step, the findings also become annotations on the pull request's files.

@@ -39,7 +39,8 @@ func (s *Severity) UnmarshalText(b []byte) error {
 }
 
 // Finding is one problem found in the source tree. Rule is a stable identifier ("yaml/syntax",
-// "object/missing-kind", …) that users can search for and, for policies, turn off.
+// "object/missing-kind", …) that users can search for and turn off with --allow (but for the rules of a tree that
+// cannot be rendered, build.RenderRules).
 type Finding struct {
 	Severity Severity  `json:"severity"`
 	Rule     string    `json:"rule"`

@@ -23,6 +23,12 @@ type Object struct {
 	YAML []byte
 	// Source says where the object came from, as far as it is known.
 	Source Source
+	// Kustomization is the kustomization file that built the object (slash-separated, relative to the source root);
+	// "" for an object read from plain YAML.
+	Kustomization string
+	// Substituted says Flux's postBuild substitution has been applied to the object, so that a ${var} left in it is
+	// literal text rather than a placeholder Flux has yet to replace.
+	Substituted bool
 }
 
 // Source is a position in the source tree. File is slash-separated and relative to the source root; Line is 1-based

@@ -188,6 +188,22 @@ func (w *walker) celRules(path string, v any, n *node) {
 	if shown == "" {
 		shown = "the object"
 	}
+	// A rule that reads a field holding a placeholder Flux has yet to substitute cannot be judged: its failure is a
+	// pending warning. A rule that names no such field is judged as usual.
+	fields := w.placeholderFields(v, 0)
+	fail := func(rule, at, format string, args ...any) {
+		var placeholders []string
+		for _, f := range fields {
+			if f.name != "" && celMentions(rule, f.name) {
+				placeholders = append(placeholders, f.placeholders...)
+			}
+		}
+		if len(placeholders) > 0 {
+			w.pending(at, placeholders, "the x-kubernetes-validations rule "+shorten(rule)+" of "+w.what)
+			return
+		}
+		w.add(manifest.SeverityError, RuleCEL, format, args...)
+	}
 	for _, r := range n.checks.rules {
 		out, details, err := r.program.ContextEval(ctx, vars)
 		if details != nil && details.ActualCost() != nil {
@@ -215,7 +231,7 @@ func (w *walker) celRules(path string, v any, n *node) {
 				w.celBudget = -1
 				return
 			}
-			w.add(manifest.SeverityError, RuleCEL, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
+			fail(r.rule, shown, "%s: rule %s of %s fails to evaluate (%s), so the API server would refuse the object: set the fields the rule reads",
 				shown, shorten(r.rule), w.what, shorten(msg))
 			continue
 		}
@@ -240,8 +256,28 @@ func (w *walker) celRules(path string, v any, n *node) {
 		if r.fieldPath != "" {
 			at = strings.TrimPrefix(path+r.fieldPath, ".")
 		}
-		w.add(manifest.SeverityError, RuleCEL, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
+		fail(r.rule, at, "%s: %s (x-kubernetes-validations rule of %s: %s)", at, shorten(msg), w.what, shorten(r.rule))
 	}
+}
+
+// celMentions says whether a CEL rule names field (self.field, has(self.x.field), a map key "field").
+func celMentions(rule, field string) bool {
+	for i := strings.Index(rule, field); i >= 0; {
+		before, after := i == 0 || !isIdentRune(rule[i-1]), i+len(field) == len(rule) || !isIdentRune(rule[i+len(field)])
+		if before && after {
+			return true
+		}
+		next := strings.Index(rule[i+1:], field)
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+func isIdentRune(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // toCEL prepares a decoded value for CEL as the API server does (k8s.io/apiserver/pkg/cel/common.UnstructuredToVal):

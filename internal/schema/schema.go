@@ -70,6 +70,12 @@ const (
 	RuleDeprecated         = "schema/deprecated-apiversion"
 )
 
+// Rules lists the rules the validator reports.
+func Rules() []string {
+	return []string{RuleUnknownField, RuleType, RuleRequired, RuleEnum, RuleUnservedAPIVersion, RuleNoSchema, RuleCRD,
+		RulePattern, RuleFormat, RuleRange, RuleLength, RuleItems, RuleProperties, RuleComposition, RuleCEL, RuleDeprecated}
+}
+
 // Option configures NewValidator. The zero set of options works: Kubernetes DefaultKubernetesVersion, CRDs from the
 // rendered set only, kinds without a schema reported as warnings.
 type Option func(*options) error

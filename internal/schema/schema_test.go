@@ -117,7 +117,19 @@ func TestValidate(t *testing.T) {
 			name:  "wrong type",
 			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: "three"`, 1)},
 			want: []want{{"schema/type", "error",
-				`spec.replicas must be an integer, not the string "three": remove the quotes`}},
+				`spec.replicas must be an integer, not the string "three"`}},
+		},
+		{
+			name:  "quoted number",
+			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: "3"`, 1)},
+			want: []want{{"schema/type", "error",
+				`spec.replicas must be an integer, not the string "3": remove the quotes`}},
+		},
+		{
+			name:  "Flux placeholder",
+			files: map[string]string{"d.yaml": strings.Replace(deployment, "replicas: 2", `replicas: ${replicas:=2}`, 1)},
+			want: []want{{"flux/substitution-pending", "warning",
+				`spec.replicas "${replicas:=2}" holds the Flux postBuild placeholder ${replicas:=2}, so what Deployment apps/v1 requires of it (schema/type) can only be checked once Flux substitutes it: give its value with --substitute replicas=VALUE (or --substitute-from FILE) to check it now`}},
 		},
 		{
 			name: "label value not a string",
@@ -163,7 +175,7 @@ spec:
   port: http
 `},
 			want: []want{
-				{"schema/type", "error", `spec.size must be an integer, not the string "big": remove the quotes`},
+				{"schema/type", "error", `spec.size must be an integer, not the string "big"`},
 				{"schema/unknown-field", "error",
 					"spec.colour is not a field of Widget example.com/v1 (CustomResourceDefinition widgets.example.com): did you mean spec.color?"},
 			},
@@ -501,6 +513,13 @@ func TestValueChecks(t *testing.T) {
 			want: []want{{"schema/cel", "error", "spec: minReplicas must not exceed maxReplicas (x-kubernetes-validations rule of " + what + ": self.minReplicas <= self.maxReplicas)"}}},
 		{name: "CEL messageExpression and fieldPath", old: "minReplicas: 1", new: "minReplicas: 2\n  paused: true",
 			want: []want{{"schema/cel", "error", "spec.minReplicas: a paused gizmo runs no replicas, not 2 (x-kubernetes-validations rule of " + what + ": !has(self.paused) || !self.paused || self.minReplicas == 0)"}}},
+		{name: "Flux placeholder against a pattern", old: "name: gizmo-1", new: "name: gizmo-${cluster}",
+			want: []want{{"flux/substitution-pending", "warning", `spec.name "gizmo-${cluster}" holds the Flux postBuild placeholder ${cluster}, so what ` + what + ` requires of it (schema/pattern) can only be checked once Flux substitutes it: give its value with --substitute cluster=VALUE (or --substitute-from FILE) to check it now`}}},
+		{name: "Flux placeholder where a boolean is wanted", old: "minReplicas: 1", new: "minReplicas: 2\n  paused: ${paused:=true}",
+			want: []want{{"flux/substitution-pending", "warning", `spec.paused "${paused:=true}" holds the Flux postBuild placeholder ${paused:=true}, so what ` + what + ` requires of it (schema/type) can only be checked once Flux substitutes it: give its value with --substitute paused=VALUE (or --substitute-from FILE) to check it now`}}},
+		{name: "Flux placeholder in a field a failing CEL rule does not read", old: "  maxReplicas: 3\n", new: "  maxReplicas: 0\n  paused: ${paused}\n",
+			want: []want{{"flux/substitution-pending", "warning", `spec.paused "${paused}" holds the Flux postBuild placeholder ${paused}, so what ` + what + ` requires of it (schema/type) can only be checked once Flux substitutes it: give its value with --substitute paused=VALUE (or --substitute-from FILE) to check it now`},
+				{"schema/cel", "error", "spec: minReplicas must not exceed maxReplicas (x-kubernetes-validations rule of " + what + ": self.minReplicas <= self.maxReplicas)"}}},
 		{name: "CEL evaluation error", old: "  maxReplicas: 3\n", new: "",
 			want: []want{{"schema/cel", "error", "spec: rule self.minReplicas <= self.maxReplicas of " + what + " fails to evaluate (no such key: maxReplicas), so the API server would refuse the object: set the fields the rule reads"}}},
 	}

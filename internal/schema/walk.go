@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/statepack/statepack/internal/manifest"
+	"github.com/statepack/statepack/internal/substitute"
 )
 
 // maxDepth bounds recursion over schemas and values; Kubernetes objects are far shallower.
@@ -55,7 +56,80 @@ func field(path, key string) string {
 	return path + "." + key
 }
 
+// value checks v, the value at path, against n. A string that holds a Flux postBuild placeholder Flux has yet to
+// substitute and fails a check gets one pending warning instead of the check's errors: its value is not known.
 func (w *walker) value(path string, v any, n *node, depth int) {
+	if s, isString := v.(string); isString {
+		if p := substitute.Pending(w.obj, s); len(p) > 0 {
+			before := len(w.findings)
+			w.check(path, v, n, depth)
+			if len(w.findings) > before {
+				rule := w.findings[before].Rule
+				w.findings = w.findings[:before]
+				w.pending(fmt.Sprintf("%s %s", orObject(path), shorten(strconv.Quote(s))), p, fmt.Sprintf("what %s requires of it (%s)", w.what, rule))
+			}
+			return
+		}
+	}
+	w.check(path, v, n, depth)
+}
+
+// pending adds the warning of a check that waits for Flux's substitution of placeholders.
+func (w *walker) pending(what string, placeholders []string, check string) {
+	if len(w.findings) == maxFindingsPerObject {
+		return
+	}
+	id := w.obj.FindingID()
+	w.findings = append(w.findings, manifest.Finding{Severity: manifest.SeverityWarning, Rule: substitute.RulePending,
+		File: w.obj.Source.File, Line: w.obj.Source.Line, Object: &id, Message: substitute.PendingMessage(what, placeholders, check)})
+}
+
+type placeholderField struct {
+	name         string // the key whose value (or an item of it) holds the placeholders
+	placeholders []string
+}
+
+// placeholderFields lists the fields anywhere in v whose values hold placeholders Flux has yet to substitute.
+func (w *walker) placeholderFields(v any, depth int) []placeholderField {
+	if depth > maxDepth {
+		return nil
+	}
+	var out []placeholderField
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if s, ok := v[k].(string); ok {
+				if p := substitute.Pending(w.obj, s); len(p) > 0 {
+					out = append(out, placeholderField{k, p})
+				}
+				continue
+			}
+			for _, f := range w.placeholderFields(v[k], depth+1) {
+				out = append(out, f, placeholderField{k, f.placeholders}) // the rule may read the field or its parent
+			}
+		}
+	case []any:
+		for _, item := range v {
+			if s, ok := item.(string); ok {
+				if p := substitute.Pending(w.obj, s); len(p) > 0 {
+					out = append(out, placeholderField{"", p}) // named by the list's key, above
+				}
+				continue
+			}
+			out = append(out, w.placeholderFields(item, depth+1)...)
+		}
+	}
+	return out
+}
+
+func orObject(path string) string {
+	if path == "" {
+		return "the object"
+	}
+	return path
+}
+
+func (w *walker) check(path string, v any, n *node, depth int) {
 	if v == nil || n == nil || depth > maxDepth {
 		return // null means "unset" to the API server
 	}
@@ -166,9 +240,12 @@ func (w *walker) requiredFields(path string, m map[string]any, n *node) {
 
 func (w *walker) typeError(path string, v any, want string) {
 	hint := ""
-	switch v.(type) {
+	switch v := v.(type) {
 	case string:
-		if strings.Contains(want, "integer") || strings.Contains(want, "number") || strings.Contains(want, "boolean") {
+		// Only a string that would be the value wanted without its quotes gets the hint to remove them.
+		_, numErr := strconv.ParseFloat(v, 64)
+		_, boolErr := strconv.ParseBool(v)
+		if (numErr == nil && (strings.Contains(want, "integer") || strings.Contains(want, "number"))) || (boolErr == nil && strings.Contains(want, "boolean")) {
 			hint = ": remove the quotes"
 		}
 	case bool, int64, float64, int:
