@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/releases"
 	"github.com/statepack/statepack/internal/schema"
 	"github.com/statepack/statepack/internal/substitute"
 )
@@ -57,7 +58,7 @@ type AllowedFindings struct {
 // the policies and Flux's substitution, and the empty tree's.
 func AllowableRules() []string {
 	rules := slices.Concat(build.StructuralRules, schema.Rules(),
-		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects", "kustomize/deprecated"})
+		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects", "kustomize/deprecated", releases.RuleUnpinned})
 	for _, id := range build.PolicyIDs() {
 		rules = append(rules, "policy/"+id)
 	}

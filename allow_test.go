@@ -62,7 +62,7 @@ func TestAllowEveryRule(t *testing.T) {
 	for _, tc := range []struct{ rule, wantErr string }{
 		{"yaml/syntax", "--allow yaml/syntax: findings of yaml/syntax mean the tree cannot be rendered, so they cannot be allowed"},
 		{"source/outside-root", "cannot be allowed"},
-		{"schema/no-schemas", "--allow schema/no-schemas: no such rule; the rules are flux/substitution, "},
+		{"schema/no-schemas", "--allow schema/no-schemas: no such rule; the rules are chart-unpinned, flux/substitution, "},
 	} {
 		if _, err := load(Allowance{Rule: tc.rule}); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("--allow %s: %v, want ErrInvalidOption with %q", tc.rule, err, tc.wantErr)
