@@ -29,7 +29,7 @@ var layers = map[string][]string{
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
 	"internal/helm":        {},
-	"internal/releases":    {"build", "internal/helm", "internal/manifest"},
+	"internal/releases":    {"build", "internal/helm", "internal/manifest", "internal/substitute"},
 	"internal/charts":      {"internal/helm", "publish"},
 	"internal/images":      {"publish", "sign"},
 	"internal/tools/image": {"internal/gitmeta"},
