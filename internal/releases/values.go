@@ -92,7 +92,7 @@ func dataKey(o manifest.Object, key string) (string, bool, error) {
 		if s, ok := path(o.Content, "data", key).(string); ok {
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				return "", false, fmt.Errorf("Secret %s: data.%s is not base64: %v", o.ID.Name, key, err)
+				return "", false, fmt.Errorf("data.%s of Secret %s is not base64: %v", key, o.ID.Name, err)
 			}
 			return string(b), true, nil
 		}
