@@ -64,6 +64,7 @@ bench: $(BIN)
 	./scripts/bench-process.sh | tee dist/bench-process.md
 	$(GO) test -run '^$$' -bench 'Helm' -benchmem -benchtime 5x . | tee dist/bench-helm-go.txt
 	./scripts/bench-helm.sh | tee dist/bench-helm.md
+	BIN=$(BIN) ./scripts/bench-publish.sh | tee dist/bench-publish.md
 	BIN=$(BIN) ./scripts/bench-speed.sh | tee dist/bench-speed.md
 
 lint:
