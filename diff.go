@@ -35,9 +35,17 @@ type DiffSide struct {
 // DiffReport is the object-level difference between two sides.
 type DiffReport = objdiff.Report
 
-// TreeSide is a loaded tree as the new side of a comparison.
+// TreeSide is a loaded tree as the new side of a comparison: its objects, and what the Helm releases it keeps
+// (HelmPin) render, so that a chart or values change shows object by object (ReadOptions.Helm does the same for
+// an artifact).
 func TreeSide(s *Source) *DiffSide {
-	return &DiffSide{Label: s.Path, Path: s.Path, Objects: len(s.Rendering.Objects), objects: diffObjects(s.Rendering.Objects)}
+	objs := s.Rendering.Objects
+	for _, c := range s.Charts {
+		if !c.Hydrated {
+			objs = append(slices.Clone(objs), c.Objects...)
+		}
+	}
+	return &DiffSide{Label: s.Path, Path: s.Path, Objects: len(s.Rendering.Objects), objects: diffObjects(objs)}
 }
 
 // UnpublishedSide is the side of an artifact that does not exist yet: no objects.
@@ -81,7 +89,7 @@ func LoadArtifactSide(ctx context.Context, ref publish.Ref, v *Verifier, missing
 	if err != nil {
 		return nil, err
 	}
-	return readArtifactSide(ctx, log, t, ref, desc, v)
+	return readArtifactSide(ctx, log, t, ref, desc, v, o.Helm)
 }
 
 // Changes is what publishing a tree changes, object by object, against the artifact its tag named before, as diff
@@ -114,6 +122,9 @@ func ChangesSince(ctx context.Context, ref publish.Ref, tags []string, s *Source
 		ref.Tag = tags[0]
 	}
 	ch := &Changes{Since: ref.Tag}
+	if len(s.Charts) > 0 {
+		o.Helm = &s.opts.Helm // the tree side holds what its releases render: so does the artifact's
+	}
 	prev, err := LoadArtifactSide(ctx, ref, nil, true, o)
 	if err == nil && prev == nil {
 		ch.FirstPublish = true
@@ -135,7 +146,7 @@ func ChangesSince(ctx context.Context, ref publish.Ref, tags []string, s *Source
 
 // readArtifactSide reads the objects of the manifest desc, which ref resolved to in t: every .yaml, .yml and .json
 // file of layer 0, decoded and serialised by the code that renders a tree, so that both sides are written alike.
-func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, desc ocispec.Descriptor, v *Verifier) (*DiffSide, error) {
+func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, ref publish.Ref, desc ocispec.Descriptor, v *Verifier, helm *HelmOptions) (*DiffSide, error) {
 	full := ref.WithDigest(desc.Digest.String())
 	side := &DiffSide{Label: full, Ref: full, Digest: desc.Digest.String()}
 	if v != nil {
@@ -170,8 +181,30 @@ func readArtifactSide(ctx context.Context, log *slog.Logger, t *publish.Target, 
 		return nil, fmt.Errorf("reading %s: %w", full, err)
 	}
 	side.Objects = len(objs)
+	if helm != nil && helm.mode() == HelmPin {
+		objs = artifactCharts(ctx, log, full, objs, *helm)
+	}
 	side.objects = diffObjects(objs)
 	return side, nil
+}
+
+// artifactCharts adds to an artifact's objects what the Helm releases among them render from the exact charts they
+// name (the artifact's own pins; no lock file is read). A release that cannot be rendered (a chart directory of the
+// source tree, a repository out of reach) is compared as the object it is, and logged.
+func artifactCharts(ctx context.Context, log *slog.Logger, ref string, objs []build.Object, o HelmOptions) []build.Object {
+	o.ignoreLock = true
+	s := &Source{Rendering: &build.Rendering{Objects: slices.Clone(objs)}, opts: LoadOptions{Helm: o}}
+	s.helmStage(ctx)
+	for _, f := range s.Rendering.Findings {
+		if f.Severity == build.SeverityError {
+			log.Warn("a Helm release of the artifact is compared as written, not by what it renders", "ref", ref, "release", f.Object, "reason", f.Message)
+		}
+	}
+	out := objs // the artifact's objects as published: pinning them here would hide a floating reference
+	for _, c := range s.Charts {
+		out = append(slices.Clone(out), c.Objects...)
+	}
+	return out
 }
 
 // maxDiffLayer bounds the compressed layer diff holds in memory.

@@ -243,6 +243,9 @@ func (s *Source) helmStage(ctx context.Context) {
 // chart loads the chart of rel and says what it resolved to.
 func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, releases.Pinned, error) {
 	if rel.Chart.Type == releases.SourceLocal {
+		if s.Root == "" {
+			return nil, releases.Pinned{}, fmt.Errorf("chart directory %s is in the source tree, not in the artifact", rel.Chart.Repository)
+		}
 		dir := path.Clean(rel.Chart.Repository)
 		if dir == ".." || strings.HasPrefix(dir, "../") || path.IsAbs(dir) {
 			return nil, releases.Pinned{}, fmt.Errorf("chart directory %q lies outside the source root %s", rel.Chart.Repository, s.Root)
@@ -297,7 +300,7 @@ func (s *Source) chartFetcher() (*charts.Fetcher, error) {
 	}
 	o := s.opts.Helm
 	var lock *charts.Lock
-	if !o.ignoreLock {
+	if !o.ignoreLock && s.Path != "" {
 		var err error
 		if lock, err = charts.ReadLock(filepath.Join(s.Path, charts.LockFileName)); err != nil {
 			return nil, err

@@ -327,3 +327,37 @@ spec:
 		t.Errorf("three targets fetched the index %d and the archive %d time(s), want once each", n, m)
 	}
 }
+
+// TestHelmDiffShowsChartObjects: a chart bump of a pinned release shows in a comparison object by object — the
+// HelmRelease's version and the Deployment its chart renders — on the tree side (TreeSide) and on the artifact side
+// (ReadOptions.Helm renders the artifact's releases from their exact charts), as `statepack diff` compares them.
+func TestHelmDiffShowsChartObjects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"), webChart(t, "1.3.0"))
+	root := remoteTree(t, repo.URL(), "1.2.3")
+	ref := mustRef(t, "oci:"+filepath.Join(t.TempDir(), "layout")+":main")
+	if _, err := Publish(ctx, filepath.Join(root, "apps"), ref, PublishOptions{Load: LoadOptions{Root: root}}); err != nil {
+		t.Fatal(err)
+	}
+	bumped := remoteTree(t, repo.URL(), "1.3.0")
+	tree, _, err := LoadTreeSide(ctx, filepath.Join(bumped, "apps"), LoadOptions{Root: bumped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, err := LoadArtifactSide(ctx, ref, nil, false, ReadOptions{Helm: &HelmOptions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Compare(published, tree, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, e := range rep.Entries {
+		changed = append(changed, e.ID.Kind+"/"+string(e.Status))
+	}
+	if got := strings.Join(sorted(changed), " "); got != "Deployment/changed HelmRelease/changed" {
+		t.Errorf("changes %s, want the HelmRelease's version and the chart's Deployment", got)
+	}
+}

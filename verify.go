@@ -143,6 +143,10 @@ type ReadOptions struct {
 	StepAttempts int
 	// Context gives the version for the user agent.
 	Context BuildContext
+	// Helm, when set with HelmPin, renders the Helm releases an artifact keeps from the exact charts they name, for
+	// a comparison (LoadArtifactSide): what a chart or values change does shows object by object, as TreeSide
+	// shows it for a tree. Chart directories of a source tree are not in an artifact and are left out.
+	Helm *HelmOptions
 	// Logger receives the logs; nil means none.
 	Logger *slog.Logger
 }

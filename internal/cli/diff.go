@@ -172,6 +172,7 @@ equal, 1 when any differs or is not published yet, else the code of the worst fa
 			if err != nil {
 				return err
 			}
+			ro.Helm = &lo.Helm // an artifact's releases are rendered as the tree's are
 			// The two sides load at the same time: a render and a download overlap.
 			operands := []diffOperand{from, to}
 			sides := [2]*diffSide{}

@@ -80,9 +80,10 @@ func runFleetDiff(ctx context.Context, env *Env, g *globalOptions, o *diffOption
 		return err
 	}
 	results := statepack.EachTarget(ctx, fleet.jobs, targets, func(ctx context.Context, t statepack.Target) fleetDiffTarget {
-		tro, tlo := ro, lo
+		tro, tlo := ro, t.LoadOptions(lo)
 		tro.Logger, tlo.Logger = log.With("target", t.Name), log.With("target", t.Name)
-		return diffTarget(ctx, env, o, check, t, t.LoadOptions(tlo), tro)
+		tro.Helm = &tlo.Helm // the artifact's releases are rendered as the target's tree's are
+		return diffTarget(ctx, env, o, check, t, tlo, tro)
 	}, func(t statepack.Target, err error) fleetDiffTarget {
 		return failedDiff(fleetDiffTarget{Name: t.Name, Path: t.Path}, err)
 	})
