@@ -338,22 +338,21 @@ func helmGenerated(out []byte) ([]byte, error) {
 
 // withHelmCharts rewrites a kustomization whose charts were rendered: its helm fields removed, and the file of
 // what they rendered listed last among its resources (after its deprecated bases, which kustomize appends to
-// resources). A kustomization that does not parse is returned as it is, for kustomize to report.
+// resources). It decodes and encodes with kustomize's own type, as kustomize reads it (keys match in any case, so
+// a map would miss "HelmCharts"). A kustomization that does not decode is returned as it is, for kustomize to report.
 func withHelmCharts(data []byte) []byte {
-	var k map[string]any
-	if err := sigsyaml.Unmarshal(data, &k); err != nil || k == nil {
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
 		return data
 	}
-	delete(k, "helmCharts")
-	delete(k, "helmGlobals")
-	delete(k, "helmChartInflationGenerator")
-	key := "resources"
-	if bases, ok := k["bases"].([]any); ok && len(bases) > 0 {
-		key = "bases"
+	k.HelmCharts, k.HelmGlobals, k.HelmChartInflationGenerator = nil, nil, nil
+	//lint:ignore SA1019 deprecated, but kustomize still reads it, after resources
+	if len(k.Bases) > 0 {
+		k.Bases = append(k.Bases, helmChartsFile) //lint:ignore SA1019 as above
+	} else {
+		k.Resources = append(k.Resources, helmChartsFile)
 	}
-	list, _ := k[key].([]any)
-	k[key] = append(list, helmChartsFile)
-	out, err := sigsyaml.Marshal(k)
+	out, err := sigsyaml.Marshal(&k)
 	if err != nil {
 		return data
 	}

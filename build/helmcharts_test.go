@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -234,4 +235,48 @@ func with(files map[string]string, name, content string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// FuzzHelmChartsRewrite fuzzes the two parsers of outside input the helmCharts path adds: the rewrite of a
+// kustomization (its helm fields gone, the rendered file listed last among resources or bases, everything else as
+// kustomize decodes it) and the reading of a chart's output into helm-generated objects (each object once, marked).
+func FuzzHelmChartsRewrite(f *testing.F) {
+	for _, tree := range helmTrees {
+		data, err := os.ReadFile(filepath.Join(helmRoot, tree, "kustomization.yaml"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, []byte("---\n# Source: web/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"))
+	}
+	f.Add([]byte("bases: [../base]\nhelmChartInflationGenerator:\n- chartName: web\n"), []byte("NOTES\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n"))
+	f.Add([]byte("resources: 3\n"), []byte("- a\n- b\n"))
+	f.Fuzz(func(t *testing.T, kustomization, rendered []byte) {
+		if checkExpansion(kustomization) != nil || checkExpansion(rendered) != nil {
+			return // refused before either is read
+		}
+		out := withHelmCharts(kustomization)
+		var before, after types.Kustomization
+		if !bytes.Equal(out, kustomization) && before.Unmarshal(kustomization) == nil {
+			if err := after.Unmarshal(out); err != nil {
+				t.Fatalf("withHelmCharts(%q) = %q, which kustomize cannot read: %v", kustomization, out, err)
+			}
+			after.FixKustomization()
+			if len(after.HelmCharts) > 0 || after.HelmGlobals != nil || len(after.Resources) == 0 || after.Resources[len(after.Resources)-1] != helmChartsFile {
+				t.Fatalf("withHelmCharts(%q) = %q: helm fields kept, or the rendered file not last", kustomization, out)
+			}
+		}
+		objs, err := helmGenerated(rendered)
+		if err != nil {
+			return
+		}
+		rm, err := kustomizeResources().NewResMapFromBytes(objs)
+		if err != nil {
+			t.Fatalf("helmGenerated(%q) = %q, which kustomize cannot read back: %v", rendered, objs, err)
+		}
+		for _, res := range rm.Resources() {
+			if res.GetAnnotations(konfig.HelmGeneratedAnnotation)[konfig.HelmGeneratedAnnotation] != "true" {
+				t.Fatalf("helmGenerated(%q): %s is not marked helm-generated", rendered, res.CurId())
+			}
+		}
+	})
 }
