@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -357,6 +359,24 @@ func withHelmCharts(data []byte) []byte {
 		return data
 	}
 	return out
+}
+
+// helmOrigin gives an object rendered from helmCharts the origin annotation kustomize's generator gives it
+// (configuredIn the kustomization, configuredBy the builtin HelmChartInflationGenerator) in place of the one its
+// resource file gave it: what a kustomization that asks for origin annotations prints, and what points a finding
+// at the kustomization. kdir is the directory of the kustomization built, which the origin's path is relative to.
+func helmOrigin(res *resource.Resource, kdir string) error {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil || path.Base(o.Path) != helmChartsFile {
+		return err
+	}
+	dir := path.Dir(o.Path)
+	name := konfig.DefaultKustomizationFileName()
+	if kf := findKustomization(filepath.Join(kdir, filepath.FromSlash(dir))); kf != "" {
+		name = filepath.Base(kf)
+	}
+	return res.SetOrigin(&resource.Origin{Repo: o.Repo, Ref: o.Ref, ConfiguredIn: path.Join(dir, name),
+		ConfiguredBy: kyaml.ResourceIdentifier{TypeMeta: kyaml.TypeMeta{APIVersion: konfig.BuiltinPluginApiVersion, Kind: "HelmChartInflationGenerator"}}})
 }
 
 // helmFile returns what the charts of a kustomization rendered when path names its helmChartsFile.

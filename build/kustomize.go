@@ -119,6 +119,9 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		if err := managedBy(res); err != nil {
 			return fail("kustomize/build", kfile, err.Error())
 		}
+		if err := helmOrigin(res, dir); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
 		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
 		y, err := res.RNode.String()
 		if err != nil {
@@ -236,10 +239,6 @@ func (l *originLocator) source(o *Object) Source {
 		return Source{}
 	}
 	abs := filepath.Join(l.kdir, filepath.FromSlash(rel))
-	if origin.Path != "" && filepath.Base(abs) == helmChartsFile {
-		// Rendered from the kustomization's helmCharts (helmcharts.go): point at it, as at a generator's config.
-		return Source{File: l.r.rel(l.r.findKustomization(filepath.Dir(abs)))}
-	}
 	src := Source{File: l.r.rel(abs)}
 	if origin.Path == "" {
 		return src
