@@ -109,17 +109,7 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 	if !slices.Contains([]string{"merge", "override", "replace"}, merge) {
 		return nil, fmt.Errorf("valuesMerge must be one of [merge override replace], not %q", merge)
 	}
-	chartHome := g.ChartHome
-	if chartHome == "" {
-		chartHome = types.HelmDefaultHome
-	}
-	if !filepath.IsAbs(chartHome) {
-		chartHome = filepath.Join(dir, chartHome)
-	}
-	if c.Version != "" && c.Repo != "" {
-		chartHome = filepath.Join(chartHome, c.Name+"-"+c.Version) // where `helm pull --untardir` put it for kustomize
-	}
-	chartDir := filepath.Join(chartHome, c.Name)
+	chartHome, chartDir := chartPaths(dir, g, c)
 	real, err := filepath.EvalSymlinks(chartDir)
 	if err == nil && !within(s.r.root, real) {
 		return nil, fmt.Errorf("the chart directory %s is outside the source root: statepack reads nothing outside it; set --root to a directory that holds both", chartDir)
@@ -186,6 +176,23 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 		return nil, err
 	}
 	return helmGenerated(templateOutput(rel, c))
+}
+
+// chartPaths returns where kustomize's generator looks for the chart of an entry of the kustomization in dir: the
+// chart home (helmGlobals.chartHome, default "charts", relative to dir; then NAME-VERSION when the entry has a repo
+// and a version, where its `helm pull --untardir` puts the chart), and the chart directory in it.
+func chartPaths(dir string, g types.HelmGlobals, c types.HelmChart) (chartHome, chartDir string) {
+	chartHome = g.ChartHome
+	if chartHome == "" {
+		chartHome = types.HelmDefaultHome
+	}
+	if !filepath.IsAbs(chartHome) {
+		chartHome = filepath.Join(dir, chartHome)
+	}
+	if c.Version != "" && c.Repo != "" {
+		chartHome = filepath.Join(chartHome, c.Name+"-"+c.Version)
+	}
+	return chartHome, filepath.Join(chartHome, c.Name)
 }
 
 // mergeInline merges valuesInline with the values file as the generator does, with kyaml's merge2: "override" lets
