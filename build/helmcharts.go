@@ -35,8 +35,13 @@ import (
 // kustomization and of those above it applies (prefixes, labels, patches, images), and the annotation is removed
 // from the output as kustomize removes it. The objects are the same; their place in the build differs only in
 // where a generator's output would stand: kustomize appends it after the kustomization's configMapGenerator and
-// secretGenerator objects, statepack before them. kustomize's default order (legacy, by kind and name) does not
-// see the difference; `sortOptions: fifo` does, for a kustomization that has both helmCharts and those generators.
+// secretGenerator objects, the rendered file puts it before them. kustomize's default order (legacy, by kind and
+// name) does not see the difference; under `sortOptions: fifo` the objects are marked while the build runs and
+// moved after the generated ones once it is done (fifoHelmOrder).
+//
+// Rejected: registering our own generator under kustomize's name by go:linkname into the internal factory table
+// (process-wide, unsafe across kustomize upgrades), and a synthetic component holding the rendered file (components
+// run after the kustomization's `generators:` too, and need a directory that does not exist on disk).
 //
 // What the generator does, step by step (kustomize api v0.21.2, HelmChartInflationGenerator.go), is mirrored by
 // inflateChart: the chart directory, the values file and inline values with their merge mode, the namespace
@@ -55,7 +60,17 @@ type helmChartsOf struct {
 	globals   types.HelmGlobals
 	charts    []types.HelmChart
 	namespace string // the kustomization's namespace, which its charts and those of the kustomizations below take
+	// generated is how many objects the kustomization's configMapGenerator and secretGenerator add (behavior
+	// create): kustomize places its charts' objects after them (see fifoHelmOrder).
+	generated int
+	// fifo is set when the kustomization sets sortOptions.order fifo (what counts is the one kustomize builds).
+	fifo bool
 }
+
+// helmChartsMark marks, during a build whose order is fifo, the objects rendered from the helmCharts of a
+// kustomization that also generates ConfigMaps or Secrets, with the kustomization's directory: fifoHelmOrder moves
+// them to where kustomize's generator puts them, and the build removes the mark.
+const helmChartsMark = "internal.statepack.dev/helm-charts-of"
 
 // inflate renders the helmCharts of the kustomization kf in dir (a real path), each into the objects `helm
 // template` prints, and keeps them for rootFS. inherited is the namespace of the nearest kustomization above that
@@ -72,7 +87,11 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 		if c.Namespace == "" {
 			c.Namespace = inherited
 		}
-		docs, err := s.inflateChart(dir, h.globals, c)
+		mark := ""
+		if s.fifo && h.generated > 0 {
+			mark = dir
+		}
+		docs, err := s.inflateChart(dir, h.globals, c, mark)
 		if err != nil {
 			s.fail(ruleHelmChart, rel, 0, fmt.Sprintf("helmCharts[%d] (%s): %v", i, c.Name, s.r.relMessage(err.Error())))
 			failed = true
@@ -85,13 +104,15 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 	}
 	if s.helm == nil {
 		s.helm = map[string][]byte{}
+		s.generated = map[string]int{}
 	}
 	s.helm[dir] = out.Bytes()
+	s.generated[dir] = h.generated
 }
 
 // inflateChart renders one helmCharts entry as kustomize's generator has `helm template` render it, and returns
 // the objects as kustomize reads helm's output, each marked as helm-generated, as a YAML stream.
-func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c types.HelmChart) ([]byte, error) {
+func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c types.HelmChart, mark string) ([]byte, error) {
 	switch {
 	case c.Name == "":
 		return nil, errors.New("chart name cannot be empty: give the directory name of the chart under chartHome")
@@ -175,7 +196,7 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 	if err != nil {
 		return nil, err
 	}
-	return helmGenerated(templateOutput(rel, c))
+	return helmGenerated(templateOutput(rel, c), mark)
 }
 
 // chartPaths returns where kustomize's generator looks for the chart of an entry of the kustomization in dir: the
@@ -316,7 +337,7 @@ func templateOutput(rel *helm.Release, c types.HelmChart) []byte {
 
 // helmGenerated reads helm's output as the generator does (kustomize's resource factory, else kyaml's reader for
 // output with text before the first document) and marks each object as kustomize's generator marks it.
-func helmGenerated(out []byte) ([]byte, error) {
+func helmGenerated(out []byte, mark string) ([]byte, error) {
 	rm, err := kustomizeResources().NewResMapFromBytes(out)
 	if err != nil {
 		nodes, rerr := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read()
@@ -334,6 +355,11 @@ func helmGenerated(out []byte) ([]byte, error) {
 	for _, res := range rm.Resources() {
 		if err := res.PipeE(kyaml.SetAnnotation(konfig.HelmGeneratedAnnotation, "true")); err != nil {
 			return nil, err
+		}
+		if mark != "" {
+			if err := res.PipeE(kyaml.SetAnnotation(helmChartsMark, mark)); err != nil {
+				return nil, err
+			}
 		}
 		y, err := res.RNode.String()
 		if err != nil {
@@ -366,6 +392,43 @@ func withHelmCharts(data []byte) []byte {
 		return data
 	}
 	return out
+}
+
+// fifoHelmOrder puts the objects rendered from a kustomization's helmCharts where kustomize's generator puts them
+// in a fifo build: after the objects its configMapGenerator and secretGenerator add (generated, by the marked
+// directory), which follow them in statepack's build, as the rendered file is the last of its resources. A
+// kustomization's objects stay together through the builds above it (transformers keep the order), so the marked
+// run is followed by those objects. The mark is removed.
+func fifoHelmOrder(m []*resource.Resource, generated map[string]int) ([]*resource.Resource, error) {
+	markOf := func(r *resource.Resource) string {
+		return r.GetAnnotations(helmChartsMark)[helmChartsMark]
+	}
+	out := make([]*resource.Resource, 0, len(m))
+	for i := 0; i < len(m); {
+		key := markOf(m[i])
+		if key == "" {
+			out = append(out, m[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(m) && markOf(m[j]) == key {
+			j++
+		}
+		k := min(j+generated[key], len(m))
+		out = append(append(out, m[j:k]...), m[i:j]...)
+		i = k
+	}
+	for _, r := range out {
+		if a := r.GetAnnotations(helmChartsMark); len(a) > 0 {
+			ann := r.GetAnnotations()
+			delete(ann, helmChartsMark)
+			if err := r.SetAnnotations(ann); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // helmOrigin gives an object rendered from helmCharts the origin annotation kustomize's generator gives it

@@ -22,8 +22,9 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under ..
 // helmTrees are the kustomizations of ../testdata/helmcharts whose helmCharts render: a local chart with inline
 // values over a kustomization's namespace, prefix, labels and images; a values file with valuesMerge merge and
 // additional values files; valuesMerge replace with a kubeVersion; includeCRDs, skipTests and skipHooks under
-// sortOptions fifo; a base's chart under an overlay's namespace, annotations and patch.
-var helmTrees = []string{"apps/inline", "apps/merge", "apps/replace", "apps/crds", "overlay"}
+// sortOptions fifo; the same under fifo with ConfigMap and Secret generators beside the chart (a merge into an
+// object of the base's chart); a base's chart under an overlay's namespace, annotations and patch.
+var helmTrees = []string{"apps/inline", "apps/merge", "apps/replace", "apps/crds", "apps/fifo", "overlay"}
 
 const helmRoot = "../testdata/helmcharts"
 
@@ -265,7 +266,7 @@ func FuzzHelmChartsRewrite(f *testing.F) {
 				t.Fatalf("withHelmCharts(%q) = %q: helm fields kept, or the rendered file not last", kustomization, out)
 			}
 		}
-		objs, err := helmGenerated(rendered)
+		objs, err := helmGenerated(rendered, "")
 		if err != nil {
 			return
 		}

@@ -114,6 +114,11 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		}
 		return fail("kustomize/build", kfile, msg)
 	}
+	if scan.fifo && len(scan.helm) > 0 {
+		if m, err = fifoHelmOrder(m, scan.generated); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
+	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
 		if err := managedBy(res); err != nil {
@@ -336,8 +341,12 @@ type kustomizationScan struct {
 	customSchema bool
 	findings     Findings
 	warnings     Findings // kustomize's deprecation warnings, reported once
-	// helm holds what the helmCharts of each kustomization rendered, by the kustomization's directory (real path).
-	helm map[string][]byte
+	// helm holds what the helmCharts of each kustomization rendered, by the kustomization's directory (real path),
+	// and generated how many objects its ConfigMap and Secret generators add.
+	helm      map[string][]byte
+	generated map[string]int
+	// fifo is set when the kustomization built orders its output fifo (sortOptions).
+	fifo bool
 }
 
 // kustomizationsIn lists the kustomization files kustomize finds in dir: any recognised name that is not a
@@ -398,6 +407,9 @@ func (s *kustomizationScan) scan(dir, kf, namespace string) {
 	loads, ok := readKustomization(data)
 	if !ok {
 		return // kustomize refuses the file, with its own message, and loads nothing from it
+	}
+	if len(s.seen) == 1 {
+		s.fifo = loads.helm.fifo // the kustomization built: its sortOptions order the output
 	}
 	if loads.expansion != nil {
 		line, msg := yamlErrorLine(loads.expansion)

@@ -141,7 +141,20 @@ func readKustomization(data []byte) (loads kustomizationLoads, ok bool) {
 	}
 	k.FixKustomization() // bases into resources, env into envs, legacy helm fields into helmCharts
 	loads.customSchema = len(k.OpenAPI) > 0
-	loads.helm = helmChartsOf{charts: k.HelmCharts, namespace: k.Namespace}
+	loads.helm = helmChartsOf{charts: k.HelmCharts, namespace: k.Namespace,
+		fifo: k.SortOptions != nil && k.SortOptions.Order == types.FIFOSortOrder}
+	var gens []types.GeneratorArgs
+	for _, g := range k.ConfigMapGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range k.SecretGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range gens {
+		if g.Behavior == "" || g.Behavior == "create" {
+			loads.helm.generated++ // merge and replace change an object in place
+		}
+	}
 	if k.HelmGlobals != nil {
 		loads.helm.globals = *k.HelmGlobals
 	}
