@@ -19,7 +19,7 @@ var layers = map[string][]string{
 	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
 	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
 	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
-	"build":                {"internal/manifest", "internal/substitute"},
+	"build":                {"internal/manifest", "internal/substitute", "internal/helm"},
 	"publish":              {},
 	"sign":                 {},
 	"internal/schema":      {"internal/manifest", "internal/substitute"},

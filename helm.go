@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -333,27 +332,7 @@ func (s *Source) addLockInput() {
 // addInputs records the files and directories of a chart directory (slash-separated, relative to the root) as
 // inputs of the render, so that an incremental publish sees a chart change.
 func (s *Source) addInputs(dir string) {
-	base := filepath.Join(s.Root, filepath.FromSlash(dir))
-	_ = filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		rel, err := filepath.Rel(s.Root, p)
-		if err != nil {
-			return nil
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			rel += "/"
-		case d.Type()&os.ModeSymlink != 0:
-			rel += "@"
-		case !d.Type().IsRegular():
-			return nil
-		}
-		s.Rendering.Inputs = append(s.Rendering.Inputs, rel)
-		return nil
-	})
+	s.Rendering.Inputs = append(s.Rendering.Inputs, build.ChartInputs(s.Root, filepath.Join(s.Root, filepath.FromSlash(dir)))...)
 	slices.Sort(s.Rendering.Inputs)
 	s.Rendering.Inputs = slices.Compact(s.Rendering.Inputs)
 }

@@ -102,3 +102,19 @@ func BenchmarkLocate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderHelmCharts renders the kustomizations of ../testdata/helmcharts with helmCharts (a local chart
+// each, rendered in-process), against which docs/benchmarks.md sets `kustomize build --enable-helm` running helm.
+func BenchmarkRenderHelmCharts(b *testing.B) {
+	for _, tree := range []string{"apps/inline", "apps/crds"} {
+		b.Run(tree, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := Render(context.Background(), "../testdata/helmcharts/"+tree, WithRoot("../testdata/helmcharts"))
+				if err != nil || len(r.Findings) > 0 || len(r.Objects) == 0 {
+					b.Fatalf("Render(%s) = %d objects, %v, %v", tree, len(r.Objects), r.Findings, err)
+				}
+			}
+		})
+	}
+}

@@ -13,7 +13,8 @@ import (
 // "/" (anything below them), and files, slash-separated and relative to root, sorted. It is meant to be a superset
 // of Rendering.Inputs, for deciding cheaply whether a change can touch a render: the directories of every
 // kustomization reached through resources and components (the whole directory, not only the files named), the
-// files kustomizations name elsewhere (patches, generator sources, replacements, CRDs, configurations), a plain
+// files kustomizations name elsewhere (patches, generator sources, replacements, CRDs, configurations, helmCharts'
+// chart directories and values files), a plain
 // tree's whole directory, and the targets of symlinks on the way. all is true when it cannot bound the inputs —
 // generator, transformer or validator configs (which may name further files), remote bases, a path that leaves
 // root —: then any change counts.
@@ -152,6 +153,10 @@ func (c *closure) kustomization(dir string) {
 			if !strings.ContainsAny(f, "\n") {
 				c.add(join(dir, f), false)
 			}
+		}
+		for _, h := range loads.helm.charts {
+			_, chart := chartPaths(dir, loads.helm.globals, h)
+			c.add(chart, true)
 		}
 		for _, b := range loads.bases {
 			p := join(dir, b)

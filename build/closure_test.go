@@ -24,6 +24,7 @@ func TestInputClosure(t *testing.T) {
 		"configs/kustomization.yaml":   "resources: [../base]\ntransformers: [t.yaml]\n",
 		"configs/t.yaml":               "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: l}\nlabels: {a: b}\nfieldSpecs: [{path: metadata/labels, create: true}]\n",
 		"remote/kustomization.yaml":    "resources:\n  - https://github.com/example/repo//base?ref=v1\n",
+		"helm/kustomization.yaml":      "helmGlobals: {chartHome: ../charts}\nhelmCharts:\n  - {name: web, releaseName: web, valuesFile: values.yaml}\n  - {name: db, repo: https://example.com, version: 1.0.0, releaseName: db}\n",
 	})
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "kustomization.yaml"), []byte("resources: []\n"), 0o644); err != nil {
@@ -46,6 +47,7 @@ func TestInputClosure(t *testing.T) {
 		want []string
 		all  bool
 	}{
+		{"helm", []string{"charts/db-1.0.0/db/", "charts/web/", "helm/", "helm/kustomization.yaml", "helm/values.yaml"}, false},
 		{"overlay", []string{"base/", "base/cm.yaml", "base/kustomization.yaml", "env/app.env", "overlay/", "overlay/kustomization.yaml", "patches/p.yaml"}, false},
 		{"plain", []string{"base/", "base/cm.yaml", "base/kustomization.yaml", "plain/", "plain/sub/", "plain/sub/kustomization.yaml"}, false},
 		{"configs", nil, true},

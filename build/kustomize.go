@@ -31,8 +31,8 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	fail := func(rule, file, msg string) ([]Object, Findings) {
 		return nil, append(findings, Finding{Severity: SeverityError, Rule: rule, File: file, Message: msg})
 	}
-	scan := kustomizationScan{r: r, seen: map[string]bool{}}
-	scan.walk(dir)
+	scan := kustomizationScan{r: r, ctx: ctx, seen: map[string]bool{}}
+	scan.walk(dir, "")
 	if len(scan.findings) > 0 {
 		return nil, scan.findings
 	}
@@ -48,7 +48,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 	}
 
 	checked := map[string]bool{}
-	fsys := r.rootFS(checked)
+	fsys := r.rootFS(checked, scan.helm)
 	if r.opts.origins {
 		fsys.originFor = findKustomization(dir)
 	}
@@ -79,7 +79,7 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 				defer kustomizeMu.RUnlock()
 			}
 			if !r.opts.allowRemote && len(scan.configDirs) > 0 {
-				if f := r.checkConfigDirs(opts, scan.configDirs, checked); len(f) > 0 {
+				if f := r.checkConfigDirs(opts, scan.configDirs, checked, scan.helm); len(f) > 0 {
 					return result{findings: f}
 				}
 				if scan.customSchema {
@@ -114,9 +114,17 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		}
 		return fail("kustomize/build", kfile, msg)
 	}
+	if scan.fifo && len(scan.helm) > 0 {
+		if m, err = fifoHelmOrder(m, scan.generated); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
+	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
 	for _, res := range m {
 		if err := managedBy(res); err != nil {
+			return fail("kustomize/build", kfile, err.Error())
+		}
+		if err := helmOrigin(res, dir); err != nil {
 			return fail("kustomize/build", kfile, err.Error())
 		}
 		// The node itself, not kustomize's JSON round trip (AsYAML), which turns unquoted dates into timestamps.
@@ -154,10 +162,11 @@ func kustomizeOptions(rootOnly bool) *krusty.Options {
 }
 
 // rootFS returns the file system a build of this render reads through.
-func (r *renderer) rootFS(checked map[string]bool) *rootFS {
+// helm holds what the kustomizations' helmCharts rendered (kustomizationScan.inflate).
+func (r *renderer) rootFS(checked map[string]bool, helm map[string][]byte) *rootFS {
 	return &rootFS{FileSystem: filesys.MakeFsOnDisk(), root: r.root, allowTemp: r.opts.allowRemote,
 		offline: !r.opts.allowRemote, maxSize: r.opts.maxFileSize, read: r.inputs, checked: checked,
-		kustomizations: map[string]string{}, ignore: r.ignore}
+		kustomizations: map[string]string{}, ignore: r.ignore, helm: helm}
 }
 
 // checkConfigDirs builds each directory of configs on its own, as kustomize accumulates a directory listed under
@@ -166,9 +175,9 @@ func (r *renderer) rootFS(checked map[string]bool) *rootFS {
 // config's path), so they are known only once built. The directories come innermost first; each one that passes
 // goes into checked, which rootFS consults. The build reads through its own rootFS, with the same checks, and its
 // reads are not inputs of the render: the render's own build reads the same files.
-func (r *renderer) checkConfigDirs(opts *krusty.Options, dirs []string, checked map[string]bool) Findings {
+func (r *renderer) checkConfigDirs(opts *krusty.Options, dirs []string, checked map[string]bool, helm map[string][]byte) Findings {
 	for _, d := range dirs {
-		fsys := r.rootFS(checked)
+		fsys := r.rootFS(checked, helm)
 		fsys.read = map[string]bool{}
 		fsys.configDir = d
 		kfile := r.rel(d)
@@ -323,6 +332,7 @@ func remoteFinding(file, url string) Finding {
 // applies the same checks again as kustomize reads, so what the walk misses is refused then.
 type kustomizationScan struct {
 	r      *renderer
+	ctx    context.Context // renders the helmCharts
 	seen   map[string]bool // directories walked, real paths
 	remote []remoteRef
 	// configDirs are the directories listed under generators, transformers or validators (real paths), each after
@@ -331,6 +341,12 @@ type kustomizationScan struct {
 	customSchema bool
 	findings     Findings
 	warnings     Findings // kustomize's deprecation warnings, reported once
+	// helm holds what the helmCharts of each kustomization rendered, by the kustomization's directory (real path),
+	// and generated how many objects its ConfigMap and Secret generators add.
+	helm      map[string][]byte
+	generated map[string]int
+	// fifo is set when the kustomization built orders its output fifo (sortOptions).
+	fifo bool
 }
 
 // kustomizationsIn lists the kustomization files kustomize finds in dir: any recognised name that is not a
@@ -346,14 +362,16 @@ func kustomizationsIn(dir string) []string {
 	return out
 }
 
-func (s *kustomizationScan) walk(dir string) {
+// walk scans the kustomizations of dir. namespace is the one its helmCharts inherit from the kustomizations above,
+// as kustomize hands it down; a directory reached twice keeps what it inherited first.
+func (s *kustomizationScan) walk(dir, namespace string) {
 	if s.seen[dir] {
 		return
 	}
 	s.seen[dir] = true
 	for _, kf := range kustomizationsIn(dir) {
 		if real, err := filepath.EvalSymlinks(kf); err == nil && within(s.r.root, real) {
-			s.scan(dir, kf) // one that leaves the root is refused by rootFS when kustomize asks for it
+			s.scan(dir, kf, namespace) // one that leaves the root is refused by rootFS when kustomize asks for it
 		}
 	}
 }
@@ -363,7 +381,7 @@ func (s *kustomizationScan) fail(rule, file string, line int, msg string) {
 }
 
 // scan reads one kustomization file of dir.
-func (s *kustomizationScan) scan(dir, kf string) {
+func (s *kustomizationScan) scan(dir, kf, namespace string) {
 	rel := s.r.rel(kf)
 	data, err := readLimited(kf, s.r.opts.maxFileSize)
 	if errors.Is(err, errNotRegular) {
@@ -390,6 +408,9 @@ func (s *kustomizationScan) scan(dir, kf string) {
 	if !ok {
 		return // kustomize refuses the file, with its own message, and loads nothing from it
 	}
+	if len(s.seen) == 1 {
+		s.fifo = loads.helm.fifo // the kustomization built: its sortOptions order the output
+	}
 	if loads.expansion != nil {
 		line, msg := yamlErrorLine(loads.expansion)
 		s.fail("yaml/syntax", rel, line, "inline YAML: "+msg)
@@ -399,9 +420,15 @@ func (s *kustomizationScan) scan(dir, kf string) {
 	for _, u := range loads.remote {
 		s.remote = append(s.remote, remoteRef{file: rel, url: u})
 	}
+	if len(loads.helm.charts) > 0 {
+		s.inflate(dir, kf, loads.helm, namespace)
+	}
+	if loads.helm.namespace != "" {
+		namespace = loads.helm.namespace
+	}
 	for _, entry := range loads.bases {
 		if real, st := s.local(dir, entry); st != nil && st.IsDir() {
-			s.walk(real)
+			s.walk(real, namespace)
 		}
 	}
 	for _, entry := range loads.configs {
@@ -409,7 +436,7 @@ func (s *kustomizationScan) scan(dir, kf string) {
 		switch {
 		case st == nil:
 		case st.IsDir():
-			s.walk(real)
+			s.walk(real, namespace)
 			if !slices.Contains(s.configDirs, real) {
 				s.configDirs = append(s.configDirs, real)
 			}

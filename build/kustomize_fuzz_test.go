@@ -344,8 +344,8 @@ func FuzzKustomizationScan(f *testing.F) {
 		}
 
 		r := &renderer{opts: renderOptions{root: root, maxFileSize: DefaultMaxFileSize}, root: root, inputs: map[string]bool{}}
-		scan := kustomizationScan{r: r, seen: map[string]bool{}}
-		scan.walk(app)
+		scan := kustomizationScan{r: r, ctx: context.Background(), seen: map[string]bool{}}
+		scan.walk(app, "")
 		for _, fd := range scan.findings {
 			if fd.Severity != SeverityError || fd.Rule == "" || fd.File == "" || fd.Message == "" {
 				t.Errorf("finding %+v lacks severity error, rule, file or message", fd)

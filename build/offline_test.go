@@ -276,7 +276,7 @@ func TestRootFSAloneKeepsKustomizeOffline(t *testing.T) {
 			}
 			h.reset(t)
 			r := &renderer{opts: renderOptions{root: root, maxFileSize: DefaultMaxFileSize}, root: root, inputs: map[string]bool{}}
-			fsys := r.rootFS(map[string]bool{})
+			fsys := r.rootFS(map[string]bool{}, nil)
 			kustomizeMu.Lock()
 			_, err = runKrusty(kustomizeOptions(false), fsys, filepath.Join(root, "app"))
 			openapi.ResetOpenAPI()

@@ -127,6 +127,8 @@ type kustomizationLoads struct {
 	customSchema bool
 	// expansion is set when YAML inline in the kustomization (a config or a patch) is an alias bomb.
 	expansion error
+	// helm is what the kustomization's helm fields ask for, and its namespace.
+	helm helmChartsOf
 }
 
 // readKustomization decodes a kustomization as kustomize does (types.Kustomization: YAML to JSON, unknown fields
@@ -139,6 +141,23 @@ func readKustomization(data []byte) (loads kustomizationLoads, ok bool) {
 	}
 	k.FixKustomization() // bases into resources, env into envs, legacy helm fields into helmCharts
 	loads.customSchema = len(k.OpenAPI) > 0
+	loads.helm = helmChartsOf{charts: k.HelmCharts, namespace: k.Namespace,
+		fifo: k.SortOptions != nil && k.SortOptions.Order == types.FIFOSortOrder}
+	var gens []types.GeneratorArgs
+	for _, g := range k.ConfigMapGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range k.SecretGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range gens {
+		if g.Behavior == "" || g.Behavior == "create" {
+			loads.helm.generated++ // merge and replace change an object in place
+		}
+	}
+	if k.HelmGlobals != nil {
+		loads.helm.globals = *k.HelmGlobals
+	}
 
 	// Entries kustomize reads with Load only: fetched over HTTP when they are URLs.
 	files := append(append([]string(nil), k.Crds...), k.Configurations...)
@@ -164,7 +183,7 @@ func readKustomization(data []byte) (loads kustomizationLoads, ok bool) {
 	for _, g := range k.SecretGenerator {
 		files = append(files, kvPaths(g.KvPairSources)...)
 	}
-	for _, h := range k.HelmCharts { // helm is off, so these are never read; refused all the same
+	for _, h := range k.HelmCharts { // statepack reads them (inflate), from the tree only
 		files = append(files, h.ValuesFile)
 		files = append(files, h.AdditionalValuesFiles...)
 	}

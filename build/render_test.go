@@ -120,9 +120,12 @@ func TestRenderRefuses(t *testing.T) {
 			"app/kustomization.yaml": "generators:\n- gen.yaml\n",
 			"app/gen.yaml":           "apiVersion: example.com/v1\nkind: Gen\nmetadata:\n  name: g\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: /bin/sh\n"},
 			path: "app", wantRule: "kustomize/build", wantMsg: "plugin"},
-		{name: "helm chart inflation", files: map[string]string{
-			"app/kustomization.yaml": "helmCharts:\n- name: podinfo\n  repo: https://stefanprodan.github.io/podinfo\n  version: 6.0.0\n"},
-			path: "app", wantRule: "kustomize/build", wantMsg: "helm"},
+		{name: "a helm chart from a repository", files: map[string]string{
+			"app/kustomization.yaml": "helmCharts:\n- name: podinfo\n  releaseName: podinfo\n  repo: https://stefanprodan.github.io/podinfo\n  version: 6.0.0\n"},
+			path: "app", wantRule: "kustomize/helm-chart", wantMsg: "the chart comes from the repository https://stefanprodan.github.io/podinfo, and statepack renders a kustomization's charts only from the tree"},
+		{name: "a helm chart generator config", files: map[string]string{
+			"app/kustomization.yaml": "generators:\n- |-\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata:\n    name: web\n  name: web\n  releaseName: web\n"},
+			path: "app", wantRule: "kustomize/build", wantMsg: "must specify --enable-helm"},
 		{name: "kustomization syntax error", files: map[string]string{
 			"app/kustomization.yaml": "resources:\n  - a.yaml\n bad\n"},
 			path: "app", wantRule: "yaml/syntax", wantMsg: ""},

@@ -51,6 +51,10 @@ type rootFS struct {
 	findings       Findings          // other refusals: remote references, files that are not regular
 	kustomizations map[string]string // real path of a file kustomize asked for by a kustomization name → that name
 	userOrigins    bool              // the kustomization asked for origin annotations itself: keep them
+
+	// helm holds what the helmCharts of kustomizations rendered, by the kustomization's directory (real path):
+	// their kustomizations are read without helm fields, listing helmChartsFile, which serves it (helmcharts.go).
+	helm map[string][]byte
 }
 
 var _ filesys.FileSystem = (*rootFS)(nil)
@@ -170,6 +174,9 @@ func (f *rootFS) Open(path string) (filesys.File, error) {
 }
 
 func (f *rootFS) ReadFile(path string) ([]byte, error) {
+	if data, _, ok := f.helmFile(path); ok {
+		return data, nil
+	}
 	real, err := f.check(path)
 	if err != nil {
 		return nil, err
@@ -205,6 +212,9 @@ func (f *rootFS) ReadFile(path string) ([]byte, error) {
 	}
 	f.recordRequested(path)
 	f.record(real)
+	if isKustomization && f.inflatedKustomization(kpath) {
+		data = withHelmCharts(data)
+	}
 	if isKustomization && f.configDir != "" {
 		if data, err = forConfigCheck(data, kdir == f.configDir); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -352,6 +362,9 @@ func (f *rootFS) ReadDir(path string) ([]string, error) {
 }
 
 func (f *rootFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
+	if _, dir, ok := f.helmFile(path); ok {
+		return filesys.ConfirmedDir(dir), helmChartsFile, nil
+	}
 	real, err := f.check(path)
 	if err != nil {
 		return "", "", err

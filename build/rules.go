@@ -8,7 +8,7 @@ package build
 // skipped, with a reason.
 var RenderRules = []string{"yaml/syntax", "json/syntax", "object/not-a-mapping", "object/not-an-object", "source/helm-chart", "source/outside-root",
 	"source/not-regular", "source/unreadable", "source/too-large", "kustomize/build", "kustomize/remote-base",
-	"kustomize/unchecked-configs", "helm/release", "image/unresolved", "image/unverified"}
+	"kustomize/unchecked-configs", "kustomize/helm-chart", "helm/release", "image/unresolved", "image/unverified"}
 
 // StructuralRules are the rules of the structural checks (Structural): each can be turned off with --allow.
 var StructuralRules = []string{"object/missing-apiversion", "object/invalid-apiversion", "object/missing-kind",

@@ -86,3 +86,28 @@ func TestHelmCorpusStaging(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderKustomizeHelmCharts: `statepack render` of a kustomization with helmCharts prints what `kustomize build
+// --enable-helm` prints (the build package's golden, checked against kustomize and helm v4.3.2), with no
+// --enable-helm and no helm binary; `validate` of a kustomization whose chart is in a repository exits 1 with the
+// finding naming the entry.
+func TestRenderKustomizeHelmCharts(t *testing.T) {
+	t.Parallel()
+	const tree = "../../testdata/helmcharts"
+	r := mustRun(t, 0, nil, "render", tree+"/apps/inline", "--root", tree)
+	want, err := os.ReadFile("../../testdata/helmcharts-golden/apps-inline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.stdout != string(want) {
+		t.Errorf("render of apps/inline:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("helmCharts:\n- name: podinfo\n  releaseName: podinfo\n  repo: oci://ghcr.io/stefanprodan/charts\n  version: 6.9.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, 1, nil, "validate", dir, "--root", dir)
+	if !strings.Contains(r.stdout+r.stderr, "kustomization.yaml: error: helmCharts[0] (podinfo): the chart comes from the repository oci://ghcr.io/stefanprodan/charts") {
+		t.Errorf("validate of a repository chart: %s", r)
+	}
+}

@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,6 +269,12 @@ func readHead(doc string) (string, error) {
 		return "", err
 	}
 	return head.Version, nil
+}
+
+// ReadValues parses a values file as `helm template -f FILE` reads it: every YAML document of the file merged
+// into one map, later documents over earlier ones.
+func ReadValues(data []byte) (map[string]any, error) {
+	return loaderv2.LoadValues(bytes.NewReader(data))
 }
 
 // MergeValues merges layers of user-supplied values, each over the ones before it, as helm-controller merges
