@@ -26,8 +26,8 @@ func TestFluxSubstitution(t *testing.T) {
 		want []string // severity, rule, file, object and the message's start
 	}{
 		{name: "no values", want: []string{
-			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: label env's value \"${cluster_env:=staging}\" holds the Flux postBuild placeholder ${cluster_env:=staging}, so its syntax can only be checked once Flux substitutes it: give its value with --substitute cluster_env=VALUE",
 			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: metadata.name \"app-${cluster_name}\" holds the Flux postBuild placeholder ${cluster_name}, so its syntax",
+			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: label env's value \"${cluster_env:=staging}\" holds the Flux postBuild placeholder ${cluster_env:=staging}, so its syntax can only be checked once Flux substitutes it: give its value with --substitute cluster_env=VALUE",
 			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: spec.replicas \"${replicas:=2}\" holds the Flux postBuild placeholder ${replicas:=2}, so what Deployment apps/v1 requires of it (schema/type)",
 			optedOut}},
 		{name: "values", opts: LoadOptions{Substitute: map[string]string{"cluster_name": "prod", "replicas": "3"}},
