@@ -31,7 +31,7 @@ func (r *Rendering) PlaceFields(fs Findings) {
 		src Source
 	}
 	var objs map[key]*Object
-	files := map[string][]docNode{}
+	files := map[string]map[int][]docNode{}
 	for i := range fs {
 		f := &fs[i]
 		if f.Field == "" || f.File == "" || f.Line <= 0 || f.Object == nil {
@@ -53,7 +53,7 @@ func (r *Rendering) PlaceFields(fs Findings) {
 			docs = r.sourceNodes(f.File)
 			files[f.File] = docs
 		}
-		if line := fieldLine(docs, o, f.Field); line > 0 {
+		if line := fieldLine(docs[o.Source.Line], o, f.Field); line > 0 {
 			f.Line = line
 		}
 	}
@@ -66,8 +66,9 @@ type docNode struct {
 	offset int
 }
 
-// sourceNodes parses a source file of the tree into its candidate object mappings; none when it cannot be read.
-func (r *Rendering) sourceNodes(file string) []docNode {
+// sourceNodes parses a source file of the tree into its candidate object mappings, by the line each starts on;
+// none when it cannot be read.
+func (r *Rendering) sourceNodes(file string) map[int][]docNode {
 	abs := filepath.Join(r.Root, filepath.FromSlash(file))
 	if !filepath.IsLocal(filepath.FromSlash(file)) || !within(r.Root, abs) {
 		return nil
@@ -80,7 +81,11 @@ func (r *Rendering) sourceNodes(file string) []docNode {
 	if err != nil {
 		return nil
 	}
-	return parseDocNodes(file, data)
+	byLine := map[int][]docNode{}
+	for _, d := range parseDocNodes(file, data) {
+		byLine[d.node.Line+d.offset] = append(byLine[d.node.Line+d.offset], d)
+	}
+	return byLine
 }
 
 // parseDocNodes parses data as decodeStream does (a byte-order mark and CRLF accepted, a .json file as a stream of

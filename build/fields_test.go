@@ -2,7 +2,10 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -181,6 +184,44 @@ func FuzzFieldLine(f *testing.F) {
 			}
 			if got := fieldLine(docs, o, field); got < 0 {
 				t.Fatalf("fieldLine = %d", got)
+			}
+		}
+	})
+}
+
+// BenchmarkPlaceFields places one finding per object of a file of 1,000 Deployments, each on a field of its
+// container (place), against rendering that file (render): the cost a tree with that many field findings adds to
+// validate (a clean tree adds none).
+func BenchmarkPlaceFields(b *testing.B) {
+	var doc strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&doc, "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%d\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx\n", i)
+	}
+	root := writeTree(b, map[string]string{"deploy.yaml": doc.String()})
+	r, err := Render(context.Background(), root, WithRoot(root))
+	if err != nil || len(r.Objects) != 1000 {
+		b.Fatalf("Render = %v, %d objects", err, len(r.Objects))
+	}
+	findings := make(Findings, len(r.Objects))
+	for i, o := range r.Objects {
+		id := o.FindingID()
+		findings[i] = Finding{File: o.Source.File, Line: o.Source.Line, Object: &id, Field: "spec.template.spec.containers[web].image"}
+	}
+	b.Run("place", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := slices.Clone(findings)
+			r.PlaceFields(fs)
+			if fs[0].Line == findings[0].Line {
+				b.Fatal("not placed")
+			}
+		}
+	})
+	b.Run("render", func(b *testing.B) { // what the placing is measured against
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Render(context.Background(), root, WithRoot(root)); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
