@@ -156,3 +156,19 @@ func TestConfigSubstitute(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstitutedFindingsOnFieldLines: a finding about an object as Flux substitutes it (renamed app-prod) lands on
+// the line of its field in the source, which still holds the placeholder.
+func TestSubstitutedFindingsOnFieldLines(t *testing.T) {
+	t.Parallel()
+	const root = "testdata/flux-substitute"
+	s, err := Load(context.Background(), root+"/app", LoadOptions{Root: root,
+		SubstituteFrom: []string{root + "/vars/cluster.env"}, Substitute: map[string]string{"replicas": "three"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(s.Findings, func(f build.Finding) bool { return f.Rule == "schema/type" })
+	if i < 0 || s.Findings[i].File != "app/deployment.yaml" || s.Findings[i].Line != 10 || s.Findings[i].Field != "spec.replicas" {
+		t.Errorf("Load with replicas=three found %v, want a schema/type finding on app/deployment.yaml:10 (spec.replicas)", s.Findings)
+	}
+}

@@ -31,6 +31,7 @@ func (r *Rendering) PlaceFields(fs Findings) {
 		src Source
 	}
 	var objs map[key]*Object
+	var at map[Source][]*Object
 	files := map[string]map[int][]docNode{}
 	for i := range fs {
 		f := &fs[i]
@@ -38,13 +39,21 @@ func (r *Rendering) PlaceFields(fs Findings) {
 			continue
 		}
 		if objs == nil {
-			objs = make(map[key]*Object, len(r.Objects))
+			objs, at = make(map[key]*Object, len(r.Objects)), make(map[Source][]*Object, len(r.Objects))
 			for j := range r.Objects {
 				o := &r.Objects[j]
 				objs[key{o.FindingID(), o.Source}] = o
+				at[o.Source] = append(at[o.Source], o)
 			}
 		}
-		o := objs[key{*f.Object, Source{File: f.File, Line: f.Line}}]
+		src := Source{File: f.File, Line: f.Line}
+		o := objs[key{*f.Object, src}]
+		if c := at[src]; o == nil && len(c) == 1 && c[0].ID.Group == f.Object.Group && c[0].ID.Kind == f.Object.Kind {
+			// The finding is about the object as validated, which Flux's substitution may have renamed
+			// (app-${cluster} → app-prod): the one object of its kind rendered from that document is the same one.
+			// An object of another kind there (the HelmRelease whose chart made the object) is not.
+			o = c[0]
+		}
 		if o == nil {
 			continue
 		}
