@@ -56,7 +56,9 @@ func field(path, key string) string { return manifest.JoinField(path, key) }
 // value checks v, the value at path, against n. A string that holds a Flux postBuild placeholder Flux has yet to
 // substitute and fails a check gets one pending warning instead of the check's errors: its value is not known.
 func (w *walker) value(path string, v any, n *node, depth int) {
-	defer w.atField(path)()
+	prev := w.at
+	w.at = path
+	defer func() { w.at = prev }() // open-coded: no allocation on this hot path
 	if s, isString := v.(string); isString {
 		if p := substitute.Pending(w.obj, s); len(p) > 0 {
 			before := len(w.findings)
