@@ -195,7 +195,7 @@ func (c *ImageChecker) check(ctx context.Context, objs []build.Object, lineOf fu
 					}
 				}
 				report.Findings = append(report.Findings, build.Finding{Severity: build.SeverityError, Rule: imageRule(resolved[i]),
-					File: u.obj.Source.File, Line: line, Object: &id,
+					File: u.obj.Source.File, Line: line, Object: &id, Field: u.field,
 					Message: fmt.Sprintf("image %q (%s): %s", ref, u.field, r.Error)})
 			}
 		}

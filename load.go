@@ -219,16 +219,25 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 	return nil
 }
 
-// validate sets the findings: the render's (the Helm stage's included), then, when it has no error, the
-// validators'.
+// validate sets the findings: the render's (the Helm stage's included), then the validators' of the objects that
+// rendered, each placed on the line of the field it names. A render with errors still has its objects validated,
+// so that one run reports everything findable (the errors keep the tree from being packaged); only the findings
+// that judge an object by what the rest of the set holds (build.NeedsWholeSet) are left out then, since the
+// objects that did not render may be what they miss.
 func (s *Source) validate(ctx context.Context, validators []build.Validator) {
 	r := s.Rendering
 	s.Findings = slices.Clone(r.Findings)
-	if !r.Findings.HasErrors() && !s.opts.RenderOnly {
-		s.Findings = append(s.Findings, s.validateObjects(ctx, validators)...)
-		if len(r.Objects) == 0 {
+	if !s.opts.RenderOnly {
+		incomplete := r.Findings.HasErrors()
+		for _, f := range s.validateObjects(ctx, validators) {
+			if !incomplete || !build.NeedsWholeSet(f) {
+				s.Findings = append(s.Findings, f)
+			}
+		}
+		if len(r.Objects) == 0 && !incomplete {
 			s.Findings = append(s.Findings, s.noObjects())
 		}
+		r.PlaceFields(s.Findings)
 	}
 	s.Findings.Sort()
 	s.Findings, s.Allowed = applyAllow(s.Findings, s.opts.Allow)

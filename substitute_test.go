@@ -26,8 +26,8 @@ func TestFluxSubstitution(t *testing.T) {
 		want []string // severity, rule, file, object and the message's start
 	}{
 		{name: "no values", want: []string{
-			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: label env's value \"${cluster_env:=staging}\" holds the Flux postBuild placeholder ${cluster_env:=staging}, so its syntax can only be checked once Flux substitutes it: give its value with --substitute cluster_env=VALUE",
 			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: metadata.name \"app-${cluster_name}\" holds the Flux postBuild placeholder ${cluster_name}, so its syntax",
+			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: label env's value \"${cluster_env:=staging}\" holds the Flux postBuild placeholder ${cluster_env:=staging}, so its syntax can only be checked once Flux substitutes it: give its value with --substitute cluster_env=VALUE",
 			"warning flux/substitution-pending deployment.yaml Deployment.apps/apps/app-${cluster_name}: spec.replicas \"${replicas:=2}\" holds the Flux postBuild placeholder ${replicas:=2}, so what Deployment apps/v1 requires of it (schema/type)",
 			optedOut}},
 		{name: "values", opts: LoadOptions{Substitute: map[string]string{"cluster_name": "prod", "replicas": "3"}},
@@ -154,5 +154,21 @@ func TestConfigSubstitute(t *testing.T) {
 		if !slices.Equal(rules, want) {
 			t.Errorf("target %s found %v, want %v", tc.name, s.Findings, want)
 		}
+	}
+}
+
+// TestSubstitutedFindingsOnFieldLines: a finding about an object as Flux substitutes it (renamed app-prod) lands on
+// the line of its field in the source, which still holds the placeholder.
+func TestSubstitutedFindingsOnFieldLines(t *testing.T) {
+	t.Parallel()
+	const root = "testdata/flux-substitute"
+	s, err := Load(context.Background(), root+"/app", LoadOptions{Root: root,
+		SubstituteFrom: []string{root + "/vars/cluster.env"}, Substitute: map[string]string{"replicas": "three"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(s.Findings, func(f build.Finding) bool { return f.Rule == "schema/type" })
+	if i < 0 || s.Findings[i].File != "app/deployment.yaml" || s.Findings[i].Line != 10 || s.Findings[i].Field != "spec.replicas" {
+		t.Errorf("Load with replicas=three found %v, want a schema/type finding on app/deployment.yaml:10 (spec.replicas)", s.Findings)
 	}
 }

@@ -36,3 +36,6 @@ const (
 func newObject(content map[string]any, yamlBytes []byte, src Source) Object {
 	return manifest.NewObject(content, yamlBytes, src)
 }
+
+// JoinField is the path of key within the field at path, as Finding.Field writes it (manifest.JoinField).
+func JoinField(path, key string) string { return manifest.JoinField(path, key) }

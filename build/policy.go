@@ -77,9 +77,9 @@ func PolicyValidator(o PolicyOptions) (Validator, error) {
 	}), nil
 }
 
-func finding(o Object, format string, args ...any) Finding {
+func finding(o Object, field, format string, args ...any) Finding {
 	id := o.FindingID()
-	return Finding{File: o.Source.File, Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)}
+	return Finding{File: o.Source.File, Line: o.Source.Line, Object: &id, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 func secretNotEncrypted(objs []Object, _ PolicyOptions) Findings {
@@ -92,13 +92,13 @@ func secretNotEncrypted(objs []Object, _ PolicyOptions) Findings {
 			continue
 		}
 		if sopsGenerated(o) {
-			out = append(out, finding(o, "Secret is generated from SOPS-encrypted inputs (a secretGenerator's files or envs): Flux's kustomize-controller decrypts generator inputs while it builds, so the Secret cannot be rendered ahead into an artifact (its values would stay ENC[…]); "+
+			out = append(out, finding(o, "", "Secret is generated from SOPS-encrypted inputs (a secretGenerator's files or envs): Flux's kustomize-controller decrypts generator inputs while it builds, so the Secret cannot be rendered ahead into an artifact (its values would stay ENC[…]); "+
 				"publish it as a whole Secret manifest encrypted with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$'), which Flux decrypts after pulling, or keep it in a Git source Flux builds itself"))
 			continue
 		}
 		for _, field := range []string{"data", "stringData"} {
 			if m, ok := o.Content[field].(map[string]any); ok && len(m) > 0 && !allEmpty(m) {
-				out = append(out, finding(o, "Secret carries %s in clear text: encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$')", field))
+				out = append(out, finding(o, field, "Secret carries %s in clear text: encrypt it with SOPS (sops --encrypt --encrypted-regex '^(data|stringData)$')", field))
 				break
 			}
 		}
@@ -140,9 +140,9 @@ func sopsGenerated(o Object) bool {
 func imageUnpinned(objs []Object, _ PolicyOptions) Findings {
 	var out Findings
 	for _, o := range objs {
-		for _, img := range Images(o) {
-			if reason := unpinned(img); reason != "" {
-				out = append(out, finding(o, "image %q %s: pin a version tag or a digest", img, reason))
+		for _, u := range firstUses(o) {
+			if reason := unpinned(u.Image); reason != "" {
+				out = append(out, finding(o, u.Field, "image %q %s: pin a version tag or a digest", u.Image, reason))
 			}
 		}
 	}
@@ -181,6 +181,20 @@ func Images(o Object) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// firstUses is ImageUses with each image once, at the first field that holds it (in field path order): one finding
+// per image, as Images lists them, placed where the image is first written.
+func firstUses(o Object) []ImageUse {
+	seen := map[string]bool{}
+	var out []ImageUse
+	for _, u := range ImageUses(o) {
+		if !seen[u.Image] {
+			seen[u.Image] = true
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // ImageUse is one container's image in an object: the reference as written and the field that holds it, as a
@@ -331,6 +345,15 @@ func Namespaced(objs []Object) func(group, kind string) bool {
 	return func(group, kind string) bool { return !cluster[group+"/"+kind] }
 }
 
+// NeedsWholeSet reports whether a finding judges an object by what the rest of the rendered set holds — a namespace
+// that no object of the set creates — and so may be false when part of the tree failed to render.
+func NeedsWholeSet(f Finding) bool {
+	return f.Rule == "policy/namespace-unknown" && strings.HasPrefix(f.Message, unknownNamespacePrefix)
+}
+
+// unknownNamespacePrefix begins the namespace-unknown finding of a namespace the set does not create.
+const unknownNamespacePrefix = "namespace "
+
 func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
 	known := map[string]bool{}
 	for _, ns := range append(slices.Clone(builtinNamespaces), o.ExternalNamespaces...) {
@@ -345,9 +368,9 @@ func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
 	var out Findings
 	for _, obj := range objs {
 		if ns := obj.ID.Namespace; ns != "" && !namespaced(obj.ID.Group, obj.ID.Kind) {
-			out = append(out, finding(obj, "%s is cluster-scoped: the API server ignores its metadata.namespace %q; remove it", obj.ID.Kind, ns))
+			out = append(out, finding(obj, "metadata.namespace", "%s is cluster-scoped: the API server ignores its metadata.namespace %q; remove it", obj.ID.Kind, ns))
 		} else if ns != "" && !known[ns] {
-			out = append(out, finding(obj, "namespace %q is neither in the set nor declared external (--external-namespace %s)", ns, ns))
+			out = append(out, finding(obj, "metadata.namespace", unknownNamespacePrefix+"%q is neither in the set nor declared external (--external-namespace %s)", ns, ns))
 		}
 	}
 	return out

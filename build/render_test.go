@@ -22,7 +22,7 @@ func ids(objs []Object) []string {
 }
 
 // writeTree writes files (slash paths → content) under a new temporary directory and returns it.
-func writeTree(t *testing.T, files map[string]string) string {
+func writeTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {

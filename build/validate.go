@@ -15,19 +15,29 @@ import (
 )
 
 // Validate runs the structural checks and then every extra validator, and returns all findings, sorted. The extra
-// validators see only the objects that are structurally sound, so that one mistake is reported once.
+// validators see every object whose identity is sound (apiVersion, kind, metadata, name and namespace as the
+// API server reads them): a bad label, quantity, image or name format does not hide the object's schema and policy
+// findings, while an object that is not one (no kind, say) is reported once, by the structural checks.
 func Validate(ctx context.Context, objs []Object, extra ...Validator) Findings {
 	return ValidateAllowing(ctx, objs, nil, extra...)
 }
 
-// ValidateAllowing is Validate for a caller that turns off some rules (--allow): an object whose only structural
+// identityRules are the structural rules whose errors leave an object without a sound identity, so that schemas
+// (chosen by apiVersion and kind) and policies (which read metadata) cannot judge it meaningfully.
+var identityRules = map[string]bool{
+	"object/missing-apiversion": true, "object/invalid-apiversion": true, "object/missing-kind": true,
+	"object/missing-metadata": true, "object/invalid-metadata": true, "object/missing-name": true,
+	"object/invalid-namespace": true,
+}
+
+// ValidateAllowing is Validate for a caller that turns off some rules (--allow): an object whose only identity
 // errors are of rules allowed says is still checked by the extra validators. allowed may be nil.
 func ValidateAllowing(ctx context.Context, objs []Object, allowed func(rule string) bool, extra ...Validator) Findings {
 	findings := Structural().Validate(ctx, objs)
 	sound := make([]Object, 0, len(objs))
 	for _, o := range objs {
 		if !slices.ContainsFunc(objectFindings(o), func(f Finding) bool {
-			return f.Severity == SeverityError && (allowed == nil || !allowed(f.Rule))
+			return f.Severity == SeverityError && identityRules[f.Rule] && (allowed == nil || !allowed(f.Rule))
 		}) {
 			sound = append(sound, o)
 		}
@@ -85,59 +95,59 @@ func origin(o Object) string {
 // objectFindings are the structural problems of one object on its own.
 func objectFindings(o Object) Findings {
 	var findings Findings
-	add := func(rule, format string, args ...any) {
+	add := func(rule, field, format string, args ...any) {
 		id := o.FindingID()
 		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
-			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, args...)})
+			Line: o.Source.Line, Object: &id, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	if o.APIVersion == "" {
-		add("object/missing-apiversion", "apiVersion is missing or not a string")
+		add("object/missing-apiversion", "", "apiVersion is missing or not a string")
 	} else if !validAPIVersion(o.APIVersion) {
-		add("object/invalid-apiversion", "apiVersion %q is not of the form [group/]version", o.APIVersion)
+		add("object/invalid-apiversion", "apiVersion", "apiVersion %q is not of the form [group/]version", o.APIVersion)
 	}
 	if o.ID.Kind == "" {
-		add("object/missing-kind", "kind is missing or not a string")
+		add("object/missing-kind", "", "kind is missing or not a string")
 	}
 	meta, isMap := o.Content["metadata"].(map[string]any)
 	switch {
 	case o.Content["metadata"] == nil:
-		add("object/missing-metadata", "metadata is missing: every object needs metadata.name")
+		add("object/missing-metadata", "", "metadata is missing: every object needs metadata.name")
 		return findings
 	case !isMap:
-		add("object/invalid-metadata", "metadata must be a mapping")
+		add("object/invalid-metadata", "metadata", "metadata must be a mapping")
 		return findings
 	}
 	if _, hasGenerateName := meta["generateName"]; o.ID.Name == "" && hasGenerateName {
 		// Argo CD and Helm create hooks themselves, and generateName is how a hook gets a fresh name each run.
 		if !IsHook(o) {
-			add("object/generate-name", "metadata.generateName cannot be applied declaratively: give metadata.name, or mark the object as a hook (argocd.argoproj.io/hook or helm.sh/hook), which Argo CD and Helm create themselves")
+			add("object/generate-name", "metadata.generateName", "metadata.generateName cannot be applied declaratively: give metadata.name, or mark the object as a hook (argocd.argoproj.io/hook or helm.sh/hook), which Argo CD and Helm create themselves")
 		} else if gn, _ := meta["generateName"].(string); len(nameErrors(o.ID.Kind, gn+"x")) > 0 {
-			add("object/invalid-name", "metadata.generateName %q is invalid: %s", gn, strings.Join(nameErrors(o.ID.Kind, gn+"x"), "; "))
+			add("object/invalid-name", "metadata.generateName", "metadata.generateName %q is invalid: %s", gn, strings.Join(nameErrors(o.ID.Kind, gn+"x"), "; "))
 		}
 	} else if o.ID.Name == "" {
-		add("object/missing-name", "metadata.name is missing or not a string")
+		add("object/missing-name", "metadata", "metadata.name is missing or not a string")
 	} else if msgs := nameErrors(o.ID.Kind, o.ID.Name); len(msgs) > 0 {
 		if p := substitute.Pending(o, o.ID.Name); len(p) > 0 {
-			findings = append(findings, pending(o, fmt.Sprintf("metadata.name %q", o.ID.Name), p, "its syntax"))
+			findings = append(findings, pending(o, "metadata.name", fmt.Sprintf("metadata.name %q", o.ID.Name), p, "its syntax"))
 		} else {
-			add("object/invalid-name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
+			add("object/invalid-name", "metadata.name", "metadata.name %q is invalid: %s", o.ID.Name, strings.Join(msgs, "; "))
 		}
 	}
 	findings = append(findings, metaFindings(o, meta)...)
-	for _, img := range Images(o) {
+	for _, u := range firstUses(o) {
 		// A reference the kubelet cannot pull, and one that could break a report's table or a log line open.
-		if strings.ContainsFunc(img, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-			add("object/invalid-image", "image %q holds white space or a control character: it is not an image reference", img)
+		if img := u.Image; strings.ContainsFunc(img, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			add("object/invalid-image", u.Field, "image %q holds white space or a control character: it is not an image reference", img)
 		}
 	}
 	if ns, ok := meta["namespace"]; ok && ns != nil {
 		if s, isString := ns.(string); !isString {
-			add("object/invalid-namespace", "metadata.namespace must be a string")
+			add("object/invalid-namespace", "metadata.namespace", "metadata.namespace must be a string")
 		} else if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
 			if p := substitute.Pending(o, s); len(p) > 0 {
-				findings = append(findings, pending(o, fmt.Sprintf("metadata.namespace %q", s), p, "its syntax"))
+				findings = append(findings, pending(o, "metadata.namespace", fmt.Sprintf("metadata.namespace %q", s), p, "its syntax"))
 			} else {
-				add("object/invalid-namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
+				add("object/invalid-namespace", "metadata.namespace", "metadata.namespace %q is invalid: %s", s, strings.Join(msgs, "; "))
 			}
 		}
 	}
@@ -151,48 +161,49 @@ func objectFindings(o Object) Findings {
 // substitutes it after the build.
 func metaFindings(o Object, meta map[string]any) Findings {
 	var findings Findings
-	check := func(rule, what, value string, msgs []string, format string, args ...any) {
+	check := func(rule, field, what, value string, msgs []string, format string, args ...any) {
 		if len(msgs) == 0 {
 			return
 		}
 		if p := substitute.Pending(o, value); len(p) > 0 {
-			findings = append(findings, pending(o, what, p, "its syntax"))
+			findings = append(findings, pending(o, field, what, p, "its syntax"))
 			return
 		}
 		id := o.FindingID()
 		findings = append(findings, Finding{Severity: SeverityError, Rule: rule, File: o.Source.File,
-			Line: o.Source.Line, Object: &id, Message: fmt.Sprintf(format, append(args, strings.Join(msgs, "; "))...)})
+			Line: o.Source.Line, Object: &id, Field: field, Message: fmt.Sprintf(format, append(args, strings.Join(msgs, "; "))...)})
 	}
 	labels, _ := meta["labels"].(map[string]any)
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		check("object/invalid-label", fmt.Sprintf("label key %q", k), k, validation.IsQualifiedName(k), "label key %q is invalid: %s", k)
+		field := JoinField("metadata.labels", k)
+		check("object/invalid-label", field, fmt.Sprintf("label key %q", k), k, validation.IsQualifiedName(k), "label key %q is invalid: %s", k)
 		if v, ok := labels[k].(string); ok {
-			check("object/invalid-label", fmt.Sprintf("label %s's value %q", k, v), v, validation.IsValidLabelValue(v), "label %s's value %q is invalid: %s", k, v)
+			check("object/invalid-label", field, fmt.Sprintf("label %s's value %q", k, v), v, validation.IsValidLabelValue(v), "label %s's value %q is invalid: %s", k, v)
 		}
 	}
 	annotations, _ := meta["annotations"].(map[string]any)
 	size := 0
 	for _, k := range slices.Sorted(maps.Keys(annotations)) {
-		check("object/invalid-annotation", fmt.Sprintf("annotation key %q", k), k, validation.IsQualifiedName(strings.ToLower(k)), "annotation key %q is invalid: %s", k)
+		check("object/invalid-annotation", JoinField("metadata.annotations", k), fmt.Sprintf("annotation key %q", k), k, validation.IsQualifiedName(strings.ToLower(k)), "annotation key %q is invalid: %s", k)
 		v, _ := annotations[k].(string)
 		size += len(k) + len(v)
 	}
 	if size > maxAnnotationsSize {
-		check("object/invalid-annotation", "", "", []string{fmt.Sprint(maxAnnotationsSize)}, "annotations take %d bytes, more than the API server's limit of %s", size)
+		check("object/invalid-annotation", "metadata.annotations", "", "", []string{fmt.Sprint(maxAnnotationsSize)}, "annotations take %d bytes, more than the API server's limit of %s", size)
 	}
 	for _, q := range quantities(o) {
 		if !isQuantity(q.value) {
-			check("object/invalid-quantity", fmt.Sprintf("%s %q", q.path, q.value), q.value, []string{"write a number with an optional suffix, such as 500m, 1.5, 128Mi or 2Gi"}, "%s %q is not a quantity: %s", q.path, q.value)
+			check("object/invalid-quantity", q.field, fmt.Sprintf("%s %q", q.path, q.value), q.value, []string{"write a number with an optional suffix, such as 500m, 1.5, 128Mi or 2Gi"}, "%s %q is not a quantity: %s", q.path, q.value)
 		}
 	}
 	return findings
 }
 
 // pending is the warning of a check that cannot hold before Flux substitutes the placeholders of a value.
-func pending(o Object, what string, placeholders []string, check string) Finding {
+func pending(o Object, field, what string, placeholders []string, check string) Finding {
 	id := o.FindingID()
 	return Finding{Severity: SeverityWarning, Rule: substitute.RulePending, File: o.Source.File, Line: o.Source.Line,
-		Object: &id, Message: substitute.PendingMessage(what, placeholders, check)}
+		Object: &id, Field: field, Message: substitute.PendingMessage(what, placeholders, check)}
 }
 
 // quantityPattern is the grammar of apimachinery's resource.ParseQuantity (k8s.io/apimachinery pkg/api/resource
@@ -207,29 +218,31 @@ func isQuantity(s string) bool { return s != "" && quantityPattern.MatchString(s
 // maxAnnotationsSize is apimachinery's TotalAnnotationSizeLimitB: keys and values of all annotations together.
 const maxAnnotationsSize = 256 << 10
 
-type quantity struct{ path, value string }
+// quantity is one resource quantity: path names it in messages (a container by its name), field is its
+// Finding.Field.
+type quantity struct{ path, field, value string }
 
 // quantities lists the resource quantities of an object's containers (resources.limits and requests, wherever the
 // containers nest) and of PersistentVolumeClaims and ResourceQuotas, as strings.
 func quantities(o Object) []quantity {
 	var out []quantity
-	addAll := func(path string, m map[string]any) {
+	addAll := func(path, field string, m map[string]any) {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			switch v := m[k].(type) {
 			case string:
-				out = append(out, quantity{path + "." + k, v})
+				out = append(out, quantity{path + "." + k, JoinField(field, k), v})
 			case int64, float64:
 			default:
-				out = append(out, quantity{path + "." + k, fmt.Sprint(v)})
+				out = append(out, quantity{path + "." + k, JoinField(field, k), fmt.Sprint(v)})
 			}
 		}
 	}
-	eachContainer(o, func(list, _ string, c map[string]any) {
+	eachContainer(o, func(list, field string, c map[string]any) {
 		res, _ := c["resources"].(map[string]any)
 		name, _ := c["name"].(string)
 		for _, kind := range []string{"limits", "requests"} {
 			m, _ := res[kind].(map[string]any)
-			addAll(fmt.Sprintf("%s[%s].resources.%s", list, name, kind), m)
+			addAll(fmt.Sprintf("%s[%s].resources.%s", list, name, kind), field+".resources."+kind, m)
 		}
 	})
 	spec, _ := o.Content["spec"].(map[string]any)
@@ -238,11 +251,11 @@ func quantities(o Object) []quantity {
 		res, _ := spec["resources"].(map[string]any)
 		for _, kind := range []string{"limits", "requests"} {
 			m, _ := res[kind].(map[string]any)
-			addAll("spec.resources."+kind, m)
+			addAll("spec.resources."+kind, "spec.resources."+kind, m)
 		}
 	case o.ID.Group == "" && o.ID.Kind == "ResourceQuota":
 		m, _ := spec["hard"].(map[string]any)
-		addAll("spec.hard", m)
+		addAll("spec.hard", "spec.hard", m)
 	}
 	return out
 }

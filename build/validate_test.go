@@ -91,3 +91,87 @@ func TestBuildHasNoNetworkDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateChecksObjectsWithValueErrors: an object whose structural errors are about values (a label, a name's
+// syntax, a quantity, an image) is still given to the schema and policy validators, so that one run reports all its
+// findings (issue 16, item 9); an object without a sound identity (no kind, an invalid namespace) is not, so that
+// its one mistake is reported once.
+func TestValidateChecksObjectsWithValueErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in       string
+		checked  bool
+		wantRule string
+	}{
+		{"clean", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", true, ""},
+		{"a bad label", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {t: -x-}}\n", true, "object/invalid-label"},
+		{"a bad name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: A_b}\n", true, "object/invalid-name"},
+		{"a bad quantity", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: {cpu: 1.5.0}}}]}\n", true, "object/invalid-quantity"},
+		{"no kind", "apiVersion: v1\nmetadata: {name: a}\n", false, "object/missing-kind"},
+		{"no name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: a}\n", false, "object/missing-name"},
+		{"a bad namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: B_c}\n", false, "object/invalid-namespace"},
+		{"a bad apiVersion", "apiVersion: a/b/c\nkind: ConfigMap\nmetadata: {name: a}\n", false, "object/invalid-apiversion"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs, fs := decodeStream("f.yaml", []byte(tc.in))
+			if len(fs) > 0 || len(objs) != 1 {
+				t.Fatalf("decodeStream = %v, %v", objs, fs)
+			}
+			seen := false
+			extra := ValidatorFunc(func(_ context.Context, objs []Object) Findings {
+				seen = len(objs) == 1
+				return nil
+			})
+			got := Validate(context.Background(), objs, extra)
+			if seen != tc.checked {
+				t.Errorf("Validate(%s): the extra validator saw the object: %v, want %v (findings %v)", tc.name, seen, tc.checked, got)
+			}
+			if (tc.wantRule == "") != (len(got) == 0) || (tc.wantRule != "" && got[0].Rule != tc.wantRule) {
+				t.Errorf("Validate(%s) = %v, want %q", tc.name, got, tc.wantRule)
+			}
+		})
+	}
+}
+
+// TestStructuralFindingsNameTheirField: each structural and policy finding names the field it is about, which is
+// what places it on that field's line (Rendering.PlaceFields).
+func TestStructuralFindingsNameTheirField(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, rule, field string
+	}{
+		{"name", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: A_b}\n", "object/invalid-name", "metadata.name"},
+		{"namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: B_c}\n", "object/invalid-namespace", "metadata.namespace"},
+		{"label key with dots", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {a.b/c/d: x}}\n", "object/invalid-label", `metadata.labels["a.b/c/d"]`},
+		{"annotation", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {\"a b\": x}}\n", "object/invalid-annotation", `metadata.annotations["a b"]`},
+		{"quantity", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x:1, resources: {limits: {cpu: 1.5.0}}}]}\n", "object/invalid-quantity", "spec.containers[0].resources.limits.cpu"},
+		{"image", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: c, image: \"a b\"}]}\n", "object/invalid-image", "spec.initContainers[0].image"},
+		{"generateName", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: j-}\n", "object/generate-name", "metadata.generateName"},
+		{"unpinned image", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec: {containers: [{name: a, image: x:1}, {name: b, image: nginx}]}\n", "policy/image-unpinned", "spec.containers[1].image"},
+		{"clear-text Secret", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\nstringData: {a: b}\n", "policy/secret-not-encrypted", "stringData"},
+		{"unknown namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: elsewhere}\n", "policy/namespace-unknown", "metadata.namespace"},
+	}
+	policies, err := PolicyValidator(PolicyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs, _ := decodeStream("f.yaml", []byte(tc.in))
+			got := Validate(context.Background(), objs, policies)
+			for _, f := range got {
+				if f.Rule == tc.rule {
+					if f.Field != tc.field {
+						t.Errorf("Validate(%s): %s names field %q, want %q", tc.name, tc.rule, f.Field, tc.field)
+					}
+					return
+				}
+			}
+			t.Errorf("Validate(%s) = %v, want a %s finding", tc.name, got, tc.rule)
+		})
+	}
+}

@@ -10,7 +10,7 @@ import (
 func TestCRDDirKustomization(t *testing.T) {
 	t.Parallel()
 	r := mustRun(t, 1, nil, "validate", "../../testdata/crd-dir/tree", "--root", "../../testdata/crd-dir", "--crd-dir", "../../testdata/crd-dir/crds")
-	if want := "tree/widget.yaml:1: error: Widget.example.com/default/big: spec.size must be an integer, not the string \"large\" [schema/type]\n" +
+	if want := "tree/widget.yaml:7: error: Widget.example.com/default/big: spec.size must be an integer, not the string \"large\" [schema/type]\n" +
 		"../../testdata/crd-dir/tree: 1 object(s), 1 error(s), 0 warning(s)\n"; r.stdout != want {
 		t.Errorf("validate --crd-dir (a kustomization):\n%s\nwant\n%s", r.stdout, want)
 	}

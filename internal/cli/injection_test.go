@@ -142,8 +142,8 @@ func TestValidateFilesAndStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mustRun(t, 1, nil, "validate", file)
-	if !strings.Contains(r.stdout, file+":5: error: ConfigMap/default/Bad_Name") {
-		t.Errorf("validate FILE: %s\nwant the finding at %s:5", r, file)
+	if !strings.Contains(r.stdout, file+":7: error: ConfigMap/default/Bad_Name") {
+		t.Errorf("validate FILE: %s\nwant the finding at %s:7 (metadata.name's line)", r, file)
 	}
 	if r := run(t, nil, good, "validate", "-"); r.code != 0 || !strings.Contains(r.stdout, "(stdin): 2 object(s), 0 error(s)") {
 		t.Errorf("validate - with two objects on stdin: %s", r)
@@ -151,7 +151,7 @@ func TestValidateFilesAndStdin(t *testing.T) {
 	if r := run(t, nil, good, "render", "-"); r.code != 0 || !strings.Contains(r.stdout, "name: b") {
 		t.Errorf("render -: %s", r)
 	}
-	if r := run(t, nil, bad, "validate", "-"); r.code != 1 || !strings.Contains(r.stdout, "(stdin):5: error") {
-		t.Errorf("validate - with a bad name: %s\nwant the finding at (stdin):5", r)
+	if r := run(t, nil, bad, "validate", "-"); r.code != 1 || !strings.Contains(r.stdout, "(stdin):7: error") {
+		t.Errorf("validate - with a bad name: %s\nwant the finding at (stdin):7", r)
 	}
 }

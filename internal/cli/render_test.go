@@ -187,6 +187,7 @@ func TestValidateSARIF(t *testing.T) {
 						ArtifactLocation struct{ URI string }
 						Region           struct{ StartLine int }
 					}
+					LogicalLocations []struct{ Name, FullyQualifiedName, Kind string }
 				}
 			}
 		}
@@ -199,12 +200,18 @@ func TestValidateSARIF(t *testing.T) {
 	for _, res := range run0.Results {
 		rule := run0.Tool.Driver.Rules[res.RuleIndex]
 		loc := res.Locations[0].PhysicalLocation
-		got = append(got, fmt.Sprintf("%s %s %s:%d [%s %s]", res.RuleID, res.Level, loc.ArtifactLocation.URI, loc.Region.StartLine,
-			rule.ID, rule.DefaultConfiguration.Level))
+		field := "-"
+		for _, l := range res.Locations[0].LogicalLocations {
+			field = l.Kind + " " + l.Name + " " + l.FullyQualifiedName
+		}
+		got = append(got, fmt.Sprintf("%s %s %s:%d (%s) [%s %s]", res.RuleID, res.Level, loc.ArtifactLocation.URI, loc.Region.StartLine,
+			field, rule.ID, rule.DefaultConfiguration.Level))
 	}
+	// The image finding's region is the line of the image field (the object starts on line 1), which the logical
+	// location names; the apiVersion's deprecation names no field and stays on the object's line.
 	want := []string{
-		"policy/image-unpinned warning pod.yaml:1 [policy/image-unpinned warning]",
-		"schema/deprecated-apiversion warning volume-class.yaml:1 [schema/deprecated-apiversion warning]",
+		"policy/image-unpinned warning pod.yaml:5 (property spec.containers[0].image Pod/default/p.spec.containers[0].image) [policy/image-unpinned warning]",
+		"schema/deprecated-apiversion warning volume-class.yaml:1 (-) [schema/deprecated-apiversion warning]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("SARIF results =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -59,7 +59,16 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	PhysicalLocation sarifPhysical  `json:"physicalLocation"`
+	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+// sarifLogical names the field of the object a finding is about (kind "property", as SARIF names a member of a
+// structured document): the region's line is where that field is written.
+type sarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName,omitempty"`
+	Kind               string `json:"kind"`
 }
 
 type sarifPhysical struct {
@@ -162,6 +171,13 @@ func writeSARIF(w io.Writer, version string, findings build.Findings, base func(
 			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: base(f.File)}}}
 			if f.Line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line}
+			}
+			if f.Field != "" {
+				l := sarifLogical{Name: f.Field, Kind: "property"}
+				if f.Object != nil {
+					l.FullyQualifiedName = f.Object.String() + "." + f.Field
+				}
+				loc.LogicalLocations = []sarifLogical{l}
 			}
 			r.Locations = []sarifLocation{loc}
 		case fallback != "":

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 )
 
 // Severity orders findings: errors stop a publish, warnings are reported.
@@ -41,12 +43,18 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Finding is one problem found in the source tree. Rule is a stable identifier ("yaml/syntax",
 // "object/missing-kind", …) that users can search for and turn off with --allow (but for the rules of a tree that
 // cannot be rendered, build.RenderRules).
+//
+// Field is the path of the object's field the finding is about, where one is: keys joined by dots, [N] for a list
+// item, ["key"] for a key that is not an identifier (a label's, say), as in spec.template.spec.containers[0].image
+// or metadata.labels["app.kubernetes.io/name"]. A finding with a field is placed on the field's line when the
+// source document writes that field (build.Rendering.PlaceFields), else it keeps the object's line.
 type Finding struct {
 	Severity Severity  `json:"severity"`
 	Rule     string    `json:"rule"`
 	File     string    `json:"file,omitempty"`
 	Line     int       `json:"line,omitempty"`
 	Object   *ObjectID `json:"object,omitempty"`
+	Field    string    `json:"field,omitempty"`
 	Message  string    `json:"message"`
 }
 
@@ -107,3 +115,18 @@ func (e *FindingsError) Error() string {
 }
 
 func (e *FindingsError) Unwrap() error { return ErrInvalidInput }
+
+// identifier is a key a field path writes bare; any other key is quoted in brackets.
+var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*$`)
+
+// JoinField is the path of key within the field at path, as Finding.Field writes it: path.key, or path["key"] for
+// a key that is not an identifier.
+func JoinField(path, key string) string {
+	if !identifier.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -249,8 +249,10 @@ func (w *walker) listChecks(path, shown string, l []any, k *checks) {
 		for i := range l {
 			for j := range i {
 				if equalValue(l[i], l[j]) {
+					restore := w.atField(path + "[" + strconv.Itoa(i) + "]")
 					w.add(manifest.SeverityError, RuleItems, "%s[%d] repeats %s[%d]: %s keeps a set (x-kubernetes-list-type: set), remove the duplicate",
 						path, i, path, j, w.what)
+					restore()
 					break
 				}
 			}
@@ -271,8 +273,10 @@ func (w *walker) listChecks(path, shown string, l []any, k *checks) {
 			}
 			id := strings.Join(key, ", ")
 			if j, dup := seen[id]; dup {
+				restore := w.atField(path + "[" + strconv.Itoa(i) + "]")
 				w.add(manifest.SeverityError, RuleItems, "%s[%d] has the same key (%s) as %s[%d]: %s keeps a map keyed by %s, merge or rename the entries",
 					path, i, id, path, j, w.what, strings.Join(k.listMapKeys, ", "))
+				restore()
 				continue
 			}
 			seen[id] = i
@@ -319,7 +323,9 @@ func (w *walker) compositions(path, shown string, v any, k *checks, depth int) {
 	}
 	for _, b := range k.allOf {
 		for _, f := range w.branch(path, v, b, depth) {
+			restore := w.atField(f.Field)
 			w.add(f.Severity, f.Rule, "%s", f.Message)
+			restore()
 		}
 	}
 	if k.not != nil && len(w.branch(path, v, k.not, depth)) == 0 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,9 +25,17 @@ type walker struct {
 	obj       manifest.Object
 	what      string // "Deployment apps/v1", for messages
 	findings  manifest.Findings
-	valueOnly bool  // checking an alternative (oneOf, anyOf, …): fields it does not name are not unknown
-	celBudget int64 // what is left of the CEL cost budget for this object
-	branches  *int  // alternatives checked so far for this object, shared with the walkers of alternatives
+	valueOnly bool   // checking an alternative (oneOf, anyOf, …): fields it does not name are not unknown
+	celBudget int64  // what is left of the CEL cost budget for this object
+	branches  *int   // alternatives checked so far for this object, shared with the walkers of alternatives
+	at        string // the field path being checked, which the findings name (Finding.Field)
+}
+
+// atField makes path the field findings name until the returned function restores the one before.
+func (w *walker) atField(path string) func() {
+	prev := w.at
+	w.at = path
+	return func() { w.at = prev }
 }
 
 func (w *walker) add(sev manifest.Severity, rule, format string, args ...any) {
@@ -41,24 +48,17 @@ func (w *walker) add(sev manifest.Severity, rule, format string, args ...any) {
 		msg += " (further schema findings for this object omitted)"
 	}
 	w.findings = append(w.findings, manifest.Finding{Severity: sev, Rule: rule, File: w.obj.Source.File,
-		Line: w.obj.Source.Line, Object: &id, Message: msg})
+		Line: w.obj.Source.Line, Object: &id, Field: w.at, Message: msg})
 }
 
-var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*$`)
-
-func field(path, key string) string {
-	if !identifier.MatchString(key) {
-		return path + "[" + strconv.Quote(key) + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
+func field(path, key string) string { return manifest.JoinField(path, key) }
 
 // value checks v, the value at path, against n. A string that holds a Flux postBuild placeholder Flux has yet to
 // substitute and fails a check gets one pending warning instead of the check's errors: its value is not known.
 func (w *walker) value(path string, v any, n *node, depth int) {
+	prev := w.at
+	w.at = path
+	defer func() { w.at = prev }() // open-coded: no allocation on this hot path
 	if s, isString := v.(string); isString {
 		if p := substitute.Pending(w.obj, s); len(p) > 0 {
 			before := len(w.findings)
@@ -81,7 +81,7 @@ func (w *walker) pending(what string, placeholders []string, check string) {
 	}
 	id := w.obj.FindingID()
 	w.findings = append(w.findings, manifest.Finding{Severity: manifest.SeverityWarning, Rule: substitute.RulePending,
-		File: w.obj.Source.File, Line: w.obj.Source.Line, Object: &id, Message: substitute.PendingMessage(what, placeholders, check)})
+		File: w.obj.Source.File, Line: w.obj.Source.Line, Object: &id, Field: w.at, Message: substitute.PendingMessage(what, placeholders, check)})
 }
 
 type placeholderField struct {
@@ -224,7 +224,9 @@ func (w *walker) object(path string, m map[string]any, n *node, depth int) {
 			if s := suggest(k, n.props); s != "" {
 				hint = "did you mean " + field(path, s) + "?"
 			}
+			restore := w.atField(field(path, k))
 			w.add(manifest.SeverityError, RuleUnknownField, "%s is not a field of %s: %s", shorten(field(path, k)), w.what, hint)
+			restore()
 		}
 	}
 	w.requiredFields(path, m, n)
