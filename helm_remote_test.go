@@ -187,9 +187,9 @@ func TestHelmPinOCI(t *testing.T) {
 	ctx := context.Background()
 	reg := testregistry.Start(t)
 	old, newest := webChart(t, "1.0.0"), webChart(t, "1.1.0")
-	testcharts.Push(t, reg.Host, "charts/web", "1.0.0", old.Data, "web", "1.0.0", nil)
-	want := testcharts.Push(t, reg.Host, "charts/web", "1.1.0", newest.Data, "web", "1.1.0", nil)
-	testcharts.Push(t, reg.Host, "charts/web", "2.0.0", webChart(t, "2.0.0").Data, "web", "2.0.0", nil)
+	testcharts.Push(t, reg.Host, "charts/web", "1.0.0", old.Data, nil)
+	want := testcharts.Push(t, reg.Host, "charts/web", "1.1.0", newest.Data, nil)
+	testcharts.Push(t, reg.Host, "charts/web", "2.0.0", webChart(t, "2.0.0").Data, nil)
 	root := writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
 metadata: {name: web, namespace: default}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/statepack/statepack/internal/testcharts"
 )
 
 // BenchmarkResolveFetch24 is a fleet of 24 targets that ask for one chart (podinfo, three different constraints
@@ -13,11 +15,11 @@ import (
 // the archive's check as a chart).
 func BenchmarkResolveFetch24(b *testing.B) {
 	data := podinfoArchive(b)
-	r := newChartRepo(b, chartFile{name: "podinfo", version: "6.14.1", data: data})
+	r := testcharts.NewRepo(b, testcharts.Chart{Name: "podinfo", Version: "6.14.1", Data: data})
 	cacheDir := b.TempDir()
 	var reqs []Request
 	for i := range 24 {
-		reqs = append(reqs, Request{Repository: r.url(), Name: "podinfo", Version: []string{"6.x", ">=6.0.0", "~6.14"}[i%3], Declared: fmt.Sprintf("target-%d/release.yaml", i)})
+		reqs = append(reqs, Request{Repository: r.URL(), Name: "podinfo", Version: []string{"6.x", ">=6.0.0", "~6.14"}[i%3], Declared: fmt.Sprintf("target-%d/release.yaml", i)})
 	}
 	warm := newFetcher(b, Options{CacheDir: cacheDir})
 	for _, req := range reqs {
@@ -43,7 +45,7 @@ func BenchmarkResolveFetch24(b *testing.B) {
 	b.Run("live", func(b *testing.B) { run(b, Options{CacheDir: cacheDir}) })
 	b.Run("locked", func(b *testing.B) { run(b, Options{CacheDir: cacheDir, Lock: lock}) })
 	b.Run("cold", func(b *testing.B) { run(b, Options{}) }) // no cache: the archive is downloaded and checked
-	if n := r.count("/charts/podinfo-6.14.1.tgz"); n < 1 {
+	if n := r.Hits("/charts/podinfo-6.14.1.tgz"); n < 1 {
 		b.Errorf("the archive was never fetched")
 	}
 }

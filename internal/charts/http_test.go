@@ -13,20 +13,21 @@ import (
 	"testing"
 
 	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/testcharts"
 	"github.com/statepack/statepack/publish"
 )
 
 // demoRepo serves the chart "demo" in several versions, pre-releases included.
-func demoRepo(t *testing.T) (*chartRepo, map[string][]byte) {
+func demoRepo(t *testing.T) (*testcharts.Repo, map[string][]byte) {
 	t.Helper()
 	archives := map[string][]byte{}
-	var files []chartFile
+	var files []testcharts.Chart
 	for _, v := range []string{"0.9.0", "1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0-alpha.1"} {
-		archives[v] = chartArchive(t, "demo", v)
-		files = append(files, chartFile{name: "demo", version: v, data: archives[v]})
+		archives[v] = testcharts.Archive(t, "demo", v)
+		files = append(files, testcharts.Chart{Name: "demo", Version: v, Data: archives[v]})
 	}
-	files = append(files, chartFile{name: "other", version: "1.0.0", data: chartArchive(t, "other", "1.0.0")})
-	return newChartRepo(t, files...), archives
+	files = append(files, testcharts.Chart{Name: "other", Version: "1.0.0", Data: testcharts.Archive(t, "other", "1.0.0")})
+	return testcharts.NewRepo(t, files...), archives
 }
 
 func newFetcher(t testing.TB, o Options) *Fetcher {
@@ -54,13 +55,13 @@ func TestResolveHTTPVersionRules(t *testing.T) {
 		{name: "exact pre-release", version: "1.2.0-rc.1", want: "1.2.0-rc.1"},
 		{name: "exact", version: "0.9.0", want: "0.9.0"},
 		{name: "no match lists what exists", version: "3.x", err: ErrNoVersion,
-			msg: `resolving chart "demo" 3.x from ` + r.url() + `: no chart version matches "3.x": the index has 2.0.0-alpha.1, 1.2.0-rc.1, 1.1.0, 1.0.0, 0.9.0`},
+			msg: `resolving chart "demo" 3.x from ` + r.URL() + `: no chart version matches "3.x": the index has 2.0.0-alpha.1, 1.2.0-rc.1, 1.1.0, 1.0.0, 0.9.0`},
 		{name: "not a constraint", version: "one point oh", err: ErrInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFetcher(t, Options{})
-			p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo", Version: tc.version})
+			p, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo", Version: tc.version})
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("Resolve(%q) = %v, want %v", tc.version, err, tc.err)
@@ -73,7 +74,7 @@ func TestResolveHTTPVersionRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Pin{Repository: r.url(), Name: "demo", Version: tc.want, Digest: "sha256:" + sha(archives[tc.want]), URL: r.url() + "/demo-" + tc.want + ".tgz"}
+			want := Pin{Repository: r.URL(), Name: "demo", Version: tc.want, Digest: "sha256:" + sha(archives[tc.want]), URL: r.URL() + "/demo-" + tc.want + ".tgz"}
 			if p != want {
 				t.Errorf("Resolve(%q) = %+v, want %+v", tc.version, p, want)
 			}
@@ -84,8 +85,8 @@ func TestResolveHTTPVersionRules(t *testing.T) {
 func TestResolveHTTPErrorsSayWhatToDo(t *testing.T) {
 	t.Parallel()
 	r, _ := demoRepo(t)
-	closed := newChartRepo(t)
-	closedURL := closed.url()
+	closed := testcharts.NewRepo(t)
+	closedURL := closed.URL()
 	closed.Close()
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -94,14 +95,14 @@ func TestResolveHTTPErrorsSayWhatToDo(t *testing.T) {
 		err  error
 		msg  string
 	}{
-		{name: "chart not in the index", req: Request{Repository: r.url(), Name: "dem", Declared: "apps/demo.yaml: HelmRelease x/demo"}, err: ErrChartNotFound,
-			msg: `apps/demo.yaml: HelmRelease x/demo: resolving chart "dem" "" (newest stable) from ` + r.url() + `: chart not found: the index has no chart "dem" (did you mean demo?)`},
+		{name: "chart not in the index", req: Request{Repository: r.URL(), Name: "dem", Declared: "apps/demo.yaml: HelmRelease x/demo"}, err: ErrChartNotFound,
+			msg: `apps/demo.yaml: HelmRelease x/demo: resolving chart "dem" "" (newest stable) from ` + r.URL() + `: chart not found: the index has no chart "dem" (did you mean demo?)`},
 		{name: "repository unreachable", req: Request{Repository: closedURL, Name: "demo"},
 			msg: `resolving chart "demo" "" (newest stable) from ` + closedURL + `: fetching the repository index ` + closedURL + `/index.yaml: the repository is unreachable`},
-		{name: "credentials in the URL are refused unrepeated", req: Request{Repository: strings.Replace(r.url(), "http://", "http://me:s3cret@", 1), Name: "demo"}, err: ErrInvalidRequest},
+		{name: "credentials in the URL are refused unrepeated", req: Request{Repository: strings.Replace(r.URL(), "http://", "http://me:s3cret@", 1), Name: "demo"}, err: ErrInvalidRequest},
 		{name: "scheme", req: Request{Repository: "git://example.com/charts", Name: "demo"}, err: ErrInvalidRequest},
-		{name: "no name for HTTP", req: Request{Repository: r.url()}, err: ErrInvalidRequest},
-		{name: "no index", req: Request{Repository: r.URL + "/nothing", Name: "demo"}, err: publish.ErrNotFound},
+		{name: "no name for HTTP", req: Request{Repository: r.URL()}, err: ErrInvalidRequest},
+		{name: "no index", req: Request{Repository: r.Server.URL + "/nothing", Name: "demo"}, err: publish.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -122,12 +123,10 @@ func TestResolveHTTPErrorsSayWhatToDo(t *testing.T) {
 // TestIndexDigestChecked: an archive whose bytes are not those the index's digest names is refused.
 func TestIndexDigestChecked(t *testing.T) {
 	t.Parallel()
-	good := chartArchive(t, "demo", "1.0.0")
-	r := newChartRepo(t, chartFile{name: "demo", version: "1.0.0", data: good})
-	r.mu.Lock()
-	r.archives["demo-1.0.0.tgz"] = chartArchive(t, "demo", "1.0.0-tampered")
-	r.mu.Unlock()
-	_, err := newFetcher(t, Options{}).Resolve(context.Background(), Request{Repository: r.url(), Name: "demo"})
+	good := testcharts.Archive(t, "demo", "1.0.0")
+	r := testcharts.NewRepo(t, testcharts.Chart{Name: "demo", Version: "1.0.0", Data: good})
+	r.Tamper("demo-1.0.0.tgz", testcharts.Archive(t, "demo", "1.0.0-tampered"))
+	_, err := newFetcher(t, Options{}).Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo"})
 	if !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "but the index says sha256:"+sha(good)) {
 		t.Fatalf("Resolve = %v, want %v naming the index's digest", err, ErrDigestMismatch)
 	}
@@ -137,8 +136,8 @@ func TestIndexDigestChecked(t *testing.T) {
 // as the chart and version the index lists.
 func TestArchiveMustBeTheChartTheIndexNames(t *testing.T) {
 	t.Parallel()
-	r := newChartRepo(t, chartFile{name: "demo", version: "1.0.0", data: chartArchive(t, "evil", "1.0.0"), noDigest: true})
-	_, err := newFetcher(t, Options{}).Resolve(context.Background(), Request{Repository: r.url(), Name: "demo"})
+	r := testcharts.NewRepo(t, testcharts.Chart{Name: "demo", Version: "1.0.0", Data: testcharts.Archive(t, "evil", "1.0.0"), NoDigest: true})
+	_, err := newFetcher(t, Options{}).Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo"})
 	if !errors.Is(err, ErrNotAChart) || !strings.Contains(err.Error(), "holds chart evil 1.0.0, but the index lists it as demo 1.0.0") {
 		t.Fatalf("Resolve = %v, want %v", err, ErrNotAChart)
 	}
@@ -148,55 +147,55 @@ func TestArchiveMustBeTheChartTheIndexNames(t *testing.T) {
 // and never to another host an absolute chart URL points to, as Helm without --pass-credentials.
 func TestBasicAuthStaysOnTheRepositoryHost(t *testing.T) {
 	t.Parallel()
-	elsewhere := newChartRepo(t, chartFile{name: "far", version: "1.0.0", data: chartArchive(t, "far", "1.0.0")})
-	r := newChartRepo(t,
-		chartFile{name: "near", version: "1.0.0", data: chartArchive(t, "near", "1.0.0")},
-		chartFile{name: "far", version: "1.0.0", data: chartArchive(t, "far", "1.0.0"), url: elsewhere.url() + "/far-1.0.0.tgz"})
-	r.user, r.pass = "reader", "s3cret"
+	elsewhere := testcharts.NewRepo(t, testcharts.Chart{Name: "far", Version: "1.0.0", Data: testcharts.Archive(t, "far", "1.0.0")})
+	r := testcharts.NewRepo(t,
+		testcharts.Chart{Name: "near", Version: "1.0.0", Data: testcharts.Archive(t, "near", "1.0.0")},
+		testcharts.Chart{Name: "far", Version: "1.0.0", Data: testcharts.Archive(t, "far", "1.0.0"), URL: elsewhere.URL() + "/far-1.0.0.tgz"})
+	r.RequireAuth("reader", "s3cret")
 	var asked []string
 	var mu sync.Mutex
 	f := newFetcher(t, Options{HTTPAuth: func(repository string) (string, string, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, repository)
-		return "reader", "s3cret", repository == r.url()
+		return "reader", "s3cret", repository == r.URL()
 	}})
 	ctx := context.Background()
-	near, err := f.Resolve(ctx, Request{Repository: r.url() + "/", Name: "near"})
+	near, err := f.Resolve(ctx, Request{Repository: r.URL() + "/", Name: "near"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	far, err := f.Resolve(ctx, Request{Repository: r.url(), Name: "far"})
+	far, err := f.Resolve(ctx, Request{Repository: r.URL(), Name: "far"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if far.URL != elsewhere.url()+"/far-1.0.0.tgz" || near.URL != r.url()+"/near-1.0.0.tgz" {
+	if far.URL != elsewhere.URL()+"/far-1.0.0.tgz" || near.URL != r.URL()+"/near-1.0.0.tgz" {
 		t.Errorf("chart URLs = %s, %s", near.URL, far.URL)
 	}
-	if got := r.authHeaders(); len(got) != 2 { // index.yaml and near-1.0.0.tgz
+	if got := r.AuthHeaders(); len(got) != 2 { // index.yaml and near-1.0.0.tgz
 		t.Errorf("the repository saw %d Authorization headers, want 2 (index and the relative archive)", len(got))
 	}
-	if got := elsewhere.authHeaders(); len(got) != 0 {
+	if got := elsewhere.AuthHeaders(); len(got) != 0 {
 		t.Errorf("the other host got credentials: %q", got)
 	}
-	if elsewhere.count("/charts/far-1.0.0.tgz") != 1 {
+	if elsewhere.Hits("/charts/far-1.0.0.tgz") != 1 {
 		t.Errorf("the absolute chart URL was not fetched from the other host")
 	}
 }
 
 func TestHTTPUnauthorizedSaysWhichCredentials(t *testing.T) {
 	t.Parallel()
-	r := newChartRepo(t, chartFile{name: "demo", version: "1.0.0", data: chartArchive(t, "demo", "1.0.0")})
-	r.user, r.pass = "reader", "right"
-	req := Request{Repository: r.url(), Name: "demo"}
+	r := testcharts.NewRepo(t, testcharts.Chart{Name: "demo", Version: "1.0.0", Data: testcharts.Archive(t, "demo", "1.0.0")})
+	r.RequireAuth("reader", "right")
+	req := Request{Repository: r.URL(), Name: "demo"}
 	for _, tc := range []struct {
 		name string
 		auth func(string) (string, string, bool)
 		msg  string
 	}{
-		{name: "none given", msg: `resolving chart "demo" "" (newest stable) from ` + r.url() + `: fetching the repository index ` + r.url() + `/index.yaml: unauthorized (401 Unauthorized): the repository needs credentials: give a user name and password for ` + r.url()},
+		{name: "none given", msg: `resolving chart "demo" "" (newest stable) from ` + r.URL() + `: fetching the repository index ` + r.URL() + `/index.yaml: unauthorized (401 Unauthorized): the repository needs credentials: give a user name and password for ` + r.URL()},
 		{name: "wrong ones", auth: func(string) (string, string, bool) { return "reader", "wr0ng-pa55", true },
-			msg: `resolving chart "demo" "" (newest stable) from ` + r.url() + `: fetching the repository index ` + r.url() + `/index.yaml: unauthorized (401 Unauthorized): the credentials given for ` + r.url() + ` were refused: check the user name and password`},
+			msg: `resolving chart "demo" "" (newest stable) from ` + r.URL() + `: fetching the repository index ` + r.URL() + `/index.yaml: unauthorized (401 Unauthorized): the credentials given for ` + r.URL() + ` were refused: check the user name and password`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -222,7 +221,7 @@ func TestConcurrentResolveAndFetch(t *testing.T) {
 	for i := range 64 {
 		wg.Go(func() {
 			version := []string{"1.x", "~1.1", ">=1.1.0 <1.2.0"}[i%3] // three requests, one chart version
-			p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo", Version: version, Declared: fmt.Sprintf("release-%d.yaml", i)})
+			p, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo", Version: version, Declared: fmt.Sprintf("release-%d.yaml", i)})
 			if err != nil {
 				errs <- err
 				return
@@ -242,10 +241,10 @@ func TestConcurrentResolveAndFetch(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := r.count("/charts/index.yaml"); n != 1 {
+	if n := r.Hits("/charts/index.yaml"); n != 1 {
 		t.Errorf("index.yaml was fetched %d times, want 1", n)
 	}
-	if n := r.count("/charts/demo-1.1.0.tgz"); n != 1 {
+	if n := r.Hits("/charts/demo-1.1.0.tgz"); n != 1 {
 		t.Errorf("the archive was fetched %d times, want 1", n)
 	}
 	if got := f.Pins(); len(got) != 1 || got[0].Version != "1.1.0" {
@@ -261,9 +260,9 @@ func TestConcurrentResolveAndFetch(t *testing.T) {
 func TestPodinfoFromAnHTTPRepository(t *testing.T) {
 	t.Parallel()
 	data := podinfoArchive(t)
-	r := newChartRepo(t, chartFile{name: "podinfo", version: "6.14.1", data: data})
+	r := testcharts.NewRepo(t, testcharts.Chart{Name: "podinfo", Version: "6.14.1", Data: data})
 	f := newFetcher(t, Options{})
-	p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "podinfo", Version: ">=6.0.0"})
+	p, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "podinfo", Version: ">=6.0.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +283,7 @@ func TestPodinfoFromAnHTTPRepository(t *testing.T) {
 func TestArchiveSizeLimit(t *testing.T) {
 	t.Parallel()
 	r, _ := demoRepo(t)
-	_, err := newFetcher(t, Options{Limits: helm.Limits{MaxTotal: 100}}).Resolve(context.Background(), Request{Repository: r.url(), Name: "demo", Version: "1.0.0"})
+	_, err := newFetcher(t, Options{Limits: helm.Limits{MaxTotal: 100}}).Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo", Version: "1.0.0"})
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Resolve = %v, want %v", err, ErrTooLarge)
 	}
@@ -295,7 +294,7 @@ func TestCorruptCacheEntryIsRefetched(t *testing.T) {
 	t.Parallel()
 	r, archives := demoRepo(t)
 	dir := t.TempDir()
-	req := Request{Repository: r.url(), Name: "demo", Version: "1.0.0"}
+	req := Request{Repository: r.URL(), Name: "demo", Version: "1.0.0"}
 	p, err := newFetcher(t, Options{CacheDir: dir}).Resolve(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +307,7 @@ func TestCorruptCacheEntryIsRefetched(t *testing.T) {
 	if err != nil || string(got) != string(archives["1.0.0"]) {
 		t.Fatalf("Fetch = %d bytes, %v; want the archive again", len(got), err)
 	}
-	if n := r.count("/charts/demo-1.0.0.tgz"); n != 2 {
+	if n := r.Hits("/charts/demo-1.0.0.tgz"); n != 2 {
 		t.Errorf("the archive was fetched %d times, want 2 (once to resolve, once past the corrupt cache entry)", n)
 	}
 }
@@ -317,19 +316,19 @@ func TestCorruptCacheEntryIsRefetched(t *testing.T) {
 // never a pin, the lock file or a log line.
 func TestNoSecretInPinsLockOrLogs(t *testing.T) {
 	t.Parallel()
-	r := newChartRepo(t)
-	r.setCharts(t, chartFile{name: "demo", version: "1.0.0", data: chartArchive(t, "demo", "1.0.0"), url: r.url() + "/demo-1.0.0.tgz?token=T0KEN-S3CRET"})
-	r.user, r.pass = "reader", "PA55-S3CRET"
+	r := testcharts.NewRepo(t)
+	r.Set(t, testcharts.Chart{Name: "demo", Version: "1.0.0", Data: testcharts.Archive(t, "demo", "1.0.0"), URL: r.URL() + "/demo-1.0.0.tgz?token=T0KEN-S3CRET"})
+	r.RequireAuth("reader", "PA55-S3CRET")
 	var logs bytes.Buffer
 	f := newFetcher(t, Options{
 		HTTPAuth: func(string) (string, string, bool) { return "reader", "PA55-S3CRET", true },
 		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo"})
+	p, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.URL != r.url()+"/demo-1.0.0.tgz" {
+	if p.URL != r.URL()+"/demo-1.0.0.tgz" {
 		t.Errorf("Pin.URL = %s, want it without the query", p.URL)
 	}
 	for what, text := range map[string]string{"the lock": string(f.Lock().Marshal()), "the log": logs.String(), "the pin": fmt.Sprint(p)} {

@@ -8,15 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/statepack/statepack/internal/testcharts"
 )
 
 // lockedDemo resolves two requests against the demo repository with a cache, and returns the lock and the cache.
-func lockedDemo(t *testing.T, r *chartRepo) (*Lock, string) {
+func lockedDemo(t *testing.T, r *testcharts.Repo) (*Lock, string) {
 	t.Helper()
 	dir := t.TempDir()
 	f := newFetcher(t, Options{CacheDir: dir})
 	for _, v := range []string{"1.x", ">=1.0.0-alpha"} {
-		if _, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo", Version: v}); err != nil {
+		if _, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo", Version: v}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,19 +43,19 @@ func TestLockRoundTrip(t *testing.T) {
 	}
 	want := "# Chart pins for this tree, written by `statepack lock`: commit this file.\n" +
 		"apiVersion: statepack.dev/v1\nkind: Lock\ncharts:\n" +
-		"  - repository: " + r.url() + "\n    name: demo\n    constraint: 1.x\n    version: 1.1.0\n    digest: sha256:" + sha(archives["1.1.0"]) + "\n    url: " + r.url() + "/demo-1.1.0.tgz\n" +
-		"  - repository: " + r.url() + "\n    name: demo\n    constraint: '>=1.0.0-alpha'\n    version: 2.0.0-alpha.1\n    digest: sha256:" + sha(archives["2.0.0-alpha.1"]) + "\n    url: " + r.url() + "/demo-2.0.0-alpha.1.tgz\n"
+		"  - repository: " + r.URL() + "\n    name: demo\n    constraint: 1.x\n    version: 1.1.0\n    digest: sha256:" + sha(archives["1.1.0"]) + "\n    url: " + r.URL() + "/demo-1.1.0.tgz\n" +
+		"  - repository: " + r.URL() + "\n    name: demo\n    constraint: '>=1.0.0-alpha'\n    version: 2.0.0-alpha.1\n    digest: sha256:" + sha(archives["2.0.0-alpha.1"]) + "\n    url: " + r.URL() + "/demo-2.0.0-alpha.1.tgz\n"
 	if string(data) != want {
 		t.Errorf("Marshal() =\n%s\nwant\n%s", data, want)
 	}
 	// A locked request resolves without the index; Declared and a trailing slash do not change its identity.
-	index := r.count("/charts/index.yaml")
+	index := r.Hits("/charts/index.yaml")
 	f := newFetcher(t, Options{Lock: read})
-	p, err := f.Resolve(context.Background(), Request{Repository: r.url() + "/", Name: "demo", Version: "1.x", Declared: "elsewhere.yaml"})
+	p, err := f.Resolve(context.Background(), Request{Repository: r.URL() + "/", Name: "demo", Version: "1.x", Declared: "elsewhere.yaml"})
 	if err != nil || p.Version != "1.1.0" {
 		t.Fatalf("Resolve with the lock = %+v, %v", p, err)
 	}
-	if r.count("/charts/index.yaml") != index {
+	if r.Hits("/charts/index.yaml") != index {
 		t.Errorf("a locked request fetched the index")
 	}
 }
@@ -104,11 +106,11 @@ func TestLockedVersionServingOtherBytes(t *testing.T) {
 	t.Parallel()
 	r, archives := demoRepo(t)
 	lock, _ := lockedDemo(t, r)
-	changed := chartArchive(t, "demo", "1.1.0")
+	changed := testcharts.Archive(t, "demo", "1.1.0")
 	changed = append(changed[:len(changed):len(changed)], 0) // trailing garbage: other bytes, same chart
-	r.setCharts(t, chartFile{name: "demo", version: "1.1.0", data: changed})
+	r.Set(t, testcharts.Chart{Name: "demo", Version: "1.1.0", Data: changed})
 	f := newFetcher(t, Options{Lock: lock})
-	p, err := f.Resolve(context.Background(), Request{Repository: r.url(), Name: "demo", Version: "1.x"})
+	p, err := f.Resolve(context.Background(), Request{Repository: r.URL(), Name: "demo", Version: "1.x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestOffline(t *testing.T) {
 	lock, cacheDir := lockedDemo(t, r)
 	r.Close() // offline means no repository at all
 	ctx := context.Background()
-	req := Request{Repository: r.url(), Name: "demo", Version: "1.x", Declared: "apps/demo.yaml: HelmRelease demo/demo"}
+	req := Request{Repository: r.URL(), Name: "demo", Version: "1.x", Declared: "apps/demo.yaml: HelmRelease demo/demo"}
 
 	t.Run("lock and cache", func(t *testing.T) {
 		t.Parallel()
@@ -156,8 +158,8 @@ func TestOffline(t *testing.T) {
 	t.Run("not in the lock", func(t *testing.T) {
 		t.Parallel()
 		f := newFetcher(t, Options{Offline: true, Lock: lock, CacheDir: cacheDir})
-		_, err := f.Resolve(ctx, Request{Repository: r.url(), Name: "demo", Version: "~1.0", Declared: req.Declared})
-		want := `apps/demo.yaml: HelmRelease demo/demo: resolving chart "demo" ~1.0 from ` + r.url() + ": chart not available offline: it is not in the lock file: run `statepack lock` online to pin it"
+		_, err := f.Resolve(ctx, Request{Repository: r.URL(), Name: "demo", Version: "~1.0", Declared: req.Declared})
+		want := `apps/demo.yaml: HelmRelease demo/demo: resolving chart "demo" ~1.0 from ` + r.URL() + ": chart not available offline: it is not in the lock file: run `statepack lock` online to pin it"
 		if !errors.Is(err, ErrOffline) || err.Error() != want {
 			t.Fatalf("Resolve offline, not locked:\n got %v\nwant %s", err, want)
 		}

@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/testcharts"
 	"github.com/statepack/statepack/internal/testregistry"
 	"github.com/statepack/statepack/publish"
 )
@@ -34,11 +35,11 @@ func TestOCICharts(t *testing.T) {
 	archives := map[string][]byte{}
 	digests := map[string]string{}
 	for _, tag := range []string{"1.0.0", "1.1.0", "1.1.1_build.5", "2.0.0-rc.1", "v3.0.0"} {
-		archives[tag] = chartArchive(t, "demo", strings.ReplaceAll(tag, "_", "+"))
-		digests[tag] = pushChart(t, reg.Host, "charts/demo", tag, archives[tag], nil)
+		archives[tag] = testcharts.Archive(t, "demo", strings.ReplaceAll(tag, "_", "+"))
+		digests[tag] = testcharts.Push(t, reg.Host, "charts/demo", tag, archives[tag], nil)
 	}
-	podinfo := chartArchive(t, "podinfo", "6.14.1")
-	podinfoDigest := pushChart(t, reg.Host, "flux/podinfo", "v6.14.1", podinfo, nil)
+	podinfo := testcharts.Archive(t, "podinfo", "6.14.1")
+	podinfoDigest := testcharts.Push(t, reg.Host, "flux/podinfo", "v6.14.1", podinfo, nil)
 	if err := tagAlso(reg.Host, "flux/podinfo", "v6.14.1", "latest"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +111,8 @@ func TestOCIOfflineFromTheCache(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t)
 	ctx := context.Background()
-	archive := chartArchive(t, "demo", "1.0.0")
-	pushChart(t, reg.Host, "charts/demo", "1.0.0", archive, nil)
+	archive := testcharts.Archive(t, "demo", "1.0.0")
+	testcharts.Push(t, reg.Host, "charts/demo", "1.0.0", archive, nil)
 	cacheDir := t.TempDir()
 	online := newFetcher(t, Options{CacheDir: cacheDir, Registry: anonymous(t)})
 	req := Request{Repository: "oci://" + reg.Host + "/charts", Name: "demo", Version: "1.x"}
@@ -144,7 +145,7 @@ func TestOCIUnauthorized(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t, testregistry.WithBasicAuth("pusher", "pa55word"))
 	ctx := context.Background()
-	pushChart(t, reg.Host, "charts/demo", "1.0.0", chartArchive(t, "demo", "1.0.0"), &auth.Credential{Username: "pusher", Password: "pa55word"})
+	testcharts.Push(t, reg.Host, "charts/demo", "1.0.0", testcharts.Archive(t, "demo", "1.0.0"), &auth.Credential{Username: "pusher", Password: "pa55word"})
 	req := Request{Repository: "oci://" + reg.Host + "/charts", Name: "demo"}
 
 	_, err := newFetcher(t, Options{Registry: anonymous(t)}).Resolve(ctx, req)
@@ -196,7 +197,7 @@ func pushNotAChart(t *testing.T, host, repository, tag string) string {
 	}
 	r.PlainHTTP = true
 	cfg := pushBlob(t, r, "application/vnd.cncf.flux.config.v1+json", []byte("{}"))
-	layer := pushBlob(t, r, "application/vnd.cncf.flux.content.v1.tar+gzip", chartArchive(t, "app", "1.0.0"))
+	layer := pushBlob(t, r, "application/vnd.cncf.flux.content.v1.tar+gzip", testcharts.Archive(t, "app", "1.0.0"))
 	desc, err := oras.PackManifest(context.Background(), r, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{ConfigDescriptor: &cfg, Layers: []ocispec.Descriptor{layer}})
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +226,8 @@ func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestOCIConcurrentResolveAndFetch(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t)
-	archive := chartArchive(t, "demo", "1.0.0")
-	pushChart(t, reg.Host, "charts/demo", "1.0.0", archive, nil)
+	archive := testcharts.Archive(t, "demo", "1.0.0")
+	testcharts.Push(t, reg.Host, "charts/demo", "1.0.0", archive, nil)
 	c := &counting{seen: map[string]int{}}
 	f := newFetcher(t, Options{Registry: append(anonymous(t), publish.WithTransport(c))})
 	var wg sync.WaitGroup
