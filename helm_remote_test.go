@@ -38,7 +38,13 @@ spec:
 // remoteTree is a Flux tree whose HelmRelease asks the HelmRepository at url for chart web at version.
 func remoteTree(t *testing.T, url, version string) string {
 	t.Helper()
-	return writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+	return releaseTree(t, "apps/release.yaml", url, version, "{}")
+}
+
+// releaseTree is remoteTree with the HelmRelease in file and its spec.values.
+func releaseTree(t *testing.T, file, url, version, values string) string {
+	t.Helper()
+	return writeFiles(t, map[string]string{file: `apiVersion: source.toolkit.fluxcd.io/v1
 kind: HelmRepository
 metadata: {name: charts, namespace: default}
 spec: {url: "` + url + `"}
@@ -49,6 +55,7 @@ metadata: {name: web, namespace: default}
 spec:
   chart:
     spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
+  values: ` + values + `
 `})
 }
 
@@ -298,19 +305,7 @@ func TestHelmChartShare(t *testing.T) {
 	var images []string
 	for i, image := range []string{"example.com/a:1", "example.com/a:1", "example.com/b:2"} {
 		file := fmt.Sprintf("apps/release-%d.yaml", i)
-		root := writeFiles(t, map[string]string{file: `apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {name: charts, namespace: default}
-spec: {url: "` + repo.URL() + `"}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: default}
-spec:
-  chart:
-    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
-  values: {image: "` + image + `"}
-`})
+		root := releaseTree(t, file, repo.URL(), "1.x", `{image: "`+image+`"}`)
 		s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate, Share: share}})
 		if err != nil || s.Findings.HasErrors() || len(s.Objects()) != 1 {
 			t.Fatalf("target %d: %v %v", i, err, s.Findings)

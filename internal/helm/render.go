@@ -148,7 +148,7 @@ func Render(ctx context.Context, c *Chart, values map[string]any, opts ReleaseOp
 	if values == nil {
 		values = map[string]any{}
 	} else {
-		values = copyValues(values)
+		values = CopyValues(values)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -284,14 +284,14 @@ func ReadValues(data []byte) (map[string]any, error) {
 func MergeValues(layers ...map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, l := range layers {
-		out = loaderv2.MergeMaps(out, copyValues(l))
+		out = loaderv2.MergeMaps(out, CopyValues(l))
 	}
 	return out
 }
 
 // copyValues deep-copies the maps and lists of a values tree: the SDK's coalescing and dependency processing
 // write into the values they are given.
-func copyValues(v map[string]any) map[string]any {
+func CopyValues(v map[string]any) map[string]any {
 	out := make(map[string]any, len(v))
 	for k, x := range v {
 		out[k] = copyValue(x)
@@ -302,9 +302,9 @@ func copyValues(v map[string]any) map[string]any {
 func copyValue(x any) any {
 	switch t := x.(type) {
 	case map[string]any:
-		return copyValues(t)
+		return CopyValues(t)
 	case common.Values:
-		return copyValues(t)
+		return CopyValues(t)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {

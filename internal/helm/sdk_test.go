@@ -42,7 +42,7 @@ func sdkInstall(t *testing.T, dir string, values map[string]any, opts ReleaseOpt
 		t.Fatal(err)
 	}
 	install.KubeVersion = kv
-	rel, err := install.RunWithContext(context.Background(), ch, copyValues(values))
+	rel, err := install.RunWithContext(context.Background(), ch, CopyValues(values))
 	if err != nil {
 		t.Fatalf("the SDK's install: %v", err)
 	}

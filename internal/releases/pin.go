@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/helm"
 )
 
 // Pinned is the exact chart a release's reference resolved to.
@@ -27,7 +28,7 @@ type Pinned struct {
 func Pin(objs []build.Object, r *Release, p Pinned) ([]build.Object, error) {
 	out := append([]build.Object(nil), objs...)
 	edit := func(i int, set func(c map[string]any) error) error {
-		c := copyMap(out[i].Content)
+		c := helm.CopyValues(out[i].Content)
 		if err := set(c); err != nil {
 			return fmt.Errorf("%s: %w", r.Where, err)
 		}
@@ -124,26 +125,4 @@ func Hydrate(objs []build.Object, all []Release, hydrated []Release, rendered []
 		out = append(out, o)
 	}
 	return out
-}
-
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyAny(v)
-	}
-	return out
-}
-
-func copyAny(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		return copyMap(t)
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = copyAny(e)
-		}
-		return out
-	}
-	return v
 }
