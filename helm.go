@@ -132,6 +132,32 @@ func renderKey(chart string, rel *releases.Release, o releases.RenderOptions) st
 	return hex.EncodeToString(sum[:])
 }
 
+// ChartCredential is the basic auth of the HTTP chart repositories at URL and below it.
+type ChartCredential struct {
+	URL, Username, Password string
+}
+
+// ChartCredentials is an HelmOptions.HTTPAuth that gives each repository the credential of the longest URL it
+// is, or lies below ("https://charts.example.com/team" covers ".../team/stable", not ".../teams"); nil for none.
+func ChartCredentials(creds ...ChartCredential) func(repositoryURL string) (username, password string, ok bool) {
+	if len(creds) == 0 {
+		return nil
+	}
+	return func(repositoryURL string) (string, string, bool) {
+		best := -1
+		for i, c := range creds {
+			prefix := strings.TrimRight(c.URL, "/")
+			if (repositoryURL == prefix || strings.HasPrefix(repositoryURL, prefix+"/")) && (best < 0 || len(prefix) > len(strings.TrimRight(creds[best].URL, "/"))) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return "", "", false
+		}
+		return creds[best].Username, creds[best].Password, true
+	}
+}
+
 // LockFileName is the lock file of a tree: the exact chart (version and digest) of each chart reference, written by
 // Lock (`statepack lock`) beside the tree, committed by the user, read by Load.
 const LockFileName = charts.LockFileName

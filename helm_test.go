@@ -247,3 +247,29 @@ spec:
 		t.Errorf("post-rendered objects lost their templates: %+v", s.Charts)
 	}
 }
+
+// TestChartCredentials: a credential covers its URL and the repositories below it, the longest URL wins, and a
+// repository under no URL (or beside one that merely shares its first letters) gets none.
+func TestChartCredentials(t *testing.T) {
+	t.Parallel()
+	auth := ChartCredentials(
+		ChartCredential{URL: "https://charts.example.com", Username: "all", Password: "p1"},
+		ChartCredential{URL: "https://charts.example.com/team/", Username: "team", Password: "p2"},
+	)
+	for repo, want := range map[string]string{
+		"https://charts.example.com":             "all",
+		"https://charts.example.com/stable":      "all",
+		"https://charts.example.com/team":        "team",
+		"https://charts.example.com/team/stable": "team",
+		"https://charts.example.com/teams":       "all",
+		"https://charts.example.community":       "",
+		"https://other.example.com":              "",
+	} {
+		if user, _, _ := auth(repo); user != want {
+			t.Errorf("credentials for %s: %q, want %q", repo, user, want)
+		}
+	}
+	if ChartCredentials() != nil {
+		t.Error("no credentials should give no HTTPAuth")
+	}
+}

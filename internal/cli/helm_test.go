@@ -111,3 +111,39 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 		t.Errorf("validate of a repository chart: %s", r)
 	}
 }
+
+// TestChartAuth: --chart-auth takes an HTTP chart repository's credentials from the environment, sends them to it,
+// never prints them; a prefix whose variables are not set is a usage error; without it the repository's 401 is an
+// error naming the release.
+func TestChartAuth(t *testing.T) {
+	t.Parallel()
+	repo := testcharts.NewRepo(t, testcharts.Chart{Name: "web", Version: "1.2.3", Data: testcharts.Archive(t, "web", "1.2.3")})
+	repo.RequireAuth("reader", "CH4RT-S3CRET-PW")
+	plant("CH4RT-S3CRET-PW")
+	root := writeTree(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: default}
+spec: {url: "` + repo.URL() + `"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: default}
+spec:
+  chart:
+    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
+`})
+	env := map[string]string{"CHARTS_USERNAME": "reader", "CHARTS_PASSWORD": "CH4RT-S3CRET-PW"}
+	apps := filepath.Join(root, "apps")
+	r := mustRun(t, 0, env, "render", apps, "--root", root, "--chart-auth", repo.URL()+"=CHARTS")
+	if !strings.Contains(r.stdout, "version: 1.2.3") {
+		t.Errorf("the release was not pinned through the authenticated repository:\n%s", r)
+	}
+	r = mustRun(t, 1, nil, "render", apps, "--root", root)
+	if !strings.Contains(r.stderr, "apps/release.yaml") || !strings.Contains(r.stderr, "[helm/release]") {
+		t.Errorf("without credentials: %s", r)
+	}
+	r = mustRun(t, 2, nil, "render", apps, "--root", root, "--chart-auth", repo.URL()+"=CHARTS")
+	if !strings.Contains(r.stderr, "set CHARTS_USERNAME and CHARTS_PASSWORD") {
+		t.Errorf("missing environment: %s", r)
+	}
+}

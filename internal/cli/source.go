@@ -148,8 +148,7 @@ func (o *sourceOptions) helmOptions(env *Env) (statepack.HelmOptions, error) {
 			h.ChartCache = filepath.Join(base, "statepack", "charts")
 		}
 	}
-	type cred struct{ prefix, user, pass string }
-	var creds []cred
+	var creds []statepack.ChartCredential
 	for _, a := range o.chartAuth {
 		url, prefix, ok := strings.Cut(a, "=")
 		if !ok || url == "" || prefix == "" {
@@ -159,18 +158,9 @@ func (o *sourceOptions) helmOptions(env *Env) (statepack.HelmOptions, error) {
 		if user == "" || pass == "" {
 			return h, usagef("--chart-auth %s: set %s_USERNAME and %s_PASSWORD in the environment", url, prefix, prefix)
 		}
-		creds = append(creds, cred{strings.TrimRight(url, "/"), user, pass})
+		creds = append(creds, statepack.ChartCredential{URL: url, Username: user, Password: pass})
 	}
-	if len(creds) > 0 {
-		h.HTTPAuth = func(repositoryURL string) (string, string, bool) {
-			for _, c := range creds {
-				if repositoryURL == c.prefix || strings.HasPrefix(repositoryURL, c.prefix+"/") {
-					return c.user, c.pass, true
-				}
-			}
-			return "", "", false
-		}
-	}
+	h.HTTPAuth = statepack.ChartCredentials(creds...)
 	var reg registryOptions
 	opts, err := reg.options(env)
 	if err != nil {
