@@ -232,37 +232,50 @@ func (s *Source) helmStage(ctx context.Context) {
 		decl := r.Objects[rel.Object]
 		c, pin, err := s.chart(ctx, rel)
 		if err != nil {
-			id := decl.FindingID()
-			r.Findings = append(r.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
-				File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
+			r.Findings = append(r.Findings, releaseFinding(build.SeverityError, decl, err.Error()))
 			continue
 		}
-		chartID := pin.ArchiveDigest
-		if chartID == "" {
-			chartID = "dir:" + filepath.Join(s.Root, rel.Chart.Repository)
-		}
-		rd, fs := o.Share.render(ctx, renderKey(chartID, &rel, ropts), &rel, c, decl, ropts)
-		r.Findings = append(r.Findings, fs...)
-		if rd == nil {
-			continue
-		}
-		s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.ArchiveDigest, URL: pin.URL, Objects: rd.Objects,
-			Templates: rd.Templates, Hydrated: o.mode() == HelmHydrate})
-		switch o.mode() {
-		case HelmHydrate:
-			hydrated, rendered = append(hydrated, rel), append(rendered, rd)
-		case HelmPin:
-			if objs, err = releases.Pin(objs, &rel, pin); err != nil {
-				id := decl.FindingID()
-				r.Findings = append(r.Findings, build.Finding{Severity: build.SeverityError, Rule: releases.RuleRelease,
-					File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: err.Error()})
+		if rel.ValuesUnknown != "" {
+			// Flux accepts such a tree: the cluster supplies the values. The chart reference can still be pinned;
+			// what the release renders cannot be known here, so it is neither validated nor hydrated.
+			if o.mode() == HelmHydrate {
+				r.Findings = append(r.Findings, releaseFinding(build.SeverityError, decl, rel.ValuesUnknown+
+					": the release cannot be rendered as the cluster would, so it cannot be hydrated: add it to the tree, mark the reference optional, or use --helm=pin"))
+				continue
 			}
+			r.Findings = append(r.Findings, releaseFinding(build.SeverityWarning, decl, rel.ValuesUnknown+
+				": the chart reference is pinned, but what the release renders is not validated"))
+		} else {
+			chartID := pin.ArchiveDigest
+			if chartID == "" {
+				chartID = "dir:" + filepath.Join(s.Root, rel.Chart.Repository)
+			}
+			rd, fs := o.Share.render(ctx, renderKey(chartID, &rel, ropts), &rel, c, decl, ropts)
+			r.Findings = append(r.Findings, fs...)
+			if rd == nil {
+				continue
+			}
+			s.Charts = append(s.Charts, ChartRelease{Release: rel, Chart: rd.Chart, Digest: pin.ArchiveDigest, URL: pin.URL, Objects: rd.Objects,
+				Templates: rd.Templates, Hydrated: o.mode() == HelmHydrate})
+			if o.mode() == HelmHydrate {
+				hydrated, rendered = append(hydrated, rel), append(rendered, rd)
+				continue
+			}
+		}
+		if objs, err = releases.Pin(objs, &rel, pin); err != nil {
+			r.Findings = append(r.Findings, releaseFinding(build.SeverityError, decl, err.Error()))
 		}
 	}
 	if len(hydrated) > 0 {
 		objs = releases.Hydrate(objs, found, hydrated, rendered)
 	}
 	r.Objects = objs
+}
+
+// releaseFinding is a finding of the Helm stage about the release that decl declares.
+func releaseFinding(sev build.Severity, decl build.Object, msg string) build.Finding {
+	id := decl.FindingID()
+	return build.Finding{Severity: sev, Rule: releases.RuleRelease, File: decl.Source.File, Line: decl.Source.Line, Object: &id, Message: msg}
 }
 
 // chart loads the chart of rel and says what it resolved to.

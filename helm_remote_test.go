@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -354,5 +355,41 @@ func TestHelmDiffShowsChartObjects(t *testing.T) {
 	}
 	if got := strings.Join(sorted(changed), " "); got != "Deployment/changed HelmRelease/changed" {
 		t.Errorf("changes %s, want the HelmRelease's version and the chart's Deployment", got)
+	}
+}
+
+// TestHelmValuesFromTheCluster: a release whose values come from a ConfigMap only the cluster holds is accepted
+// as Flux accepts it — pinned, with a warning that what it renders is not validated — and refused by hydrate,
+// which cannot render it as the cluster would.
+func TestHelmValuesFromTheCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"))
+	root := writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: default}
+spec: {url: "` + repo.URL() + `"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: default}
+spec:
+  chart:
+    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
+  valuesFrom: [{kind: ConfigMap, name: cluster-values}]
+`})
+	s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root})
+	if err != nil || s.Findings.HasErrors() {
+		t.Fatalf("pin: %v %v", err, s.Findings)
+	}
+	if y := releaseYAML(t, s); !strings.Contains(y, "version: 1.2.3") || len(s.Charts) != 0 ||
+		!slices.ContainsFunc(s.Findings, func(f build.Finding) bool { return strings.Contains(f.Message, "is not in this tree") }) {
+		t.Errorf("pin: want the release pinned, nothing rendered, a warning; findings %v\n%s", s.Findings, y)
+	}
+	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate}})
+	if err != nil || !slices.ContainsFunc(s.Findings, func(f build.Finding) bool {
+		return f.Severity == build.SeverityError && strings.Contains(f.Message, "cannot be hydrated")
+	}) {
+		t.Errorf("hydrate: %v, findings %v: want an error saying the release cannot be hydrated", err, s.Findings)
 	}
 }

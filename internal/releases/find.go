@@ -78,13 +78,14 @@ type Release struct {
 	// Values are the user-supplied values before the chart's ValuesFiles are merged under them: valuesFrom, then
 	// values, numbers as JSON reads them (the consumers read them from JSON).
 	Values map[string]any
+	// ValuesUnknown says why the values cannot be known from the tree (a valuesFrom object only the cluster holds,
+	// or only it can decrypt); "" when they can. Such a release can be pinned but not rendered.
+	ValuesUnknown string
 	// Sets are Argo CD parameters, applied after Values as `helm template --set` (or --set-string).
 	Sets []Set
 	// CRDs is helm-controller's install.crds policy: "Create" (the default), "CreateReplace" or "Skip"; for an
 	// Argo CD Application "Skip" when helm.skipCrds.
 	CRDs string
-	// SkipTests leaves chart tests out (always: helm-controller runs them only on request, and never as
-	// applied objects; Argo CD's skipTests).
 	// PostRenderers are a HelmRelease's spec.postRenderers, as declared.
 	PostRenderers []any
 	// Where names the declaring object for messages: "apps/base/podinfo/release.yaml:3: HelmRelease podinfo/podinfo".
@@ -285,12 +286,12 @@ func helmRelease(objs []manifest.Object, idx map[manifest.ObjectID]int, i int) (
 		return nil, manifest.Findings{fail(o, RuleRelease, "neither spec.chart nor spec.chartRef is set: helm-controller needs one")}
 	}
 
-	values, fs := fluxValues(objs, idx, i)
+	values, unknown, fs := fluxValues(objs, idx, i)
 	findings = append(findings, fs...)
 	if fs.HasErrors() {
 		return nil, findings
 	}
-	r.Values = values
+	r.Values, r.ValuesUnknown = values, unknown
 	return r, findings
 }
 

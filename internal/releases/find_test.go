@@ -102,7 +102,7 @@ spec:
 }
 
 // TestFindFindings: what Find cannot follow is a finding, with the right severity: a source outside the tree (the
-// cluster may have it) a warning, a missing values reference an error, a SOPS-encrypted one an error that says why.
+// cluster may have it) a warning, a release with no chart an error.
 func TestFindFindings(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -113,24 +113,6 @@ func TestFindFindings(t *testing.T) {
 kind: HelmRelease
 metadata: {name: web, namespace: apps}
 spec: {chart: {spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: elsewhere}}}}`, RuleUnpinned, "HelmRepository apps/elsewhere, which is not in this tree", manifest.SeverityWarning},
-		{"values from a ConfigMap not in the tree", `apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: apps}
-spec:
-  chart: {spec: {chart: web, version: "1.0.0", sourceRef: {kind: HelmRepository, name: charts}}}
-  valuesFrom: [{kind: ConfigMap, name: gone}]`, RuleRelease, "spec.valuesFrom[0] (ConfigMap apps/gone, key values.yaml) is not in this tree", manifest.SeverityError},
-		{"values from a SOPS Secret", `apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: apps}
-spec:
-  chart: {spec: {chart: web, version: "1.0.0", sourceRef: {kind: HelmRepository, name: charts}}}
-  valuesFrom: [{kind: Secret, name: creds}]
----
-apiVersion: v1
-kind: Secret
-metadata: {name: creds, namespace: apps}
-data: {values.yaml: ENC}
-sops: {version: 3.8.1}`, RuleRelease, "encrypted with SOPS", manifest.SeverityError},
 		{"no chart at all", `apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: web, namespace: apps}
@@ -187,5 +169,45 @@ stringData:
 	if v["replicas"] != float64(5) || service["type"] != "LoadBalancer" || service["port"] != float64(8080) && service["port"] != int64(8080) ||
 		image["tag"] != "1.10" || image["repository"] != "web" {
 		t.Errorf("values %v: want replicas 5 (inline wins), service LoadBalancer:8080, image web:1.10 (a string)", v)
+	}
+}
+
+// TestFindValuesOnlyTheClusterHas: a required valuesFrom object that is not in the tree, or that SOPS encrypts, is
+// no finding (Flux accepts the tree: the cluster supplies and decrypts it) but leaves the values unknown, saying why;
+// a key missing from an object that is in the tree is an error, as helm-controller fails on it.
+func TestFindValuesOnlyTheClusterHas(t *testing.T) {
+	t.Parallel()
+	release := `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: apps}
+spec:
+  chart: {spec: {chart: web, version: "1.0.0", sourceRef: {kind: HelmRepository, name: charts}}}
+  valuesFrom: [{kind: %s, name: %s, valuesKey: %s}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: apps}
+data: {values.yaml: ENC}
+sops: {version: 3.8.1}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: plain, namespace: apps}
+data: {values.yaml: "a: 1"}
+`
+	for _, tc := range []struct{ kind, name, key, unknown, finding string }{
+		{"ConfigMap", "gone", "values.yaml", "spec.valuesFrom[0] (ConfigMap apps/gone, key values.yaml) is not in this tree", ""},
+		{"Secret", "creds", "values.yaml", "is encrypted with SOPS, which Flux decrypts in the cluster", ""},
+		{"ConfigMap", "plain", "other.yaml", "", `ConfigMap plain has no key "other.yaml"`},
+	} {
+		found, fs := Find(decode(t, helmRepo+fmt.Sprintf(release, tc.kind, tc.name, tc.key)))
+		switch {
+		case tc.finding != "":
+			if len(fs) != 1 || fs[0].Severity != manifest.SeverityError || !strings.Contains(fs[0].Message, tc.finding) || len(found) != 0 {
+				t.Errorf("%s %s: findings %v, want one error containing %q", tc.kind, tc.name, fs, tc.finding)
+			}
+		case len(fs) > 0 || len(found) != 1 || !strings.Contains(found[0].ValuesUnknown, tc.unknown):
+			t.Errorf("%s %s: findings %v, releases %+v: want no finding and values unknown because %q", tc.kind, tc.name, fs, found, tc.unknown)
+		}
 	}
 }

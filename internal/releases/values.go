@@ -13,9 +13,11 @@ import (
 )
 
 // fluxValues merges a HelmRelease's spec.valuesFrom in order, then spec.values, as helm-controller does. A
-// reference to a ConfigMap or Secret that is not in the tree is an error unless it is optional: the release cannot
-// be rendered as the cluster would render it.
-func fluxValues(objs []manifest.Object, idx map[manifest.ObjectID]int, i int) (map[string]any, manifest.Findings) {
+// required reference this tree cannot read — a ConfigMap or Secret that is not in it (the cluster may hold it), a
+// Secret that SOPS encrypts (Flux decrypts it there) — leaves the values unknown: unknown says why, and Flux would
+// accept the tree, so it is no finding. A reference the cluster would refuse too (a kind other than ConfigMap or
+// Secret, a key the object lacks, values that are not YAML) is an error.
+func fluxValues(objs []manifest.Object, idx map[manifest.ObjectID]int, i int) (values map[string]any, unknown string, findings manifest.Findings) {
 	o := objs[i]
 	result := map[string]any{}
 	refs, _ := path(o.Content, "spec", "valuesFrom").([]any)
@@ -31,43 +33,46 @@ func fluxValues(objs []manifest.Object, idx map[manifest.ObjectID]int, i int) (m
 		optional, _ := ref["optional"].(bool)
 		at := fmt.Sprintf("spec.valuesFrom[%d] (%s %s, key %s)", n, kind, nsName(o.ID.Namespace, name), key)
 		if kind != "ConfigMap" && kind != "Secret" {
-			return nil, manifest.Findings{fail(o, RuleRelease, "%s: kind must be ConfigMap or Secret", at)}
+			return nil, "", manifest.Findings{fail(o, RuleRelease, "%s: kind must be ConfigMap or Secret", at)}
 		}
 		j, ok := idx[manifest.ObjectID{Kind: kind, Namespace: o.ID.Namespace, Name: name}]
 		if !ok {
 			if optional {
 				continue
 			}
-			return nil, manifest.Findings{fail(o, RuleRelease, "%s is not in this tree, so the release cannot be rendered as the cluster would: add it to the tree, mark the reference optional, or use --helm=off", at)}
+			return nil, at + " is not in this tree", nil
+		}
+		if _, sops := objs[j].Content["sops"]; sops {
+			return nil, at + " is encrypted with SOPS, which Flux decrypts in the cluster", nil
 		}
 		data, found, err := dataKey(objs[j], key)
 		if err != nil {
-			return nil, manifest.Findings{fail(o, RuleRelease, "%s: %v", at, err)}
+			return nil, "", manifest.Findings{fail(o, RuleRelease, "%s: %v", at, err)}
 		}
 		if !found {
 			if optional {
 				continue
 			}
-			return nil, manifest.Findings{fail(o, RuleRelease, "%s: %s %s has no key %q", at, kind, name, key)}
+			return nil, "", manifest.Findings{fail(o, RuleRelease, "%s: %s %s has no key %q", at, kind, name, key)}
 		}
 		if target != "" {
 			if err := replacePathValue(result, target, data); err != nil {
-				return nil, manifest.Findings{fail(o, RuleRelease, "%s: targetPath %q: %v", at, target, err)}
+				return nil, "", manifest.Findings{fail(o, RuleRelease, "%s: targetPath %q: %v", at, target, err)}
 			}
 			continue
 		}
 		var layer map[string]any
 		if err := yaml.Unmarshal([]byte(data), &layer); err != nil {
-			return nil, manifest.Findings{fail(o, RuleRelease, "%s: the values are not YAML: %v", at, err)}
+			return nil, "", manifest.Findings{fail(o, RuleRelease, "%s: the values are not YAML: %v", at, err)}
 		}
 		result = helm.MergeValues(result, layer)
 	}
 	inline, _ := path(o.Content, "spec", "values").(map[string]any)
 	values, err := jsonValues(helm.MergeValues(result, inline))
 	if err != nil {
-		return nil, manifest.Findings{fail(o, RuleRelease, "spec.values: %v", err)}
+		return nil, "", manifest.Findings{fail(o, RuleRelease, "spec.values: %v", err)}
 	}
-	return values, nil
+	return values, "", nil
 }
 
 // replacePathValue is helm-controller's: the value set at a dotted path with Helm's --set parser, a quoted value
@@ -79,12 +84,8 @@ func replacePathValue(values map[string]any, target, value string) error {
 	return strvals.ParseInto(target+"="+value, values)
 }
 
-// dataKey reads key of a ConfigMap (data, binaryData) or Secret (stringData, data base64-decoded). A Secret that
-// SOPS encrypts cannot be read before Flux decrypts it.
+// dataKey reads key of a ConfigMap (data, binaryData) or Secret (stringData, data base64-decoded).
 func dataKey(o manifest.Object, key string) (string, bool, error) {
-	if _, sops := o.Content["sops"]; sops {
-		return "", false, fmt.Errorf("%s %s is encrypted with SOPS, which Flux decrypts in the cluster: its values cannot be read here (use --helm=pin without rendering, or keep the values in a plain ConfigMap)", o.ID.Kind, o.ID.Name)
-	}
 	if o.ID.Kind == "Secret" {
 		if s, ok := path(o.Content, "stringData", key).(string); ok {
 			return s, true, nil
