@@ -18,6 +18,7 @@ import (
 	"github.com/statepack/statepack/internal/charts"
 	"github.com/statepack/statepack/internal/helm"
 	"github.com/statepack/statepack/internal/releases"
+	"github.com/statepack/statepack/internal/schema"
 	"github.com/statepack/statepack/publish"
 )
 
@@ -223,7 +224,7 @@ func (s *Source) helmStage(ctx context.Context) {
 	ropts := releases.RenderOptions{
 		KubernetesVersion: s.opts.kubernetesVersion(),
 		APIVersions:       apiVersions(r.Objects),
-		Namespaced:        build.Namespaced(r.Objects),
+		Namespaced:        build.Namespaced(r.Objects, schema.ClusterScopedKinds()...),
 	}
 	objs := r.Objects
 	var hydrated []releases.Release

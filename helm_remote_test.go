@@ -54,6 +54,7 @@ apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   chart:
     spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
   values: ` + values + `
@@ -202,6 +203,7 @@ func TestHelmPinOCI(t *testing.T) {
 kind: OCIRepository
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   url: oci://` + reg.Host + `/charts/web
   ref: {semver: "1.x"}
   layerSelector: {mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip", operation: copy}
@@ -210,6 +212,7 @@ apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   chartRef: {kind: OCIRepository, name: web}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -221,6 +224,7 @@ apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: api, namespace: default}
 spec:
+  interval: 10m
   chart:
     spec: {chart: web, version: "<1.1.0", sourceRef: {kind: HelmRepository, name: charts}}
 `})
@@ -374,6 +378,7 @@ apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   chart:
     spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
   valuesFrom: [{kind: ConfigMap, name: cluster-values}]

@@ -168,6 +168,7 @@ func TestHelmOffWarnsUnpinned(t *testing.T) {
 kind: HelmRelease
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   chart:
     spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
 ---
@@ -207,6 +208,7 @@ func TestHelmHydratePostRenderers(t *testing.T) {
 kind: HelmRelease
 metadata: {name: web, namespace: web}
 spec:
+  interval: 10m
   chart:
     spec:
       chart: ./charts/web

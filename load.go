@@ -64,6 +64,9 @@ type LoadOptions struct {
 	SchemaCacheDir string
 	// Strict makes a kind with no schema an error instead of a warning.
 	Strict bool
+	// NoBuiltinCRDs leaves out the built-in CRDs (BuiltinCRDSets): a custom resource is checked only against a CRD of
+	// the tree, of CRDDirs or of SchemaCacheDir.
+	NoBuiltinCRDs bool
 	// PlaceWarnings places the objects of a kustomized tree in their source files when a warning lacks a line, not
 	// only an error (errors are always placed): what validate does, since findings are what it is asked for.
 	PlaceWarnings bool
@@ -84,6 +87,17 @@ const DefaultKubernetesVersion = schema.DefaultKubernetesVersion
 
 // KubernetesVersions lists the Kubernetes versions whose schemas are built in.
 func KubernetesVersions() []string { return schema.Versions() }
+
+// BuiltinCRDSets names the projects whose CRDs are built in, with their releases: "Flux v2.9.4", "Argo CD v3.6.2",
+// "Gateway API v1.7.0 (experimental channel)", "cert-manager v1.21.2". A custom resource of theirs is checked
+// against them when neither the tree nor a CRD directory holds its CRD.
+func BuiltinCRDSets() []string {
+	var out []string
+	for _, e := range schema.Ecosystems() {
+		out = append(out, e.String())
+	}
+	return out
+}
 
 func (o *LoadOptions) kubernetesVersion() string {
 	if o.KubernetesVersion == "" {
@@ -306,7 +320,8 @@ func (o *LoadOptions) validators(ctx context.Context) ([]build.Validator, error)
 		return nil, err
 	}
 	// Every policy runs: the findings of those allowed are counted, with the other allowed rules', in Source.Allowed.
-	policies, err := build.PolicyValidator(build.PolicyOptions{ExternalNamespaces: o.ExternalNamespaces})
+	policies, err := build.PolicyValidator(build.PolicyOptions{ExternalNamespaces: o.ExternalNamespaces,
+		ClusterScopedKinds: schema.ClusterScopedKinds()})
 	if err != nil {
 		return nil, &invalidOption{err}
 	}
@@ -315,7 +330,8 @@ func (o *LoadOptions) validators(ctx context.Context) ([]build.Validator, error)
 	if err != nil {
 		return nil, err
 	}
-	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(dirs, readDir), schema.Strict(o.Strict))
+	schemas, err := schema.NewValidator(schema.KubernetesVersion(o.kubernetesVersion()), schema.CRDDirs(dirs, readDir), schema.Strict(o.Strict),
+		schema.BuiltinCRDs(!o.NoBuiltinCRDs))
 	if err != nil {
 		return nil, &invalidOption{err}
 	}

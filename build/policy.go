@@ -28,6 +28,9 @@ type PolicyOptions struct {
 	Allow []string
 	// ExternalNamespaces are namespaces that exist outside the rendered set (created by another tree or by hand).
 	ExternalNamespaces []string
+	// ClusterScopedKinds are custom kinds ("group/kind") known to be cluster-scoped without their CRD in the set:
+	// those of the built-in CRDs (cert-manager's ClusterIssuer, Gateway API's GatewayClass).
+	ClusterScopedKinds []string
 }
 
 // Policies is every built-in policy, in the order they run.
@@ -328,17 +331,21 @@ var clusterScoped = map[string]bool{
 }
 
 // Namespaced reports whether objects of a group and kind live in a namespace: every kind but the built-in
-// cluster-scoped ones and those a CustomResourceDefinition among objs declares with scope Cluster.
-func Namespaced(objs []Object) func(group, kind string) bool {
+// cluster-scoped ones, those given as "group/kind" in known, and those a CustomResourceDefinition among objs
+// declares with scope Cluster (a CRD of the set saying Namespaced overrides known).
+func Namespaced(objs []Object, known ...string) func(group, kind string) bool {
 	cluster := maps.Clone(clusterScoped)
+	for _, k := range known {
+		cluster[k] = true
+	}
 	for _, obj := range objs {
 		if obj.ID.Kind == "CustomResourceDefinition" && obj.ID.Group == "apiextensions.k8s.io" {
 			spec, _ := obj.Content["spec"].(map[string]any)
 			names, _ := spec["names"].(map[string]any)
 			group, _ := spec["group"].(string)
 			kind, _ := names["kind"].(string)
-			if scope, _ := spec["scope"].(string); scope == "Cluster" && kind != "" {
-				cluster[group+"/"+kind] = true
+			if scope, _ := spec["scope"].(string); kind != "" {
+				cluster[group+"/"+kind] = scope == "Cluster"
 			}
 		}
 	}
@@ -364,7 +371,7 @@ func namespaceUnknown(objs []Object, o PolicyOptions) Findings {
 			known[obj.ID.Name] = true
 		}
 	}
-	namespaced := Namespaced(objs)
+	namespaced := Namespaced(objs, o.ClusterScopedKinds...)
 	var out Findings
 	for _, obj := range objs {
 		if ns := obj.ID.Namespace; ns != "" && !namespaced(obj.ID.Group, obj.ID.Kind) {

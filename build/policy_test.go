@@ -43,6 +43,11 @@ func TestPolicies(t *testing.T) {
 			wantRule: "policy/namespace-unknown", wantMsg: `ClusterRole is cluster-scoped: the API server ignores its metadata.namespace "team-a"`, severity: SeverityWarning},
 		{name: "cluster-scoped custom resource with a namespace", in: "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Widget}}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\n",
 			wantRule: "policy/namespace-unknown", wantMsg: "Widget is cluster-scoped", severity: SeverityWarning},
+		{name: "a kind known to be cluster-scoped without its CRD", in: "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: le, namespace: default}\n",
+			opts:     PolicyOptions{ClusterScopedKinds: []string{"cert-manager.io/ClusterIssuer"}},
+			wantRule: "policy/namespace-unknown", wantMsg: "ClusterIssuer is cluster-scoped", severity: SeverityWarning},
+		{name: "a CRD of the set overrides what is known of its kind", in: "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\nspec: {group: cert-manager.io, scope: Namespaced, names: {kind: ClusterIssuer}}\n---\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: le, namespace: default}\n",
+			opts: PolicyOptions{ClusterScopedKinds: []string{"cert-manager.io/ClusterIssuer"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -129,6 +129,7 @@ apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata: {name: web, namespace: default}
 spec:
+  interval: 10m
   chart:
     spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
 `})

@@ -208,10 +208,10 @@ func TestValidateSARIF(t *testing.T) {
 			field, rule.ID, rule.DefaultConfiguration.Level))
 	}
 	// The image finding's region is the line of the image field (the object starts on line 1), which the logical
-	// location names; the apiVersion's deprecation names no field and stays on the object's line.
+	// location names; the apiVersion's deprecation names the apiVersion field, on the object's first line here.
 	want := []string{
 		"policy/image-unpinned warning pod.yaml:5 (property spec.containers[0].image Pod/default/p.spec.containers[0].image) [policy/image-unpinned warning]",
-		"schema/deprecated-apiversion warning volume-class.yaml:1 (-) [schema/deprecated-apiversion warning]",
+		"schema/deprecated-apiversion warning volume-class.yaml:1 (property apiVersion VolumeAttributesClass.storage.k8s.io/gold.apiVersion) [schema/deprecated-apiversion warning]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("SARIF results =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

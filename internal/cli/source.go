@@ -32,6 +32,7 @@ type sourceOptions struct {
 	crdDirs            []string
 	schemaCache        string // --schema-cache; "" means the default location, read only when it exists
 	strict             bool
+	builtinCRDs        bool
 	helm               string
 	chartCache         string
 	offline            bool
@@ -65,6 +66,8 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&o.crdDirs, "crd-dir", nil, "directory of CustomResourceDefinitions to validate custom resources against (repeatable; CRDs in the tree count too)")
 	f.StringVar(&o.schemaCache, "schema-cache", "", "directory of CustomResourceDefinitions kept between runs, used like --crd-dir below it in precedence (default: $XDG_CACHE_HOME/statepack/crds, else ~/.cache/statepack/crds, read only when it exists)")
 	f.BoolVar(&o.strict, "strict", false, "a kind with no schema (no CRD found) is an error, not a warning")
+	f.BoolVar(&o.builtinCRDs, "builtin-crds", true, "check custom resources whose CRD is neither in the tree nor in a CRD directory against the CRDs built in: "+
+		strings.Join(statepack.BuiltinCRDSets(), ", ")+" (an apiVersion those releases do not serve is a warning)")
 	f.StringVar(&o.helm, "helm", statepack.HelmPin, "Helm releases (Flux HelmRelease, Argo CD Application with a chart): "+
 		"pin (chart references made exact, charts rendered in-process for validation), hydrate (each release replaced by the objects it renders) or off (left as they are; floating charts warned about)")
 	f.StringVar(&o.chartCache, "chart-cache", "", "content-addressed cache of Helm charts kept between runs (default: $XDG_CACHE_HOME/statepack/charts, else ~/.cache/statepack/charts)")
@@ -129,6 +132,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 		CRDDirs:            o.crdDirs,
 		SchemaCacheDir:     cache,
 		Strict:             o.strict,
+		NoBuiltinCRDs:      !o.builtinCRDs,
 		Helm:               helm,
 		PlaceWarnings:      o.placeWarnings,
 		RenderOnly:         o.renderOnly,

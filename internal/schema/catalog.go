@@ -47,6 +47,9 @@ type node struct {
 	embedded    bool // x-kubernetes-embedded-resource: apiVersion, kind and metadata are allowed
 	enum        []any
 	checks      *checks // value validations and CEL rules; nil for most built-in definitions
+	def         any     // the default of a CRD schema, applied when the field is absent (hasDef)
+	hasDef      bool
+	nullable    bool
 }
 
 type gvk struct{ group, version, kind string }
@@ -186,6 +189,8 @@ func (c *converter) node(m map[string]any, path string, depth int) *node {
 		}
 	}
 	n.enum, _ = m["enum"].([]any)
+	n.def, n.hasDef = m["default"]
+	n.nullable, _ = m["nullable"].(bool)
 	n.checks = c.checks(m, n, path, depth)
 	// The Kubernetes document describes RawExtension and FieldsV1 as objects without properties: they take
 	// anything. CRD schemas are structural: an object without properties takes no field unless it preserves them.

@@ -37,6 +37,7 @@ func (w *walker) deprecation(cat *catalog, k gvk, apiVersion string) {
 	if l.Replacement != "" && l.Replacement != apiVersion {
 		advice = "use apiVersion: " + l.Replacement
 	}
+	defer w.atField("apiVersion")()
 	w.add(manifest.SeverityWarning, RuleDeprecated, "%s %s is deprecated since Kubernetes %s%s: %s", k.kind, apiVersion,
 		l.Deprecated, removal, advice)
 }

@@ -1,7 +1,9 @@
 // Package schema checks rendered Kubernetes objects against schemas, offline: built-in kinds against the
 // Kubernetes OpenAPI schema of a selectable release (embedded, extracted from k8s.io/kubernetes by ./gen), custom
-// resources against the openAPIV3Schema of their CustomResourceDefinition, found in the rendered set itself or in
-// directories given with CRDDirs. It reports unknown fields, wrong types, missing required fields, apiVersions that
+// resources against the openAPIV3Schema of their CustomResourceDefinition, found in the rendered set itself, in
+// directories given with CRDDirs, or built in: the CRDs of Flux, Argo CD, Gateway API and cert-manager at the
+// releases Ecosystems names (embedded, extracted from the projects' modules by ./gen; a CRD in the set or a CRD
+// directory replaces the built-in one of the same group and kind). It reports unknown fields, wrong types, missing required fields, apiVersions that
 // the chosen release (or the CRD) does not serve, and, as a warning, built-in apiVersions that the release still serves
 // but has deprecated (with the apiVersion that replaces them, from the APILifecycle* data of k8s.io/api).
 //
@@ -81,10 +83,11 @@ func Rules() []string {
 type Option func(*options) error
 
 type options struct {
-	version string
-	crdDirs []string
-	readDir DirReader
-	strict  bool
+	version     string
+	crdDirs     []string
+	readDir     DirReader
+	strict      bool
+	noEcosystem bool
 }
 
 // DirReader reads the objects of a directory of manifests (plain YAML/JSON read recursively, or a kustomization), as
@@ -123,6 +126,30 @@ func CRDDirs(dirs []string, read DirReader) Option {
 		o.readDir = read
 		return nil
 	}
+}
+
+// BuiltinCRDs turns the built-in CRDs of Ecosystems on (the default) or off. When on, a custom resource whose CRD
+// is neither in the rendered set nor in a CRD directory is checked against the built-in CRD of its group and kind;
+// an apiVersion that CRD does not serve is a warning (the cluster may run another release of the project), not
+// an error.
+func BuiltinCRDs(on bool) Option {
+	return func(o *options) error {
+		o.noEcosystem = !on
+		return nil
+	}
+}
+
+// builtinNote names the built-in CRD sets in a no-schema finding, so that a user looking for Flux's does not
+// wonder.
+func builtinNote(off bool) string {
+	if off {
+		return ""
+	}
+	var names []string
+	for _, e := range Ecosystems() {
+		names = append(names, e.Name)
+	}
+	return " (built in: the CRDs of " + strings.Join(names, ", ") + ")"
 }
 
 // Strict makes a kind with no schema available an error instead of a warning.
@@ -198,25 +225,44 @@ func (v *validator) validateObject(ctx context.Context, o manifest.Object, cat *
 		w.value("", o.Content, root, 0)
 		return w.findings
 	}
-	if c := crds[group+"/"+o.ID.Kind]; c != nil {
+	c, from := crds[group+"/"+o.ID.Kind], ""
+	var set Ecosystem
+	if c == nil && !v.opts.noEcosystem {
+		if c, set = builtinCRD(cat, group+"/"+o.ID.Kind); c != nil {
+			from = ", built in from " + set.String()
+		}
+	}
+	if c != nil {
 		root, served := c.versions[version]
+		if !served && from != "" {
+			// The cluster may run another release of the project, which serves it: say so, do not refuse.
+			w.at = "apiVersion"
+			w.add(manifest.SeverityWarning, RuleUnservedAPIVersion, "apiVersion %s is not served by CustomResourceDefinition %s of %s: "+
+				"use %s, or, if the cluster runs a %s release that serves it, give its CRDs with --crd-dir so the object is checked",
+				o.APIVersion, c.name, set, orList(c.servedAPIVersions()), set.Name)
+			return w.findings
+		}
 		if !served {
+			w.at = "apiVersion"
 			w.add(manifest.SeverityError, RuleUnservedAPIVersion, "apiVersion %s is not served by CustomResourceDefinition %s: use %s",
 				o.APIVersion, c.name, orList(c.servedAPIVersions()))
 			return w.findings
 		}
-		w.what = o.ID.Kind + " " + o.APIVersion + " (CustomResourceDefinition " + c.name + ")"
+		w.what = o.ID.Kind + " " + o.APIVersion + " (CustomResourceDefinition " + c.name + from + ")"
 		if msg, ok := c.deprecated[version]; ok {
-			w.add(manifest.SeverityWarning, RuleDeprecated, "%s (CustomResourceDefinition %s marks %s deprecated): move to %s",
-				msg, c.name, o.APIVersion, orList(slices.DeleteFunc(c.servedAPIVersions(), func(av string) bool {
+			w.at = "apiVersion"
+			w.add(manifest.SeverityWarning, RuleDeprecated, "%s (CustomResourceDefinition %s%s marks %s deprecated): move to %s",
+				msg, c.name, from, o.APIVersion, orList(slices.DeleteFunc(c.servedAPIVersions(), func(av string) bool {
 					_, dep := c.deprecated[strings.TrimPrefix(av, c.group+"/")]
 					return dep
 				})))
 		}
-		w.value("", o.Content, root, 0)
+		content, _ := withDefaults(o.Content, root)
+		w.value("", content, root, 0)
 		return w.findings
 	}
 	if msg, ok := cat.unserved(group, version, o.ID.Kind); ok {
+		w.at = "apiVersion"
 		w.add(manifest.SeverityError, RuleUnservedAPIVersion, "%s", msg)
 		return w.findings
 	}
@@ -224,8 +270,8 @@ func (v *validator) validateObject(ctx context.Context, o manifest.Object, cat *
 	if v.opts.strict {
 		sev = manifest.SeverityError
 	}
-	w.add(sev, RuleNoSchema, "no schema for %s %s: add its CustomResourceDefinition to the tree or to a CRD directory (--crd-dir) so it can be checked",
-		o.ID.Kind, o.APIVersion)
+	w.add(sev, RuleNoSchema, "no schema for %s %s: add its CustomResourceDefinition to the tree or to a CRD directory (--crd-dir) so it can be checked%s",
+		o.ID.Kind, o.APIVersion, builtinNote(v.opts.noEcosystem))
 	return w.findings
 }
 

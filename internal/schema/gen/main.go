@@ -6,6 +6,10 @@
 // what replaces it, read from the APILifecycle* methods in the matching k8s.io/api module (v0.X.Y for Kubernetes
 // v1.X.Y).
 //
+// It also writes ecosystem.json.gz: the CustomResourceDefinitions of the projects almost every GitOps tree uses
+// (Flux, Argo CD, Gateway API, cert-manager), at the releases pinned in ecosystem.go, taken from their modules'
+// zips on the Go module proxy and checked against the hashes pinned there (see ecosystem.go).
+//
 // Run it from the repository root with: go generate ./internal/schema/
 package main
 
@@ -38,7 +42,17 @@ var keep = map[string]bool{
 func main() {
 	versions := flag.String("versions", "v1.34.1,v1.33.5,v1.32.9", "comma-separated k8s.io/kubernetes module versions")
 	out := flag.String("out", "data", "output directory")
+	only := flag.String("only", "", "generate only kubernetes or ecosystem (default: both)")
 	flag.Parse()
+	if *only != "kubernetes" {
+		if err := extractEcosystem(*out); err != nil {
+			fmt.Fprintln(os.Stderr, "gen:", err)
+			os.Exit(1)
+		}
+	}
+	if *only == "ecosystem" {
+		return
+	}
 	for _, v := range strings.Split(*versions, ",") {
 		if err := extract(v, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "gen:", err)
@@ -94,22 +108,31 @@ func extract(version, out string) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	minor := strings.Join(strings.Split(strings.TrimPrefix(version, "v"), ".")[:2], ".")
+	name := filepath.Join(out, "kubernetes-"+minor+".json.gz")
+	size, err := writeGzip(name, compact)
 	if err != nil {
 		return err
 	}
-	if _, err := zw.Write(compact); err != nil {
-		return err
+	fmt.Fprintf(os.Stderr, "gen: %s: %d definitions, %d lifecycles, %d bytes (%d uncompressed)\n", name, len(defs),
+		len(lifecycles), size, len(compact))
+	return nil
+}
+
+// writeGzip writes data compressed to name, with no time or name in the header: same input, same bytes.
+func writeGzip(name string, data []byte) (int, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := zw.Write(data); err != nil {
+		return 0, err
 	}
 	if err := zw.Close(); err != nil {
-		return err
+		return 0, err
 	}
-	minor := strings.Join(strings.Split(strings.TrimPrefix(version, "v"), ".")[:2], ".")
-	name := filepath.Join(out, "kubernetes-"+minor+".json.gz")
-	fmt.Fprintf(os.Stderr, "gen: %s: %d definitions, %d lifecycles, %d bytes (%d uncompressed)\n", name, len(defs),
-		len(lifecycles), buf.Len(), len(compact))
-	return os.WriteFile(name, buf.Bytes(), 0o644)
+	return buf.Len(), os.WriteFile(name, buf.Bytes(), 0o644)
 }
 
 // strip removes the keywords validation does not use, recursively.
