@@ -58,7 +58,8 @@ type AllowedFindings struct {
 // the policies and Flux's substitution, and the empty tree's.
 func AllowableRules() []string {
 	rules := slices.Concat(build.StructuralRules, schema.Rules(),
-		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects", "kustomize/deprecated", releases.RuleUnpinned})
+		[]string{substitute.RulePending, substitute.RuleFailed, "source/no-objects", "kustomize/deprecated", releases.RuleUnpinned,
+			releases.RuleValuesUnknown})
 	for _, id := range build.PolicyIDs() {
 		rules = append(rules, "policy/"+id)
 	}

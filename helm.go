@@ -244,8 +244,10 @@ func (s *Source) helmStage(ctx context.Context) {
 					": the release cannot be rendered as the cluster would, so it cannot be hydrated: add it to the tree, mark the reference optional, or use --helm=pin"))
 				continue
 			}
-			r.Findings = append(r.Findings, releaseFinding(build.SeverityWarning, decl, rel.ValuesUnknown+
-				": the chart reference is pinned, but what the release renders is not validated"))
+			f := releaseFinding(build.SeverityWarning, decl, rel.ValuesUnknown+
+				": the chart reference is pinned, but what the release renders is not validated")
+			f.Rule = releases.RuleValuesUnknown
+			r.Findings = append(r.Findings, f)
 		} else {
 			chartID := pin.ArchiveDigest
 			if chartID == "" {
@@ -430,7 +432,7 @@ func (s *Source) placeCharts() {
 		placed[o.FindingID()] = o.Source
 	}
 	for i, f := range s.Rendering.Findings {
-		if f.Line == 0 && f.Object != nil && (f.Rule == releases.RuleRelease || f.Rule == releases.RuleUnpinned) {
+		if f.Line == 0 && f.Object != nil && (f.Rule == releases.RuleRelease || f.Rule == releases.RuleUnpinned || f.Rule == releases.RuleValuesUnknown) {
 			if src, ok := placed[*f.Object]; ok {
 				s.Rendering.Findings[i].File, s.Rendering.Findings[i].Line = src.File, src.Line
 			}

@@ -388,8 +388,16 @@ spec:
 		t.Fatalf("pin: %v %v", err, s.Findings)
 	}
 	if y := releaseYAML(t, s); !strings.Contains(y, "version: 1.2.3") || len(s.Charts) != 0 ||
-		!slices.ContainsFunc(s.Findings, func(f build.Finding) bool { return strings.Contains(f.Message, "is not in this tree") }) {
-		t.Errorf("pin: want the release pinned, nothing rendered, a warning; findings %v\n%s", s.Findings, y)
+		!slices.ContainsFunc(s.Findings, func(f build.Finding) bool {
+			return f.Rule == releases.RuleValuesUnknown && f.Severity == build.SeverityWarning && strings.Contains(f.Message, "is not in this tree")
+		}) {
+		t.Errorf("pin: want the release pinned, nothing rendered, a helm/values-unknown warning; findings %v\n%s", s.Findings, y)
+	}
+	// The user who knows the cluster holds the values can say so, as for any warning.
+	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root,
+		Allow: []Allowance{{Rule: releases.RuleValuesUnknown, Reason: "the platform team provides cluster-values"}}})
+	if err != nil || len(s.Findings) != 0 || len(s.Allowed) != 1 || s.Allowed[0].Count != 1 {
+		t.Errorf("pin with --allow helm/values-unknown: %v, findings %v, allowed %+v: want none left, one allowed", err, s.Findings, s.Allowed)
 	}
 	s, err = Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate}})
 	if err != nil || !slices.ContainsFunc(s.Findings, func(f build.Finding) bool {

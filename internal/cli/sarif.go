@@ -134,6 +134,7 @@ var ruleDescriptions = map[string]string{
 	"flux/substitution-pending":    "A value holds a Flux postBuild placeholder, so a check can only be made once Flux substitutes it (give values with --substitute).",
 	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, or a value that breaks its YAML).",
 	"chart-unpinned":               "A Helm release names its chart by a range or a tag (or its source is outside the tree): the signed artifact is a pointer to whatever the repository serves.",
+	"helm/values-unknown":          "A Helm release takes values from a ConfigMap or Secret only the cluster holds: its chart is pinned, but what it renders is not validated.",
 	"helm/release":                 "A Helm release cannot be pinned or rendered as its consumer would: its chart does not resolve or render, or its values cannot be read.",
 	"image/unresolved":             "An image the manifests deploy does not resolve to a digest in its registry.",
 	"image/unverified":             "An image the manifests deploy fails the trust policy (unsigned, signed by another key or identity, or missing a required attestation).",

@@ -106,6 +106,9 @@ const (
 	// RuleRelease is a release that cannot be rendered as declared (a missing values reference, a malformed chart
 	// reference).
 	RuleRelease = "helm/release"
+	// RuleValuesUnknown is a release whose values come (in part) from an object only the cluster holds: its chart
+	// reference is pinned, but what it renders cannot be known here. A warning, which --allow can turn off.
+	RuleValuesUnknown = "helm/values-unknown"
 )
 
 // Find returns the Helm releases among objs, and findings for the ones that cannot be read: a chart whose source
