@@ -89,8 +89,8 @@ func TestHelmCorpusStaging(t *testing.T) {
 
 // TestRenderKustomizeHelmCharts: `statepack render` of a kustomization with helmCharts prints what `kustomize build
 // --enable-helm` prints (the build package's golden, checked against kustomize and helm v4.3.2), with no
-// --enable-helm and no helm binary; `validate` of a kustomization whose chart is in a repository exits 1 with the
-// finding naming the entry.
+// --enable-helm and no helm binary; `validate --helm off` of a kustomization whose chart is in a repository exits 1
+// with the finding naming the entry and the mode that pulls it.
 func TestRenderKustomizeHelmCharts(t *testing.T) {
 	t.Parallel()
 	const tree = "../../testdata/helmcharts"
@@ -106,8 +106,11 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("helmCharts:\n- name: podinfo\n  releaseName: podinfo\n  repo: oci://ghcr.io/stefanprodan/charts\n  version: 6.9.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = mustRun(t, 1, nil, "validate", dir, "--root", dir)
-	if !strings.Contains(r.stdout+r.stderr, "kustomization.yaml: error: helmCharts[0] (podinfo): the chart comes from the repository oci://ghcr.io/stefanprodan/charts") {
+	// --helm=off fetches no chart, so the entry cannot be rendered (with the default it is pulled: see the root
+	// package's TestKustomizeRepoCharts*).
+	r = mustRun(t, 1, nil, "validate", dir, "--root", dir, "--helm", "off")
+	if !strings.Contains(r.stdout+r.stderr, "kustomization.yaml:2: error: helmCharts[0] (podinfo): the chart comes from the repository oci://ghcr.io/stefanprodan/charts") ||
+		!strings.Contains(r.stdout+r.stderr, "--helm=pin") {
 		t.Errorf("validate of a repository chart: %s", r)
 	}
 }
