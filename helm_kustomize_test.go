@@ -296,3 +296,42 @@ func TestKustomizeRepoChartsAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestKustomizeRepoChartsIncremental: an incremental publish of a tree whose kustomization pulls a chart renders
+// again every time while the chart is resolved live (the repository may serve another version while no file
+// changed), is unchanged once statepack.lock pins it, and notices a re-lock to a newer version.
+func TestKustomizeRepoChartsIncremental(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"))
+	root := repoChartTree(t, repo.URL(), "1.x", "  releaseName: web\n", nil)
+	app := filepath.Join(root, "app")
+	ref := mustRef(t, reg.Host+"/incremental/repochart:main")
+	publish := func() PublishResult {
+		t.Helper()
+		res, err := Publish(ctx, app, ref, PublishOptions{Load: LoadOptions{Root: root}, Incremental: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	publish()
+	if r := publish(); r.Unchanged {
+		t.Error("a tree whose chart is resolved live was taken as unchanged")
+	}
+	if _, err := Lock(ctx, app, LoadOptions{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	publish()
+	repo.Set(t, webChart(t, "1.2.3"), webChart(t, "1.4.0"))
+	if r := publish(); !r.Unchanged {
+		t.Error("a locked tree was published again while nothing it is made of changed")
+	}
+	if _, err := Lock(ctx, app, LoadOptions{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	if r := publish(); r.Unchanged {
+		t.Error("a re-lock to 1.4.0 went unnoticed")
+	}
+}

@@ -80,7 +80,10 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 	rel := s.r.rel(kf)
 	var out bytes.Buffer
 	failed := false
-	lines := helmChartLines(kf, s.r.opts.maxFileSize, len(h.charts))
+	lines := make([]int, len(h.charts))
+	if data, err := readLimited(kf, s.r.opts.maxFileSize); err == nil {
+		lines = helmChartLines(data, len(h.charts))
+	}
 	for i, c := range h.charts {
 		if c.Namespace == "" {
 			c.Namespace = h.namespace
@@ -137,12 +140,13 @@ func (s *kustomizationScan) inflateChart(dir string, at entryAt, g types.HelmGlo
 		return nil, fmt.Errorf("the chart directory %s is outside the source root: statepack reads nothing outside it; set --root to a directory that holds both", chartDir)
 	}
 	var ch *helm.Chart
+	var remote RemoteChart // the chart pulled from the entry's repository, when it is not vendored
 	pulled := false
 	if st, serr := os.Stat(real); err != nil || serr != nil || !st.IsDir() {
 		if c.Repo == "" {
 			return nil, fmt.Errorf("no chart directory %s (chartHome %q, default %q beside the kustomization, then the chart name): put the chart there, or correct name or helmGlobals.chartHome", chartDir, g.ChartHome, types.HelmDefaultHome)
 		}
-		if ch, err = s.pull(at, c, chartHome); err != nil {
+		if ch, remote, err = s.pull(at, c, chartHome); err != nil {
 			return nil, err
 		}
 		pulled = true
@@ -207,7 +211,11 @@ func (s *kustomizationScan) inflateChart(dir string, at entryAt, g types.HelmGlo
 	if err != nil {
 		return nil, err
 	}
-	return helmGenerated(templateOutput(rel, c), mark)
+	docs, err := helmGenerated(templateOutput(rel, c), mark)
+	if err == nil && pulled {
+		s.r.remoteCharts = append(s.r.remoteCharts, remote)
+	}
+	return docs, err
 }
 
 // chartPaths returns where kustomize's generator looks for the chart of an entry of the kustomization in dir: the

@@ -79,27 +79,26 @@ func pullCommand(c types.HelmChart, chartHome string) string {
 	return pull + " --untar --untardir " + chartHome
 }
 
-// pull loads the chart of an entry that is not vendored from its repository, through the resolver, and records
-// it. Without a resolver it says how to vendor the chart.
-func (s *kustomizationScan) pull(at entryAt, c types.HelmChart, chartHome string) (*helm.Chart, error) {
+// pull loads the chart of an entry that is not vendored from its repository, through the resolver, and says what
+// it pulled. Without a resolver it says how to vendor the chart.
+func (s *kustomizationScan) pull(at entryAt, c types.HelmChart, chartHome string) (*helm.Chart, RemoteChart, error) {
 	vendor := fmt.Sprintf("vendor it where kustomize keeps what it pulls (%s)", pullCommand(c, s.r.rel(chartHome)))
 	if s.r.opts.charts == nil {
-		return nil, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: %s, or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock", c.Repo, vendor)
+		return nil, RemoteChart{}, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: %s, or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock", c.Repo, vendor)
 	}
 	p, err := s.r.opts.charts(s.ctx, c.Repo, c.Name, pullVersion(c))
 	if err != nil {
-		return nil, fmt.Errorf("pulling the chart from %s: %w; to render it without the repository, %s (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart)", c.Repo, err, vendor)
+		return nil, RemoteChart{}, fmt.Errorf("pulling the chart from %s: %w; to render it without the repository, %s (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart)", c.Repo, err, vendor)
 	}
 	ch, err := helm.LoadArchive(p.Archive, helm.Limits{})
 	if err != nil {
-		return nil, fmt.Errorf("the chart %s@%s from %s: %w", c.Name, p.Version, p.URL, err)
+		return nil, RemoteChart{}, fmt.Errorf("the chart %s@%s from %s: %w", c.Name, p.Version, p.URL, err)
 	}
 	if ch.Name() != c.Name {
-		return nil, fmt.Errorf("the repository %s served a chart named %q for %q: helm pull would untar it where kustomize does not look for it; correct name", c.Repo, ch.Name(), c.Name)
+		return nil, RemoteChart{}, fmt.Errorf("the repository %s served a chart named %q for %q: helm pull would untar it where kustomize does not look for it; correct name", c.Repo, ch.Name(), c.Name)
 	}
-	s.r.remoteCharts = append(s.r.remoteCharts, RemoteChart{Kustomization: s.r.rel(at.kf), Line: at.line, Entry: at.index,
-		ReleaseName: c.ReleaseName, Repo: c.Repo, Version: c.Version, Chart: c.Name + "@" + ch.Version(), Digest: p.Digest, URL: p.URL})
-	return ch, nil
+	return ch, RemoteChart{Kustomization: s.r.rel(at.kf), Line: at.line, Entry: at.index, ReleaseName: c.ReleaseName,
+		Repo: c.Repo, Version: c.Version, Chart: c.Name + "@" + ch.Version(), Digest: p.Digest, URL: p.URL}, nil
 }
 
 // chartValues is the values file the generator passes a pulled chart when the entry names none: the chart's own
@@ -118,15 +117,12 @@ type entryAt struct {
 	index, line int
 }
 
-// helmChartLines are the lines of the n helmCharts entries of the kustomization file kf, for findings; all 0 when
-// the file's helmCharts do not list exactly n entries (kustomize moved deprecated helmChartInflationGenerator
-// entries in, or the key is spelled in another case), since a line then cannot be told for sure.
-func helmChartLines(kf string, maxSize int64, n int) []int {
+// helmChartLines are the lines of the n helmCharts entries of a kustomization file's data, for findings; all 0
+// when its helmCharts do not list exactly n entries (kustomize moved deprecated helmChartInflationGenerator entries
+// in, or the key is spelled in another case), since a line then cannot be told for sure. The data has passed
+// checkExpansion.
+func helmChartLines(data []byte, n int) []int {
 	lines := make([]int, n)
-	data, err := readLimited(kf, maxSize)
-	if err != nil {
-		return lines
-	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
 		return lines
