@@ -19,7 +19,7 @@ import (
 // repoChartTree is a tree whose kustomization (app/kustomization.yaml) renders chart web from repo at version,
 // with the rest of the helmCharts entry (releaseName, values…) given as YAML lines indented under it, and files
 // added.
-func repoChartTree(t *testing.T, repo, version, entry string, files map[string]string) string {
+func repoChartTree(t testing.TB, repo, version, entry string, files map[string]string) string {
 	t.Helper()
 	all := map[string]string{"app/kustomization.yaml": "helmCharts:\n- name: web\n  repo: " + repo + "\n  version: \"" + version + "\"\n" + entry}
 	for k, v := range files {
