@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -42,7 +43,8 @@ type RemoteChart struct {
 	// entry in it (0 when unknown); Entry its index in helmCharts.
 	Kustomization string
 	Line, Entry   int
-	// ReleaseName is the entry's releaseName; Repo and Version its repo and version as written.
+	// ReleaseName is the entry's releaseName; Repo and Version its repo (without user information or query) and
+	// version as written.
 	ReleaseName, Repo, Version string
 	// Chart is "name@version" of the chart rendered; Digest and URL as PulledChart's.
 	Chart, Digest, URL string
@@ -66,9 +68,10 @@ func pullVersion(c types.HelmChart) string {
 
 // pullCommand is the `helm pull` that vendors the chart of an entry into chartHome, as kustomize runs it.
 func pullCommand(c types.HelmChart, chartHome string) string {
-	pull := fmt.Sprintf("helm pull %s --repo %s", c.Name, c.Repo)
+	repo := redactRepo(c.Repo)
+	pull := fmt.Sprintf("helm pull %s --repo %s", c.Name, repo)
 	if strings.HasPrefix(c.Repo, "oci://") {
-		pull = "helm pull " + strings.TrimSuffix(c.Repo, "/") + "/" + c.Name
+		pull = "helm pull " + strings.TrimSuffix(repo, "/") + "/" + c.Name
 	}
 	if c.Version != "" {
 		pull += " --version " + c.Version
@@ -83,22 +86,38 @@ func pullCommand(c types.HelmChart, chartHome string) string {
 // it pulled. Without a resolver it says how to vendor the chart.
 func (s *kustomizationScan) pull(at entryAt, c types.HelmChart, chartHome string) (*helm.Chart, RemoteChart, error) {
 	vendor := fmt.Sprintf("vendor it where kustomize keeps what it pulls (%s)", pullCommand(c, s.r.rel(chartHome)))
+	repo := redactRepo(c.Repo)
 	if s.r.opts.charts == nil {
-		return nil, RemoteChart{}, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: %s, or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock", c.Repo, vendor)
+		return nil, RemoteChart{}, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: %s, or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock", repo, vendor)
 	}
 	p, err := s.r.opts.charts(s.ctx, c.Repo, c.Name, pullVersion(c))
 	if err != nil {
-		return nil, RemoteChart{}, fmt.Errorf("pulling the chart from %s: %w; to render it without the repository, %s (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart)", c.Repo, err, vendor)
+		return nil, RemoteChart{}, fmt.Errorf("pulling the chart from %s: %w; to render it without the repository, %s (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart)", repo, err, vendor)
 	}
 	ch, err := helm.LoadArchive(p.Archive, helm.Limits{})
 	if err != nil {
 		return nil, RemoteChart{}, fmt.Errorf("the chart %s@%s from %s: %w", c.Name, p.Version, p.URL, err)
 	}
 	if ch.Name() != c.Name {
-		return nil, RemoteChart{}, fmt.Errorf("the repository %s served a chart named %q for %q: helm pull would untar it where kustomize does not look for it; correct name", c.Repo, ch.Name(), c.Name)
+		return nil, RemoteChart{}, fmt.Errorf("the repository %s served a chart named %q for %q: helm pull would untar it where kustomize does not look for it; correct name", repo, ch.Name(), c.Name)
 	}
 	return ch, RemoteChart{Kustomization: s.r.rel(at.kf), Line: at.line, Entry: at.index, ReleaseName: c.ReleaseName,
-		Repo: c.Repo, Version: c.Version, Chart: c.Name + "@" + ch.Version(), Digest: p.Digest, URL: p.URL}, nil
+		Repo: repo, Version: c.Version, Chart: c.Name + "@" + ch.Version(), Digest: p.Digest, URL: p.URL}, nil
+}
+
+// redactRepo writes a repository URL for messages: no user information, the query (where tokens travel) replaced.
+// What does not parse is not echoed.
+func redactRepo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "REDACTED", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // chartValues is the values file the generator passes a pulled chart when the entry names none: the chart's own

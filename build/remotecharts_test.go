@@ -43,6 +43,9 @@ func TestRemoteChartsResolver(t *testing.T) {
 		{name: "a chart without values.yaml", entry: "  repo: https://charts.example.com\n", serve: testcharts.Archive(t, "web", "1.2.3"),
 			wantAsked:   "https://charts.example.com web ",
 			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): the chart has no values.yaml, which kustomize reads when the entry names no valuesFile: give valuesFile or valuesInline with valuesMerge replace [kustomize/helm-chart]"},
+		{name: "credentials in the URL", entry: "  repo: https://reader:s3cret@charts.example.com/x?token=s3cret\n  version: 1.2.3\n", fail: errors.New("refused"),
+			wantAsked:   "https://reader:s3cret@charts.example.com/x?token=s3cret web 1.2.3",
+			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): pulling the chart from https://charts.example.com/x?REDACTED: refused; to render it without the repository, vendor it where kustomize keeps what it pulls (helm pull web --repo https://charts.example.com/x?REDACTED --version 1.2.3 --untar --untardir app/charts/web-1.2.3) (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart) [kustomize/helm-chart]"},
 		{name: "unreachable", entry: "  repo: oci://registry.example.com/charts\n  version: 1.2.3\n  devel: true\n", fail: errors.New("connection refused"),
 			wantAsked:   "oci://registry.example.com/charts web 1.2.3",
 			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): pulling the chart from oci://registry.example.com/charts: connection refused; to render it without the repository, vendor it where kustomize keeps what it pulls (helm pull oci://registry.example.com/charts/web --version 1.2.3 --devel --untar --untardir app/charts/web-1.2.3) (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart) [kustomize/helm-chart]"},
@@ -100,6 +103,21 @@ func TestRemoteChartsResolver(t *testing.T) {
 				t.Errorf("RemoteCharts[0] = %+v, want web@1.2.3 of the entry at app/kustomization.yaml:2", r.RemoteCharts[0])
 			}
 		})
+	}
+}
+
+// TestRemoteChartsWithoutResolver: without WithRemoteCharts (a library caller, --helm=off) an entry whose chart is
+// not vendored is refused, saying how to vendor it and which mode pulls it, with no credential of its URL.
+func TestRemoteChartsWithoutResolver(t *testing.T) {
+	t.Parallel()
+	root := writeTree(t, map[string]string{"app/kustomization.yaml": "helmCharts:\n- name: web\n  releaseName: web\n  repo: oci://reader:s3cret@registry.example.com/charts\n  version: 1.2.3\n"})
+	r, err := Render(context.Background(), filepath.Join(root, "app"), WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "app/kustomization.yaml:2: error: helmCharts[0] (web): the chart comes from the repository oci://registry.example.com/charts, and statepack renders a kustomization's charts only from the tree: vendor it where kustomize keeps what it pulls (helm pull oci://registry.example.com/charts/web --version 1.2.3 --untar --untardir app/charts/web-1.2.3), or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock [kustomize/helm-chart]"
+	if len(r.Findings) != 1 || r.Findings[0].String() != want {
+		t.Errorf("findings %v, want\n%s", r.Findings, want)
 	}
 }
 
