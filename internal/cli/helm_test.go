@@ -151,3 +151,30 @@ spec:
 		t.Errorf("missing environment: %s", r)
 	}
 }
+
+// TestKustomizeRepoChart: a kustomization whose helmCharts entry names a repo: `validate` pulls and renders the
+// chart (the newest 1.x), `lock` pins it, and `render --offline` renders it from the lock and the chart cache once
+// the repository is gone.
+func TestKustomizeRepoChart(t *testing.T) {
+	t.Parallel()
+	chart := func(version string) testcharts.Chart {
+		return testcharts.Chart{Name: "web", Version: version, Data: testcharts.Package(t, writeTree(t, map[string]string{
+			"Chart.yaml":        "apiVersion: v2\nname: web\nversion: " + version + "\n",
+			"values.yaml":       "suffix: \"-" + version + "\"\n",
+			"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}{{ .Values.suffix }}\n",
+		}))}
+	}
+	repo := testcharts.NewRepo(t, chart("1.1.0"), chart("1.2.3"), chart("2.0.0"))
+	root := writeTree(t, map[string]string{"app/kustomization.yaml": "helmCharts:\n- name: web\n  repo: " + repo.URL() + "\n  version: 1.x\n  releaseName: web\n"})
+	app, cache := filepath.Join(root, "app"), t.TempDir()
+	mustRun(t, 0, nil, "validate", app, "--root", root, "--chart-cache", cache)
+	r := mustRun(t, 0, nil, "lock", app, "--root", root, "--chart-cache", cache)
+	if !strings.Contains(r.stdout, "1 chart(s)") || !strings.Contains(r.stdout, repo.URL()+" web 1.x → 1.2.3 sha256:") {
+		t.Errorf("lock: %s", r)
+	}
+	repo.Close()
+	r = mustRun(t, 0, nil, "render", app, "--root", root, "--chart-cache", cache, "--offline")
+	if !strings.Contains(r.stdout, "name: web-1.2.3") {
+		t.Errorf("render --offline: %s", r)
+	}
+}
