@@ -163,9 +163,9 @@ func (s *kustomizationScan) inflateChart(dir string, at entryAt, g types.HelmGlo
 		valuesFile = filepath.Join(chartDir, "values.yaml")
 	}
 	readValues := func() ([]byte, error) { return s.loadFile(dir, valuesFile) }
-	if pulled && c.ValuesFile == "" {
-		valuesFile = fmt.Sprintf("values.yaml of the chart %s@%s", c.Name, ch.Version())
-		readValues = func() ([]byte, error) { return chartValues(ch) }
+	if name, ok := inPulledChart(dir, chartDir, valuesFile); pulled && ok {
+		valuesFile = fmt.Sprintf("%s of the chart %s@%s", name, c.Name, ch.Version())
+		readValues = func() ([]byte, error) { return chartValues(ch, name) }
 	}
 	var values []byte
 	what := "the values file " + valuesFile
@@ -235,8 +235,8 @@ func chartPaths(dir string, g types.HelmGlobals, c types.HelmChart) (chartHome, 
 	return chartHome, filepath.Join(chartHome, c.Name)
 }
 
-// mergeInline merges valuesInline with the values file's data as the generator does, with kyaml's merge2: "override" lets
-// the inline values win, "merge" the file's.
+// mergeInline merges valuesInline with the values file's data as the generator does, with kyaml's merge2:
+// "override" lets the inline values win, "merge" the file's.
 func mergeInline(data []byte, valuesFile string, inline map[string]any, merge string) (map[string]any, error) {
 	file, err := kyaml.Parse(string(data))
 	if err != nil {

@@ -2,9 +2,9 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -120,12 +120,25 @@ func redactRepo(raw string) string {
 	return u.String()
 }
 
-// chartValues is the values file the generator passes a pulled chart when the entry names none: the chart's own
-// values.yaml, which `helm pull --untar` put under chartHome.
-func chartValues(ch *helm.Chart) ([]byte, error) {
-	data, ok := ch.File("values.yaml")
+// inPulledChart says whether the values file p (relative to the kustomization's directory dir) lies in the
+// directory chartDir where `helm pull --untar` would have put the chart, and names it there (slash-separated): the
+// generator reads it after the pull, so it is the pulled chart's file (its values.yaml when the entry names none).
+func inPulledChart(dir, chartDir, p string) (string, bool) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	rel, err := filepath.Rel(chartDir, p)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// chartValues is the values file name of a pulled chart, as the generator reads it from the untarred chart.
+func chartValues(ch *helm.Chart, name string) ([]byte, error) {
+	data, ok := ch.File(name)
 	if !ok {
-		return nil, errors.New("the chart has no values.yaml, which kustomize reads when the entry names no valuesFile: give valuesFile or valuesInline with valuesMerge replace")
+		return nil, fmt.Errorf("the chart %s@%s has no %s, which kustomize reads as the values file: give a valuesFile of the tree, or valuesInline with valuesMerge replace", ch.Name(), ch.Version(), name)
 	}
 	return data, nil
 }

@@ -24,6 +24,9 @@ func TestRemoteChartsResolver(t *testing.T) {
 		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}{{ .Values.suffix }}\n",
 	}
 	web := testcharts.Package(t, writeTree(t, chart))
+	chart["values-prod.yaml"] = "suffix: -prod\n"
+	prod := testcharts.Package(t, writeTree(t, chart))
+	delete(chart, "values-prod.yaml")
 	for _, tc := range []struct {
 		name, entry string
 		vendored    bool
@@ -42,7 +45,9 @@ func TestRemoteChartsResolver(t *testing.T) {
 		{name: "vendored", entry: "  repo: https://charts.example.com\n  version: 1.2.3\n", vendored: true, wantObjects: "ConfigMap/front"},
 		{name: "a chart without values.yaml", entry: "  repo: https://charts.example.com\n", serve: testcharts.Archive(t, "web", "1.2.3"),
 			wantAsked:   "https://charts.example.com web ",
-			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): the chart has no values.yaml, which kustomize reads when the entry names no valuesFile: give valuesFile or valuesInline with valuesMerge replace [kustomize/helm-chart]"},
+			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): the chart web@1.2.3 has no values.yaml, which kustomize reads as the values file: give a valuesFile of the tree, or valuesInline with valuesMerge replace [kustomize/helm-chart]"},
+		{name: "a values file of the pulled chart", entry: "  repo: https://charts.example.com\n  version: 1.2.3\n  valuesFile: charts/web-1.2.3/web/values-prod.yaml\n",
+			serve: prod, wantAsked: "https://charts.example.com web 1.2.3", wantObjects: "ConfigMap/front-prod"},
 		{name: "credentials in the URL", entry: "  repo: https://reader:s3cret@charts.example.com/x?token=s3cret\n  version: 1.2.3\n", fail: errors.New("refused"),
 			wantAsked:   "https://reader:s3cret@charts.example.com/x?token=s3cret web 1.2.3",
 			wantFinding: "app/kustomization.yaml:2: error: helmCharts[0] (web): pulling the chart from https://charts.example.com/x?REDACTED: refused; to render it without the repository, vendor it where kustomize keeps what it pulls (helm pull web --repo https://charts.example.com/x?REDACTED --version 1.2.3 --untar --untardir app/charts/web-1.2.3) (with --helm=off the entry is refused: the kustomization cannot be rendered without its chart) [kustomize/helm-chart]"},
