@@ -171,3 +171,26 @@ func FuzzHelmChartLines(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoteChartsSharedBase: a base with a repo chart that two kustomizations of a plain tree share (and that the
+// plain tree builds on its own too) is rendered in each of the three builds, and listed once.
+func TestRemoteChartsSharedBase(t *testing.T) {
+	t.Parallel()
+	root := writeTree(t, map[string]string{
+		// The chart has no values.yaml: the entry gives its values inline, alone.
+		"base/kustomization.yaml": "helmCharts:\n- name: web\n  releaseName: web\n  repo: https://charts.example.com\n  version: 1.2.3\n  valuesInline: {x: 1}\n  valuesMerge: replace\n",
+		"a/kustomization.yaml":    "resources: [../base]\nnamePrefix: a-\n",
+		"b/kustomization.yaml":    "resources: [../base]\nnamePrefix: b-\n",
+	})
+	archive := testcharts.Archive(t, "web", "1.2.3")
+	resolve := func(_ context.Context, repo, name, version string) (PulledChart, error) {
+		return PulledChart{Archive: archive, Version: version, Digest: "sha256:" + strings.Repeat("b", 64), URL: repo + "/web-1.2.3.tgz"}, nil
+	}
+	r, err := Render(context.Background(), root, WithRoot(root), WithRemoteCharts(resolve))
+	if err != nil || len(r.Findings) > 0 {
+		t.Fatalf("%v %v", err, r.Findings)
+	}
+	if len(r.Objects) != 3 || len(r.RemoteCharts) != 1 || r.RemoteCharts[0].Kustomization != "base/kustomization.yaml" {
+		t.Errorf("%d objects, RemoteCharts %+v: want the three builds' ConfigMaps and the chart once", len(r.Objects), r.RemoteCharts)
+	}
+}

@@ -173,7 +173,11 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 		return nil, err
 	}
 	out.Kustomized = r.kustomized
-	out.RemoteCharts = r.remoteCharts
+	for _, c := range r.remoteCharts {
+		if !slices.Contains(out.RemoteCharts, c) { // a base two kustomizations of a plain tree share is scanned with each
+			out.RemoteCharts = append(out.RemoteCharts, c)
+		}
+	}
 	out.builds, out.maxFileSize = r.builds, o.maxFileSize
 	for _, f := range r.ignore.read() {
 		r.inputs[f] = true
