@@ -298,32 +298,21 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 		s.addInputs(dir)
 		return c, releases.Pinned{Version: c.Version()}, nil
 	}
-	f, err := s.chartFetcher()
-	if err != nil {
-		return nil, releases.Pinned{}, err
-	}
 	// The finding names the release's file and object already: the request needs no Declared prefix.
 	req := charts.Request{Repository: rel.Chart.Repository, Name: rel.Chart.Name, Version: rel.Chart.Version, SemverFilter: rel.Chart.SemverFilter}
 	if rel.Chart.Type == releases.SourceOCI && rel.Chart.Digest != "" {
 		req.Version = rel.Chart.Digest // an OCIRepository's ref.digest wins over its tag and semver, as in Flux
 	}
-	pin, err := f.Resolve(ctx, req)
+	pin, data, err := s.fetchChart(ctx, req)
 	if err != nil {
 		if !errors.Is(err, charts.ErrOffline) && !errors.Is(err, charts.ErrInvalidLock) {
 			err = fmt.Errorf("%w (to publish the release as written, unpinned and unrendered: --helm off)", err)
 		}
 		return nil, releases.Pinned{}, err
 	}
-	data, err := f.Fetch(ctx, pin)
-	if err != nil {
-		return nil, releases.Pinned{}, err
-	}
 	c, err := helm.LoadArchive(data, helm.Limits{})
 	if err != nil {
 		return nil, releases.Pinned{}, fmt.Errorf("chart %s: %w", pin.URL, err)
-	}
-	if s.lock == nil {
-		s.chartsLive = true
 	}
 	s.addLockInput()
 	p := releases.Pinned{Version: pin.Version, URL: pin.URL, ArchiveDigest: pin.Digest}
@@ -331,6 +320,40 @@ func (s *Source) chart(ctx context.Context, rel releases.Release) (*helm.Chart, 
 		p.Digest = pin.Digest
 	}
 	return c, p, nil
+}
+
+// fetchChart resolves req (from the lock when it holds req, else live) and fetches the chart's archive, digest
+// checked, through the Source's fetcher: the one way the Helm stage and a kustomization's helmCharts get a chart
+// from a repository. A chart the lock does not hold makes the render's inputs incomplete (chartsLive): the
+// repository may serve another version next time while no file changed.
+func (s *Source) fetchChart(ctx context.Context, req charts.Request) (charts.Pin, []byte, error) {
+	f, err := s.chartFetcher()
+	if err != nil {
+		return charts.Pin{}, nil, err
+	}
+	pin, err := f.Resolve(ctx, req)
+	if err != nil {
+		return charts.Pin{}, nil, err
+	}
+	data, err := f.Fetch(ctx, pin)
+	if err != nil {
+		return charts.Pin{}, nil, err
+	}
+	if _, locked := s.lock.Lookup(req); !locked {
+		s.chartsLive = true
+	}
+	return pin, data, nil
+}
+
+// pullChart is the build.ChartResolver of the Load: a kustomization's helmCharts entry with a repo gets its chart
+// as a HelmRelease does, through the same fetcher, lock, cache and credentials, keyed in the lock by the request
+// {repository, name, version as written}.
+func (s *Source) pullChart(ctx context.Context, repo, name, version string) (build.PulledChart, error) {
+	pin, data, err := s.fetchChart(ctx, charts.Request{Repository: repo, Name: name, Version: version})
+	if err != nil {
+		return build.PulledChart{}, err
+	}
+	return build.PulledChart{Archive: data, Version: pin.Version, Digest: pin.Digest, URL: pin.URL}, nil
 }
 
 // chartFetcher is the Source's fetcher, made on first use with the lock beside the tree: one per Source, so that

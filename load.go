@@ -188,6 +188,11 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	if len(o.IgnorePaths) > 0 {
 		opts = append(opts, build.WithIgnorePaths(o.IgnorePaths))
 	}
+	if o.Helm.mode() != HelmOff {
+		// A kustomization's helmCharts entry with a repo is rendered from the chart its repository serves, as
+		// Argo CD renders it; with --helm=off no chart is fetched and such an entry is refused.
+		opts = append(opts, build.WithRemoteCharts(s.pullChart))
+	}
 	vars, err := o.variables()
 	if err != nil {
 		return nil, err
@@ -228,6 +233,9 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 	}
 	s.Rendering = r
 	s.Charts = nil
+	if len(r.RemoteCharts) > 0 {
+		s.addLockInput()
+	}
 	s.helmStage(ctx) // adds to r.Findings: a release that cannot be rendered leaves the rendering incomplete
 	s.validate(ctx, validators)
 	return nil

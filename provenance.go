@@ -131,19 +131,28 @@ func provenance(bc BuildContext, repository string, tags []string, s *Source, b 
 	}
 }
 
-// chartDependencies are the charts the tree's releases resolved to, each once: its URL (an HTTP archive, or an
-// OCI repository by digest) and its sha256, whether it was pinned in the artifact or hydrated into it.
+// chartDependencies are the charts the tree's releases and its kustomizations' helmCharts resolved to, each once:
+// its URL (an HTTP archive, or an OCI repository by digest) and its sha256, whether it was pinned in the artifact or
+// hydrated into it.
 func chartDependencies(s *Source) []slsa1.ResourceDescriptor {
 	var out []slsa1.ResourceDescriptor
 	seen := map[string]bool{}
-	for _, c := range s.Charts {
-		if c.URL == "" || seen[c.URL] {
-			continue
+	add := func(chart, digest, url string) {
+		if url == "" || seen[url] {
+			return
 		}
-		seen[c.URL] = true
-		name, _, _ := strings.Cut(c.Chart, "@")
-		out = append(out, slsa1.ResourceDescriptor{URI: c.URL, Name: name,
-			Digest: map[string]string{"sha256": strings.TrimPrefix(c.Digest, "sha256:")}})
+		seen[url] = true
+		name, _, _ := strings.Cut(chart, "@")
+		out = append(out, slsa1.ResourceDescriptor{URI: url, Name: name,
+			Digest: map[string]string{"sha256": strings.TrimPrefix(digest, "sha256:")}})
+	}
+	for _, c := range s.Charts {
+		add(c.Chart, c.Digest, c.URL)
+	}
+	if s.Rendering != nil {
+		for _, c := range s.Rendering.RemoteCharts {
+			add(c.Chart, c.Digest, c.URL)
+		}
 	}
 	slices.SortFunc(out, func(a, b slsa1.ResourceDescriptor) int { return strings.Compare(a.URI, b.URI) })
 	return out
@@ -163,6 +172,10 @@ func predicates(bc BuildContext, repository string, tags []string, s *Source, b 
 				inv.AddImages(build.Images(o)...)
 			}
 		}
+	}
+	for _, c := range s.Rendering.RemoteCharts {
+		inv.Charts = append(inv.Charts, build.InventoryChart{Release: c.ReleaseName, Kustomization: c.Kustomization,
+			Chart: c.Chart, Digest: c.Digest, URL: c.URL, Hydrated: true})
 	}
 	if images != nil {
 		digests := images.digests()

@@ -80,6 +80,10 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 	rel := s.r.rel(kf)
 	var out bytes.Buffer
 	failed := false
+	lines := make([]int, len(h.charts))
+	if data, err := readLimited(kf, s.r.opts.maxFileSize); err == nil {
+		lines = helmChartLines(data, len(h.charts))
+	}
 	for i, c := range h.charts {
 		if c.Namespace == "" {
 			c.Namespace = h.namespace
@@ -91,9 +95,9 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 		if s.fifo && h.generated > 0 {
 			mark = dir
 		}
-		docs, err := s.inflateChart(dir, h.globals, c, mark)
+		docs, err := s.inflateChart(dir, entryAt{kf: kf, index: i, line: lines[i]}, h.globals, c, mark)
 		if err != nil {
-			s.fail(ruleHelmChart, rel, 0, fmt.Sprintf("helmCharts[%d] (%s): %v", i, c.Name, s.r.relMessage(err.Error())))
+			s.fail(ruleHelmChart, rel, lines[i], fmt.Sprintf("helmCharts[%d] (%s): %v", i, c.Name, s.r.relMessage(err.Error())))
 			failed = true
 			continue
 		}
@@ -112,7 +116,7 @@ func (s *kustomizationScan) inflate(dir, kf string, h helmChartsOf, inherited st
 
 // inflateChart renders one helmCharts entry as kustomize's generator has `helm template` render it, and returns
 // the objects as kustomize reads helm's output, each marked as helm-generated, as a YAML stream.
-func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c types.HelmChart, mark string) ([]byte, error) {
+func (s *kustomizationScan) inflateChart(dir string, at entryAt, g types.HelmGlobals, c types.HelmChart, mark string) ([]byte, error) {
 	switch {
 	case c.Name == "":
 		return nil, errors.New("chart name cannot be empty: give the directory name of the chart under chartHome")
@@ -135,26 +139,33 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 	if err == nil && !within(s.r.root, real) {
 		return nil, fmt.Errorf("the chart directory %s is outside the source root: statepack reads nothing outside it; set --root to a directory that holds both", chartDir)
 	}
+	var ch *helm.Chart
+	var remote RemoteChart // the chart pulled from the entry's repository, when it is not vendored
+	pulled := false
 	if st, serr := os.Stat(real); err != nil || serr != nil || !st.IsDir() {
 		if c.Repo == "" {
 			return nil, fmt.Errorf("no chart directory %s (chartHome %q, default %q beside the kustomization, then the chart name): put the chart there, or correct name or helmGlobals.chartHome", chartDir, g.ChartHome, types.HelmDefaultHome)
 		}
-		pull := fmt.Sprintf("%s --repo %s", c.Name, c.Repo)
-		if strings.HasPrefix(c.Repo, "oci://") {
-			pull = strings.TrimSuffix(c.Repo, "/") + "/" + c.Name
+		if ch, remote, err = s.pull(at, c, chartHome); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: vendor it where kustomize keeps what it pulls (helm pull %s --version %s --untar --untardir %s), or deploy it with a Flux HelmRelease, whose chart statepack pins in statepack.lock and renders", c.Repo, pull, c.Version, chartHome)
+		pulled = true
+	} else {
+		if ch, err = helm.Load(real, helm.Limits{}); err != nil {
+			return nil, err
+		}
+		s.recordChart(real)
 	}
-	ch, err := helm.Load(real, helm.Limits{})
-	if err != nil {
-		return nil, err
-	}
-	s.recordChart(real)
 
 	// The user values, as the generator writes them into the file it passes to `helm template -f`.
 	valuesFile := c.ValuesFile
 	if valuesFile == "" {
 		valuesFile = filepath.Join(chartDir, "values.yaml")
+	}
+	readValues := func() ([]byte, error) { return s.loadFile(dir, valuesFile) }
+	if name, ok := inPulledChart(dir, chartDir, valuesFile); pulled && ok {
+		valuesFile = fmt.Sprintf("%s of the chart %s@%s", name, c.Name, ch.Version())
+		readValues = func() ([]byte, error) { return chartValues(ch, name) }
 	}
 	var values []byte
 	what := "the values file " + valuesFile
@@ -165,14 +176,18 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 		}
 		vals := c.ValuesInline
 		if merge != "replace" {
-			if vals, err = s.mergeInline(dir, valuesFile, vals, merge); err != nil {
+			data, err := readValues()
+			if err != nil {
+				return nil, err
+			}
+			if vals, err = mergeInline(data, valuesFile, vals, merge); err != nil {
 				return nil, err
 			}
 		}
 		if values, err = sigsyaml.Marshal(vals); err != nil {
 			return nil, fmt.Errorf("valuesInline: %w", err)
 		}
-	} else if values, err = s.loadFile(dir, valuesFile); err != nil {
+	} else if values, err = readValues(); err != nil {
 		return nil, err
 	}
 	user, err := helm.ReadValues(values)
@@ -196,7 +211,11 @@ func (s *kustomizationScan) inflateChart(dir string, g types.HelmGlobals, c type
 	if err != nil {
 		return nil, err
 	}
-	return helmGenerated(templateOutput(rel, c), mark)
+	docs, err := helmGenerated(templateOutput(rel, c), mark)
+	if err == nil && pulled {
+		s.r.remoteCharts = append(s.r.remoteCharts, remote)
+	}
+	return docs, err
 }
 
 // chartPaths returns where kustomize's generator looks for the chart of an entry of the kustomization in dir: the
@@ -216,13 +235,9 @@ func chartPaths(dir string, g types.HelmGlobals, c types.HelmChart) (chartHome, 
 	return chartHome, filepath.Join(chartHome, c.Name)
 }
 
-// mergeInline merges valuesInline with the values file as the generator does, with kyaml's merge2: "override" lets
-// the inline values win, "merge" the file's.
-func (s *kustomizationScan) mergeInline(dir, valuesFile string, inline map[string]any, merge string) (map[string]any, error) {
-	data, err := s.loadFile(dir, valuesFile)
-	if err != nil {
-		return nil, err
-	}
+// mergeInline merges valuesInline with the values file's data as the generator does, with kyaml's merge2:
+// "override" lets the inline values win, "merge" the file's.
+func mergeInline(data []byte, valuesFile string, inline map[string]any, merge string) (map[string]any, error) {
 	file, err := kyaml.Parse(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("values file %s: %w", valuesFile, err)

@@ -163,38 +163,38 @@ func TestHelmChartsFindings(t *testing.T) {
   version: 6.14.1
   releaseName: podinfo
 `, want: []string{
-			`app/kustomization.yaml: error: helmCharts[0] (nowhere): no chart directory app/charts/nowhere (chartHome "", default "charts" beside the kustomization, then the chart name): put the chart there, or correct name or helmGlobals.chartHome [kustomize/helm-chart]`,
-			`app/kustomization.yaml: error: helmCharts[1] (podinfo): the chart comes from the repository https://stefanprodan.github.io/podinfo, and statepack renders a kustomization's charts only from the tree: vendor it where kustomize keeps what it pulls (helm pull podinfo --repo https://stefanprodan.github.io/podinfo --version 6.14.1 --untar --untardir app/charts/podinfo-6.14.1), or deploy it with a Flux HelmRelease, whose chart statepack pins in statepack.lock and renders [kustomize/helm-chart]`,
+			`app/kustomization.yaml:2: error: helmCharts[0] (nowhere): no chart directory app/charts/nowhere (chartHome "", default "charts" beside the kustomization, then the chart name): put the chart there, or correct name or helmGlobals.chartHome [kustomize/helm-chart]`,
+			`app/kustomization.yaml:4: error: helmCharts[1] (podinfo): the chart comes from the repository https://stefanprodan.github.io/podinfo, and statepack renders a kustomization's charts only from the tree: vendor it where kustomize keeps what it pulls (helm pull podinfo --repo https://stefanprodan.github.io/podinfo --version 6.14.1 --untar --untardir app/charts/podinfo-6.14.1), or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock [kustomize/helm-chart]`,
 		}},
 		{name: "no release name", kustomization: "helmCharts:\n- name: web\n", files: chartFiles, want: []string{
-			`app/kustomization.yaml: error: helmCharts[0] (web): releaseName is empty: kustomize would have helm generate a name from the clock, so the output would change with every build; give the release a name [kustomize/helm-chart]`,
+			`app/kustomization.yaml:2: error: helmCharts[0] (web): releaseName is empty: kustomize would have helm generate a name from the clock, so the output would change with every build; give the release a name [kustomize/helm-chart]`,
 		}},
 		{name: "a bad valuesMerge", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n  valuesMerge: deep\n", files: chartFiles, want: []string{
-			`app/kustomization.yaml: error: helmCharts[0] (web): valuesMerge must be one of [merge override replace], not "deep" [kustomize/helm-chart]`,
+			`app/kustomization.yaml:2: error: helmCharts[0] (web): valuesMerge must be one of [merge override replace], not "deep" [kustomize/helm-chart]`,
 		}},
 		{name: "a values file that is not YAML", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n  valuesFile: bad.yaml\n",
 			files: with(chartFiles, "app/bad.yaml", "replicas: [1\n"), want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): the values file bad.yaml: cannot unmarshal yaml document: error converting YAML to JSON: yaml: line 1: did not find expected ',' or ']' [kustomize/helm-chart]`,
+				`app/kustomization.yaml:2: error: helmCharts[0] (web): the values file bad.yaml: cannot unmarshal yaml document: error converting YAML to JSON: yaml: line 1: did not find expected ',' or ']' [kustomize/helm-chart]`,
 			}},
 		{name: "a missing values file", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n  additionalValuesFiles: [gone.yaml]\n",
 			files: chartFiles, want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): additionalValuesFiles: reading the values file app/gone.yaml: lstat app/gone.yaml: no such file or directory [kustomize/helm-chart]`,
+				`app/kustomization.yaml:2: error: helmCharts[0] (web): additionalValuesFiles: reading the values file app/gone.yaml: lstat app/gone.yaml: no such file or directory [kustomize/helm-chart]`,
 			}},
 		{name: "a values file on the network", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n  valuesFile: https://example.com/values.yaml\n",
 			files: chartFiles, opts: []RenderOption{WithAllowRemote(true)}, want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): "https://example.com/values.yaml" is a URL: statepack reads values files from the tree only; vendor it [kustomize/helm-chart]`,
+				`app/kustomization.yaml:2: error: helmCharts[0] (web): "https://example.com/values.yaml" is a URL: statepack reads values files from the tree only; vendor it [kustomize/helm-chart]`,
 			}},
 		{name: "a values file outside the kustomization under LoadRestrictionsRootOnly", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n  valuesFile: ../values.yaml\n",
 			files: with(chartFiles, "values.yaml", "replicas: 2\n"), opts: []RenderOption{WithLoadRestrictor(LoadRestrictionsRootOnly)}, want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): the values file values.yaml is not in or below app, which the load restrictor LoadRestrictionsRootOnly requires`,
+				`app/kustomization.yaml:2: error: helmCharts[0] (web): the values file values.yaml is not in or below app, which the load restrictor LoadRestrictionsRootOnly requires`,
 			}},
 		{name: "a chart outside the source root", kustomization: "helmGlobals:\n  chartHome: ../../outside\nhelmCharts:\n- name: web\n  releaseName: web\n",
 			want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): the chart directory `,
+				`app/kustomization.yaml:4: error: helmCharts[0] (web): the chart directory `,
 			}},
 		{name: "a template that fails", kustomization: "helmCharts:\n- name: web\n  releaseName: web\n",
 			files: with(chartFiles, "app/charts/web/templates/bad.yaml", "{{ fail \"no\" }}\n"), want: []string{
-				`app/kustomization.yaml: error: helmCharts[0] (web): rendering the chart web: execution error at (web/templates/bad.yaml:1:3): no [kustomize/helm-chart]`,
+				`app/kustomization.yaml:2: error: helmCharts[0] (web): rendering the chart web: execution error at (web/templates/bad.yaml:1:3): no [kustomize/helm-chart]`,
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,8 +21,12 @@ type Inventory struct {
 
 // InventoryChart is one Helm release of the artifact and the chart it renders.
 type InventoryChart struct {
-	// Release is the release's declaring object ("HelmRelease.helm.toolkit.fluxcd.io/ns/name").
+	// Release is the release's declaring object ("HelmRelease.helm.toolkit.fluxcd.io/ns/name"), or for a
+	// kustomization's helmCharts entry its releaseName.
 	Release string `json:"release"`
+	// Kustomization is, for a helmCharts entry whose chart came from its repository, the kustomization file that
+	// lists it (slash-separated, relative to the source root); its objects are in the artifact (Hydrated).
+	Kustomization string `json:"kustomization,omitempty"`
 	// Chart is "name@version".
 	Chart string `json:"chart"`
 	// Digest is the chart's OCI manifest digest or archive sha256; URL where it came from. Both empty for a chart

@@ -37,6 +37,10 @@ type Rendering struct {
 	Inputs []string
 	// Root is the source root the inputs are relative to (absolute, symlinks resolved).
 	Root string
+	// RemoteCharts are the kustomizations' helmCharts entries whose chart came from its repository through the
+	// WithRemoteCharts resolver (a chart vendored under chartHome is read from the tree, and is not listed), in the
+	// order the kustomizations were scanned.
+	RemoteCharts []RemoteChart
 
 	// builds are the kustomize builds that made objects without source positions, for LocateSources.
 	builds      []kustomizeBuild
@@ -53,6 +57,7 @@ type renderOptions struct {
 	origins     bool
 	rootOnly    bool
 	ignorePaths []string
+	charts      ChartResolver
 }
 
 // Load restrictors, as kustomize names them (`kustomize build --load-restrictor`).
@@ -168,6 +173,11 @@ func Render(ctx context.Context, path string, opts ...RenderOption) (*Rendering,
 		return nil, err
 	}
 	out.Kustomized = r.kustomized
+	for _, c := range r.remoteCharts {
+		if !slices.Contains(out.RemoteCharts, c) { // a base two kustomizations of a plain tree share is scanned with each
+			out.RemoteCharts = append(out.RemoteCharts, c)
+		}
+	}
 	out.builds, out.maxFileSize = r.builds, o.maxFileSize
 	for _, f := range r.ignore.read() {
 		r.inputs[f] = true
@@ -224,6 +234,8 @@ type renderer struct {
 	builds []kustomizeBuild
 	// ignore leaves out what Flux's source-controller leaves out of an artifact.
 	ignore *ignorer
+	// remoteCharts are the helmCharts entries rendered from a chart the resolver pulled.
+	remoteCharts []RemoteChart
 }
 
 // built records a kustomize build of dir that made objects [first, first+n) of the render, when they have no

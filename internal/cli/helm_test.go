@@ -89,8 +89,8 @@ func TestHelmCorpusStaging(t *testing.T) {
 
 // TestRenderKustomizeHelmCharts: `statepack render` of a kustomization with helmCharts prints what `kustomize build
 // --enable-helm` prints (the build package's golden, checked against kustomize and helm v4.3.2), with no
-// --enable-helm and no helm binary; `validate` of a kustomization whose chart is in a repository exits 1 with the
-// finding naming the entry.
+// --enable-helm and no helm binary; `validate --helm off` of a kustomization whose chart is in a repository exits 1
+// with the finding naming the entry and the mode that pulls it.
 func TestRenderKustomizeHelmCharts(t *testing.T) {
 	t.Parallel()
 	const tree = "../../testdata/helmcharts"
@@ -106,8 +106,11 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("helmCharts:\n- name: podinfo\n  releaseName: podinfo\n  repo: oci://ghcr.io/stefanprodan/charts\n  version: 6.9.2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = mustRun(t, 1, nil, "validate", dir, "--root", dir)
-	if !strings.Contains(r.stdout+r.stderr, "kustomization.yaml: error: helmCharts[0] (podinfo): the chart comes from the repository oci://ghcr.io/stefanprodan/charts") {
+	// --helm=off fetches no chart, so the entry cannot be rendered (with the default it is pulled: see the root
+	// package's TestKustomizeRepoCharts*).
+	r = mustRun(t, 1, nil, "validate", dir, "--root", dir, "--helm", "off")
+	if !strings.Contains(r.stdout+r.stderr, "kustomization.yaml:2: error: helmCharts[0] (podinfo): the chart comes from the repository oci://ghcr.io/stefanprodan/charts") ||
+		!strings.Contains(r.stdout+r.stderr, "--helm=pin") {
 		t.Errorf("validate of a repository chart: %s", r)
 	}
 }
@@ -146,5 +149,32 @@ spec:
 	r = mustRun(t, 2, nil, "render", apps, "--root", root, "--chart-auth", repo.URL()+"=CHARTS")
 	if !strings.Contains(r.stderr, "set CHARTS_USERNAME and CHARTS_PASSWORD") {
 		t.Errorf("missing environment: %s", r)
+	}
+}
+
+// TestKustomizeRepoChart: a kustomization whose helmCharts entry names a repo: `validate` pulls and renders the
+// chart (the newest 1.x), `lock` pins it, and `render --offline` renders it from the lock and the chart cache once
+// the repository is gone.
+func TestKustomizeRepoChart(t *testing.T) {
+	t.Parallel()
+	chart := func(version string) testcharts.Chart {
+		return testcharts.Chart{Name: "web", Version: version, Data: testcharts.Package(t, writeTree(t, map[string]string{
+			"Chart.yaml":        "apiVersion: v2\nname: web\nversion: " + version + "\n",
+			"values.yaml":       "suffix: \"-" + version + "\"\n",
+			"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}{{ .Values.suffix }}\n",
+		}))}
+	}
+	repo := testcharts.NewRepo(t, chart("1.1.0"), chart("1.2.3"), chart("2.0.0"))
+	root := writeTree(t, map[string]string{"app/kustomization.yaml": "helmCharts:\n- name: web\n  repo: " + repo.URL() + "\n  version: 1.x\n  releaseName: web\n"})
+	app, cache := filepath.Join(root, "app"), t.TempDir()
+	mustRun(t, 0, nil, "validate", app, "--root", root, "--chart-cache", cache)
+	r := mustRun(t, 0, nil, "lock", app, "--root", root, "--chart-cache", cache)
+	if !strings.Contains(r.stdout, "1 chart(s)") || !strings.Contains(r.stdout, repo.URL()+" web 1.x → 1.2.3 sha256:") {
+		t.Errorf("lock: %s", r)
+	}
+	repo.Close()
+	r = mustRun(t, 0, nil, "render", app, "--root", root, "--chart-cache", cache, "--offline")
+	if !strings.Contains(r.stdout, "name: web-1.2.3") {
+		t.Errorf("render --offline: %s", r)
 	}
 }

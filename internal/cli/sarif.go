@@ -96,7 +96,7 @@ var ruleDescriptions = map[string]string{
 	"kustomize/unchecked-configs":  "A kustomization lists a directory of generator or transformer configs that was not checked for remote content.",
 	"kustomize/build":              "kustomize cannot build the kustomization.",
 	"kustomize/remote-base":        "A kustomization fetches a remote base without --allow-remote.",
-	"kustomize/helm-chart":         "An entry of a kustomization's helmCharts cannot be rendered: no chart in the tree, a bad values file, or a template that fails.",
+	"kustomize/helm-chart":         "An entry of a kustomization's helmCharts cannot be rendered: no chart in the tree and none pulled from its repo (--helm off, unreachable, not locked offline, other bytes than locked), a bad values file, or a template that fails.",
 	"kustomize/deprecated":         "A kustomization uses a field kustomize deprecates (commonLabels, bases, patchesStrategicMerge, …): kustomize edit fix rewrites it.",
 	"object/not-a-mapping":         "A YAML document is not a Kubernetes object (a mapping).",
 	"object/not-an-object":         "A YAML document is a mapping without apiVersion and kind (a values file, a tool's config), not a Kubernetes object.",
