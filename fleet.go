@@ -88,6 +88,9 @@ type ValidateConfig struct {
 	// SubstituteFrom are files of Flux postBuild variables (LoadOptions.SubstituteFrom), relative to the config
 	// file; read after the command line's.
 	SubstituteFrom []string `json:"substituteFrom,omitempty"`
+	// SubstituteStrict is LoadOptions.SubstituteStrict (kustomize-controller's StrictPostBuildSubstitutions); unset
+	// takes the command line's.
+	SubstituteStrict *bool `json:"substituteStrict,omitempty"`
 }
 
 // SignatureFormat parses a signature format (a --signature-format value, an action input, a config's
@@ -452,6 +455,9 @@ func (t Target) LoadOptions(base LoadOptions) LoadOptions {
 		o.Allow = append(slices.Clone(base.Allow), t.Validate.Allow...)
 		o.ExternalNamespaces = append(slices.Clone(base.ExternalNamespaces), t.Validate.ExternalNamespaces...)
 		o.SubstituteFrom = append(slices.Clone(base.SubstituteFrom), t.Validate.SubstituteFrom...)
+		if t.Validate.SubstituteStrict != nil {
+			o.SubstituteStrict = *t.Validate.SubstituteStrict
+		}
 		if len(t.Validate.Substitute) > 0 {
 			o.Substitute = maps.Clone(base.Substitute)
 			if o.Substitute == nil {
