@@ -549,7 +549,7 @@ func findingAnnotation(env *Env, root string, f build.Finding) ghactions.Annotat
 	}
 	an := ghactions.Annotation{Level: level, Title: "statepack: " + f.Rule, Message: msg}
 	if f.File != "" {
-		an.File, an.Line = workspacePath(env, root, f.File), f.Line
+		an.File, an.Line, an.Column = workspacePath(env, root, f.File), f.Line, f.Column
 	}
 	return an
 }

@@ -80,8 +80,10 @@ type sarifArtifact struct {
 	URI string `json:"uri"`
 }
 
+// sarifRegion is where a finding is: its line and, when placed on its field's line, the field's column.
 type sarifRegion struct {
-	StartLine int `json:"startLine"`
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
 }
 
 // ruleDescriptions say in one line what a finding's rule checks; policies describe themselves (build.Policies).
@@ -170,7 +172,7 @@ func writeSARIF(w io.Writer, version string, findings build.Findings, base func(
 		case f.File != "":
 			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: base(f.File)}}}
 			if f.Line > 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line}
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line, StartColumn: f.Column}
 			}
 			if f.Field != "" {
 				l := sarifLogical{Name: f.Field, Kind: "property"}
