@@ -112,18 +112,14 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 	}
 }
 
-// TestChartAuth: --chart-auth takes an HTTP chart repository's credentials from the environment, sends them to it,
-// never prints them; a prefix whose variables are not set is a usage error; without it the repository's 401 is an
-// error naming the release.
-func TestChartAuth(t *testing.T) {
-	t.Parallel()
-	repo := testcharts.NewRepo(t, testcharts.Chart{Name: "web", Version: "1.2.3", Data: testcharts.Archive(t, "web", "1.2.3")})
-	repo.RequireAuth("reader", "CH4RT-S3CRET-PW")
-	plant("CH4RT-S3CRET-PW")
-	root := writeTree(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+// releaseFromRepo writes a tree whose apps/release.yaml is a Flux HelmRelease of the chart web 1.x from the HTTP
+// chart repository at url; it returns the tree's root.
+func releaseFromRepo(t *testing.T, url string) string {
+	t.Helper()
+	return writeTree(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
 kind: HelmRepository
 metadata: {name: charts, namespace: default}
-spec: {url: "` + repo.URL() + `"}
+spec: {url: "` + url + `"}
 ---
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -132,6 +128,17 @@ spec:
   chart:
     spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
 `})
+}
+
+// TestChartAuth: --chart-auth takes an HTTP chart repository's credentials from the environment, sends them to it,
+// never prints them; a prefix whose variables are not set is a usage error; without it the repository's 401 is an
+// error naming the release.
+func TestChartAuth(t *testing.T) {
+	t.Parallel()
+	repo := testcharts.NewRepo(t, testcharts.Chart{Name: "web", Version: "1.2.3", Data: testcharts.Archive(t, "web", "1.2.3")})
+	repo.RequireAuth("reader", "CH4RT-S3CRET-PW")
+	plant("CH4RT-S3CRET-PW")
+	root := releaseFromRepo(t, repo.URL())
 	env := map[string]string{"CHARTS_USERNAME": "reader", "CHARTS_PASSWORD": "CH4RT-S3CRET-PW"}
 	apps := filepath.Join(root, "apps")
 	r := mustRun(t, 0, env, "render", apps, "--root", root, "--chart-auth", repo.URL()+"=CHARTS")
