@@ -112,22 +112,15 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 	}
 }
 
-// releaseFromRepo writes a tree whose apps/release.yaml is a Flux HelmRelease of the chart web 1.x from the HTTP
-// chart repository at url; it returns the tree's root.
+// releaseFromRepo writes a tree whose apps/release.yaml is testdata/helmrelease-http's Flux HelmRelease of the chart
+// web 1.x from the HTTP chart repository at url; it returns the tree's root.
 func releaseFromRepo(t *testing.T, url string) string {
 	t.Helper()
-	return writeTree(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {name: charts, namespace: default}
-spec: {url: "` + url + `"}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: default}
-spec:
-  chart:
-    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
-`})
+	data, err := os.ReadFile("../../testdata/helmrelease-http/release.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTree(t, map[string]string{"apps/release.yaml": strings.ReplaceAll(string(data), "REPO_URL", url)})
 }
 
 // TestChartAuth: --chart-auth takes an HTTP chart repository's credentials from the environment, sends them to it,
