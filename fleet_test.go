@@ -91,6 +91,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n- {name: a, path: a}\n"))
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: ., ref: 'oci:dist:v1', sign: {key: k}, validate: {allow: [x]}}]\n"))
 	f.Add([]byte("{}"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: [docs/]}\ntargets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths: ['', x]\n"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: &d {ignorePaths: [' ']}\ntargets: [*d]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {

@@ -205,3 +205,37 @@ func FuzzReadFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzYAMLStrict: strict substitution of any text ends (it runs envsubst once more per unset variable), and
+// either substitutes as the lax mode does or names each unset variable once, each a name lax mode looks up.
+func FuzzYAMLStrict(f *testing.F) {
+	for _, s := range []string{"a: ${b} ${a} ${b:=x}", "${r:=${base}}", "${x^^} ${#y}", "$${x}", "${", "name: app-${cluster}\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsRune(s, 0) {
+			t.Skip("envsubst's scanner ends at a NUL byte; objects never hold one (the decoder refuses them)")
+		}
+		vars := map[string]string{"a": "1"}
+		looked := map[string]bool{}
+		lax, laxErr := envsubst.Eval(s, func(k string) (string, bool) { looked[k] = true; return vars[k], true })
+		got, err := YAML([]byte(s), vars, true)
+		var unset *UnsetError
+		switch {
+		case errors.As(err, &unset):
+			seen := map[string]bool{}
+			for _, n := range unset.Names {
+				if seen[n] || !looked[n] || n == "a" {
+					t.Fatalf("YAML(%q, strict) names %q: twice, never looked up, or set", s, unset.Names)
+				}
+				seen[n] = true
+			}
+		case err != nil:
+			if laxErr == nil {
+				t.Fatalf("YAML(%q, strict) = %v, but lax substitution succeeds", s, err)
+			}
+		case laxErr != nil || string(got) != lax:
+			t.Fatalf("YAML(%q, strict) = %q, lax = %q, %v: want the same when every variable is set or defaulted", s, got, lax, laxErr)
+		}
+	})
+}
