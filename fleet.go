@@ -187,11 +187,22 @@ func parseConfig(data []byte) (*Config, error) {
 	}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
+		// at is an error about field of the target, on the line that sets it: the target's own, else the defaults'.
+		at := func(err error, field ...any) error {
+			line := configLine(data, append([]any{"targets", i}, field...)...)
+			if line == 0 && len(field) > 0 {
+				line = configLine(data, append([]any{"defaults"}, field...)...)
+			}
+			if line == 0 {
+				line = configLine(data, "targets", i)
+			}
+			return &lineError{line: line, err: err}
+		}
 		switch {
 		case t.Name == "":
-			return nil, fmt.Errorf("target %d has no name", i+1)
+			return nil, at(fmt.Errorf("target %d has no name", i+1))
 		case seen[t.Name]:
-			return nil, fmt.Errorf("target %q is defined twice", t.Name)
+			return nil, at(fmt.Errorf("target %q is defined twice", t.Name), "name")
 		}
 		seen[t.Name] = true
 		if t.Path == "" {
@@ -212,7 +223,7 @@ func parseConfig(data []byte) (*Config, error) {
 		}
 		if t.Sign != nil {
 			if _, err := SignatureFormat(t.Sign.Format); err != nil {
-				return nil, fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format)
+				return nil, at(fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format), "sign", "format")
 			}
 		}
 		if t.Validate == nil {
@@ -230,24 +241,24 @@ func parseConfig(data []byte) (*Config, error) {
 			return nil, err
 		}
 		if err := (HelmOptions{Mode: t.Helm}).Check(); err != nil {
-			return nil, fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm)
+			return nil, at(fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm), "helm")
 		}
 		merged := map[string]string{}
 		maps.Copy(merged, d.Annotations)
 		maps.Copy(merged, t.Annotations)
 		t.Annotations = merged
 		if t.Path == "" {
-			return nil, fmt.Errorf("target %q has no path", t.Name)
+			return nil, at(fmt.Errorf("target %q has no path", t.Name))
 		}
 		if t.Ref == "" {
-			return nil, fmt.Errorf("target %q has no ref", t.Name)
+			return nil, at(fmt.Errorf("target %q has no ref", t.Name))
 		}
 		if _, err := publish.ParseRef(t.Ref); err != nil {
-			return nil, fmt.Errorf("target %q: %w", t.Name, err)
+			return nil, at(fmt.Errorf("target %q: %w", t.Name, err), "ref")
 		}
-		for _, tag := range t.Tags {
+		for k, tag := range t.Tags {
 			if err := publish.ValidateTag(tag); err != nil {
-				return nil, fmt.Errorf("target %q: %w", t.Name, err)
+				return nil, at(fmt.Errorf("target %q: %w", t.Name, err), "tags", k)
 			}
 		}
 	}

@@ -30,10 +30,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `unknown field "tagz"`},
 		{name: "wrong kind", in: "apiVersion: v1\nkind: ConfigMap\ntargets: []\n", wantErr: "apiVersion/kind must be statepack.dev/v1alpha1/Config"},
 		{name: "no targets", in: head, wantErr: "no targets"},
-		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `"a" is defined twice`},
-		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `"a" has no ref`},
+		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `line 5: target "a" is defined twice`},
+		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `line 4: target "a" has no ref`},
 		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
-		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
+		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `line 4: target "a": invalid reference: tag "a/b" is not valid`},
 		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
 		{name: "image rules", in: head + "images:\n  pin: true\n  rules:\n  - {image: \"ghcr.io/acme/*\", keys: [keys/a.pub], attestations: [spdx], signatureFormat: bundle}\n  - {image: \"*\", skip: {reason: vendor}}\n" +
 			"targets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
@@ -66,6 +66,9 @@ func TestParseConfig(t *testing.T) {
 			wantErr: `line 8: target "a": ignorePaths[0]: the ignore pattern "docs/\ntmp/\n" holds a line break: give each pattern as an item of its own`},
 		{name: "ignorePaths not a list", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, ignorePaths: docs/}\n",
 			wantErr: "ignorePaths of type []string"},
+		{name: "a bad default names the defaults' line", in: head + "defaults:\n  ref: localhost:5000/x\n  tags:\n  - main\n  - a/b\ntargets:\n- name: a\n  path: a\n",
+			wantErr: `line 7: target "a": invalid reference: tag "a/b" is not valid`},
+		{name: "bad helm mode", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  helm: template\n", wantErr: `line 7: target "a": helm "template": use pin, hydrate or off`},
 		{name: "bad signature format", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, sign: {key: k, format: cbor}}\n", wantErr: `target "a": sign.format "cbor": use legacy, bundle or both`},
 	}
 	for _, tc := range tests {
