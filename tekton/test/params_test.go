@@ -185,3 +185,22 @@ func chartArchive(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestTaskScriptIncremental: with INCREMENTAL, a second run of the same inputs publishes nothing new and still
+// gives Tekton Chains the same IMAGE_URL and IMAGE_DIGEST.
+func TestTaskScriptIncremental(t *testing.T) {
+	task := readTask(t)
+	layout := filepath.Join(t.TempDir(), "layout")
+	source := sourceWorkspace(t)
+	params := map[string]string{"PATH": "production", "IMAGE": "oci:" + layout + ":main", "INCREMENTAL": "true"}
+	first := stepRun{params: params, workspaces: map[string]string{"source": source}}.run(t, task)
+	checkResults(t, first, "oci:"+layout)
+	second := stepRun{params: params, workspaces: map[string]string{"source": source}}.run(t, task)
+	checkResults(t, second, "oci:"+layout)
+	if second.results["IMAGE_DIGEST"] != first.results["IMAGE_DIGEST"] {
+		t.Errorf("the incremental run gave IMAGE_DIGEST %s, the first %s", second.results["IMAGE_DIGEST"], first.results["IMAGE_DIGEST"])
+	}
+	if !strings.Contains(second.output, "unchanged") {
+		t.Errorf("the incremental run did not say the inputs were unchanged:\n%s", second.output)
+	}
+}
