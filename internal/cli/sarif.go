@@ -134,7 +134,7 @@ var ruleDescriptions = map[string]string{
 	"schema/composition":           "A value does not match the oneOf, anyOf, allOf or not of its schema.",
 	"schema/cel":                   "A CEL validation rule (x-kubernetes-validations) of the CRD fails for the object.",
 	"flux/substitution-pending":    "A value holds a Flux postBuild placeholder, so a check can only be made once Flux substitutes it (give values with --substitute).",
-	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, or a value that breaks its YAML).",
+	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, a value that breaks its YAML, or with --substitute-strict a variable with neither a value nor a default).",
 	"chart-unpinned":               "A Helm release names its chart by a range or a tag (or its source is outside the tree): the signed artifact is a pointer to whatever the repository serves.",
 	"helm/release":                 "A Helm release cannot be pinned or rendered as its consumer would: its chart does not resolve or render, or its values cannot be read.",
 	"image/unresolved":             "An image the manifests deploy does not resolve to a digest in its registry.",

@@ -1,9 +1,10 @@
 // Package substitute is Flux's postBuild variable substitution as kustomize-controller applies it to every object of
 // a build (fluxcd/pkg/kustomize kustomize_varsub.go): ${var}, ${var:=default}, ${var:-default} and the other bash
 // forms of github.com/fluxcd/pkg/envsubst, $${var} as an escape, strict mode off (an unset variable becomes the empty
-// string) unless asked for (StrictPostBuildSubstitutions: an unset variable without a default fails), and an object labelled or annotated kustomize.toolkit.fluxcd.io/substitute: disabled left alone. It also
-// finds the placeholders a value holds, so that a check that cannot hold before substitution is reported as pending,
-// and reads the variables of a file given with --substitute-from.
+// string) unless asked for (StrictPostBuildSubstitutions: an unset variable without a default fails), and an object
+// labelled or annotated kustomize.toolkit.fluxcd.io/substitute: disabled left alone. It also finds the placeholders a
+// value holds, so that a check that cannot hold before substitution is reported as pending, and reads the variables
+// of a file given with --substitute-from.
 //
 // It does not render, validate or decide which findings to report.
 package substitute
