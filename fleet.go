@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 
+	"go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
@@ -60,6 +62,10 @@ type Target struct {
 	// Helm is what is done with the target's Helm releases: pin, hydrate or off (HelmOptions.Mode); "" takes the
 	// defaults', then the command line's.
 	Helm string `json:"helm,omitempty"`
+	// IgnorePaths are gitignore patterns, anchored at the target's path, of files to leave out, as --ignore-paths
+	// takes them (LoadOptions.IgnorePaths); nil takes the defaults', then the command line's, and an empty list
+	// leaves out only what .sourceignore files and Flux's default excludes do.
+	IgnorePaths []string `json:"ignorePaths,omitempty"`
 }
 
 // SignConfig is how a target is signed.
@@ -82,6 +88,9 @@ type ValidateConfig struct {
 	// SubstituteFrom are files of Flux postBuild variables (LoadOptions.SubstituteFrom), relative to the config
 	// file; read after the command line's.
 	SubstituteFrom []string `json:"substituteFrom,omitempty"`
+	// SubstituteStrict is LoadOptions.SubstituteStrict (kustomize-controller's StrictPostBuildSubstitutions); unset
+	// takes the command line's.
+	SubstituteStrict *bool `json:"substituteStrict,omitempty"`
 }
 
 // SignatureFormat parses a signature format (a --signature-format value, an action input, a config's
@@ -105,6 +114,9 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, invalidf("reading the config file: %w", err)
 	}
 	cfg, err := parseConfig(data)
+	if le := (*lineError)(nil); errors.As(err, &le) && le.line > 0 {
+		return nil, invalidf("%s:%d: %w", path, le.line, le.err)
+	}
 	if err != nil {
 		return nil, invalidf("%s: %w", path, err)
 	}
@@ -170,13 +182,27 @@ func parseConfig(data []byte) (*Config, error) {
 	}
 	seen := map[string]bool{}
 	d := cfg.Defaults
+	if err := checkIgnorePaths(data, d.IgnorePaths, "defaults:", "defaults"); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Targets {
 		t := &cfg.Targets[i]
+		// at is an error about field of the target, on the line that sets it: the target's own, else the defaults'.
+		at := func(err error, field ...any) error {
+			line := configLine(data, append([]any{"targets", i}, field...)...)
+			if line == 0 && len(field) > 0 {
+				line = configLine(data, append([]any{"defaults"}, field...)...)
+			}
+			if line == 0 {
+				line = configLine(data, "targets", i)
+			}
+			return &lineError{line: line, err: err}
+		}
 		switch {
 		case t.Name == "":
-			return nil, fmt.Errorf("target %d has no name", i+1)
+			return nil, at(fmt.Errorf("target %d has no name", i+1))
 		case seen[t.Name]:
-			return nil, fmt.Errorf("target %q is defined twice", t.Name)
+			return nil, at(fmt.Errorf("target %q is defined twice", t.Name), "name")
 		}
 		seen[t.Name] = true
 		if t.Path == "" {
@@ -197,7 +223,7 @@ func parseConfig(data []byte) (*Config, error) {
 		}
 		if t.Sign != nil {
 			if _, err := SignatureFormat(t.Sign.Format); err != nil {
-				return nil, fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format)
+				return nil, at(fmt.Errorf("target %q: sign.format %q: use legacy, bundle or both", t.Name, t.Sign.Format), "sign", "format")
 			}
 		}
 		if t.Validate == nil {
@@ -209,34 +235,98 @@ func parseConfig(data []byte) (*Config, error) {
 		if t.Helm == "" {
 			t.Helm = d.Helm
 		}
+		if t.IgnorePaths == nil {
+			t.IgnorePaths = d.IgnorePaths
+		} else if err := checkIgnorePaths(data, t.IgnorePaths, fmt.Sprintf("target %q:", t.Name), "targets", i); err != nil {
+			return nil, err
+		}
 		if err := (HelmOptions{Mode: t.Helm}).Check(); err != nil {
-			return nil, fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm)
+			return nil, at(fmt.Errorf("target %q: helm %q: use pin, hydrate or off", t.Name, t.Helm), "helm")
 		}
 		merged := map[string]string{}
 		maps.Copy(merged, d.Annotations)
 		maps.Copy(merged, t.Annotations)
 		t.Annotations = merged
 		if t.Path == "" {
-			return nil, fmt.Errorf("target %q has no path", t.Name)
+			return nil, at(fmt.Errorf("target %q has no path", t.Name))
 		}
 		if t.Ref == "" {
-			return nil, fmt.Errorf("target %q has no ref", t.Name)
+			return nil, at(fmt.Errorf("target %q has no ref", t.Name))
 		}
 		if _, err := publish.ParseRef(t.Ref); err != nil {
-			return nil, fmt.Errorf("target %q: %w", t.Name, err)
+			return nil, at(fmt.Errorf("target %q: %w", t.Name, err), "ref")
 		}
-		for _, tag := range t.Tags {
+		for k, tag := range t.Tags {
 			if err := publish.ValidateTag(tag); err != nil {
-				return nil, fmt.Errorf("target %q: %w", t.Name, err)
+				return nil, at(fmt.Errorf("target %q: %w", t.Name, err), "tags", k)
 			}
 		}
 	}
 	return &cfg, nil
 }
 
+// checkIgnorePaths checks the ignorePaths of the defaults or a target (at path in data, the config's YAML): the
+// error names the pattern and its line.
+func checkIgnorePaths(data []byte, patterns []string, where string, path ...any) error {
+	for j, p := range patterns {
+		if err := build.CheckIgnorePattern(p); err != nil {
+			return &lineError{line: configLine(data, append(path, "ignorePaths", j)...), err: fmt.Errorf("%s ignorePaths[%d]: %w", where, j, err)}
+		}
+	}
+	return nil
+}
+
+// lineError is a config error at a line of the file (0 when it is not known).
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string {
+	if e.line == 0 {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("line %d: %v", e.line, e.err)
+}
+
+func (e *lineError) Unwrap() error { return e.err }
+
+// configLine is the line of the YAML node at path (mapping keys and sequence indexes) in a config; 0 when there is
+// none. The config is decoded again, as YAML nodes, only to name the line of an error.
+func configLine(data []byte, path ...any) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n := doc.Content[0]
+	for _, p := range path {
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch p := p.(type) {
+		case string:
+			for k := 0; n.Kind == yaml.MappingNode && k+1 < len(n.Content); k += 2 {
+				if n.Content[k].Value == p {
+					next = n.Content[k+1]
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+	}
+	return n.Line
+}
+
 // ApplyDefaults fills what a target leaves unset, after the config file's own defaults, from d: the command line's
 // flags beside --config are defaults for every target that does not set its own. Tags, the layer media type,
-// immutable tags, validation and signing (key, format, attest, each on its own) are taken when unset; annotations
+// immutable tags, ignore paths, validation and signing (key, format, attest, each on its own) are taken when unset; annotations
 // merge, the target's winning.
 func (c *Config) ApplyDefaults(d Target) {
 	for i := range c.Targets {
@@ -252,6 +342,9 @@ func (c *Config) ApplyDefaults(d Target) {
 		}
 		if t.Validate == nil {
 			t.Validate = d.Validate
+		}
+		if t.IgnorePaths == nil {
+			t.IgnorePaths = slices.Clone(d.IgnorePaths)
 		}
 		if d.Sign != nil {
 			if t.Sign == nil {
@@ -359,16 +452,23 @@ func EachTarget[R any](ctx context.Context, jobs int, targets []Target,
 	return results
 }
 
-// LoadOptions are base with the target's validation settings added.
+// LoadOptions are base with the target's settings: its Helm mode and ignore paths when it sets them (the command
+// line's otherwise), its validation settings added.
 func (t Target) LoadOptions(base LoadOptions) LoadOptions {
 	o := base
 	if t.Helm != "" {
 		o.Helm.Mode = t.Helm
 	}
+	if t.IgnorePaths != nil {
+		o.IgnorePaths = slices.Clone(t.IgnorePaths)
+	}
 	if t.Validate != nil {
 		o.Allow = append(slices.Clone(base.Allow), t.Validate.Allow...)
 		o.ExternalNamespaces = append(slices.Clone(base.ExternalNamespaces), t.Validate.ExternalNamespaces...)
 		o.SubstituteFrom = append(slices.Clone(base.SubstituteFrom), t.Validate.SubstituteFrom...)
+		if t.Validate.SubstituteStrict != nil {
+			o.SubstituteStrict = *t.Validate.SubstituteStrict
+		}
 		if len(t.Validate.Substitute) > 0 {
 			o.Substitute = maps.Clone(base.Substitute)
 			if o.Substitute == nil {

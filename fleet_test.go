@@ -1,6 +1,7 @@
 package statepack
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,10 +30,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `unknown field "tagz"`},
 		{name: "wrong kind", in: "apiVersion: v1\nkind: ConfigMap\ntargets: []\n", wantErr: "apiVersion/kind must be statepack.dev/v1alpha1/Config"},
 		{name: "no targets", in: head, wantErr: "no targets"},
-		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `"a" is defined twice`},
-		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `"a" has no ref`},
+		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `line 5: target "a" is defined twice`},
+		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `line 4: target "a" has no ref`},
 		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
-		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `tag "a/b" is not valid`},
+		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `line 4: target "a": invalid reference: tag "a/b" is not valid`},
 		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
 		{name: "image rules", in: head + "images:\n  pin: true\n  rules:\n  - {image: \"ghcr.io/acme/*\", keys: [keys/a.pub], attestations: [spdx], signatureFormat: bundle}\n  - {image: \"*\", skip: {reason: vendor}}\n" +
 			"targets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
@@ -46,6 +47,28 @@ func TestParseConfig(t *testing.T) {
 			wantErr: `images.rules[0]: image pattern "GHCR.io/*" holds "GHCR"`},
 		{name: "unknown image rule field", in: head + "images:\n  rules:\n  - {image: \"*\", key: a.pub}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
 			wantErr: `unknown field "key"`},
+		{name: "ignorePaths: a target's own, else the defaults'", in: head + "defaults:\n  ignorePaths: [docs/]\ntargets:\n" +
+			"- {name: a, path: a, ref: localhost:5000/a}\n- {name: b, path: b, ref: localhost:5000/b, ignorePaths: []}\n- {name: c, path: c, ref: localhost:5000/c, ignorePaths: ['*.draft.yaml', '!keep.draft.yaml']}\n",
+			check: func(t *testing.T, cfg *Config) {
+				got := [][]string{cfg.Targets[0].IgnorePaths, cfg.Targets[1].IgnorePaths, cfg.Targets[2].IgnorePaths}
+				want := [][]string{{"docs/"}, {}, {"*.draft.yaml", "!keep.draft.yaml"}}
+				for i := range want {
+					if !slices.Equal(got[i], want[i]) || (got[i] == nil) != (want[i] == nil) {
+						t.Errorf("target %s ignorePaths = %#v, want %#v", cfg.Targets[i].Name, got[i], want[i])
+					}
+				}
+			}},
+		{name: "empty ignore pattern in a target", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths:\n  - docs/\n  - ' '\n",
+			wantErr: `line 9: target "a": ignorePaths[1]: an ignore pattern is empty: remove it, or write a gitignore pattern such as docs/`},
+		{name: "empty ignore pattern in the defaults", in: head + "defaults:\n  ignorePaths: ['']\ntargets:\n- {name: a, path: a, ref: localhost:5000/a, ignorePaths: [x]}\n",
+			wantErr: `line 4: defaults: ignorePaths[0]: an ignore pattern is empty`},
+		{name: "ignore pattern with a line break", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths:\n  - |\n    docs/\n    tmp/\n",
+			wantErr: `line 8: target "a": ignorePaths[0]: the ignore pattern "docs/\ntmp/\n" holds a line break: give each pattern as an item of its own`},
+		{name: "ignorePaths not a list", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, ignorePaths: docs/}\n",
+			wantErr: "ignorePaths of type []string"},
+		{name: "a bad default names the defaults' line", in: head + "defaults:\n  ref: localhost:5000/x\n  tags:\n  - main\n  - a/b\ntargets:\n- name: a\n  path: a\n",
+			wantErr: `line 7: target "a": invalid reference: tag "a/b" is not valid`},
+		{name: "bad helm mode", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  helm: template\n", wantErr: `line 7: target "a": helm "template": use pin, hydrate or off`},
 		{name: "bad signature format", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, sign: {key: k, format: cbor}}\n", wantErr: `target "a": sign.format "cbor": use legacy, bundle or both`},
 	}
 	for _, tc := range tests {
@@ -71,6 +94,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n- {name: a, path: a}\n"))
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: ., ref: 'oci:dist:v1', sign: {key: k}, validate: {allow: [x]}}]\n"))
 	f.Add([]byte("{}"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: [docs/]}\ntargets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths: ['', x]\n"))
+	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: &d {ignorePaths: [' ']}\ntargets: [*d]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
@@ -101,6 +126,47 @@ func TestShardsPartitionTargets(t *testing.T) {
 		if seen[n] != 1 {
 			t.Errorf("target %s is in %d shards, want exactly 1", n, seen[n])
 		}
+	}
+}
+
+// TestLoadConfigNamesLine: a bad ignore pattern is an ErrInvalidOption naming the config file and the pattern's line.
+func TestLoadConfigNamesLine(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "statepack.yaml")
+	if err := os.WriteFile(p, []byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths: ['']\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(p)
+	want := p + `:7: target "a": ignorePaths[0]: an ignore pattern is empty: remove it, or write a gitignore pattern such as docs/`
+	if !errors.Is(err, ErrInvalidOption) || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("LoadConfig() = %v, want ErrInvalidOption ending %q", err, want)
+	}
+}
+
+// TestTargetIgnorePaths: a target's ignore paths replace the command line's; a target without any takes them.
+func TestTargetIgnorePaths(t *testing.T) {
+	t.Parallel()
+	base := LoadOptions{IgnorePaths: []string{"flag/"}}
+	tests := []struct {
+		name   string
+		target Target
+		want   []string
+	}{
+		{"unset takes the flag's", Target{}, []string{"flag/"}},
+		{"own replaces the flag's", Target{IgnorePaths: []string{"docs/"}}, []string{"docs/"}},
+		{"empty list ignores none", Target{IgnorePaths: []string{}}, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.target.LoadOptions(base).IgnorePaths; !slices.Equal(got, tc.want) {
+				t.Errorf("LoadOptions(%v).IgnorePaths = %q, want %q", base.IgnorePaths, got, tc.want)
+			}
+		})
+	}
+	cfg := Config{Targets: []Target{{Name: "bare"}, {Name: "own", IgnorePaths: []string{"docs/"}}}}
+	cfg.ApplyDefaults(Target{IgnorePaths: []string{"flag/"}})
+	if a, b := cfg.Targets[0].IgnorePaths, cfg.Targets[1].IgnorePaths; !slices.Equal(a, []string{"flag/"}) || !slices.Equal(b, []string{"docs/"}) {
+		t.Errorf("ApplyDefaults: ignorePaths = %q and %q, want [flag/] for the target without its own and [docs/]", a, b)
 	}
 }
 

@@ -479,9 +479,9 @@ func (s *Source) placeCharts() {
 func (s *Source) validateObjects(ctx context.Context, validators []build.Validator) build.Findings {
 	objs := s.Rendering.Objects
 	var substituted build.Findings
-	if len(s.vars) > 0 {
+	if len(s.vars) > 0 || s.opts.SubstituteStrict {
 		// Flux substitutes what kustomize-controller applies: the tree's objects, hydrated releases included.
-		objs, substituted = build.Substitute(objs, s.vars)
+		objs, substituted = build.Substitute(objs, s.vars, s.opts.SubstituteStrict)
 	}
 	via := map[build.ObjectID]string{}
 	if len(s.Charts) > 0 {

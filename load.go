@@ -52,6 +52,12 @@ type LoadOptions struct {
 	// SubstituteFrom are files of variables read before Substitute, which wins over them, later files winning over
 	// earlier ones: KEY=VALUE lines, or YAML ConfigMaps and Secrets as Flux's postBuild.substituteFrom reads them.
 	SubstituteFrom []string
+	// SubstituteStrict substitutes as kustomize-controller does with its StrictPostBuildSubstitutions feature gate:
+	// an object that refers to a variable with neither a value nor a default (${var}, not ${var:=default}) is a
+	// flux/substitution error naming the variable, instead of taking the empty string. It substitutes even when no
+	// variable is given (Flux substitutes nothing without variables), so that every placeholder without a default is
+	// found.
+	SubstituteStrict bool
 	// ExternalNamespaces exist outside the tree.
 	ExternalNamespaces []string
 	// KubernetesVersion is the Kubernetes version whose schemas built-in kinds are validated against; "" means
@@ -576,6 +582,9 @@ func (s *Source) settings(version string, p PackageOptions) string {
 	}
 	if len(o.IgnorePaths) > 0 {
 		lines = append(lines, "ignorePaths="+strings.Join(o.IgnorePaths, "\x00")) // only when given, so that digests stay
+	}
+	if o.SubstituteStrict {
+		lines = append(lines, "substituteStrict=true") // only when given, so that digests stay
 	}
 	if len(s.vars) > 0 {
 		// Only a digest: the values may come from a Secret. Only when given, so that digests stay.

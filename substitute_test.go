@@ -40,6 +40,12 @@ func TestFluxSubstitution(t *testing.T) {
 			want: []string{"error schema/type deployment.yaml Deployment.apps/apps/app-prod: spec.replicas must be an integer, not the string \"three\"", optedOut}},
 		{name: "an unset variable is empty, as in Flux", opts: LoadOptions{Substitute: map[string]string{"replicas": "1"}},
 			want: []string{"error object/invalid-name deployment.yaml Deployment.apps/apps/app-: metadata.name \"app-\" is invalid", optedOut}},
+		{name: "strict: an unset variable without a default is an error", opts: LoadOptions{Substitute: map[string]string{"replicas": "1"}, SubstituteStrict: true},
+			want: []string{"error flux/substitution deployment.yaml Deployment.apps/apps/app-${cluster_name}: Flux's postBuild substitution in strict mode (kustomize-controller's StrictPostBuildSubstitutions) fails on this object: variable not set (strict mode): \"cluster_name\": give it a value with --substitute cluster_name=VALUE (or --substitute-from FILE), or a default with ${cluster_name:=VALUE}", optedOut}},
+		{name: "strict without values", opts: LoadOptions{SubstituteStrict: true},
+			want: []string{"error flux/substitution deployment.yaml Deployment.apps/apps/app-${cluster_name}: Flux's postBuild substitution in strict mode (kustomize-controller's StrictPostBuildSubstitutions) fails on this object: variable not set (strict mode): \"cluster_name\":", optedOut}},
+		{name: "strict with every value", opts: LoadOptions{SubstituteFrom: []string{root + "/vars/cluster.env"}, SubstituteStrict: true},
+			want: []string{optedOut}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -170,5 +176,25 @@ func TestSubstitutedFindingsOnFieldLines(t *testing.T) {
 	i := slices.IndexFunc(s.Findings, func(f build.Finding) bool { return f.Rule == "schema/type" })
 	if i < 0 || s.Findings[i].File != "app/deployment.yaml" || s.Findings[i].Line != 10 || s.Findings[i].Field != "spec.replicas" {
 		t.Errorf("Load with replicas=three found %v, want a schema/type finding on app/deployment.yaml:10 (spec.replicas)", s.Findings)
+	}
+}
+
+// TestConfigSubstituteStrict: statepack.yaml's validate.substituteStrict sets strict substitution for a target, either
+// way; a target that leaves it unset takes the command line's.
+func TestConfigSubstituteStrict(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseConfig([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n" +
+		"- {name: unset, path: a}\n- {name: on, path: a, validate: {substituteStrict: true}}\n- {name: off, path: a, validate: {substituteStrict: false}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		target     int
+		flag, want bool
+	}{{0, false, false}, {0, true, true}, {1, false, true}, {1, true, true}, {2, false, false}, {2, true, false}} {
+		tg := cfg.Targets[tc.target]
+		if got := tg.LoadOptions(LoadOptions{SubstituteStrict: tc.flag}).SubstituteStrict; got != tc.want {
+			t.Errorf("target %s with --substitute-strict=%v: SubstituteStrict = %v, want %v", tg.Name, tc.flag, got, tc.want)
+		}
 	}
 }

@@ -20,10 +20,12 @@ import (
 // (a List's item included) and has the object's kind, so that an object placed at another document — a Helm
 // release's objects at the release, say — is never given a line of it. The field's line is that of its key (of
 // the item, for a list item) when the document writes the field with the value the object has: a field that a
-// kustomize patch, transformer or generator set or changed, or that the object lacks, keeps the object's line.
+// kustomize patch, transformer or generator set or changed, or that the object lacks, keeps the object's line. A
+// finding placed on its field's line gets the column of the key (of the item) too, which the same nodes carry.
 
-// PlaceFields moves each finding that names a field of a rendered object to the line where the object's source
-// document writes that field, when it writes it with the value the object has; other findings keep their lines.
+// PlaceFields moves each finding that names a field of a rendered object to the line (and column) where the
+// object's source document writes that field, when it writes it with the value the object has; other findings keep
+// their lines.
 // It reads the findings' source files within the root and the size limit, each at most once.
 func (r *Rendering) PlaceFields(fs Findings) {
 	type key struct {
@@ -62,17 +64,18 @@ func (r *Rendering) PlaceFields(fs Findings) {
 			docs = r.sourceNodes(f.File)
 			files[f.File] = docs
 		}
-		if line := fieldLine(docs[o.Source.Line], o, f.Field); line > 0 {
-			f.Line = line
+		if line, col := fieldLine(docs[o.Source.Line], o, f.Field); line > 0 {
+			f.Line, f.Column = line, col
 		}
 	}
 }
 
 // docNode is a mapping that may be an object's document: a document's root, or an item of a List, with the number
-// of lines before the JSON value it was parsed from.
+// of lines before the JSON value it was parsed from, and the columns before it on its first line.
 type docNode struct {
 	node   *yaml.Node
 	offset int
+	column int
 }
 
 // sourceNodes parses a source file of the tree into its candidate object mappings, by the line each starts on;
@@ -102,7 +105,7 @@ func (r *Rendering) sourceNodes(file string) map[int][]docNode {
 func parseDocNodes(file string, data []byte) []docNode {
 	data = bytes.ReplaceAll(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), []byte("\r\n"), []byte("\n"))
 	if !strings.EqualFold(path.Ext(file), ".json") {
-		return yamlDocNodes(data, 0)
+		return yamlDocNodes(data, 0, 0)
 	}
 	var out []docNode
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -115,11 +118,12 @@ func parseDocNodes(file string, data []byte) []docNode {
 		for start < int64(len(data)) && strings.ContainsRune(" \t\r\n", rune(data[start])) {
 			start++
 		}
-		out = append(out, yamlDocNodes(v, bytes.Count(data[:start], []byte("\n")))...)
+		col := int(start) - (bytes.LastIndexByte(data[:start], '\n') + 1)
+		out = append(out, yamlDocNodes(v, bytes.Count(data[:start], []byte("\n")), col)...)
 	}
 }
 
-func yamlDocNodes(data []byte, offset int) []docNode {
+func yamlDocNodes(data []byte, offset, column int) []docNode {
 	var out []docNode
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -134,23 +138,23 @@ func yamlDocNodes(data []byte, offset int) []docNode {
 		if root.Kind != yaml.MappingNode {
 			continue
 		}
-		out = append(out, docNode{root, offset})
+		out = append(out, docNode{root, offset, column})
 		if items := mappingValue(root, "items"); items != nil && items.Kind == yaml.SequenceNode {
 			for _, it := range items.Content {
 				if it.Kind == yaml.MappingNode {
-					out = append(out, docNode{it, offset})
+					out = append(out, docNode{it, offset, column})
 				}
 			}
 		}
 	}
 }
 
-// fieldLine is the line of field in o's source document among docs, or 0 when the document does not write the
-// field with o's value.
-func fieldLine(docs []docNode, o *Object, field string) int {
+// fieldLine is the line and column of field in o's source document among docs, or 0 when the document does not
+// write the field with o's value.
+func fieldLine(docs []docNode, o *Object, field string) (line, column int) {
 	steps, ok := fieldSteps(field)
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	for _, d := range docs {
 		if d.node.Line+d.offset != o.Source.Line {
@@ -159,22 +163,26 @@ func fieldLine(docs []docNode, o *Object, field string) int {
 		if k := mappingValue(d.node, "kind"); k == nil || k.Kind != yaml.ScalarNode || k.Value != o.ID.Kind {
 			continue
 		}
-		n, line := d.node, 0
+		n, at := d.node, d.node
 		var v any = o.Content
 		for _, s := range steps {
-			if n, line = s.node(n); n == nil {
-				return 0
+			if n, at = s.node(n); n == nil {
+				return 0, 0
 			}
 			if v, ok = s.value(v); !ok {
-				return 0
+				return 0, 0
 			}
 		}
 		if !sameScalar(n, v) {
-			return 0 // set or changed after the source: a patch, a transformer, a generator
+			return 0, 0 // set or changed after the source: a patch, a transformer, a generator
 		}
-		return line + d.offset
+		column = at.Column
+		if at.Line == 1 {
+			column += d.column
+		}
+		return at.Line + d.offset, column
 	}
-	return 0
+	return 0, 0
 }
 
 // sameScalar reports whether a scalar node decodes to v; a node that is not a scalar is taken as the same (its
@@ -237,9 +245,9 @@ func fieldSteps(field string) ([]fieldStep, bool) {
 	return steps, len(steps) > 0
 }
 
-// node follows the step from n, returning the node it reaches and the line where the step is written (a key's
-// line, a list item's line); nil when n does not have it.
-func (s fieldStep) node(n *yaml.Node) (*yaml.Node, int) {
+// node follows the step from n, returning the node it reaches and the node where the step is written (a key, a list
+// item), whose line and column place it; nil when n does not have it.
+func (s fieldStep) node(n *yaml.Node) (next, at *yaml.Node) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -247,23 +255,23 @@ func (s fieldStep) node(n *yaml.Node) (*yaml.Node, int) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == s.key {
-				return n.Content[i+1], k.Line
+				return n.Content[i+1], k
 			}
 		}
 	case yaml.SequenceNode:
 		if s.index >= 0 {
 			if s.index < len(n.Content) {
-				return n.Content[s.index], n.Content[s.index].Line
+				return n.Content[s.index], n.Content[s.index]
 			}
-			return nil, 0
+			return nil, nil
 		}
 		for _, it := range n.Content {
 			if name := mappingValue(it, "name"); name != nil && name.Kind == yaml.ScalarNode && name.Value == s.key {
-				return it, it.Line
+				return it, it
 			}
 		}
 	}
-	return nil, 0
+	return nil, nil
 }
 
 // value follows the step in decoded content.

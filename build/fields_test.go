@@ -89,22 +89,23 @@ func TestPlaceFields(t *testing.T) {
 		kind     string
 		field    string
 		wantLine int
+		wantCol  int // 0: not placed, so not known
 	}{
-		{"a key", plain, "Deployment", "spec.replicas", 10},
-		{"metadata.name", plain, "Deployment", "metadata.name", 5},
-		{"a quoted label key", plain, "Deployment", `metadata.labels["app.kubernetes.io/name"]`, 8},
-		{"a list item by index", plain, "Deployment", "spec.template.spec.containers[0].image", 15},
-		{"a list item by name", plain, "Deployment", "spec.template.spec.containers[web].resources.limits.cpu", 18},
-		{"a list item itself", plain, "Deployment", "spec.template.spec.containers[0]", 14},
-		{"a field the source lacks", plain, "Deployment", "spec.paused", 2},
-		{"an index past the list", plain, "Deployment", "spec.template.spec.containers[3].image", 2},
-		{"a malformed path", plain, "Deployment", `metadata.labels["x`, 2},
-		{"no field", plain, "Deployment", "", 2},
-		{"an item of a JSON List", plain, "ConfigMap", "data.n", 4},
-		{"a field a patch added", kust, "Service", "spec.ports[0].protocl", 1},
-		{"a field the base writes", kust, "Service", "spec.ports[0].targetPort", 8},
-		{"a value the images transformer changed", kust, "Pod", "spec.containers[0].image", 10},
-		{"a field of the base the transformer kept", kust, "Pod", "spec.containers[0].name", 16},
+		{"a key", plain, "Deployment", "spec.replicas", 10, 3},
+		{"metadata.name", plain, "Deployment", "metadata.name", 5, 3},
+		{"a quoted label key", plain, "Deployment", `metadata.labels["app.kubernetes.io/name"]`, 8, 5},
+		{"a list item by index", plain, "Deployment", "spec.template.spec.containers[0].image", 15, 11},
+		{"a list item by name", plain, "Deployment", "spec.template.spec.containers[web].resources.limits.cpu", 18, 15},
+		{"a list item itself", plain, "Deployment", "spec.template.spec.containers[0]", 14, 11},
+		{"a field the source lacks", plain, "Deployment", "spec.paused", 2, 0},
+		{"an index past the list", plain, "Deployment", "spec.template.spec.containers[3].image", 2, 0},
+		{"a malformed path", plain, "Deployment", `metadata.labels["x`, 2, 0},
+		{"no field", plain, "Deployment", "", 2, 0},
+		{"an item of a JSON List", plain, "ConfigMap", "data.n", 4, 13},
+		{"a field a patch added", kust, "Service", "spec.ports[0].protocl", 1, 0},
+		{"a field the base writes", kust, "Service", "spec.ports[0].targetPort", 8, 7},
+		{"a value the images transformer changed", kust, "Pod", "spec.containers[0].image", 10, 0},
+		{"a field of the base the transformer kept", kust, "Pod", "spec.containers[0].name", 16, 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,8 +122,8 @@ func TestPlaceFields(t *testing.T) {
 			id := o.FindingID()
 			fs := Findings{{Severity: SeverityError, Rule: "test", File: o.Source.File, Line: o.Source.Line, Object: &id, Field: tc.field}}
 			tc.r.PlaceFields(fs)
-			if fs[0].Line != tc.wantLine {
-				t.Errorf("PlaceFields(%s %q) placed at line %d (object at %s), want %d", tc.kind, tc.field, fs[0].Line, o.Source, tc.wantLine)
+			if fs[0].Line != tc.wantLine || fs[0].Column != tc.wantCol {
+				t.Errorf("PlaceFields(%s %q) placed at %d:%d (object at %s), want %d:%d", tc.kind, tc.field, fs[0].Line, fs[0].Column, o.Source, tc.wantLine, tc.wantCol)
 			}
 		})
 	}
@@ -137,6 +138,17 @@ func TestPlaceFields(t *testing.T) {
 			t.Errorf("PlaceFields of an object not in the rendering moved it to line %d", fs[0].Line)
 		}
 	})
+}
+
+// TestFieldColumnInJSONStream: a JSON value that starts mid-line has the columns of its first line counted from the
+// line's start, not from the value's.
+func TestFieldColumnInJSONStream(t *testing.T) {
+	t.Parallel()
+	docs := parseDocNodes("s.json", []byte(`{"kind":"A","y":1} {"kind":"B","y":2}`+"\n"))
+	o := &Object{ID: ObjectID{Kind: "B"}, Source: Source{File: "s.json", Line: 1}, Content: map[string]any{"kind": "B", "y": 2}}
+	if line, col := fieldLine(docs, o, "y"); line != 1 || col != 32 {
+		t.Errorf("fieldLine(B's y) = %d:%d, want 1:32", line, col)
+	}
 }
 
 func TestFieldSteps(t *testing.T) {
@@ -182,8 +194,8 @@ func FuzzFieldLine(f *testing.F) {
 			if k := mappingValue(d.node, "kind"); k != nil {
 				o.ID.Kind = k.Value
 			}
-			if got := fieldLine(docs, o, field); got < 0 {
-				t.Fatalf("fieldLine = %d", got)
+			if line, col := fieldLine(docs, o, field); line < 0 || col < 0 || (line > 0) != (col > 0) {
+				t.Fatalf("fieldLine = %d, %d: want both positive or both 0", line, col)
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,13 +22,25 @@ var errIgnored = errors.New("is ignored (.sourceignore or --ignore-paths), so Fl
 func WithIgnorePaths(patterns []string) RenderOption {
 	return func(o *renderOptions) error {
 		for _, p := range patterns {
-			if strings.TrimSpace(p) == "" {
-				return errors.New("an ignore pattern is empty")
+			if err := CheckIgnorePattern(p); err != nil {
+				return err
 			}
 		}
 		o.ignorePaths = slices.Clone(patterns)
 		return nil
 	}
+}
+
+// CheckIgnorePattern says what is wrong with an ignore pattern (one gitignore line, as --ignore-paths and a
+// statepack.yaml's ignorePaths take them); nil when nothing is.
+func CheckIgnorePattern(p string) error {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return errors.New("an ignore pattern is empty: remove it, or write a gitignore pattern such as docs/")
+	case strings.ContainsAny(p, "\r\n"):
+		return fmt.Errorf("the ignore pattern %q holds a line break: give each pattern as an item of its own", p)
+	}
+	return nil
 }
 
 // ignorer says which files Flux's source-controller leaves out of an artifact: its default excludes

@@ -31,6 +31,8 @@ var actionInputs = []string{
 	"registry-password", "github-token", "kubernetes-version", "attest", "signature-format", "plain-http", "helm",
 	"pin-images", "verify-images", "image-key", "image-certificate-identity", "image-certificate-identity-regexp",
 	"image-certificate-oidc-issuer", "image-certificate-oidc-issuer-regexp",
+	"substitute", "substitute-from", "substitute-strict", "ignore-paths", "load-restrictor", "allow", "external-namespace",
+	"crd-dir", "strict", "chart-auth", "chart-cache", "offline", "annotation", "layer-media-type", "immutable-tags",
 }
 
 // actionOutputs are the outputs of action.yml, in its order.
@@ -93,6 +95,12 @@ type actionConfig struct {
 	verbose         bool
 	// images are the pin-images, verify-images and image-* inputs, as the flags of the same names.
 	images imageFlags
+	// src are the inputs named after the flags of every command that reads a tree (substitute, ignore-paths,
+	// chart-auth, allow, …), as those flags; pkg are annotation and layer-media-type, and immutableTags the
+	// immutable-tags input (nil when not given). With config, they are defaults for every target.
+	src           sourceOptions
+	pkg           packageOptions
+	immutableTags *bool
 }
 
 // actionSummary is the summary-json output and the data of the job summary.
@@ -233,6 +241,9 @@ func (a *actionRun) readInputs() error {
 	c.ref = gh.Input("ref")
 	c.tags = splitList(gh.Input("tags"))
 	c.config = gh.Input("config")
+	if err := a.readSourceInputs(); err != nil {
+		return err
+	}
 	if err := a.readConfigInputs(); err != nil {
 		return err
 	}
@@ -482,7 +493,8 @@ func (a *actionRun) logInputs() {
 // sourceOptions are the source flags of `statepack publish` at their defaults, with the kubernetes-version input:
 // the tree is rendered, validated and described (the inputs digest) as the command would.
 func (a *actionRun) sourceOptions() *sourceOptions {
-	src := sourceOptions{maxFileSize: build.DefaultMaxFileSize, kubernetesVersion: statepack.DefaultKubernetesVersion, helm: a.cfg.helm}
+	src := a.cfg.src
+	src.maxFileSize, src.kubernetesVersion, src.helm = build.DefaultMaxFileSize, statepack.DefaultKubernetesVersion, a.cfg.helm
 	if a.cfg.kubernetesVersion != "" {
 		src.kubernetesVersion = a.cfg.kubernetesVersion
 	}
@@ -549,7 +561,7 @@ func findingAnnotation(env *Env, root string, f build.Finding) ghactions.Annotat
 	}
 	an := ghactions.Annotation{Level: level, Title: "statepack: " + f.Rule, Message: msg}
 	if f.File != "" {
-		an.File, an.Line = workspacePath(env, root, f.File), f.Line
+		an.File, an.Line, an.Column = workspacePath(env, root, f.File), f.Line, f.Column
 	}
 	return an
 }
@@ -594,7 +606,12 @@ func (a *actionRun) publishBase(log *slog.Logger) (statepack.PublishOptions, err
 	if err != nil {
 		return statepack.PublishOptions{}, err
 	}
-	return statepack.PublishOptions{Load: lo, Registry: regOpts, Context: bc, Logger: log}, nil
+	po, err := c.pkg.values()
+	if err != nil {
+		return statepack.PublishOptions{}, err
+	}
+	immutable := c.immutableTags != nil && *c.immutableTags
+	return statepack.PublishOptions{Load: lo, Package: po, ImmutableTags: immutable, Registry: regOpts, Context: bc, Logger: log}, nil
 }
 
 // publish publishes the tree validate rendered, as `statepack publish` does. Before it, the objects are compared

@@ -76,6 +76,7 @@ func (a *actionRun) readConfigInputs() error {
 			return usagef("input targets: %q is not a target of %s (its targets: %s)", n, c.config, strings.Join(known, ", "))
 		}
 	}
+	cfg.ApplyDefaults(a.targetDefaults()) // the package inputs, as the flags beside --config
 	c.fleet = fleetOptions{config: c.config, targets: names, shard: shard, jobs: runtime.GOMAXPROCS(0)}
 	c.targets, err = cfg.Select(statepack.Selection{Names: names, Shard: shard})
 	return err

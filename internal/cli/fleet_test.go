@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,5 +150,42 @@ func TestFleetFlagsAndSharedDefaults(t *testing.T) {
 		if !slices.Equal(tg.Tags, []string{"main"}) || tg.Annotations["team"] != "platform" {
 			t.Errorf("target %s = tags %v, annotations %v; want its own tags and the flag's annotation", tg.Name, tg.Tags, tg.Annotations)
 		}
+	}
+}
+
+// TestFleetIgnorePaths: statepack.yaml's ignorePaths leave files out of a target as --ignore-paths does; the
+// defaults' apply to a target without its own, --ignore-paths to a target the config leaves unset, and a bad
+// pattern is a usage error naming the config file's line.
+func TestFleetIgnorePaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyDir(t, "../../testdata/sourceignore", dir) // app/docs/example.yaml has no apiVersion: an error unless ignored
+	write := func(cfg string) string {
+		t.Helper()
+		p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+fmt.Sprint(len(cfg))+".yaml")
+		if err := os.WriteFile(p, []byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\n"+cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("defaults:\n  ref: localhost:5000/app\n  ignorePaths: [docs/]\ntargets:\n" +
+		"- {name: defaults, path: app}\n- {name: own, path: app, ignorePaths: ['docs/*.yaml']}\n- {name: none, path: app, ignorePaths: []}\n")
+	r := run(t, nil, "", "validate", "--config", cfg, "--root", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "defaults\t2 object(s), 0 error(s)") || !strings.Contains(r.stdout, "own\t2 object(s), 0 error(s)") ||
+		!strings.Contains(r.stderr, "none: app/docs/example.yaml") {
+		t.Errorf("%s\nwant the targets with ignorePaths clean, and the one with ignorePaths: [] failing on docs/example.yaml", r)
+	}
+
+	// --ignore-paths beside --config is the default of the targets that set none.
+	cfg = write("targets:\n- {name: flag, path: app, ref: localhost:5000/app}\n- {name: none, path: app, ref: localhost:5000/app, ignorePaths: []}\n")
+	r = run(t, nil, "", "validate", "--config", cfg, "--root", dir, "--ignore-paths", "docs/")
+	if r.code != 1 || !strings.Contains(r.stdout, "flag\t2 object(s), 0 error(s)") || !strings.Contains(r.stderr, "none: app/docs/example.yaml") {
+		t.Errorf("%s\nwant --ignore-paths for the target without ignorePaths, not for the one with its own", r)
+	}
+
+	cfg = write("targets:\n- name: a\n  path: app\n  ref: localhost:5000/app\n  ignorePaths:\n  - ''\n")
+	r = run(t, nil, "", "validate", "--config", cfg, "--root", dir)
+	if want := cfg + `:8: target "a": ignorePaths[0]: an ignore pattern is empty`; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("%s\nwant exit 2 saying %q", r, want)
 	}
 }

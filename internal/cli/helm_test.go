@@ -115,6 +115,17 @@ func TestRenderKustomizeHelmCharts(t *testing.T) {
 	}
 }
 
+// releaseFromRepo writes a tree whose apps/release.yaml is testdata/helmrelease-http's Flux HelmRelease of the chart
+// web 1.x from the HTTP chart repository at url; it returns the tree's root.
+func releaseFromRepo(t *testing.T, url string) string {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/helmrelease-http/release.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTree(t, map[string]string{"apps/release.yaml": strings.ReplaceAll(string(data), "REPO_URL", url)})
+}
+
 // TestChartAuth: --chart-auth takes an HTTP chart repository's credentials from the environment, sends them to it,
 // never prints them; a prefix whose variables are not set is a usage error; without it the repository's 401 is an
 // error naming the release.
@@ -123,19 +134,7 @@ func TestChartAuth(t *testing.T) {
 	repo := testcharts.NewRepo(t, testcharts.Chart{Name: "web", Version: "1.2.3", Data: testcharts.Archive(t, "web", "1.2.3")})
 	repo.RequireAuth("reader", "CH4RT-S3CRET-PW")
 	plant("CH4RT-S3CRET-PW")
-	root := writeTree(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {name: charts, namespace: default}
-spec: {url: "` + repo.URL() + `"}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: default}
-spec:
-  interval: 10m
-  chart:
-    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
-`})
+	root := releaseFromRepo(t, repo.URL())
 	env := map[string]string{"CHARTS_USERNAME": "reader", "CHARTS_PASSWORD": "CH4RT-S3CRET-PW"}
 	apps := filepath.Join(root, "apps")
 	r := mustRun(t, 0, env, "render", apps, "--root", root, "--chart-auth", repo.URL()+"=CHARTS")

@@ -149,6 +149,18 @@ func TestValidateSARIF(t *testing.T) {
 	}
 	goldenAt(t, "../../testdata/validate-schema-cel-rule.sarif", r.stdout)
 
+	// A finding placed on its field's line carries the field's column: spec.bucketName at 7:3.
+	tree = "../../testdata/bad/schema-pattern"
+	r = run(t, nil, "", "validate", tree, "--root", tree, "-o", "sarif")
+	var placed sarifLog
+	if err := json.Unmarshal([]byte(r.stdout), &placed); err != nil || len(placed.Runs) != 1 || len(placed.Runs[0].Results) != 1 ||
+		len(placed.Runs[0].Results[0].Locations) != 1 {
+		t.Fatalf("validate -o sarif of %s: %s\n(%v), want one result with a location", tree, r, err)
+	}
+	if got := placed.Runs[0].Results[0].Locations[0].PhysicalLocation.Region; got == nil || *got != (sarifRegion{StartLine: 7, StartColumn: 3}) {
+		t.Errorf("region of spec.bucketName = %+v, want line 7, column 3", got)
+	}
+
 	// A finding on a generated object has a file but no line: the location has no region.
 	tree = "../../testdata/bad/generated-secret"
 	r = run(t, nil, "", "validate", tree+"/app", "--root", tree, "-o", "sarif")

@@ -80,8 +80,10 @@ type sarifArtifact struct {
 	URI string `json:"uri"`
 }
 
+// sarifRegion is where a finding is: its line and, when placed on its field's line, the field's column.
 type sarifRegion struct {
-	StartLine int `json:"startLine"`
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
 }
 
 // ruleDescriptions say in one line what a finding's rule checks; policies describe themselves (build.Policies).
@@ -132,7 +134,7 @@ var ruleDescriptions = map[string]string{
 	"schema/composition":           "A value does not match the oneOf, anyOf, allOf or not of its schema.",
 	"schema/cel":                   "A CEL validation rule (x-kubernetes-validations) of the CRD fails for the object.",
 	"flux/substitution-pending":    "A value holds a Flux postBuild placeholder, so a check can only be made once Flux substitutes it (give values with --substitute).",
-	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, or a value that breaks its YAML).",
+	"flux/substitution":            "Flux's postBuild substitution fails on the object (an unterminated ${, a value that breaks its YAML, or with --substitute-strict a variable with neither a value nor a default).",
 	"chart-unpinned":               "A Helm release names its chart by a range or a tag (or its source is outside the tree): the signed artifact is a pointer to whatever the repository serves.",
 	"helm/values-unknown":          "A Helm release takes values from a ConfigMap or Secret only the cluster holds: its chart is pinned, but what it renders is not validated.",
 	"helm/release":                 "A Helm release cannot be pinned or rendered as its consumer would: its chart does not resolve or render, or its values cannot be read.",
@@ -171,7 +173,7 @@ func writeSARIF(w io.Writer, version string, findings build.Findings, base func(
 		case f.File != "":
 			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: base(f.File)}}}
 			if f.Line > 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line}
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line, StartColumn: f.Column}
 			}
 			if f.Field != "" {
 				l := sarifLogical{Name: f.Field, Kind: "property"}

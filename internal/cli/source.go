@@ -27,6 +27,7 @@ type sourceOptions struct {
 	allow              []string
 	substitute         []string // --substitute KEY=VALUE
 	substituteFrom     []string
+	substituteStrict   bool
 	externalNamespaces []string
 	kubernetesVersion  string
 	crdDirs            []string
@@ -60,6 +61,7 @@ func (o *sourceOptions) bind(cmd *cobra.Command) {
 		strings.Join(build.RenderRules, ", ")+"), e.g. schema/no-schema, or a policy: "+strings.Join(build.PolicyIDs(), ", "))
 	f.StringArrayVar(&o.substitute, "substitute", nil, "a Flux postBuild variable KEY=VALUE (repeatable): validate the objects as Flux applies them after substituting ${KEY} placeholders (the artifact keeps the placeholders, which Flux substitutes after pulling)")
 	f.StringArrayVar(&o.substituteFrom, "substitute-from", nil, "a file of Flux postBuild variables (repeatable; --substitute wins): KEY=VALUE lines, or YAML ConfigMaps and Secrets as postBuild.substituteFrom names them")
+	f.BoolVar(&o.substituteStrict, "substitute-strict", false, "substitute as Flux's kustomize-controller with its StrictPostBuildSubstitutions feature gate: a ${VAR} with neither a value nor a default is an error (flux/substitution) naming the variable, not the empty string")
 	f.StringArrayVar(&o.externalNamespaces, "external-namespace", nil, "a namespace that exists outside this tree (repeatable)")
 	f.StringVar(&o.kubernetesVersion, "kubernetes-version", statepack.DefaultKubernetesVersion,
 		"validate built-in kinds against this Kubernetes version's schema: "+strings.Join(statepack.KubernetesVersions(), ", "))
@@ -121,6 +123,7 @@ func (o *sourceOptions) loadOptions(env *Env, log *slog.Logger) (statepack.LoadO
 	return statepack.LoadOptions{
 		Substitute:         vars,
 		SubstituteFrom:     o.substituteFrom,
+		SubstituteStrict:   o.substituteStrict,
 		Root:               o.root,
 		AllowRemote:        o.allowRemote,
 		LoadRestrictor:     o.loadRestrictor,

@@ -37,6 +37,21 @@ func TestSubstituteFlags(t *testing.T) {
 	}
 }
 
+// TestSubstituteStrictFlag: --substitute-strict makes a ${var} with neither a value nor a default an error naming the
+// variable, on the line of the field that holds it, as kustomize-controller's StrictPostBuildSubstitutions fails the
+// build; with every value given the tree passes as without the flag.
+func TestSubstituteStrictFlag(t *testing.T) {
+	t.Parallel()
+	args := []string{"validate", "../../testdata/flux-substitute/app", "--root", "../../testdata/flux-substitute", "--substitute-strict",
+		"--allow", "object/invalid-label=the opted-out ConfigMap's label is literal text on purpose"}
+	r := mustRun(t, 1, nil, append(args, "--substitute", "replicas=1")...)
+	want := `app/deployment.yaml:6: error: Deployment.apps/apps/app-${cluster_name}: Flux's postBuild substitution in strict mode (kustomize-controller's StrictPostBuildSubstitutions) fails on this object: variable not set (strict mode): "cluster_name": give it a value with --substitute cluster_name=VALUE (or --substitute-from FILE), or a default with ${cluster_name:=VALUE} [flux/substitution]`
+	if !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "flux/substitution-pending") {
+		t.Errorf("validate --substitute-strict: %s\nwant the error\n%s\nand no pending warning", r, want)
+	}
+	mustRun(t, 0, nil, append(args, "--substitute-from", "../../testdata/flux-substitute/vars/cluster.env")...)
+}
+
 // TestAllowFlag: --allow RULE=REASON turns off any rule's findings and says so with the reason, in text and JSON;
 // statepack.yaml's allow takes {rule, reason}; a rule of a tree that cannot be rendered is a usage error.
 func TestAllowFlag(t *testing.T) {

@@ -16,7 +16,8 @@ func TestValidateAnnotatesInGitHubActions(t *testing.T) {
 	}
 	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": workspace}
 	r := mustRun(t, 1, env, "validate", "../../testdata/bad/schema-pattern")
-	want := "::error file=testdata/bad/schema-pattern/bucket.yaml,line=7,title=statepack%3A schema/pattern::Bucket.example.com/default/assets: spec.bucketName is"
+	// The field's column too (col=): spec.bucketName is written at column 3 of line 7.
+	want := "::error col=3,file=testdata/bad/schema-pattern/bucket.yaml,line=7,title=statepack%3A schema/pattern::Bucket.example.com/default/assets: spec.bucketName is"
 	if !strings.Contains(r.stdout, want) {
 		t.Errorf("validate in GitHub Actions printed\n%s\nwant an annotation starting %q", r.stdout, want)
 	}

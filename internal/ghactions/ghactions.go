@@ -148,6 +148,7 @@ type Annotation struct {
 	Level   Level
 	File    string // relative to the repository root (GITHUB_WORKSPACE)
 	Line    int    // 1-based; 0 when unknown
+	Column  int    // 1-based, on Line; 0 when unknown
 	Title   string
 	Message string
 }
@@ -160,6 +161,9 @@ func (r *Runner) Annotate(a Annotation) {
 		props["file"] = a.File
 		if a.Line > 0 {
 			props["line"] = fmt.Sprint(a.Line)
+			if a.Column > 0 {
+				props["col"] = fmt.Sprint(a.Column)
+			}
 		}
 	}
 	if a.Title != "" {

@@ -45,8 +45,12 @@ func TestAnnotationEscaping(t *testing.T) {
 	r.Annotate(Annotation{Level: LevelError, File: "dir,with:odd%chars/a.yaml", Line: 7, Title: "statepack: yaml/syntax",
 		Message: "100% wrong\r\nsecond line: here, there"})
 	r.Annotate(Annotation{Level: LevelWarning, Message: "no file"})
+	r.Annotate(Annotation{Level: LevelWarning, File: "b.yaml", Line: 3, Column: 5, Message: "at a field"})
+	r.Annotate(Annotation{Level: LevelWarning, File: "c.yaml", Column: 5, Message: "a column without a line is not one"})
 	want := "::error file=dir%2Cwith%3Aodd%25chars/a.yaml,line=7,title=statepack%3A yaml/syntax::100%25 wrong%0D%0Asecond line: here, there\n" +
-		"::warning::no file\n"
+		"::warning::no file\n" +
+		"::warning col=5,file=b.yaml,line=3::at a field\n" +
+		"::warning file=c.yaml::a column without a line is not one\n"
 	if out.String() != want {
 		t.Errorf("annotations =\n%q\nwant\n%q", out.String(), want)
 	}

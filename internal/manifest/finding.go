@@ -48,11 +48,15 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // item, ["key"] for a key that is not an identifier (a label's, say), as in spec.template.spec.containers[0].image
 // or metadata.labels["app.kubernetes.io/name"]. A finding with a field is placed on the field's line when the
 // source document writes that field (build.Rendering.PlaceFields), else it keeps the object's line.
+//
+// Column is the 1-based column on Line where the field's key (or list item) starts, when the finding was placed on
+// its field's line; 0 when it is not known. The text form (String) does not print it.
 type Finding struct {
 	Severity Severity  `json:"severity"`
 	Rule     string    `json:"rule"`
 	File     string    `json:"file,omitempty"`
 	Line     int       `json:"line,omitempty"`
+	Column   int       `json:"column,omitempty"`
 	Object   *ObjectID `json:"object,omitempty"`
 	Field    string    `json:"field,omitempty"`
 	Message  string    `json:"message"`

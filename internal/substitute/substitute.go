@@ -1,9 +1,10 @@
 // Package substitute is Flux's postBuild variable substitution as kustomize-controller applies it to every object of
 // a build (fluxcd/pkg/kustomize kustomize_varsub.go): ${var}, ${var:=default}, ${var:-default} and the other bash
 // forms of github.com/fluxcd/pkg/envsubst, $${var} as an escape, strict mode off (an unset variable becomes the empty
-// string), and an object labelled or annotated kustomize.toolkit.fluxcd.io/substitute: disabled left alone. It also
-// finds the placeholders a value holds, so that a check that cannot hold before substitution is reported as pending,
-// and reads the variables of a file given with --substitute-from.
+// string) unless asked for (StrictPostBuildSubstitutions: an unset variable without a default fails), and an object
+// labelled or annotated kustomize.toolkit.fluxcd.io/substitute: disabled left alone. It also finds the placeholders a
+// value holds, so that a check that cannot hold before substitution is reported as pending, and reads the variables
+// of a file given with --substitute-from.
 //
 // It does not render, validate or decide which findings to report.
 package substitute
@@ -17,6 +18,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fluxcd/pkg/envsubst"
@@ -123,15 +125,64 @@ func orDefault(s, d string) string {
 }
 
 // YAML substitutes vars into an object's YAML text as Flux does: the whole serialised object, then parsed again, so
-// that replicas: ${replicas} becomes an integer. Newlines in values are dropped, as Flux drops them.
-func YAML(data []byte, vars map[string]string) ([]byte, error) {
-	out, err := envsubst.Eval(string(data), func(k string) (string, bool) {
-		return strings.ReplaceAll(vars[k], "\n", ""), true
-	})
+// that replicas: ${replicas} becomes an integer. Newlines in values are dropped, as Flux drops them. Without strict
+// an unset variable is the empty string; with strict (kustomize-controller's StrictPostBuildSubstitutions feature
+// gate) a variable with neither a value nor a default (${var}, or ${var^^} and the other operators that read it, but
+// not ${var:=default} and the operators that supply one) fails the substitution with an *UnsetError naming every such
+// variable, where envsubst stops at the first.
+func YAML(data []byte, vars map[string]string, strict bool) ([]byte, error) {
+	t, err := envsubst.Parse(string(data))
 	if err != nil {
 		return nil, err
 	}
-	return []byte(out), nil
+	var unset []string
+	for {
+		missed := ""
+		out, err := t.Execute(func(k string) (string, bool) {
+			v, ok := vars[k]
+			if !ok && strict && !slices.Contains(unset, k) {
+				missed = k
+				return "", false
+			}
+			return strings.ReplaceAll(v, "\n", ""), true
+		})
+		switch {
+		case err == nil && len(unset) > 0:
+			return nil, &UnsetError{Names: unset}
+		case err == nil:
+			return []byte(out), nil
+		case missed == "" || !strings.HasSuffix(err.Error(), strconv.Quote(missed)):
+			return nil, err
+		}
+		// envsubst stopped at missed; take it as set (to the empty string) and run again for the next one.
+		unset = append(unset, missed)
+	}
+}
+
+// UnsetError is the error of a strict substitution (YAML) of text that refers to variables with neither a value nor
+// a default. Its message ends as kustomize-controller's does.
+type UnsetError struct {
+	// Names are the variables, in the order the text first refers to them.
+	Names []string
+}
+
+func (e *UnsetError) Error() string {
+	quoted := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return "variable not set (strict mode): " + strings.Join(quoted, ", ")
+}
+
+// Refers says whether the placeholder p (a ${…} expression as Placeholders returns it) reads the variable name.
+func Refers(p, name string) bool {
+	rest, ok := strings.CutPrefix(p, "${")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimLeft(rest, "#!") // ${#var} (length), ${!var}
+	after, ok := strings.CutPrefix(rest, name)
+	return ok && after != "" && !strings.ContainsAny(after[:1], "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 }
 
 // ReadFile reads the variables of a --substitute-from file: a dotenv file (KEY=VALUE lines, # comments, values

@@ -1,6 +1,7 @@
 package substitute
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -78,13 +79,76 @@ func TestPending(t *testing.T) {
 func TestYAML(t *testing.T) {
 	t.Parallel()
 	got, err := YAML([]byte("name: app-${name}\nreplicas: ${replicas:=2}\nport: ${port:-80}\nhome: $${HOME}\nempty: ${unset}\n"),
-		map[string]string{"name": "prod\n", "port": ""})
+		map[string]string{"name": "prod\n", "port": ""}, false)
 	want := "name: app-prod\nreplicas: 2\nport: 80\nhome: ${HOME}\nempty: \n"
 	if err != nil || string(got) != want {
 		t.Errorf("YAML = %q, %v; want %q", got, err, want)
 	}
-	if _, err := YAML([]byte("name: ${open\n"), map[string]string{"x": "1"}); err == nil {
+	if _, err := YAML([]byte("name: ${open\n"), map[string]string{"x": "1"}, false); err == nil {
 		t.Error("YAML of an unterminated ${ succeeded, want the error Flux fails the build with")
+	}
+}
+
+// TestYAMLStrict: with strict, as kustomize-controller's StrictPostBuildSubstitutions, a variable with neither a
+// value nor a default fails the substitution, named as Flux names it; every such variable is named at once; the
+// operators that supply a default, and escaped placeholders, do not fail.
+func TestYAMLStrict(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"name": "prod", "empty": ""}
+	for _, tc := range []struct {
+		name, in string
+		want     string
+		wantErr  string
+	}{
+		{name: "all set", in: "a: ${name}-${empty}\n", want: "a: prod-\n"},
+		{name: "defaults", in: "a: ${r:=2} ${p:-80} ${t:+z}\n", want: "a: 2 80 z\n"}, // envsubst gives :+ the default too
+		{name: "escaped", in: "a: $${unset}\n", want: "a: ${unset}\n"},
+		{name: "unset", in: "a: app-${cluster}\n", wantErr: `variable not set (strict mode): "cluster"`},
+		{name: "every unset one, once, in order", in: "a: ${b} ${a} ${b:=x} ${name}\nc: ${c^^}\n",
+			wantErr: `variable not set (strict mode): "b", "a", "c"`},
+		{name: "a default that reads an unset one", in: "a: ${r:=${base}}\n", wantErr: `variable not set (strict mode): "base"`},
+		{name: "unterminated", in: "a: ${open\n", wantErr: "missing closing brace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := YAML([]byte(tc.in), vars, true)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Errorf("YAML(%q, strict) = %q, %v; want the error %q", tc.in, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Errorf("YAML(%q, strict) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+			if lax, err := YAML([]byte(tc.in), vars, false); err != nil || string(lax) != tc.want {
+				t.Errorf("YAML(%q) without strict = %q, %v; want what strict gives, %q", tc.in, lax, err, tc.want)
+			}
+		})
+	}
+	var unset *UnsetError
+	if _, err := YAML([]byte("${x}"), nil, true); !errors.As(err, &unset) || !slices.Equal(unset.Names, []string{"x"}) {
+		t.Errorf("YAML(${x}, strict) = %v, want an *UnsetError naming x", err)
+	}
+}
+
+func TestRefers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p, name string
+		want    bool
+	}{
+		{"${cluster}", "cluster", true},
+		{"${cluster:=x}", "cluster", true},
+		{"${cluster_name}", "cluster", false},
+		{"${#cluster}", "cluster", true},
+		{"${cluster^^}", "cluster", true},
+		{"${other}", "cluster", false},
+		{"cluster", "cluster", false},
+	} {
+		if got := Refers(tc.p, tc.name); got != tc.want {
+			t.Errorf("Refers(%q, %q) = %v, want %v", tc.p, tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -138,6 +202,40 @@ func FuzzReadFile(f *testing.F) {
 		}
 		if err := CheckNames(vars); err != nil {
 			t.Errorf("ReadFile(%q) = %v, with a name Flux refuses: %v", name, vars, err)
+		}
+	})
+}
+
+// FuzzYAMLStrict: strict substitution of any text ends (it runs envsubst once more per unset variable), and
+// either substitutes as the lax mode does or names each unset variable once, each a name lax mode looks up.
+func FuzzYAMLStrict(f *testing.F) {
+	for _, s := range []string{"a: ${b} ${a} ${b:=x}", "${r:=${base}}", "${x^^} ${#y}", "$${x}", "${", "name: app-${cluster}\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsRune(s, 0) {
+			t.Skip("envsubst's scanner ends at a NUL byte; objects never hold one (the decoder refuses them)")
+		}
+		vars := map[string]string{"a": "1"}
+		looked := map[string]bool{}
+		lax, laxErr := envsubst.Eval(s, func(k string) (string, bool) { looked[k] = true; return vars[k], true })
+		got, err := YAML([]byte(s), vars, true)
+		var unset *UnsetError
+		switch {
+		case errors.As(err, &unset):
+			seen := map[string]bool{}
+			for _, n := range unset.Names {
+				if seen[n] || !looked[n] || n == "a" {
+					t.Fatalf("YAML(%q, strict) names %q: twice, never looked up, or set", s, unset.Names)
+				}
+				seen[n] = true
+			}
+		case err != nil:
+			if laxErr == nil {
+				t.Fatalf("YAML(%q, strict) = %v, but lax substitution succeeds", s, err)
+			}
+		case laxErr != nil || string(got) != lax:
+			t.Fatalf("YAML(%q, strict) = %q, lax = %q, %v: want the same when every variable is set or defaulted", s, got, lax, laxErr)
 		}
 	})
 }

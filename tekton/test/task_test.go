@@ -205,10 +205,10 @@ type stepRun struct {
 }
 
 type stepResult struct {
-	err            error
-	output         string
-	results        map[string]string
-	binDir, source string
+	err     error
+	output  string
+	results map[string]string
+	binDir  string
 }
 
 func (s stepRun) run(t *testing.T, task *v1.Task) stepResult {
