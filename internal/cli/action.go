@@ -32,7 +32,7 @@ var actionInputs = []string{
 	"pin-images", "verify-images", "image-key", "image-certificate-identity", "image-certificate-identity-regexp",
 	"image-certificate-oidc-issuer", "image-certificate-oidc-issuer-regexp",
 	"substitute", "substitute-from", "substitute-strict", "ignore-paths", "load-restrictor", "allow", "external-namespace",
-	"crd-dir", "strict", "chart-auth", "chart-cache", "offline", "annotation", "layer-media-type", "immutable-tags",
+	"crd-dir", "strict", "builtin-crds", "chart-auth", "chart-cache", "offline", "annotation", "layer-media-type", "immutable-tags",
 }
 
 // actionOutputs are the outputs of action.yml, in its order.

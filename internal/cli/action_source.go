@@ -43,6 +43,10 @@ func (a *actionRun) readSourceInputs() error {
 	if _, err := c.pkg.values(); err != nil {
 		return err
 	}
+	var err error
+	if s.builtinCRDs, err = gh.BoolInput("builtin-crds", true); err != nil {
+		return &usageError{err}
+	}
 	if v := gh.Input("immutable-tags"); v != "" {
 		immutable, err := gh.BoolInput("immutable-tags", false)
 		if err != nil {

@@ -55,7 +55,17 @@ func TestActionSourceInputs(t *testing.T) {
 		t.Errorf("ignore-paths docs/: %s\nwant exit 0", r)
 	}
 
+	// The built-in CRDs are on unless the input turns them off, as the flag's default is.
+	release := map[string]string{"path": "../../testdata/builtin-crds/app", "helm": "off"}
+	if r = rn.run(t, release); r.code != ExitFindings || !strings.Contains(r.stdout, "title=statepack%3A schema/required") {
+		t.Errorf("a HelmRelease without its interval: %s\nwant exit 1 and the built-in CRD's schema/required annotated", r)
+	}
+	if r = rn.run(t, with(release, "builtin-crds", "false")); r.code != 0 || !strings.Contains(r.stdout, "schema/no-schema") {
+		t.Errorf("builtin-crds false: %s\nwant exit 0 and a no-schema warning", r)
+	}
+
 	for _, tc := range []struct{ input, value, want string }{
+		{"builtin-crds", "no", `input builtin-crds: "no" is not a boolean`},
 		{"substitute-strict", "maybe", `input substitute-strict: "maybe" is not a boolean`},
 		{"offline", "1", `input offline: "1" is not a boolean`},
 		{"immutable-tags", "yes", `input immutable-tags: "yes" is not a boolean`},

@@ -64,6 +64,7 @@ var ciWiring = map[string]struct{ action, tekton string }{
 	"shard":                                {"input shard", "n/a: no config"},
 	"signature-format":                     {"input signature-format", "param SIGNATURE_FORMAT"},
 	"strict":                               {"input strict", "param STRICT"},
+	"builtin-crds":                         {"input builtin-crds", "param BUILTIN_CRDS"},
 	"substitute":                           {"input substitute", "param SUBSTITUTE"},
 	"substitute-from":                      {"input substitute-from", "param SUBSTITUTE_FROM"},
 	"substitute-strict":                    {"input substitute-strict", "param SUBSTITUTE_STRICT"},
