@@ -25,7 +25,8 @@ func TestValidateAnnotatesInGitHubActions(t *testing.T) {
 		t.Errorf("validate outside GitHub Actions printed a workflow command:\n%s", plain.stdout)
 	}
 	warn := mustRun(t, 0, env, "validate", "../../testdata/bad/schema-deprecated-apiversion")
-	if !strings.Contains(warn.stdout, "::warning file=testdata/bad/schema-deprecated-apiversion/") {
+	// The deprecation names the apiVersion field, written at column 1 of the object's first line.
+	if !strings.Contains(warn.stdout, "::warning col=1,file=testdata/bad/schema-deprecated-apiversion/volume-class.yaml,line=1,") {
 		t.Errorf("a warning did not become a ::warning annotation:\n%s", warn.stdout)
 	}
 }
