@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -56,8 +58,8 @@ func (o *signOptions) bind(cmd *cobra.Command) {
 func signatureFormat(v string) (sign.Format, error) { return statepack.SignatureFormat(v) }
 
 // attestations says whether to attest, refusing --attest asked for explicitly without a signer.
-func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
-	if signer == nil {
+func (o *signOptions) attestations(signing bool) (bool, error) {
+	if !signing {
 		if o.flags != nil && o.flags.Changed("attest") && o.attest {
 			return false, usagef("--attest needs --key or --keyless: attestations are signed statements")
 		}
@@ -66,9 +68,9 @@ func (o *signOptions) attestations(signer *sign.Signer) (bool, error) {
 	return o.attest, nil
 }
 
-// signer loads the key or gets the keyless certificate before anything is pushed, so that a bad key, password or
-// token fails early.
-func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error) {
+// signer checks the signing flags and returns what loads the key or gets the keyless certificate (nil: unsigned),
+// which publish runs while the tree renders: a bad key, password or token still fails before anything is pushed.
+func (o *signOptions) signer(env *Env, log *slog.Logger) (func(context.Context) (*sign.Signer, error), error) {
 	keyless := o.keyless || o.identityToken != "" || o.identityTokenFile != ""
 	if _, err := signatureFormat(o.format); err != nil {
 		return nil, err
@@ -78,7 +80,9 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 	case o.key != "" && keyless:
 		return nil, usagef("--key and keyless signing exclude each other: choose one")
 	case keyless:
-		return o.keylessSigner(cmd.Context(), env, !tlogSet || o.tlogUpload)
+		return func(ctx context.Context) (*sign.Signer, error) {
+			return o.keylessSigner(ctx, env, !tlogSet || o.tlogUpload)
+		}, nil
 	case o.key == "":
 		if o.tlogUpload {
 			return nil, usagef("--tlog-upload needs --key or --keyless: there is no signature to upload")
@@ -87,7 +91,17 @@ func (o *signOptions) signer(cmd *cobra.Command, env *Env) (*sign.Signer, error)
 	case o.tlogUpload:
 		return nil, usagef("--tlog-upload is not supported yet for key signing: leave it off (Flux verifies key signatures without the log)")
 	}
-	return loadSigningKey(cmd.Context(), env, o.key)
+	return func(ctx context.Context) (*sign.Signer, error) {
+		start := time.Now()
+		s, err := loadSigningKey(ctx, env, o.key)
+		if err == nil {
+			// Decrypting a cosign key (scrypt) leaves 64 MiB of garbage; collected now, it does not set the heap's
+			// goal for the whole render, which would otherwise grow to twice the render's own peak.
+			runtime.GC()
+			log.Debug("loaded the signing key", "key", s.String(), "duration", since(start))
+		}
+		return s, err
+	}, nil
 }
 
 // loadSigningKey loads a signing key: a cosign key decrypted with COSIGN_PASSWORD, or a KMS key, which needs none.
@@ -279,16 +293,13 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			if err != nil {
 				return err
 			}
-			// The key is loaded first, so that a bad key or password fails before the render and before any push.
-			start := time.Now()
-			signer, err := sig.signer(cmd, env)
+			// The key is loaded while the tree renders (statepack.PublishOptions.LoadSigner): a bad key or password
+			// still fails before any push.
+			loadSigner, err := sig.signer(env, log)
 			if err != nil {
 				return err
 			}
-			if signer != nil {
-				log.Debug("loaded the signing key", "key", signer.String(), "duration", since(start))
-			}
-			attest, err := sig.attestations(signer)
+			attest, err := sig.attestations(loadSigner != nil)
 			if err != nil {
 				return err
 			}
@@ -299,7 +310,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 			ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 			defer cancel()
 			res, err := statepack.Publish(ctx, path, ref, statepack.PublishOptions{Load: lo, Package: po, Tags: allTags,
-				Signer: signer, Attest: attest, SignatureFormat: format, ImmutableTags: immutable, Incremental: incremental,
+				LoadSigner: loadSigner, Attest: attest, SignatureFormat: format, ImmutableTags: immutable, Incremental: incremental,
 				Registry: regOpts, Images: imgOpts, Context: bc, Logger: log})
 			reportFindings(env.Stderr, &globalOptions{output: "text"}, res.Findings)
 			if !g.json() {
