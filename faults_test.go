@@ -72,16 +72,8 @@ func TestPublishUnderRegistryFaults(t *testing.T) {
 	// through; TestPublishStepsUnderStalls drives the request-timeout path itself.
 	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(time.Second, false), 20261125)
 	defer proxy.Close()
-	key, pub := keyPair(t)
+	signer, verifiers, _ := keySigner(t)
 	ctx := context.Background()
-	signer, err := sign.LoadSigner(ctx, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifiers, err := sign.LoadVerifiers(ctx, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
 	publishRun := func(host string, i int) (PublishResult, error) {
 		ref, err := publish.ParseRef(fmt.Sprintf("%s/faults/app:run-%d", host, i))
 		if err != nil {
@@ -153,16 +145,8 @@ func TestPublishStepsUnderStalls(t *testing.T) {
 	faults.Stall = 0.05
 	proxy := faultproxy.Start(reg.Host, faults, 7)
 	defer proxy.Close()
-	key, pub := keyPair(t)
+	signer, verifiers, _ := keySigner(t)
 	ctx := context.Background()
-	signer, err := sign.LoadSigner(ctx, key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifiers, err := sign.LoadVerifiers(ctx, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rendering, err := build.Render(ctx, demoTree, build.WithRoot("testdata/demo"))
 	if err != nil || rendering.Findings.HasErrors() {
 		t.Fatalf("rendering the demo tree: %v %v", err, rendering.Findings)

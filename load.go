@@ -174,11 +174,13 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 	}
 	var validators []build.Validator
 	if !o.RenderOnly {
+		start := time.Now()
 		v, err := o.validators(ctx)
 		if err != nil {
 			return nil, err
 		}
 		validators = v
+		logger(o.Logger).Debug("loaded the validators", "duration", since(start))
 	}
 	opts := []build.RenderOption{build.WithRoot(s.Root), build.WithAllowRemote(o.AllowRemote)}
 	switch o.LoadRestrictor {
@@ -230,6 +232,7 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 }
 
 func (s *Source) render(ctx context.Context, validators []build.Validator, opts ...build.RenderOption) error {
+	start := time.Now()
 	r, err := build.Render(ctx, s.Path, opts...)
 	if errors.Is(err, build.ErrInvalidInput) {
 		return &invalidOption{err} // the path is not a directory, or lies outside the root
@@ -243,7 +246,11 @@ func (s *Source) render(ctx context.Context, validators []build.Validator, opts 
 		s.addLockInput()
 	}
 	s.helmStage(ctx) // adds to r.Findings: a release that cannot be rendered leaves the rendering incomplete
+	log := logger(s.opts.Logger)
+	log.Debug("rendered", "objects", len(r.Objects), "duration", since(start))
+	start = time.Now()
 	s.validate(ctx, validators)
+	log.Debug("validated", "validators", len(validators), "findings", len(s.Findings), "duration", since(start))
 	return nil
 }
 

@@ -31,8 +31,13 @@ type PublishOptions struct {
 	Package PackageOptions
 	// Tags are pointed at the artifact, last, besides the tag of the reference (see Tags).
 	Tags []string
-	// Signer signs the artifact by digest before any tag is written; nil publishes unsigned.
+	// Signer signs the artifact by digest before any tag is written; nil publishes unsigned (unless LoadSigner).
 	Signer *sign.Signer
+	// LoadSigner, when Signer is nil, gets the signer while the tree renders, so that decrypting a key (cosign's
+	// scrypt: about 0.3 s and 64 MiB) or getting a keyless certificate adds no wall time of its own. Its error ends
+	// the render and is the publish's error, before anything is pushed. An incremental publish calls it before the
+	// render: the shortcut needs the key to recognise its own signatures.
+	LoadSigner func(context.Context) (*sign.Signer, error)
 	// Attest makes the signer attest the artifact too: SLSA provenance and statepack's inventory (AttestationTypes).
 	Attest bool
 	// SignatureFormat is how signatures and attestations are written; "" is sign.FormatLegacy.
@@ -117,23 +122,32 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	if err := o.Package.Check(); err != nil {
 		return res, err
 	}
-	j := &publishJob{path: path, ref: ref, tags: tags, o: o, log: log}
-	j.o.Attest = o.Attest && o.Signer != nil
-	if o.Incremental && o.Images.Enabled() {
+	incremental := o.Incremental && !o.Images.Enabled()
+	if o.Incremental && !incremental {
 		log.Info("--incremental is off when images are resolved: a tag may point at another digest while the tree is unchanged")
-	} else if o.Incremental {
+	}
+	if incremental && o.Signer == nil && o.LoadSigner != nil {
+		if o.Signer, err = o.LoadSigner(ctx); err != nil {
+			return res, err
+		}
+		res.Signed = o.Signer != nil
+	}
+	j := &publishJob{path: path, ref: ref, tags: tags, o: o, log: log}
+	if incremental {
+		j.o.Attest = o.Attest && o.Signer != nil
 		done, err := j.publishIfChanged(ctx, &res)
 		if err != nil || done {
 			return res, interrupted(ctx, "incremental check", err)
 		}
 	}
 	start := time.Now()
-	s := o.Source
-	if s == nil {
-		if s, err = Load(ctx, path, o.Load); err != nil {
-			return res, interrupted(ctx, "render", err)
-		}
+	s, signer, err := loadAlongsideSigner(ctx, path, o)
+	if err != nil {
+		return res, err
 	}
+	o.Signer, j.o.Signer = signer, signer
+	j.o.Attest = o.Attest && signer != nil
+	res.Signed = signer != nil
 	res.Findings = s.Findings
 	if err := s.FindingsError(); err != nil {
 		return res, err
@@ -192,6 +206,40 @@ func Publish(ctx context.Context, path string, ref publish.Ref, o PublishOptions
 	res.Ref, res.Digest = ref.WithDigest(desc.Digest.String()), desc.Digest.String()
 	res.MediaType, res.Size, res.Objects, res.Annotations = desc.MediaType, desc.Size, len(b.Files), b.Annotations
 	return res, nil
+}
+
+// loadAlongsideSigner is o.Source, or the tree at path loaded, and the signer: o.Signer, or what o.LoadSigner gets
+// while the tree loads. A failure of the signer cancels the load and is the error returned, as it would have been had
+// the signer been loaded first.
+func loadAlongsideSigner(ctx context.Context, path string, o PublishOptions) (*Source, *sign.Signer, error) {
+	load := func(ctx context.Context) (*Source, error) {
+		if o.Source != nil {
+			return o.Source, nil
+		}
+		s, err := Load(ctx, path, o.Load)
+		return s, interrupted(ctx, "render", err)
+	}
+	if o.Signer != nil || o.LoadSigner == nil {
+		s, err := load(ctx)
+		return s, o.Signer, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var signer *sign.Signer
+	var signErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if signer, signErr = o.LoadSigner(ctx); signErr != nil {
+			cancel()
+		}
+	}()
+	s, err := load(ctx)
+	<-done
+	if signErr != nil {
+		return nil, nil, signErr
+	}
+	return s, signer, err
 }
 
 // publishJob is one Publish under way.
@@ -401,9 +449,12 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 			return ocispec.Descriptor{}, fmt.Errorf("attesting %s: %w (no tag was written)", t.Ref().WithDigest(desc.Digest.String()), attestErr)
 		}
 		log.Debug("signed", "signer", signer.String(), "attestations", len(preds), "duration", since(start))
+		start = time.Now()
 		warnBundleOnly(ctx, log, t, desc, signer, po.warn)
+		log.Debug("checked what Flux reads of the signatures", "duration", since(start))
 	}
 	if len(tags) > 0 {
+		start = time.Now()
 		if po.immutable {
 			// Again, just before tagging: another publish may have taken a tag meanwhile. Registries offer no
 			// compare-and-swap on tags, so a race in the last milliseconds remains possible.
@@ -414,6 +465,7 @@ func pushSignTag(ctx context.Context, log *slog.Logger, t *publish.Target, b *bu
 		if err := retryStep(ctx, log, po.attempts, "tag", func() error { return t.Tag(ctx, desc, tags...) }); err != nil {
 			return ocispec.Descriptor{}, err
 		}
+		log.Debug("tagged", "tags", len(tags), "duration", since(start))
 	}
 	return desc, nil
 }

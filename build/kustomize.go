@@ -120,7 +120,10 @@ func (r *renderer) kustomize(ctx context.Context, dir string) (objs []Object, fi
 		}
 	}
 	locate := originLocator{r: r, kdir: dir, files: map[string][]Object{}}
-	for _, res := range m {
+	for i, res := range m {
+		// Once decoded, kustomize's node is garbage: dropped as the loop goes, kustomize's objects and statepack's
+		// are not both held in full at the render's peak.
+		m[i] = nil
 		if err := managedBy(res); err != nil {
 			return fail("kustomize/build", kfile, err.Error())
 		}
