@@ -12,7 +12,7 @@ PUBLISH_REF ?= localhost:5000/statepack/demo:latest
 # The throwaway keys of demo and publish are for local use only; their password is not a secret.
 DEMO_PASSWORD := statepack-demo
 
-.PHONY: help build build-kms demo test fuzz publish bench pgo lint clean image
+.PHONY: help build build-kms demo test fuzz publish bench lint clean image
 
 help:
 	@echo "make demo     publish the demo tree into oci:./dist/demo, signed with a throwaway key, and verify it"
@@ -20,7 +20,6 @@ help:
 	@echo "make publish  publish PUBLISH_PATH to PUBLISH_REF on a local registry (started on :5000 if needed)"
 	@echo "make bench    benchmarks; figures go into docs/benchmarks.md (BENCH_5000=1 adds the 5,000-object trees: minutes per run)"
 	@echo "make fuzz     every fuzz target for FUZZTIME (default 60s) each"
-	@echo "make pgo      rewrite cmd/statepack/default.pgo, the CPU profile go build optimises the binary with (a signed publish of the generated 2,000-object tree)"
 	@echo "make image    the container image (the Dockerfile's release stage) as an OCI layout in dist/image, without Docker"
 	@echo "make lint     gofmt, go vet, staticcheck"
 	@echo "make build-kms  bin/statepack-kms, with the KMS providers (awskms://, gcpkms://, azurekms://, hashivault:// keys)"
@@ -67,13 +66,6 @@ bench: $(BIN)
 	./scripts/bench-helm.sh | tee dist/bench-helm.md
 	BIN=$(BIN) ./scripts/bench-publish.sh | tee dist/bench-publish.md
 	BIN=$(BIN) ./scripts/bench-speed.sh | tee dist/bench-speed.md
-
-# The profile-guided optimisation profile: go build reads cmd/statepack/default.pgo on its own (-pgo=auto), so
-# make build, the Dockerfile and go install all use it. A whole signed publish is what it profiles, kustomize's
-# resource-id lookups most of all. Rewrite it when the render's code or the kustomize version changes.
-pgo:
-	$(GO) test -run '^$$' -bench 'BenchmarkPublish$$/generated-2000' -benchtime 3x -cpuprofile cmd/statepack/default.pgo -o $${TMPDIR:-/tmp}/statepack-pgo.test ./internal/cli/
-	rm -f $${TMPDIR:-/tmp}/statepack-pgo.test
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
