@@ -16,22 +16,23 @@ const module = "github.com/statepack/statepack"
 // arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
 // purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
 var layers = map[string][]string{
-	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
-	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
-	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"},
-	"build":                {"internal/manifest", "internal/substitute", "internal/helm"},
-	"publish":              {},
+	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"},
+	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"},
+	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"},
+	"build":                {"internal/manifest", "internal/substitute", "internal/helm", "internal/redact"},
+	"publish":              {"internal/redact"},
 	"sign":                 {},
 	"internal/schema":      {"internal/manifest", "internal/substitute"},
 	"internal/substitute":  {"internal/manifest"},
 	"internal/objdiff":     {"internal/manifest"},
 	"internal/manifest":    {},
+	"internal/redact":      {},
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
 	"internal/helm":        {},
-	"internal/releases":    {"build", "internal/helm", "internal/manifest", "internal/substitute"},
-	"internal/charts":      {"internal/helm", "publish"},
-	"internal/images":      {"publish", "sign"},
+	"internal/releases":    {"build", "internal/helm", "internal/manifest", "internal/substitute", "internal/redact"},
+	"internal/charts":      {"internal/helm", "publish", "internal/redact"},
+	"internal/images":      {"publish", "sign", "internal/redact"},
 	"internal/tools/image": {"internal/gitmeta"},
 }
 
@@ -81,7 +82,7 @@ func TestLayering(t *testing.T) {
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

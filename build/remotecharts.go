@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/redact"
 )
 
 // A helmCharts entry with a repo pulls its chart: `kustomize build --enable-helm` (and so Argo CD) runs `helm pull
@@ -68,7 +68,7 @@ func pullVersion(c types.HelmChart) string {
 
 // pullCommand is the `helm pull` that vendors the chart of an entry into chartHome, as kustomize runs it.
 func pullCommand(c types.HelmChart, chartHome string) string {
-	repo := redactRepo(c.Repo)
+	repo := redact.URL(c.Repo)
 	pull := fmt.Sprintf("helm pull %s --repo %s", c.Name, repo)
 	if strings.HasPrefix(c.Repo, "oci://") {
 		pull = "helm pull " + strings.TrimSuffix(repo, "/") + "/" + c.Name
@@ -86,7 +86,7 @@ func pullCommand(c types.HelmChart, chartHome string) string {
 // it pulled. Without a resolver it says how to vendor the chart.
 func (s *kustomizationScan) pull(at entryAt, c types.HelmChart, chartHome string) (*helm.Chart, RemoteChart, error) {
 	vendor := fmt.Sprintf("vendor it where kustomize keeps what it pulls (%s)", pullCommand(c, s.r.rel(chartHome)))
-	repo := redactRepo(c.Repo)
+	repo := redact.URL(c.Repo)
 	if s.r.opts.charts == nil {
 		return nil, RemoteChart{}, fmt.Errorf("the chart comes from the repository %s, and statepack renders a kustomization's charts only from the tree: %s, or render with --helm=pin (statepack's default; --helm=off fetches no chart), which pulls the chart and pins it in statepack.lock", repo, vendor)
 	}
@@ -103,21 +103,6 @@ func (s *kustomizationScan) pull(at entryAt, c types.HelmChart, chartHome string
 	}
 	return ch, RemoteChart{Kustomization: s.r.rel(at.kf), Line: at.line, Entry: at.index, ReleaseName: c.ReleaseName,
 		Repo: repo, Version: c.Version, Chart: c.Name + "@" + ch.Version(), Digest: p.Digest, URL: p.URL}, nil
-}
-
-// redactRepo writes a repository URL for messages: no user information, the query (where tokens travel) replaced.
-// What does not parse is not echoed.
-func redactRepo(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = "REDACTED", false
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
 }
 
 // inPulledChart says whether the values file p (relative to the kustomization's directory dir) lies in the

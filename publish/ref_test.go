@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/statepack/statepack/internal/redact"
 )
 
 func TestParseRef(t *testing.T) {
@@ -137,10 +139,10 @@ func TestRefMethods(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	in := `GET "https://user:s3cret@storage.example.com/blob?X-Amz-Signature=abc&token=t0k#frag": 403; then http://h/p?q=1`
-	got := redact(in)
+	got := redact.Text(in)
 	want := `GET "https://storage.example.com/blob?REDACTED": 403; then http://h/p?REDACTED`
 	if got != want {
-		t.Errorf("redact() = %s\nwant       %s", got, want)
+		t.Errorf("redact.Text() = %s\nwant       %s", got, want)
 	}
 }
 

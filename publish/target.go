@@ -25,6 +25,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/statepack/statepack/internal/redact"
 )
 
 // maxManifestSize bounds the manifests FetchManifest reads; registries commonly refuse more than 4 MiB.
@@ -361,7 +363,7 @@ func (e *targetError) Unwrap() []error {
 // wrap says what was being done to which target, redacts URLs, and adds a hint for the failures users can fix.
 func (t *Target) wrap(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
-	cause := redact(err.Error())
+	cause := redact.Text(err.Error())
 	e := &targetError{msg: what + ": " + cause, cause: err}
 	switch {
 	case errors.Is(err, errdef.ErrNotFound):

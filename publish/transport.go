@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
 
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/statepack/statepack/internal/redact"
 )
 
 // httpClient stacks, from the outside in: retries, the request log, the read-ahead of small answers, the progress
@@ -110,11 +110,11 @@ func (l logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := l.base.RoundTrip(req)
 	if err != nil {
-		l.log.Debug("registry request failed", "method", req.Method, "url", redactURL(req.URL.String()),
-			"error", redact(err.Error()), "duration", time.Since(start).Round(time.Millisecond))
+		l.log.Debug("registry request failed", "method", req.Method, "url", redact.URL(req.URL.String()),
+			"error", redact.Text(err.Error()), "duration", time.Since(start).Round(time.Millisecond))
 		return resp, err
 	}
-	l.log.Debug("registry request", "method", req.Method, "url", redactURL(req.URL.String()), "status", resp.StatusCode,
+	l.log.Debug("registry request", "method", req.Method, "url", redact.URL(req.URL.String()), "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond))
 	return resp, nil
 }
@@ -210,24 +210,4 @@ func (b *progressBody) Close() error {
 		b.once.Do(b.w.stop)
 	}
 	return err
-}
-
-// urlPattern finds URLs in error messages, which oras-go and net/http quote in full.
-var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
-
-// redact rewrites every URL in s without user information and query, where credentials and signed tokens travel.
-func redact(s string) string { return urlPattern.ReplaceAllStringFunc(s, redactURL) }
-
-// redactURL removes user information, the query and the fragment from a URL for display.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = "REDACTED", false
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
 }

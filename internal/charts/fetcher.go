@@ -15,6 +15,7 @@ import (
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/redact"
 	"github.com/statepack/statepack/publish"
 )
 
@@ -139,7 +140,7 @@ func (f *Fetcher) resolve(ctx context.Context, k key) (Pin, error) {
 		return Pin{}, err
 	}
 	if p, ok := f.o.Lock.lookup(k); ok {
-		f.log.Debug("chart pinned by the lock", "repository", redactURL(p.Repository), "name", p.Name, "version", p.Version, "digest", p.Digest)
+		f.log.Debug("chart pinned by the lock", "repository", redact.URL(p.Repository), "name", p.Name, "version", p.Version, "digest", p.Digest)
 		return p, nil
 	}
 	if f.o.Offline {
@@ -152,7 +153,7 @@ func (f *Fetcher) resolve(ctx context.Context, k key) (Pin, error) {
 		p, err = f.resolveOCI(ctx, k)
 	}
 	if err == nil {
-		f.log.Info("chart resolved live, not from a lock", "repository", redactURL(p.Repository), "name", p.Name, "constraint", k.version, "version", p.Version, "digest", p.Digest)
+		f.log.Info("chart resolved live, not from a lock", "repository", redact.URL(p.Repository), "name", p.Name, "constraint", k.version, "version", p.Version, "digest", p.Digest)
 	}
 	return p, err
 }
@@ -167,7 +168,7 @@ func (f *Fetcher) Fetch(ctx context.Context, p Pin) ([]byte, error) {
 		err = fmt.Errorf("%w: the pin's digest %q is not sha256:<64 hex digits>", ErrInvalidRequest, p.Digest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetching chart %s@%s: %w", cmp.Or(p.Name, redactURL(p.Repository)), p.Version, err)
+		return nil, fmt.Errorf("fetching chart %s@%s: %w", cmp.Or(p.Name, redact.URL(p.Repository)), p.Version, err)
 	}
 	return f.shared.archives.do(ctx, p.Digest, func() ([]byte, error) {
 		if kind == kindHTTP {
@@ -233,7 +234,7 @@ func (f *Fetcher) notCached(p Pin) error {
 		where = "it is not in the chart cache " + f.cache.dir
 	}
 	return fmt.Errorf("fetching chart %s@%s (%s): %w: %s: run once online (`statepack lock`, or any command without --offline) to fill the cache",
-		cmp.Or(p.Name, redactURL(p.Repository)), p.Version, p.Digest, ErrOffline, where)
+		cmp.Or(p.Name, redact.URL(p.Repository)), p.Version, p.Digest, ErrOffline, where)
 }
 
 func (f *Fetcher) maxArchive() int64 {
@@ -246,5 +247,5 @@ func (f *Fetcher) maxArchive() int64 {
 // mismatch is the error for bytes that differ from a locked digest.
 func mismatch(p Pin, got string) error {
 	return fmt.Errorf("%w: the repository now serves other bytes for %s@%s locked at %s (it serves %s): run `statepack lock` if intended",
-		ErrDigestMismatch, cmp.Or(p.Name, redactURL(p.Repository)), p.Version, p.Digest, got)
+		ErrDigestMismatch, cmp.Or(p.Name, redact.URL(p.Repository)), p.Version, p.Digest, got)
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/statepack/statepack/internal/helm"
+	"github.com/statepack/statepack/internal/redact"
 	"github.com/statepack/statepack/publish"
 )
 
@@ -123,13 +124,13 @@ func (f *Fetcher) index(ctx context.Context, repository string) (*repo.IndexFile
 	return f.shared.indexes.do(ctx, repository, func() (*repo.IndexFile, error) {
 		u, err := url.Parse(repository + "/index.yaml")
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrInvalidRequest, redactURL(repository))
+			return nil, fmt.Errorf("%w: %s", ErrInvalidRequest, redact.URL(repository))
 		}
 		data, err := f.get(ctx, repository, u, maxIndexSize, "the repository index")
 		if err != nil {
 			return nil, err
 		}
-		return ParseIndex(redactedURL(u), data)
+		return ParseIndex(redact.Parsed(u), data)
 	})
 }
 
@@ -145,11 +146,11 @@ func (f *Fetcher) resolveHTTP(ctx context.Context, k key) (Pin, error) {
 	// Helm's rule: a relative chart URL is relative to the repository URL (where index.yaml is).
 	abs, err := repo.ResolveReferenceURL(k.repository, cv.URLs[0])
 	if err != nil {
-		return Pin{}, fmt.Errorf("%w: the index entry for %s %s has a bad URL: %v", ErrInvalidIndex, k.name, cv.Version, redactURL(cv.URLs[0]))
+		return Pin{}, fmt.Errorf("%w: the index entry for %s %s has a bad URL: %v", ErrInvalidIndex, k.name, cv.Version, redact.URL(cv.URLs[0]))
 	}
 	u, err := url.Parse(abs)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return Pin{}, fmt.Errorf("%w: the index entry for %s %s points at %s, which is not an http(s) URL", ErrInvalidIndex, k.name, cv.Version, redactURL(abs))
+		return Pin{}, fmt.Errorf("%w: the index entry for %s %s points at %s, which is not an http(s) URL", ErrInvalidIndex, k.name, cv.Version, redact.URL(abs))
 	}
 	// The pin (hence the lock file, committed to git) keeps neither user information nor a query, where tokens
 	// travel; this run downloads from the URL as the index gives it.
@@ -172,14 +173,14 @@ func (f *Fetcher) resolveHTTP(ctx context.Context, k key) (Pin, error) {
 	}
 	got := digestOf(data)
 	if want != "" && got != want {
-		return Pin{}, fmt.Errorf("%w: the archive %s is %s, but the index says %s", ErrDigestMismatch, redactedURL(u), got, want)
+		return Pin{}, fmt.Errorf("%w: the archive %s is %s, but the index says %s", ErrDigestMismatch, redact.Parsed(u), got, want)
 	}
 	ch, err := helm.LoadArchive(data, f.o.Limits)
 	if err != nil {
-		return Pin{}, fmt.Errorf("%w: the archive %s: %w", ErrNotAChart, redactedURL(u), err)
+		return Pin{}, fmt.Errorf("%w: the archive %s: %w", ErrNotAChart, redact.Parsed(u), err)
 	}
 	if ch.Name() != k.name || ch.Version() != cv.Version {
-		return Pin{}, fmt.Errorf("%w: the archive %s holds chart %s %s, but the index lists it as %s %s", ErrNotAChart, redactedURL(u), ch.Name(), ch.Version(), k.name, cv.Version)
+		return Pin{}, fmt.Errorf("%w: the archive %s holds chart %s %s, but the index lists it as %s %s", ErrNotAChart, redact.Parsed(u), ch.Name(), ch.Version(), k.name, cv.Version)
 	}
 	f.store(data)
 	p.Digest = got
@@ -209,7 +210,7 @@ func (f *Fetcher) download(ctx context.Context, repository, source string) ([]by
 	return f.shared.downloads.do(ctx, source, func() ([]byte, error) {
 		u, err := url.Parse(source)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-			return nil, fmt.Errorf("%w: the chart URL %s is not an http(s) URL without credentials", ErrInvalidRequest, redactURL(source))
+			return nil, fmt.Errorf("%w: the chart URL %s is not an http(s) URL without credentials", ErrInvalidRequest, redact.URL(source))
 		}
 		return f.get(ctx, normalizeRepository(repository), u, f.maxArchive(), "the chart archive")
 	})
@@ -217,7 +218,7 @@ func (f *Fetcher) download(ctx context.Context, repository, source string) ([]by
 
 // get fetches u, with the repository's credentials when u is on the repository's scheme, host and port.
 func (f *Fetcher) get(ctx context.Context, repository string, u *url.URL, limit int64, what string) ([]byte, error) {
-	shown := redactedURL(u)
+	shown := redact.Parsed(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s %s: %w", what, shown, err)
@@ -241,14 +242,14 @@ func (f *Fetcher) get(ctx context.Context, repository string, u *url.URL, limit 
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			hint = fmt.Sprintf(" (is the chart repository at %s running?)", u.Host)
 		}
-		return nil, fmt.Errorf("fetching %s %s: the repository is unreachable: %s%s", what, shown, redactText(err.Error()), hint)
+		return nil, fmt.Errorf("fetching %s %s: the repository is unreachable: %s%s", what, shown, redact.Text(err.Error()), hint)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		hint := fmt.Sprintf("the repository needs credentials: give a user name and password for %s", redactURL(repository))
+		hint := fmt.Sprintf("the repository needs credentials: give a user name and password for %s", redact.URL(repository))
 		if sent {
-			hint = fmt.Sprintf("the credentials given for %s were refused: check the user name and password", redactURL(repository))
+			hint = fmt.Sprintf("the credentials given for %s were refused: check the user name and password", redact.URL(repository))
 		}
 		return nil, fmt.Errorf("fetching %s %s: %w (%s): %s", what, shown, publish.ErrUnauthorized, resp.Status, hint)
 	case resp.StatusCode == http.StatusNotFound:
@@ -261,7 +262,7 @@ func (f *Fetcher) get(ctx context.Context, repository string, u *url.URL, limit 
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s %s: %s", what, shown, redactText(err.Error()))
+		return nil, fmt.Errorf("fetching %s %s: %s", what, shown, redact.Text(err.Error()))
 	}
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("fetching %s %s: %w: more than %d bytes", what, shown, ErrTooLarge, limit)

@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/statepack/statepack/internal/redact"
 )
 
 // LockFileName is the lock's file name beside the tree. It does not end in .yaml so that the plain-YAML renderer,
@@ -217,9 +219,9 @@ func (e LockEntry) check() error {
 	case u.User != nil:
 		return errors.New("url carries credentials: remove them (they never belong in a lock file)")
 	case kind == kindHTTP && u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("url %s is not an http(s) URL", redactURL(e.URL))
+		return fmt.Errorf("url %s is not an http(s) URL", redact.URL(e.URL))
 	case kind == kindOCI && e.URL != "oci://"+ref.WithDigest(e.Digest):
-		return fmt.Errorf("url %s is not the repository's manifest oci://%s", redactURL(e.URL), ref.WithDigest(e.Digest))
+		return fmt.Errorf("url %s is not the repository's manifest oci://%s", redact.URL(e.URL), ref.WithDigest(e.Digest))
 	}
 	return nil
 }

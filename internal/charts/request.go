@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/statepack/statepack/internal/redact"
 	"github.com/statepack/statepack/publish"
 )
 
@@ -73,7 +74,7 @@ func (k key) describe() string {
 	if k.name != "" {
 		fmt.Fprintf(&b, "%q ", k.name)
 	}
-	fmt.Fprintf(&b, "%s from %s", cmp.Or(k.version, `"" (newest stable)`), redactURL(k.repository))
+	fmt.Fprintf(&b, "%s from %s", cmp.Or(k.version, `"" (newest stable)`), redact.URL(k.repository))
 	if k.filter != "" {
 		fmt.Fprintf(&b, " (tags matching %q)", k.filter)
 	}
@@ -84,21 +85,21 @@ func (k key) describe() string {
 func (k key) check() (kind, error) {
 	u, err := url.Parse(k.repository)
 	if err != nil || u.Host == "" {
-		return 0, fmt.Errorf("%w: repository %q is not a URL: write https://host/path for an HTTP repository or oci://host/path for an OCI one", ErrInvalidRequest, redactURL(k.repository))
+		return 0, fmt.Errorf("%w: repository %q is not a URL: write https://host/path for an HTTP repository or oci://host/path for an OCI one", ErrInvalidRequest, redact.URL(k.repository))
 	}
 	if u.User != nil {
-		return 0, fmt.Errorf("%w: repository %s carries credentials in its URL: give them as credentials for the repository, never in the URL (it ends up in the lock file and in logs)", ErrInvalidRequest, redactURL(k.repository))
+		return 0, fmt.Errorf("%w: repository %s carries credentials in its URL: give them as credentials for the repository, never in the URL (it ends up in the lock file and in logs)", ErrInvalidRequest, redact.URL(k.repository))
 	}
 	switch u.Scheme {
 	case "http", "https":
 		if k.name == "" {
-			return 0, fmt.Errorf("%w: no chart name for the HTTP repository %s", ErrInvalidRequest, redactURL(k.repository))
+			return 0, fmt.Errorf("%w: no chart name for the HTTP repository %s", ErrInvalidRequest, redact.URL(k.repository))
 		}
 		if digestPattern.MatchString(k.version) {
 			return 0, fmt.Errorf("%w: version %q is a digest, which only OCI repositories resolve", ErrInvalidRequest, k.version)
 		}
 		if k.filter != "" {
-			return 0, fmt.Errorf("%w: a semver filter applies to OCI tags, and %s is an HTTP repository", ErrInvalidRequest, redactURL(k.repository))
+			return 0, fmt.Errorf("%w: a semver filter applies to OCI tags, and %s is an HTTP repository", ErrInvalidRequest, redact.URL(k.repository))
 		}
 		return kindHTTP, nil
 	case "oci":
@@ -110,7 +111,7 @@ func (k key) check() (kind, error) {
 		}
 		return kindOCI, nil
 	}
-	return 0, fmt.Errorf("%w: repository %s has scheme %q: only http, https and oci repositories are fetched", ErrInvalidRequest, redactURL(k.repository), u.Scheme)
+	return 0, fmt.Errorf("%w: repository %s has scheme %q: only http, https and oci repositories are fetched", ErrInvalidRequest, redact.URL(k.repository), u.Scheme)
 }
 
 // ociRef is the OCI repository of the chart: oci://host/path/name, or oci://host/path for an OCIRepository.
@@ -128,32 +129,6 @@ func (k key) ociRef() (publish.Ref, error) {
 	}
 	return ref, nil
 }
-
-// redactURL writes a URL for messages and logs: no user information, the query and fragment replaced (signed
-// URLs carry tokens there). Whatever does not parse is not echoed.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return redactedURL(u)
-}
-
-func redactedURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	if c.RawQuery != "" || c.ForceQuery {
-		c.RawQuery, c.ForceQuery = "REDACTED", false
-	}
-	c.Fragment, c.RawFragment = "", ""
-	return c.String()
-}
-
-// urlPattern finds URLs in the text of errors from net/http and the SDK, which quote them in full.
-var urlPattern = regexp.MustCompile("[a-zA-Z][a-zA-Z0-9+.-]*://[^\\s\"'<>`]+")
-
-// redactText redacts every URL in s (see redactURL).
-func redactText(s string) string { return urlPattern.ReplaceAllStringFunc(s, redactURL) }
 
 // tagFilter compiles the semver filter; nil when there is none.
 func (k key) tagFilter() (*regexp.Regexp, error) {
