@@ -231,10 +231,8 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 		return nil, Findings{{Severity: SeverityError, Rule: "object/not-a-mapping", File: file, Line: root.Line,
 			Message: fmt.Sprintf("document is a %s, not a Kubernetes object: every YAML document must be a mapping with apiVersion, kind and metadata", kindName(root))}}
 	}
-	if _, hasAPIVersion := m["apiVersion"]; !hasAPIVersion {
-		if _, hasKind := m["kind"]; !hasKind {
-			return nil, Findings{notAnObject(file, root.Line, m)}
-		}
+	if noObject(m) {
+		return nil, Findings{notAnObject(file, root.Line, m)}
 	}
 	src := Source{File: file, Line: root.Line}
 	if items, isList := listItems(m); isList {
@@ -250,6 +248,12 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 			if !ok {
 				findings = append(findings, Finding{Severity: SeverityError, Rule: "object/not-a-mapping", File: file,
 					Line: line, Message: fmt.Sprintf("item %d of the List is not a Kubernetes object", i)})
+				continue
+			}
+			if noObject(im) { // as a document of its own would be: re-read, it would not decode to an object
+				f := notAnObject(file, line, im)
+				f.Message = fmt.Sprintf("item %d of the List: %s", i, f.Message)
+				findings = append(findings, f)
 				continue
 			}
 			o, err := budget.object(im, Source{File: file, Line: line})
@@ -268,6 +272,13 @@ func documentObjects(file string, doc *yaml.Node, budget *byteBudget) ([]Object,
 			Message: err.Error()}}
 	}
 	return []Object{o}, nil
+}
+
+// noObject reports a mapping with neither apiVersion nor kind: no Kubernetes object at all.
+func noObject(m map[string]any) bool {
+	_, hasAPIVersion := m["apiVersion"]
+	_, hasKind := m["kind"]
+	return !hasAPIVersion && !hasKind
 }
 
 // notAnObject is the one finding of a mapping with neither apiVersion nor kind (a Helm values file, a tool's
