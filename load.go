@@ -1,6 +1,7 @@
 package statepack
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -136,8 +137,9 @@ type Source struct {
 	// Allowed counts the findings LoadOptions.Allow turned off, by rule.
 	Allowed []AllowedFindings
 
-	opts LoadOptions
-	vars map[string]string // Flux postBuild variables; nil when none are given
+	opts    LoadOptions
+	vars    map[string]string // Flux postBuild variables; nil when none are given
+	secrets []string          // values of vars that came from a Secret: never shown in a finding
 }
 
 // Objects are the rendered objects.
@@ -201,11 +203,11 @@ func Load(ctx context.Context, path string, o LoadOptions) (*Source, error) {
 		// Argo CD renders it; with --helm=off no chart is fetched and such an entry is refused.
 		opts = append(opts, build.WithRemoteCharts(s.pullChart))
 	}
-	vars, err := o.variables()
+	vars, secrets, err := o.variables()
 	if err != nil {
 		return nil, err
 	}
-	s.vars = vars
+	s.vars, s.secrets = vars, secrets
 	if err := s.render(ctx, validators, opts...); err != nil {
 		return nil, err
 	}
@@ -274,6 +276,9 @@ func (s *Source) validate(ctx context.Context, validators []build.Validator) {
 		}
 		r.PlaceFields(s.Findings)
 	}
+	for i := range s.Findings {
+		s.Findings[i].Message = substitute.Mask(s.Findings[i].Message, s.secrets)
+	}
 	s.Findings.Sort()
 	s.Findings, s.Allowed = applyAllow(s.Findings, s.opts.Allow)
 }
@@ -312,27 +317,41 @@ func (s *Source) noObjects() build.Finding {
 
 // variables are the Flux postBuild variables of SubstituteFrom's files, then Substitute's, checked as Flux checks
 // their names; nil when there are none.
-func (o *LoadOptions) variables() (map[string]string, error) {
-	vars := map[string]string{}
+//
+// secrets are the values that came from a Secret of SubstituteFrom (and were not replaced by Substitute): findings
+// must not show them (substitute.Mask).
+func (o *LoadOptions) variables() (vars map[string]string, secrets []string, err error) {
+	vars = map[string]string{}
+	secret := map[string]bool{}
 	for _, f := range o.SubstituteFrom {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, invalidf("--substitute-from: %w", err)
+			return nil, nil, invalidf("--substitute-from: %w", err)
 		}
-		from, err := substitute.ReadFile(f, data)
+		from, fromSecret, err := substitute.ReadFileSecrets(f, data)
 		if err != nil {
-			return nil, invalidf("--substitute-from %w", err)
+			return nil, nil, invalidf("--substitute-from %w", err)
 		}
 		maps.Copy(vars, from)
+		for k := range from {
+			secret[k] = fromSecret[k]
+		}
 	}
 	maps.Copy(vars, o.Substitute)
 	if err := substitute.CheckNames(vars); err != nil {
-		return nil, invalidf("--substitute: %w", err)
+		return nil, nil, invalidf("--substitute: %w", err)
 	}
 	if len(vars) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return vars, nil
+	for k, v := range vars {
+		if _, given := o.Substitute[k]; secret[k] && !given {
+			secrets = append(secrets, v)
+		}
+	}
+	// Longest first, so that a value holding another is hidden whole.
+	slices.SortFunc(secrets, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	return vars, secrets, nil
 }
 
 // validators are the checks beyond the structural ones: policies, then schemas.

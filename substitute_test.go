@@ -198,3 +198,53 @@ func TestConfigSubstituteStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstitutedSecretsNeverShown: a value that --substitute-from takes from a Secret never appears in a finding,
+// though a finding quotes the substituted value it judges — whole, escaped or cut short; a ConfigMap's value is
+// shown as it is, and so is a --substitute value that replaces the Secret's.
+func TestSubstitutedSecretsNeverShown(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-Sup3r-S3cret-token-that-is-long-enough-to-be-cut-short-in-a-message-0123456789"
+	root := writeFiles(t, map[string]string{
+		"app/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, tier: "${tier}"}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+`,
+		"vars/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: vars}\nstringData:\n  replicas: \"" + secret + "\"\n  tier: \"pa$$ w0rd!\"\n",
+		"vars/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata:\n  replicas: three-replicas\n  tier: \"pa$$ w0rd!\"\n",
+	})
+	load := func(from string, given map[string]string) string {
+		s, err := Load(context.Background(), filepath.Join(root, "app"), LoadOptions{Root: root,
+			SubstituteFrom: []string{filepath.Join(root, "vars", from)}, Substitute: given})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, f := range s.Findings {
+			msgs = append(msgs, f.Message)
+		}
+		return strings.Join(msgs, "\n")
+	}
+	got := load("secret.yaml", nil)
+	for _, leak := range []string{secret[:20], "pa$$ w0rd!"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("findings show the Secret's value %q:\n%s", leak, got)
+		}
+	}
+	if !strings.Contains(got, "spec.replicas") || !strings.Contains(got, "***") {
+		t.Errorf("findings = %s\nwant the replicas finding, its value hidden as ***", got)
+	}
+	if got := load("config.yaml", nil); !strings.Contains(got, `"three-replicas"`) {
+		t.Errorf("findings with a ConfigMap's value = %s\nwant the value shown", got)
+	}
+	if got := load("secret.yaml", map[string]string{"replicas": "four-given"}); !strings.Contains(got, `"four-given"`) {
+		t.Errorf("findings with --substitute replacing the Secret's value = %s\nwant the given value shown", got)
+	}
+}

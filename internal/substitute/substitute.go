@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fluxcd/pkg/envsubst"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -189,10 +190,18 @@ func Refers(p, name string) bool {
 // optionally quoted), or YAML holding ConfigMaps (data) and Secrets (data, base64-decoded, and stringData), as
 // Flux's substituteFrom reads them from the cluster. Later keys win.
 func ReadFile(name string, data []byte) (map[string]string, error) {
+	vars, _, err := ReadFileSecrets(name, data)
+	return vars, err
+}
+
+// ReadFileSecrets is ReadFile that also says which variables came from a Secret, whose values must not be shown
+// (a finding quoting a substituted value would print them).
+func ReadFileSecrets(name string, data []byte) (vars map[string]string, secret map[string]bool, err error) {
 	if ext := strings.ToLower(name); strings.HasSuffix(ext, ".yaml") || strings.HasSuffix(ext, ".yml") || strings.HasSuffix(ext, ".json") {
 		return readObjects(name, data)
 	}
-	return readDotenv(name, data)
+	vars, err = readDotenv(name, data)
+	return vars, map[string]bool{}, err
 }
 
 func readDotenv(name string, data []byte) (map[string]string, error) {
@@ -220,8 +229,8 @@ func readDotenv(name string, data []byte) (map[string]string, error) {
 	return vars, nil
 }
 
-func readObjects(name string, data []byte) (map[string]string, error) {
-	vars := map[string]string{}
+func readObjects(name string, data []byte) (map[string]string, map[string]bool, error) {
+	vars, secret := map[string]string{}, map[string]bool{}
 	found := false
 	for i, doc := range splitDocuments(data) {
 		var obj struct {
@@ -230,34 +239,40 @@ func readObjects(name string, data []byte) (map[string]string, error) {
 			StringData map[string]string `json:"stringData"`
 		}
 		if err := sigsyaml.Unmarshal(doc, &obj); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", name, i+1, err)
+			return nil, nil, fmt.Errorf("%s: document %d: %w", name, i+1, err)
 		}
 		switch obj.Kind {
 		case "":
 			continue
 		case "ConfigMap":
 			maps.Copy(vars, obj.Data)
+			for k := range obj.Data {
+				secret[k] = false
+			}
 		case "Secret":
 			for k, v := range obj.Data {
 				b, err := base64.StdEncoding.DecodeString(v)
 				if err != nil {
-					return nil, fmt.Errorf("%s: document %d: Secret data %s is not base64: put clear text under stringData", name, i+1, k)
+					return nil, nil, fmt.Errorf("%s: document %d: Secret data %s is not base64: put clear text under stringData", name, i+1, k)
 				}
-				vars[k] = string(b)
+				vars[k], secret[k] = string(b), true
 			}
 			maps.Copy(vars, obj.StringData)
+			for k := range obj.StringData {
+				secret[k] = true
+			}
 		default:
-			return nil, fmt.Errorf("%s: document %d is a %s: give ConfigMaps and Secrets, or a KEY=VALUE file", name, i+1, obj.Kind)
+			return nil, nil, fmt.Errorf("%s: document %d is a %s: give ConfigMaps and Secrets, or a KEY=VALUE file", name, i+1, obj.Kind)
 		}
 		found = true
 	}
 	if !found {
-		return nil, errors.New(name + " holds no ConfigMap or Secret: give ConfigMaps and Secrets, or a KEY=VALUE file")
+		return nil, nil, errors.New(name + " holds no ConfigMap or Secret: give ConfigMaps and Secrets, or a KEY=VALUE file")
 	}
 	if err := CheckNames(vars); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return vars, nil
+	return vars, secret, nil
 }
 
 // splitDocuments splits a YAML stream at its --- lines.
@@ -273,4 +288,29 @@ func splitDocuments(data []byte) [][]byte {
 		cur = append(cur, line...)
 	}
 	return append(docs, cur)
+}
+
+// minMaskedPrefix is the shortest beginning of a secret value that Mask hides when a message shows the value cut
+// short (a finding quotes long values up to a length, then "…").
+const minMaskedPrefix = 8
+
+// Mask hides in msg the secret values that substitution put into objects, as a finding that quotes a substituted
+// value would show them: each value whole (values of three bytes or more: a shorter one would hide every digit or
+// word it matches, and says little of a secret), in its quoted form (escapes), and its beginning when cut short
+// (eight bytes or more). Each becomes "***".
+func Mask(msg string, secrets []string) string {
+	for _, v := range secrets {
+		for _, form := range []string{v, strings.Trim(strconv.Quote(v), `"`)} {
+			if len(form) < 3 {
+				continue
+			}
+			msg = strings.ReplaceAll(msg, form, "***")
+			for n := len(form) - 1; n >= minMaskedPrefix; n-- {
+				if prefix := form[:n]; utf8.ValidString(prefix) && strings.Contains(msg, prefix+"…") {
+					msg = strings.ReplaceAll(msg, prefix+"…", "***…")
+				}
+			}
+		}
+	}
+	return msg
 }

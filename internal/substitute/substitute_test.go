@@ -239,3 +239,40 @@ func FuzzYAMLStrict(f *testing.F) {
 		}
 	})
 }
+
+func TestMask(t *testing.T) {
+	t.Parallel()
+	long := "s3cret-0123456789-abcdefghij"
+	for _, tc := range []struct {
+		name, msg string
+		secrets   []string
+		want      string
+	}{
+		{"whole value", `spec.replicas must be an integer, not the string "hunter2"`, []string{"hunter2"},
+			`spec.replicas must be an integer, not the string "***"`},
+		{"escaped in a quoted form", `not the string "line1\nline2"`, []string{"line1\nline2"}, `not the string "***"`},
+		{"cut short in the message", `value "` + long[:12] + `…" is too long`, []string{long}, `value "***…" is too long`},
+		{"a short value is left: it would hide every match", `replicas 12 is not 1`, []string{"1"}, `replicas 12 is not 1`},
+		{"a short beginning is not taken for the value", `the string "s3cret…"`, []string{long}, `the string "s3cret…"`},
+		{"no secrets", `anything "x"`, nil, `anything "x"`},
+	} {
+		if got := Mask(tc.msg, tc.secrets); got != tc.want {
+			t.Errorf("%s: Mask(%q) = %q, want %q", tc.name, tc.msg, got, tc.want)
+		}
+	}
+}
+
+func TestReadFileSecrets(t *testing.T) {
+	t.Parallel()
+	data := []byte("apiVersion: v1\nkind: ConfigMap\ndata: {a: one, b: two}\n---\napiVersion: v1\nkind: Secret\ndata: {b: dGhyZWU=}\nstringData: {c: four}\n")
+	vars, secret, err := ReadFileSecrets("vars.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vars["b"] != "three" || !secret["b"] || !secret["c"] || secret["a"] {
+		t.Errorf("ReadFileSecrets = %v, secret %v: want b (from the Secret) and c secret, a not", vars, secret)
+	}
+	if _, secret, _ := ReadFileSecrets("vars.env", []byte("A=1\n")); len(secret) != 0 {
+		t.Errorf("a dotenv file's variables marked secret: %v", secret)
+	}
+}
