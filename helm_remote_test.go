@@ -39,13 +39,19 @@ spec:
 // remoteTree is a Flux tree whose HelmRelease asks the HelmRepository at url for chart web at version.
 func remoteTree(t *testing.T, url, version string) string {
 	t.Helper()
-	return releaseTree(t, "apps/release.yaml", url, version, "{}")
+	return releaseTree(t, "apps/release.yaml", url, version, "values: {}")
 }
 
-// releaseTree is remoteTree with the HelmRelease in file and its spec.values.
-func releaseTree(t *testing.T, file, url, version, values string) string {
+// releaseTree is remoteTree with the HelmRelease in file and tail as the rest of its spec ("values: {…}",
+// "valuesFrom: […]").
+func releaseTree(t *testing.T, file, url, version, tail string) string {
 	t.Helper()
-	return writeFiles(t, map[string]string{file: `apiVersion: source.toolkit.fluxcd.io/v1
+	return writeFiles(t, map[string]string{file: releaseYAMLOf(url, version, tail)})
+}
+
+// releaseYAMLOf is the YAML of remoteTree's HelmRepository and HelmRelease.
+func releaseYAMLOf(url, version, tail string) string {
+	return `apiVersion: source.toolkit.fluxcd.io/v1
 kind: HelmRepository
 metadata: {name: charts, namespace: default}
 spec: {url: "` + url + `"}
@@ -57,8 +63,8 @@ spec:
   interval: 10m
   chart:
     spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
-  values: ` + values + `
-`})
+  ` + tail + `
+`
 }
 
 func releaseYAML(t *testing.T, s *Source) string {
@@ -310,7 +316,7 @@ func TestHelmChartShare(t *testing.T) {
 	var images []string
 	for i, image := range []string{"example.com/a:1", "example.com/a:1", "example.com/b:2"} {
 		file := fmt.Sprintf("apps/release-%d.yaml", i)
-		root := releaseTree(t, file, repo.URL(), "1.x", `{image: "`+image+`"}`)
+		root := releaseTree(t, file, repo.URL(), "1.x", `values: {image: "`+image+`"}`)
 		s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmHydrate, Share: share}})
 		if err != nil || s.Findings.HasErrors() || len(s.Objects()) != 1 {
 			t.Fatalf("target %d: %v %v", i, err, s.Findings)
@@ -369,20 +375,7 @@ func TestHelmValuesFromTheCluster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	repo := testcharts.NewRepo(t, webChart(t, "1.2.3"))
-	root := writeFiles(t, map[string]string{"apps/release.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {name: charts, namespace: default}
-spec: {url: "` + repo.URL() + `"}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: default}
-spec:
-  interval: 10m
-  chart:
-    spec: {chart: web, version: "1.x", sourceRef: {kind: HelmRepository, name: charts}}
-  valuesFrom: [{kind: ConfigMap, name: cluster-values}]
-`})
+	root := releaseTree(t, "apps/release.yaml", repo.URL(), "1.x", "valuesFrom: [{kind: ConfigMap, name: cluster-values}]")
 	s, err := Load(ctx, filepath.Join(root, "apps"), LoadOptions{Root: root})
 	if err != nil || s.Findings.HasErrors() {
 		t.Fatalf("pin: %v %v", err, s.Findings)

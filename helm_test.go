@@ -163,26 +163,11 @@ func TestHelmPinLocalChart(t *testing.T) {
 // chart-unpinned warning; an exact version is not.
 func TestHelmOffWarnsUnpinned(t *testing.T) {
 	t.Parallel()
-	release := func(version string) string {
-		return `apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {name: web, namespace: default}
-spec:
-  interval: 10m
-  chart:
-    spec: {chart: web, version: "` + version + `", sourceRef: {kind: HelmRepository, name: charts}}
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {name: charts, namespace: default}
-spec: {url: "https://charts.example.com"}
-`
-	}
 	for _, tc := range []struct {
 		version  string
 		unpinned bool
 	}{{">=1.0.0-alpha", true}, {"1.x", true}, {"", true}, {"1.2.3", false}, {"v1.2.3", false}} {
-		root := writeFiles(t, map[string]string{"release.yaml": release(tc.version)})
+		root := writeFiles(t, map[string]string{"release.yaml": releaseYAMLOf("https://charts.example.com", tc.version, "values: {}")})
 		s, err := Load(context.Background(), root, LoadOptions{Root: root, Helm: HelmOptions{Mode: HelmOff}})
 		if err != nil {
 			t.Fatal(err)
