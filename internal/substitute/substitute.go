@@ -305,6 +305,9 @@ func Mask(msg string, secrets []string) string {
 				continue
 			}
 			msg = strings.ReplaceAll(msg, form, "***")
+			if !strings.Contains(msg, "…") {
+				continue // nothing cut short: no beginning to look for
+			}
 			for n := len(form) - 1; n >= minMaskedPrefix; n-- {
 				if prefix := form[:n]; utf8.ValidString(prefix) && strings.Contains(msg, prefix+"…") {
 					msg = strings.ReplaceAll(msg, prefix+"…", "***…")
