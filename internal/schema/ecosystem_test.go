@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -19,6 +20,9 @@ func TestBuiltinCRDsConvert(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, e := range ecosystemIndex {
+			if !slices.ContainsFunc(ecosystemSets, func(s Ecosystem) bool { return s.Name == e.set }) {
+				t.Errorf("built-in CRD %s/%s names set %q, which ecosystemSets lacks", e.group, e.kind, e.set)
+			}
 			obj, err := builtinObject(i)
 			if err != nil {
 				t.Fatal(err)

@@ -24,9 +24,9 @@ import (
 // ecosystemSet is one project whose CRDs are built in: a release of it and the module zips that hold the CRDs
 // of that release, with the files to read in each.
 type ecosystemSet struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	Note    string `json:"note,omitempty"`
+	Name    string
+	Version string
+	Note    string
 	modules []pinnedModule
 }
 
@@ -65,8 +65,8 @@ var ecosystem = []ecosystemSet{
 
 // ecosystemCRD is one CRD as the schema package keeps it, and the set it comes from.
 type ecosystemCRD struct {
-	Set string         `json:"set"`
-	CRD map[string]any `json:"crd"`
+	Set string
+	CRD map[string]any
 }
 
 func extractEcosystem(out string) error {
