@@ -10,12 +10,13 @@ import (
 	"strings"
 	"sync"
 
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/statepack/statepack/internal/third_party/kustomize/api/krusty"
 )
 
 // kustomizeMu guards kustomize's process-wide OpenAPI schema. Every build resets it, which is harmless between builds

@@ -181,7 +181,7 @@ func kustomizeConfigLoads(data []byte) []string {
 		func() {
 			defer func() { _ = recover() }() // a plugin that panics on odd input has loaded what it loaded
 			p := newPlugin()
-			err := p.Config(resmap.NewPluginHelpers(ldr, provider.NewDepProvider().GetFieldValidator(), kustomizeResources(), types.DisabledPluginConfig()), y)
+			err := p.Config(resmap.NewPluginHelpers(ldr, provider.NewDepProvider().GetFieldValidator(), resmap.NewFactory(provider.NewDepProvider().GetResourceFactory()), types.DisabledPluginConfig()), y)
 			if g, ok := p.(resmap.Generator); ok && err == nil {
 				_, _ = g.Generate()
 			}

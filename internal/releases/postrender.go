@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/statepack/statepack/internal/third_party/kustomize/api/krusty"
 )
 
 // postRender applies a HelmRelease's spec.postRenderers to the release's manifests, as helm-controller's kustomize
