@@ -154,6 +154,12 @@ var trees = []struct {
 		"/a/kustomization.yaml":       "namePrefix: a-\nresources: [../base]\n",
 		"/overlay/kustomization.yaml": "namespace: fleet\nresources: [../a]\nsortOptions: {order: fifo}\n",
 	}},
+	{"labels of every kind", "/overlay", map[string]string{
+		"/base/kustomization.yaml": base + "labels:\n- pairs: {app: web}\n  includeSelectors: true\n- pairs: {team: a}\n" +
+			"  includeTemplates: true\n- pairs: {plain: x}\n  fields: [{path: spec/template/metadata/labels, kind: Deployment, create: true}]\n",
+		"/base/deployment.yaml": deployment, "/base/accounts.yaml": accounts,
+		"/overlay/kustomization.yaml": "resources: [../base]\ncommonLabels: {env: prod}\nlabels: [{pairs: {tier: web}}]\n",
+	}},
 	{"legacy sort", "/app", map[string]string{
 		"/app/kustomization.yaml": "resources: [deployment.yaml, accounts.yaml]\nsortOptions: {order: legacy}\n",
 		"/app/deployment.yaml":    deployment, "/app/accounts.yaml": accounts,
@@ -233,13 +239,22 @@ func TestTreesReachTheEditedPaths(t *testing.T) {
 // FuzzForkBuildsAsUpstream builds any documents under any namespace, prefix and sort order with both, and fails on
 // the first difference in output or error.
 func FuzzForkBuildsAsUpstream(f *testing.F) {
-	f.Add(deployment, accounts, "team-a", "a-", false)
-	f.Add(accounts, accounts, "", "", true)
-	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: y}\n", "one", "", false)
-	f.Add("apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n", "apiVersion: v1\nkind: Service\nmetadata: {name: n, annotations: {config.kubernetes.io/previousNames: 'a,b'}}\n", "n", "p-", true)
-	f.Fuzz(func(t *testing.T, a, b, namespace, prefix string, legacy bool) {
+	f.Add(deployment, accounts, "team-a", "a-", false, "app", uint8(1))
+	f.Add(accounts, accounts, "", "", true, "", uint8(0))
+	f.Add(deployment, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec: {volumeClaimTemplates: [{metadata: {name: v}}]}\n", "", "", false, "tier", uint8(6))
+	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: x}\n", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: y}\n", "one", "", false, "", uint8(0))
+	f.Add("apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n", "apiVersion: v1\nkind: Service\nmetadata: {name: n, annotations: {config.kubernetes.io/previousNames: 'a,b'}}\n", "n", "p-", true, "", uint8(0))
+	f.Fuzz(func(t *testing.T, a, b, namespace, prefix string, legacy bool, label string, labelMode uint8) {
 		k := map[string]any{"resources": []string{"a.yaml", "b.yaml"}, "configMapGenerator": []any{
 			map[string]any{"name": "web-config", "literals": []string{"A=1"}}}}
+		if label != "" {
+			// labels with each of its modes, and commonLabels (labelMode&4), which the fork configures differently
+			k["labels"] = []any{map[string]any{"pairs": map[string]string{label: label}, "includeSelectors": labelMode&1 != 0,
+				"includeTemplates": labelMode&2 != 0}}
+			if labelMode&4 != 0 {
+				k["commonLabels"] = map[string]string{"c-" + label: label}
+			}
+		}
 		if namespace != "" {
 			k["namespace"] = namespace
 		}

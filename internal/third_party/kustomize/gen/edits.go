@@ -304,4 +304,53 @@ func (f Filter) prevIds(r *resource.Resource) []resid.ResId {
 	{file: "filters/nameref/nameref.go", why: "previous ids from a cache: referrals", old: `	candidates = doSieve(candidates, previousNameMatches(oldName))
 	candidates = doSieve(candidates, previousIdSelectedByGvk(&f.ReferralTarget))`, new: `	candidates = doSieve(candidates, previousNameMatches(oldName, f.prevIds))
 	candidates = doSieve(candidates, previousIdSelectedByGvk(&f.ReferralTarget, f.prevIds))`},
+	{file: "internal/target/kusttarget_configplugin.go", why: "no label transformer without labels", old: `		var c labelStruct
+
+		c.Labels = kt.kustomization.CommonLabels
+		c.FieldSpecs = tc.CommonLabels`, new: `		// statepack: a label transformer without labels does nothing (its Transform returns at once), and configuring
+		// it costs a YAML round trip of every default field spec, for each kustomization that sets only labels.
+		if len(kt.kustomization.CommonLabels) == 0 {
+			return
+		}
+		var c labelStruct
+
+		c.Labels = kt.kustomization.CommonLabels
+		c.FieldSpecs = tc.CommonLabels`},
+	{file: "internal/builtins/LabelTransformer.go", why: "labels configured without a YAML round trip", old: `func (p *LabelTransformerPlugin) Transform(`, new: `// statepack: ConfigureDirect sets what Config sets from the YAML of a struct{Labels; FieldSpecs} holding labels and
+// fss, without writing and reading that YAML (a round trip of every default field spec, for every labels entry
+// of every kustomization): the labels, and field specs as decoding makes them (their kinds' scope unset).
+func (p *LabelTransformerPlugin) ConfigureDirect(labels map[string]string, fss []types.FieldSpec) {
+	p.Labels = nil
+	if labels != nil {
+		p.Labels = make(map[string]string, len(labels))
+		for k, v := range labels {
+			p.Labels[k] = v
+		}
+	}
+	p.FieldSpecs = nil
+	for _, fs := range fss {
+		p.FieldSpecs = append(p.FieldSpecs, types.FieldSpec{
+			Gvk:                resid.Gvk{Group: fs.Group, Version: fs.Version, Kind: fs.Kind},
+			Path:               fs.Path,
+			CreateIfNotPresent: fs.CreateIfNotPresent,
+		})
+	}
+}
+
+func (p *LabelTransformerPlugin) Transform(`},
+	{file: "internal/builtins/LabelTransformer.go", why: "labels configured without a YAML round trip: imports", old: `	"sigs.k8s.io/kustomize/api/types"
+`, new: `	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+`},
+	{file: "internal/target/kusttarget_configplugin.go", why: "labels configured without a YAML round trip: the call", old: `			c.FieldSpecs = fss
+			p := f()
+			err = kt.configureBuiltinPlugin(p, c, bpt)`, new: `			c.FieldSpecs = fss
+			p := f()
+			if lp, ok := p.(interface {
+				ConfigureDirect(map[string]string, []types.FieldSpec)
+			}); ok {
+				lp.ConfigureDirect(c.Labels, c.FieldSpecs)
+			} else {
+				err = kt.configureBuiltinPlugin(p, c, bpt)
+			}`},
 }
