@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/fluxcd/pkg/sourceignore"
 
@@ -17,8 +18,8 @@ import (
 type ChangedTarget struct {
 	Target
 	// Because names the first changed path that touches the target: the path alone when the target's render reads
-	// it, else followed by why it counts in parentheses (the config, a .sourceignore, a chart directory, a target
-	// whose inputs cannot be bounded).
+	// it, else followed by why it counts in parentheses (the config, a substituteFrom file, a .sourceignore, a chart
+	// directory, a target whose inputs cannot be bounded).
 	Because string `json:"because"`
 }
 
@@ -30,7 +31,7 @@ type ChangedTarget struct {
 // rules leave out (Flux's default excludes, .sourceignore files, the target's IgnorePaths, which the caller fills
 // from the defaults and the command line as for a publish) touches nothing, unless the render reads it all the same
 // (kustomization files, helmCharts' charts and values files, the chart lock); a .sourceignore touches the targets
-// that read files below it. The targets are those of targets (a Selection of the config), in their order. A change
+// that read files below it; the target's validate.substituteFrom files touch it. The targets are those of targets (a Selection of the config), in their order. A change
 // of statepack itself is not in git: publish every target after upgrading it.
 func ChangedTargets(configPath string, targets []Target, since string) ([]ChangedTarget, error) {
 	info, err := gitmeta.Read(filepath.Dir(configPath), "")
@@ -71,6 +72,13 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		}
 		// The Helm stage reads the lock beside the tree whatever the ignore rules say.
 		lock := path.Join(rel(t.Path), charts.LockFileName)
+		// Validation reads the files of postBuild variables the config names: they decide its findings.
+		var variables []string
+		if t.Validate != nil {
+			for _, f := range t.Validate.SubstituteFrom {
+				variables = append(variables, rel(f))
+			}
+		}
 		for _, c := range changed {
 			because := ""
 			switch {
@@ -78,6 +86,8 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 				because = c + " (the config)"
 			case c == lock:
 				because = c
+			case slices.Contains(variables, c):
+				because = c + " (a substituteFrom file of the target's validation)"
 			// A chart directory of the repository may be installed by any target's HelmRelease (through the
 			// GitRepository of the repository itself), which only a render would tell, and helm.Load reads it whatever
 			// the ignore rules say: a change there touches every target that renders releases.

@@ -17,7 +17,7 @@ import (
 // kustomization names), the config touches all, and a file no render reads touches none. A file the target's
 // ignore rules leave out touches nothing — .sourceignore files, then the target's ignorePaths, else the defaults',
 // else the command line's — unless the render reads it all the same (the chart lock); a .sourceignore touches
-// the targets that read files below it.
+// the targets that read files below it. The files of variables a target's validation reads touch it.
 func TestChangedTargets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -30,11 +30,12 @@ func TestChangedTargets(t *testing.T) {
 	}
 	files := map[string]string{
 		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: ['*.local.yaml']}\ntargets:\n" +
-			"  - {name: a, path: clusters/a, ref: 'oci:out:a', ignorePaths: [wip/]}\n  - {name: b, path: clusters/b, ref: 'oci:out:b'}\n" +
+			"  - {name: a, path: clusters/a, ref: 'oci:out:a', ignorePaths: [wip/]}\n  - {name: b, path: clusters/b, ref: 'oci:out:b', validate: {substituteFrom: [vars/b.yaml]}}\n" +
 			"  - {name: c, path: clusters/c, ref: 'oci:out:c', helm: \"off\", ignorePaths: []}\n",
 		"README.md":                       "fleet\n",
 		".sourceignore":                   "draft.yaml\n*.lock\n",
 		"clusters/a/statepack.lock":       "charts: []\n",
+		"vars/b.yaml":                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {cluster: b}\n",
 		"apps/web/kustomization.yaml":     "resources: [web.yaml]\n",
 		"apps/web/web.yaml":               cm("web"),
 		"apps/api/kustomization.yaml":     "resources: [api.yaml]\n",
@@ -98,6 +99,8 @@ func TestChangedTargets(t *testing.T) {
 		{change: "clusters/b/dev.flag.yaml", want: []string{"b"}},
 		// The chart lock is read whatever .sourceignore says.
 		{change: "clusters/a/statepack.lock", want: []string{"a"}},
+		// Validation reads the variables the config names for it.
+		{change: "vars/b.yaml", want: []string{"b"}, because: " (a substituteFrom file of the target's validation)"},
 		// A .sourceignore decides what is read below it.
 		{change: "clusters/b/.sourceignore", want: []string{"b"}, because: " (it decides which files the render leaves out)"},
 		{change: ".sourceignore", want: []string{"a", "b", "c"}, because: " (it decides which files the render leaves out)"},

@@ -229,6 +229,9 @@ func (c *Closure) kustomization(dir string) {
 			case st.IsDir():
 				c.kustomization(realOr(p))
 				c.kustomizationFiles(p) // the path as written, when a symlink is on the way
+				if lst, err := os.Lstat(p); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
+					c.add(p, false, true) // the link itself: pointing it elsewhere changes what is read
+				}
 			default:
 				c.add(p, false, false)
 			}

@@ -33,6 +33,15 @@ func TestInputClosure(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, "escape")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("base", filepath.Join(root, "baselink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "linkoverlay"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "linkoverlay", "kustomization.yaml"), []byte("resources: [../baselink]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(root, "linked.yaml"), []byte("resources: [../escape]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +90,16 @@ func TestInputClosure(t *testing.T) {
 	} {
 		if got := overlay.Touches(tc.changed); got != tc.want {
 			t.Errorf("Touches(overlay's inputs, %s) = %v, want %v", tc.changed, got, tc.want)
+		}
+	}
+	// A base reached through a symlink: the link itself is an input, pointing it elsewhere changes what is read.
+	linked, err := InputClosure(filepath.Join(root, "linkoverlay"), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, changed := range []string{"baselink", "base/cm.yaml", "baselink/kustomization.yaml"} {
+		if !linked.Touches(changed) {
+			t.Errorf("Touches(linkoverlay's inputs, %s) = false, want true", changed)
 		}
 	}
 }
