@@ -117,18 +117,22 @@ func (c *Closure) Touches(changed string) bool {
 // add records a path read (a directory when dir; raw when the render reads it whatever the ignore rules say), and
 // the real path it resolves to when a symlink is on the way.
 func (c *Closure) add(p string, dir, raw bool) {
-	for _, q := range []string{p, realOr(p)} {
-		rel, err := filepath.Rel(c.root, q)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			c.All = true // outside the root: nothing bounds it
-			return
-		}
-		rel = filepath.ToSlash(rel)
-		if dir {
-			rel = strings.TrimSuffix(rel, "/") + "/"
-		}
-		c.inputs[rel] = c.inputs[rel] || raw
+	c.record(p, dir, raw)
+	c.record(realOr(p), dir, raw)
+}
+
+// record records a path read as it is.
+func (c *Closure) record(p string, dir, raw bool) {
+	rel, err := filepath.Rel(c.root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		c.All = true // outside the root: nothing bounds it
+		return
 	}
+	rel = filepath.ToSlash(rel)
+	if dir {
+		rel = strings.TrimSuffix(rel, "/") + "/"
+	}
+	c.inputs[rel] = c.inputs[rel] || raw
 }
 
 // findKustomization is the kustomization file of dir, unless the ignore rules leave it out: the render then reads
@@ -243,6 +247,13 @@ func (c *Closure) kustomization(dir string) {
 // whatever the ignore rules say: the render's scan for helmCharts reads them.
 func (c *Closure) kustomizationFiles(dir string) {
 	for _, name := range kustomizationFiles {
-		c.add(filepath.Join(dir, name), false, true)
+		// The callers add dir both as written and as it resolves: only a link of the file itself needs resolving
+		// (most names are absent, and resolving each would cost a stat per path element).
+		p := filepath.Join(dir, name)
+		if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			c.add(p, false, true)
+		} else {
+			c.record(p, false, true)
+		}
 	}
 }
