@@ -96,7 +96,7 @@ func (c *Closure) Touches(changed string) bool {
 	if path.Base(changed) == sourceignore.IgnoreFile {
 		dir := strings.TrimSuffix(changed, sourceignore.IgnoreFile) // "" for the root's, else "dir/"
 		for in := range c.inputs {
-			if strings.HasPrefix(in, dir) || strings.HasSuffix(in, "/") && strings.HasPrefix(dir, in) {
+			if strings.HasPrefix(in, dir) || holds(in, dir) {
 				return true
 			}
 		}
@@ -104,7 +104,7 @@ func (c *Closure) Touches(changed string) bool {
 	}
 	through := false
 	for in, raw := range c.inputs {
-		if changed == in || strings.HasSuffix(in, "/") && strings.HasPrefix(changed, in) {
+		if changed == in || holds(in, changed) {
 			if raw {
 				return true
 			}
@@ -112,6 +112,11 @@ func (c *Closure) Touches(changed string) bool {
 		}
 	}
 	return through && !c.ignore.ignored(filepath.Join(c.root, filepath.FromSlash(changed)), false)
+}
+
+// holds reports whether the input in is a directory (the root's is "./") that holds the path p.
+func holds(in, p string) bool {
+	return in == "./" || strings.HasSuffix(in, "/") && strings.HasPrefix(p, in)
 }
 
 // add records a path read (a directory when dir; raw when the render reads it whatever the ignore rules say), and

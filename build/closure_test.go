@@ -1,9 +1,12 @@
 package build
 
 import (
+	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -160,5 +163,57 @@ func TestClosureIgnores(t *testing.T) {
 	}
 	if _, err := InputClosure(filepath.Join(root, "overlay"), root, []string{" "}); err == nil {
 		t.Error("InputClosure with an empty ignore pattern succeeded")
+	}
+}
+
+// TestClosureCoversRenderInputs renders every tree of testdata — each top-level tree and each kustomization in it,
+// with the tree as the source root — and checks that the closure, computed without rendering, touches every file
+// the render read and every file that could appear in a directory it walked: the closure is the superset that
+// targets --changed-since relies on to miss no target.
+func TestClosureCoversRenderInputs(t *testing.T) {
+	t.Parallel()
+	trees, err := filepath.Glob("../testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, tree := range trees {
+		if st, err := os.Stat(tree); err != nil || !st.IsDir() {
+			continue
+		}
+		_ = filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || p != tree && findKustomization(p) == "" {
+				return nil
+			}
+			r, err := Render(context.Background(), p, WithRoot(tree))
+			if err != nil {
+				return nil // refused as a whole (outside the root, say): nothing read
+			}
+			c, err := InputClosure(p, tree, nil)
+			if err != nil {
+				t.Errorf("InputClosure(%s): %v", p, err)
+				return nil
+			}
+			if c.All {
+				return nil // any change touches it
+			}
+			checked++
+			for _, in := range r.Inputs {
+				probe := strings.TrimSuffix(in, "@")
+				if strings.HasSuffix(probe, "/") {
+					probe += "new.yaml" // a file added where the render walked, unless the render would leave it out
+					if abs, err := filepath.Abs(filepath.Join(tree, probe)); err != nil || c.ignore.ignored(abs, false) {
+						continue
+					}
+				}
+				if !c.Touches(probe) {
+					t.Errorf("render of %s read %s, but its closure does not touch %s", p, in, probe)
+				}
+			}
+			return nil
+		})
+	}
+	if checked < 10 {
+		t.Errorf("checked %d renders, want the trees of testdata", checked)
 	}
 }
