@@ -60,7 +60,7 @@ publish: $(BIN) dist/keys/cosign.key
 bench: $(BIN)
 	@mkdir -p dist
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./build/ ./internal/cli/ | tee dist/bench.txt
-	$(GO) test -run '^$$' -bench 'LoadFinding' -benchtime 3x . | tee -a dist/bench.txt
+	$(GO) test -run '^$$' -bench 'LoadFinding|ChangedTargets' -benchtime 3x . | tee -a dist/bench.txt
 	$(GO) test -run '^$$' -bench 'Build' -benchmem -benchtime 3x ./internal/third_party/kustomize/ | tee -a dist/bench.txt
 	./scripts/bench-process.sh | tee dist/bench-process.md
 	$(GO) test -run '^$$' -bench 'Helm' -benchmem -benchtime 5x . | tee dist/bench-helm-go.txt

@@ -5,15 +5,21 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+
+	"github.com/fluxcd/pkg/sourceignore"
 
 	"github.com/statepack/statepack/build"
+	"github.com/statepack/statepack/internal/charts"
 	"github.com/statepack/statepack/internal/gitmeta"
 )
 
 // ChangedTarget is a target whose inputs a change touches, and why.
 type ChangedTarget struct {
 	Target
-	// Because names the first changed path that touches the target (the config file, for a change of the config).
+	// Because names the first changed path that touches the target: the path alone when the target's render reads
+	// it, else followed by why it counts in parentheses (the config, a substituteFrom file, a .sourceignore, a chart
+	// directory, a target whose inputs cannot be bounded).
 	Because string `json:"because"`
 }
 
@@ -21,9 +27,12 @@ type ChangedTarget struct {
 // revision since and HEAD can touch: a change to the config file itself touches all of them; otherwise a target is
 // touched when a changed path is among what its render may read (build.InputClosure, computed at HEAD without
 // rendering: a superset of the files a render reads, so that no touched target is missed; a target whose
-// kustomizations name configs or remote bases counts as touched by any change). The targets are those of targets
-// (a Selection of the config), in their order. A change of statepack itself is not in git: publish every target
-// after upgrading it.
+// kustomizations name configs or remote bases counts as touched by any change). A file that the target's ignore
+// rules leave out (Flux's default excludes, .sourceignore files, the target's IgnorePaths, which the caller fills
+// from the defaults and the command line as for a publish) touches nothing, unless the render reads it all the same
+// (kustomization files, helmCharts' charts and values files, the chart lock); a .sourceignore touches the targets
+// that read files below it; the target's validate.substituteFrom files touch it. The targets are those of targets (a Selection of the config), in their order. A change
+// of statepack itself is not in git: publish every target after upgrading it.
 func ChangedTargets(configPath string, targets []Target, since string) ([]ChangedTarget, error) {
 	info, err := gitmeta.Read(filepath.Dir(configPath), "")
 	if errors.Is(err, gitmeta.ErrNotRepository) {
@@ -57,22 +66,44 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 	config := rel(configPath)
 	var out []ChangedTarget
 	for _, t := range targets {
-		because := ""
-		inputs, all, err := build.InputClosure(t.Path, info.TopLevel)
+		closure, err := build.InputClosure(t.Path, info.TopLevel, t.IgnorePaths)
 		if err != nil {
 			return nil, invalidf("target %s: %w", t.Name, err)
 		}
-		for _, c := range changed {
-			// A chart directory of the repository may be installed by any target's HelmRelease (through the
-			// GitRepository of the repository itself), which only a render would tell: a change there touches every
-			// target that renders releases.
-			if c == config || all || build.Touches(inputs, c) || t.Helm != HelmOff && inChartDir(info.TopLevel, c) {
-				because = c
-				break
+		// The Helm stage reads the lock beside the tree whatever the ignore rules say.
+		lock := path.Join(rel(t.Path), charts.LockFileName)
+		// Validation reads the files of postBuild variables the config names: they decide its findings.
+		var variables []string
+		if t.Validate != nil {
+			for _, f := range t.Validate.SubstituteFrom {
+				variables = append(variables, rel(f))
 			}
 		}
-		if because != "" {
+		for _, c := range changed {
+			because := ""
+			switch {
+			case c == config:
+				because = c + " (the config)"
+			case c == lock:
+				because = c
+			case slices.Contains(variables, c):
+				because = c + " (a substituteFrom file of the target's validation)"
+			// A chart directory of the repository may be installed by any target's HelmRelease (through the
+			// GitRepository of the repository itself), which only a render would tell, and helm.Load reads it whatever
+			// the ignore rules say: a change there touches every target that renders releases.
+			case t.Helm != HelmOff && inChartDir(info.TopLevel, c):
+				because = c + " (a chart directory, which a HelmRelease may install)"
+			case closure.All:
+				because = c + " (the target's kustomizations name configs or remote bases: any change counts)"
+			case closure.Touches(c) && path.Base(c) == sourceignore.IgnoreFile:
+				because = c + " (it decides which files the render leaves out)"
+			case closure.Touches(c):
+				because = c
+			default:
+				continue
+			}
 			out = append(out, ChangedTarget{Target: t, Because: because})
+			break
 		}
 	}
 	return out, nil

@@ -12,9 +12,12 @@ import (
 
 // TestChangedTargets commits a fleet of three targets — an overlay of a base, an overlay with a patch file outside
 // its directory, a plain directory — then one change per case, and checks which targets ChangedTargets names
-// against the commit before: each change touches the targets whose renders read it (a file a kustomization does
-// not name, in a directory it enters, counts too: the closure is a superset), the config touches all, and a file
-// no render reads touches none.
+// against the commit before, and why: each change touches the targets whose renders read it (any file of a
+// target's own directory counts, as statepack looks at all of it; in a base's directory, only the files its
+// kustomization names), the config touches all, and a file no render reads touches none. A file the target's
+// ignore rules leave out touches nothing — .sourceignore files, then the target's ignorePaths, else the defaults',
+// else the command line's — unless the render reads it all the same (the chart lock); a .sourceignore touches
+// the targets that read files below it. The files of variables a target's validation reads touch it.
 func TestChangedTargets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -26,9 +29,13 @@ func TestChangedTargets(t *testing.T) {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: default\n"
 	}
 	files := map[string]string{
-		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n" +
-			"  - {name: a, path: clusters/a, ref: 'oci:out:a'}\n  - {name: b, path: clusters/b, ref: 'oci:out:b'}\n  - {name: c, path: clusters/c, ref: 'oci:out:c', helm: \"off\"}\n",
+		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: ['*.local.yaml']}\ntargets:\n" +
+			"  - {name: a, path: clusters/a, ref: 'oci:out:a', ignorePaths: [wip/]}\n  - {name: b, path: clusters/b, ref: 'oci:out:b', validate: {substituteFrom: [vars/b.yaml]}}\n" +
+			"  - {name: c, path: clusters/c, ref: 'oci:out:c', helm: \"off\", ignorePaths: []}\n",
 		"README.md":                       "fleet\n",
+		".sourceignore":                   "draft.yaml\n*.lock\n",
+		"clusters/a/statepack.lock":       "charts: []\n",
+		"vars/b.yaml":                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {cluster: b}\n",
 		"apps/web/kustomization.yaml":     "resources: [web.yaml]\n",
 		"apps/web/web.yaml":               cm("web"),
 		"apps/api/kustomization.yaml":     "resources: [api.yaml]\n",
@@ -60,22 +67,44 @@ func TestChangedTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.ApplyDefaults(Target{IgnorePaths: []string{"*.flag.yaml"}}) // the command line's --ignore-paths
 	targets, err := cfg.Select(Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, tc := range []struct {
-		change string
-		want   []string
+		change  string
+		want    []string
+		because string // "" for the changed path alone
 	}{
-		{"apps/web/web.yaml", []string{"a"}},
-		{"patches/api.yaml", []string{"b"}},
-		{"apps/api/notes.txt", []string{"b"}},
-		{"clusters/c/nested/database.yaml", []string{"c"}},
-		{"README.md", nil},
+		{change: "apps/web/web.yaml", want: []string{"a"}},
+		{change: "patches/api.yaml", want: []string{"b"}},
+		// A base's directory holds files no kustomization names: kustomize never reads them.
+		{change: "apps/api/notes.txt"},
+		{change: "apps/api/sub/extra.yaml"},
+		// The target's own directory is read whole.
+		{change: "clusters/b/notes.txt", want: []string{"b"}},
+		{change: "clusters/c/nested/database.yaml", want: []string{"c"}},
+		{change: "README.md"},
 		// A chart directory may be installed by any release of any target; c renders none (helm: off).
-		{"charts/web/templates/cm.yaml", []string{"a", "b"}},
-		{"statepack.yaml", []string{"a", "b", "c"}},
+		{change: "charts/web/templates/cm.yaml", want: []string{"a", "b"}, because: " (a chart directory, which a HelmRelease may install)"},
+		// Ignored: by the root's .sourceignore, by a's own ignorePaths, by the defaults' (which b takes).
+		{change: "clusters/c/draft.yaml"},
+		{change: "clusters/a/wip/x.yaml"},
+		{change: "clusters/b/dev.local.yaml"},
+		// a's own ignorePaths replace the defaults', and c's empty list too; b takes the defaults', which replace
+		// the command line's.
+		{change: "clusters/a/dev.local.yaml", want: []string{"a"}},
+		{change: "clusters/c/dev.local.yaml", want: []string{"c"}},
+		{change: "clusters/b/dev.flag.yaml", want: []string{"b"}},
+		// The chart lock is read whatever .sourceignore says.
+		{change: "clusters/a/statepack.lock", want: []string{"a"}},
+		// Validation reads the variables the config names for it.
+		{change: "vars/b.yaml", want: []string{"b"}, because: " (a substituteFrom file of the target's validation)"},
+		// A .sourceignore decides what is read below it.
+		{change: "clusters/b/.sourceignore", want: []string{"b"}, because: " (it decides which files the render leaves out)"},
+		{change: ".sourceignore", want: []string{"a", "b", "c"}, because: " (it decides which files the render leaves out)"},
+		{change: "statepack.yaml", want: []string{"a", "b", "c"}, because: " (the config)"},
 	} {
 		write(tc.change, files[tc.change]+"# changed\n")
 		commitAll(t, repo, "change "+tc.change, when.Add(time.Duration(i+1)*time.Hour))
@@ -86,8 +115,8 @@ func TestChangedTargets(t *testing.T) {
 		var names []string
 		for _, c := range got {
 			names = append(names, c.Name)
-			if c.Because != tc.change {
-				t.Errorf("target %s is touched because of %q, want %q", c.Name, c.Because, tc.change)
+			if want := tc.change + tc.because; c.Because != want {
+				t.Errorf("target %s is touched because of %q, want %q", c.Name, c.Because, want)
 			}
 		}
 		if !slices.Equal(names, tc.want) {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/statepack/statepack"
+	"github.com/statepack/statepack/build"
 )
 
 func init() { extraCommands = append(extraCommands, newTargetsCmd) }
@@ -19,14 +20,15 @@ type matrixEntry struct {
 
 func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	var config, since string
-	var names []string
+	var names, ignorePaths []string
 	cmd := &cobra.Command{
 		Use:   "targets --config statepack.yaml [--changed-since REF]",
 		Short: "List a fleet's targets, or those a change since REF touches, for CI matrices",
 		Long: "Prints the targets of a config, one name per line (a Tekton list), or with -o json a GitHub Actions matrix " +
 			"({\"include\":[{\"target\":NAME,\"because\":PATH}]}, one line, for strategy.matrix). With --changed-since, only the " +
 			"targets whose renders a change between the git revision REF and HEAD can touch: a changed file among what the " +
-			"target's kustomizations reach, or the config file itself (every target). Publish every target after upgrading statepack.",
+			"target's kustomizations reach, or the config file itself (every target); a file the target's ignore rules leave out " +
+			"(.sourceignore, its ignorePaths, else the defaults', else --ignore-paths) touches none. Publish every target after upgrading statepack.",
 		Args: argsUsage(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if config == "" {
@@ -36,6 +38,12 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, p := range ignorePaths {
+				if err := build.CheckIgnorePattern(p); err != nil {
+					return usagef("--ignore-paths: %v", err)
+				}
+			}
+			cfg.ApplyDefaults(statepack.Target{IgnorePaths: ignorePaths}) // as publish --config takes it
 			targets, err := cfg.Select(statepack.Selection{Names: names})
 			if err != nil {
 				return err
@@ -72,5 +80,6 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringVar(&config, "config", "", "the fleet's config file (statepack.yaml)")
 	f.StringVar(&since, "changed-since", "", "only the targets a change between this git revision (commit, branch, tag, HEAD~1) and HEAD touches")
 	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
+	f.StringSliceVar(&ignorePaths, "ignore-paths", nil, "the --ignore-paths given to publish --config: gitignore patterns, anchored at each target's path, for the targets whose config sets none")
 	return cmd
 }

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// TestTargetsChangedSinceIgnores runs targets --changed-since over commits that touch only files a render leaves
+// out, as Flux's source-controller would: one a .sourceignore names starts no job, nor one that --ignore-paths
+// names (which applies to targets whose config sets no ignorePaths), while the same commit without the flag starts
+// the target's job; a change to a .sourceignore starts the job of every target that reads files below it, saying
+// why in the matrix.
+func TestTargetsChangedSinceIgnores(t *testing.T) {
+	t.Parallel()
+	src := writeTree(t, map[string]string{
+		"statepack.yaml":                 "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
+		".sourceignore":                  "*.md\n",
+		"clusters/eu/kustomization.yaml": "resources: [settings.yaml]\n",
+		"clusters/eu/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\n",
+		"clusters/us/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: us, namespace: default}\n",
+	})
+	dir, _ := gitRepo(t, src, "")
+	config := filepath.Join(dir, "statepack.yaml")
+	commit := func(file, content string) { t.Helper(); commitFile(t, dir, file, content) }
+	matrix := func(args ...string) string {
+		t.Helper()
+		return mustRun(t, 0, nil, append([]string{"targets", "--config", config, "--changed-since", "HEAD~1", "-o", "json"}, args...)...).stdout
+	}
+	const none = `{"include":[]}` + "\n"
+
+	commit("clusters/eu/README.md", "# eu\n")
+	if got := matrix(); got != none {
+		t.Errorf("targets -o json after a change .sourceignore leaves out = %q, want an empty matrix", got)
+	}
+	commit("clusters/us/scratch/notes.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scratch, namespace: default}\n")
+	if got := matrix("--ignore-paths", "scratch/"); got != none {
+		t.Errorf("targets --ignore-paths scratch/ -o json after a change to scratch/ = %q, want an empty matrix", got)
+	}
+	if got, want := matrix(), `{"include":[{"target":"us","because":"clusters/us/scratch/notes.yaml"}]}`+"\n"; got != want {
+		t.Errorf("targets -o json after a change to scratch/, without --ignore-paths = %q, want %q", got, want)
+	}
+	commit(".sourceignore", "*.md\n*.txt\n")
+	why := ".sourceignore (it decides which files the render leaves out)"
+	if got, want := matrix(), `{"include":[{"target":"eu","because":"`+why+`"},{"target":"us","because":"`+why+`"}]}`+"\n"; got != want {
+		t.Errorf("targets -o json after a change to .sourceignore = %q, want %q", got, want)
+	}
+	if r := mustRun(t, 2, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--ignore-paths", " "); !strings.Contains(r.stderr, "--ignore-paths: an ignore pattern is empty") {
+		t.Errorf("targets --ignore-paths ' ' says %q, want the flag and what is wrong", r.stderr)
+	}
+}
+
+// commitFile writes content to file (slash-separated, relative to the work tree dir) and commits it.
+func commitFile(t *testing.T, dir, file, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Add(file); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Test", Email: "test@example.com", When: commitTime}
+	if _, err := wt.Commit("change "+file, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+}
