@@ -60,8 +60,9 @@ func checkTags(t *testing.T, host, repoName string, n int, verifiers []signature
 
 // TestPublishUnderRegistryFaults publishes signed and attested artifacts through a proxy that answers 15% of
 // requests with 503, cuts 10% of responses mid-body, resets 3% of connections before answering, answers 1% with
-// 429 and holds 3% for a second. At least 95% must succeed; a failure must be clean (an error, no panic); after any
-// outcome, every tag must point at a complete, signed and attested artifact (or not exist); and a re-run converges.
+// 429 and holds 3% for 200 ms (slow answers, far within the request timeout). At least 95% must succeed; a failure
+// must be clean (an error, no panic); after any outcome, every tag must point at a complete, signed and attested
+// artifact (or not exist); and a re-run converges.
 func TestPublishUnderRegistryFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs many publishes")
@@ -70,7 +71,7 @@ func TestPublishUnderRegistryFaults(t *testing.T) {
 	reg := testregistry.Start(t)
 	// The per-request timeout is left at its default (2 minutes), so stalls here are slow answers that pass
 	// through; TestPublishStepsUnderStalls drives the request-timeout path itself.
-	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(time.Second, false), 20261125)
+	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(200*time.Millisecond, false), 20261125)
 	defer proxy.Close()
 	signer, verifiers, _ := keySigner(t)
 	ctx := context.Background()

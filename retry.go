@@ -11,6 +11,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/statepack/statepack/internal/retrywait"
 	"github.com/statepack/statepack/publish"
 	"github.com/statepack/statepack/sign"
 )
@@ -39,7 +40,7 @@ func retryStep(ctx context.Context, log *slog.Logger, attempts int, step string,
 		select {
 		case <-ctx.Done():
 			return interrupted(ctx, step, err)
-		case <-time.After(time.Duration(1<<i) * 100 * time.Millisecond):
+		case <-time.After(time.Duration(1<<i) * retrywait.Step):
 		}
 	}
 	return err

@@ -103,6 +103,7 @@ func checkCopied(t *testing.T, dst *Target, art, ref ocispec.Descriptor, srcSig 
 }
 
 func TestCopyRegistryToRegistry(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	src := open(t, reg.Host+"/staging/app")
 	art, ref := signedArtifact(t, src)
@@ -141,6 +142,7 @@ func TestCopyRegistryToRegistry(t *testing.T) {
 }
 
 func TestCopyThroughLayout(t *testing.T) {
+	t.Parallel()
 	// The air-gapped hand-off: registry → OCI layout (carried across) → another registry.
 	regA, regB := testregistry.Start(t), testregistry.Start(t)
 	src := open(t, regA.Host+"/team/app")
@@ -166,6 +168,7 @@ func TestCopyThroughLayout(t *testing.T) {
 }
 
 func TestCopyReferrersAPI(t *testing.T) {
+	t.Parallel()
 	// A registry with the OCI 1.1 referrers API (go-containerregistry's, switched on) to one without it (distribution
 	// 2.8): the referrer is found through the API and lands in the destination's referrers tag.
 	srv := httptest.NewServer(gcrregistry.New(gcrregistry.WithReferrersSupport(true), gcrregistry.Logger(log.New(io.Discard, "", 0))))
@@ -185,6 +188,7 @@ func TestCopyReferrersAPI(t *testing.T) {
 }
 
 func TestCopySignatureTags(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		src, dst  []string // signature layers at each side; dst nil: no tag there yet
@@ -238,6 +242,7 @@ func TestCopySignatureTags(t *testing.T) {
 }
 
 func TestCopyMissing(t *testing.T) {
+	t.Parallel()
 	src, dst := open(t, "oci:"+t.TempDir()), open(t, "oci:"+t.TempDir())
 	a := testArtifact(t, []byte("not pushed"))
 	_, err := Copy(ctx, src, dst, a.Manifest.Descriptor)

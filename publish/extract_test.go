@@ -17,6 +17,7 @@ import (
 )
 
 func TestExtract(t *testing.T) {
+	t.Parallel()
 	old := syscall.Umask(0o077) // modes must not depend on the umask
 	t.Cleanup(func() { syscall.Umask(old) })
 	archive := tarGz(t,
@@ -59,6 +60,7 @@ func TestExtract(t *testing.T) {
 }
 
 func TestExtractRefusesANonEmptyDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "mine.txt"), []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
@@ -74,6 +76,7 @@ func TestExtractRefusesANonEmptyDirectory(t *testing.T) {
 }
 
 func TestExtractOverwrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(outside, []byte("untouched"), 0o644); err != nil {
@@ -105,6 +108,7 @@ func TestExtractOverwrite(t *testing.T) {
 }
 
 func TestExtractDoesNotFollowSymlinksInTheDirectory(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	for _, target := range []string{outside, "."} { // a link out, and a link that stays inside
 		dir := t.TempDir()
@@ -182,6 +186,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestExtractRefusesHostileArchives(t *testing.T) {
+	t.Parallel()
 	bombBytes := bomb(t)
 	tests := []struct {
 		name    string
@@ -237,6 +242,7 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 }
 
 func TestExtractCleansUpAnExistingDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := Extract(bytes.NewReader(tarGz(t, entry{name: "sub/a.yaml", body: "a"}, entry{name: "link", typ: tar.TypeSymlink, linkname: "x"})), dir, Limits{})
 	if !errors.Is(err, ErrUnsafeArchive) {
@@ -248,6 +254,7 @@ func TestExtractCleansUpAnExistingDirectory(t *testing.T) {
 }
 
 func TestExtractRefusesWhatIsNotAGzippedTar(t *testing.T) {
+	t.Parallel()
 	for name, data := range map[string][]byte{
 		"plain tar":       func() []byte { var b bytes.Buffer; writeTar(t, &b, entry{name: "a", body: "a"}); return b.Bytes() }(),
 		"truncated":       tarGz(t, entry{name: "a.yaml", size: 4096})[:100],

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDroppedConnectionsAreRetried(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 
 	t.Run("every attempt dropped", func(t *testing.T) {
@@ -53,6 +54,7 @@ func TestDroppedConnectionsAreRetried(t *testing.T) {
 }
 
 func TestLostUploadAnswers(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	host, lost := faultproxy.LoseUploadAnswers(t, reg.Host)
 	direct := open(t, reg.Host+"/lost/src")

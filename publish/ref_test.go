@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseRef(t *testing.T) {
+	t.Parallel()
 	dg := "sha256:" + strings.Repeat("ab", 32)
 	tests := []struct {
 		name    string
@@ -88,6 +89,7 @@ func TestParseRef(t *testing.T) {
 }
 
 func TestParseRefExactMessage(t *testing.T) {
+	t.Parallel()
 	_, err := ParseRef("nginx:1")
 	want := `invalid reference "nginx:1": name the registry host, e.g. docker.io/library/nginx:1 or localhost:5000/nginx:1`
 	if err == nil || err.Error() != want {
@@ -96,6 +98,7 @@ func TestParseRefExactMessage(t *testing.T) {
 }
 
 func TestParseRefNeverRepeatsCredentials(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"alice:s3cr3t-t0ken@ghcr.io/acme/app:v1", "oci://alice:s3cr3t-t0ken@ghcr.io/acme/app"} {
 		_, err := ParseRef(in)
 		if !errors.Is(err, ErrInvalidReference) || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "credentials do not belong in a reference") {
@@ -105,6 +108,7 @@ func TestParseRefNeverRepeatsCredentials(t *testing.T) {
 }
 
 func TestRefMethods(t *testing.T) {
+	t.Parallel()
 	dg := "sha256:" + strings.Repeat("0", 64)
 	for _, tc := range []struct {
 		in, name, withDigest string
@@ -138,6 +142,7 @@ func TestRefMethods(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	in := `GET "https://user:s3cret@storage.example.com/blob?X-Amz-Signature=abc&token=t0k#frag": 403; then http://h/p?q=1`
 	got := redact.Text(in)
 	want := `GET "https://storage.example.com/blob?REDACTED": 403; then http://h/p?REDACTED`
@@ -182,6 +187,7 @@ func FuzzParseRef(f *testing.F) {
 }
 
 func TestParseRefNeverEchoesPasswords(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		"https://bob:s3cret@ghcr.io/org/repo:v1",
 		"oci://bob:s3/cret@ghcr.io/org/repo",
@@ -196,6 +202,7 @@ func TestParseRefNeverEchoesPasswords(t *testing.T) {
 }
 
 func TestValidateTag(t *testing.T) {
+	t.Parallel()
 	for tag, ok := range map[string]bool{"v1.2.3": true, "main": true, "a/b": false, "": false, "-x": false, ".x": false, strings.Repeat("a", 129): false} {
 		if err := ValidateTag(tag); (err == nil) != ok {
 			t.Errorf("ValidateTag(%q) = %v, want ok=%v", tag, err, ok)

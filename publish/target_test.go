@@ -38,6 +38,7 @@ func isWrite(req string) bool {
 }
 
 func TestPushResolveFetchAgainstRegistry(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	c := newCounter()
 	tg := open(t, reg.Host+"/team/app", WithTransport(c))
@@ -105,6 +106,7 @@ func TestPushResolveFetchAgainstRegistry(t *testing.T) {
 }
 
 func TestTag(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	for _, ref := range []string{reg.Host + "/team/app", "oci:" + filepath.Join(t.TempDir(), "layout")} {
 		t.Run(strings.SplitN(ref, ":", 2)[0], func(t *testing.T) {
@@ -129,6 +131,7 @@ func TestTag(t *testing.T) {
 }
 
 func TestPushRefusesBadArtifacts(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	good := testArtifact(t, []byte("layer bytes"))
 	tests := []struct {
@@ -164,6 +167,8 @@ func TestPushRefusesBadArtifacts(t *testing.T) {
 	}
 }
 
+// TestPushRetries is not parallel: Retry-After is checked against the wall clock, and the other tests' load would
+// only blur it.
 func TestPushRetries(t *testing.T) {
 	reg := testregistry.Start(t)
 	failFirst := func(n int, status int, header http.Header) func(http.ResponseWriter, *http.Request, int) bool {
@@ -256,6 +261,8 @@ func TestPushRetries(t *testing.T) {
 	})
 }
 
+// TestRequestTimeout is not parallel: it drives 300 ms request timeouts, which a loaded machine could trip on
+// answers that are merely slow.
 func TestRequestTimeout(t *testing.T) {
 	reg := testregistry.Start(t)
 	layer := []byte("abcdefgh")
@@ -502,6 +509,7 @@ func writeFile(t *testing.T, name, content string) {
 }
 
 func TestLogNeverShowsSecrets(t *testing.T) {
+	t.Parallel()
 	const password = "pa55word-xyz"
 	reg := testregistry.Start(t, testregistry.WithBasicAuth("alice", password))
 	var buf bytes.Buffer
@@ -524,6 +532,7 @@ func TestLogNeverShowsSecrets(t *testing.T) {
 }
 
 func TestTransportHints(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	target, _ := url.Parse("http://" + reg.Host)
 	// An HTTPS front for the registry with httptest's self-signed certificate; X-Forwarded-Proto makes the
@@ -594,6 +603,7 @@ func TestTransportHints(t *testing.T) {
 }
 
 func TestOCILayout(t *testing.T) {
+	t.Parallel()
 	layer := tarGz(t, entry{name: "a.yaml", body: "a: 1\n"})
 	var dirs []string
 	var digests []digest.Digest
@@ -660,6 +670,7 @@ func tree(t *testing.T, dir string) []string {
 }
 
 func TestFetchVerifiesContent(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "layout")
 	tg := open(t, "oci:"+dir)
 	// Two gzip streams of the same tar that differ only in the header's modification time: the same length, both
@@ -710,6 +721,7 @@ func TestFetchVerifiesContent(t *testing.T) {
 }
 
 func TestFetchManifestRefuses(t *testing.T) {
+	t.Parallel()
 	tg := open(t, "oci:"+filepath.Join(t.TempDir(), "layout"))
 	art := testArtifact(t, []byte("x"))
 	if _, err := tg.PushArtifact(ctx, art); err != nil {
@@ -738,6 +750,7 @@ func TestFetchManifestRefuses(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	r, _ := ParseRef("localhost:5000/a")
 	for name, opt := range map[string]Option{
 		"empty password":   WithCredentials("alice", ""),
@@ -766,6 +779,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestUserAgent(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	var mu sync.Mutex
 	var agents []string
@@ -784,6 +798,7 @@ func TestUserAgent(t *testing.T) {
 }
 
 func TestConcurrentPushesOfOneArtifact(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	a := testArtifact(t, []byte("concurrent"))
 	var wg sync.WaitGroup

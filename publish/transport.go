@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/retry"
 
 	"github.com/statepack/statepack/internal/redact"
+	"github.com/statepack/statepack/internal/retrywait"
 )
 
 // httpClient stacks, from the outside in: retries, the request log, the read-ahead of small answers, the progress
@@ -37,7 +38,7 @@ func (o *options) httpClient(registry string) *http.Client {
 	maxRetries := o.maxRetries
 	rt.Policy = func() retry.Policy {
 		return &retry.GenericPolicy{Retryable: retryPredicate, Backoff: retry.DefaultBackoff,
-			MinWait: 200 * time.Millisecond, MaxWait: 3 * time.Second, MaxRetry: maxRetries}
+			MinWait: retrywait.RequestMin, MaxWait: retrywait.RequestMax, MaxRetry: maxRetries}
 	}
 	return &http.Client{Transport: rt}
 }

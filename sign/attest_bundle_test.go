@@ -16,6 +16,7 @@ import (
 // TestAttestBundle stores attestations as sigstore bundles referring to the artifact, on registries with and
 // without the referrers API and in an OCI layout, and reads them back by predicate type.
 func TestAttestBundle(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ctx := context.Background()
 	both := []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
@@ -63,6 +64,7 @@ func TestAttestBundle(t *testing.T) {
 }
 
 func TestAttestBoth(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	ctx := context.Background()
 	tg := memRegistry(t, true)
@@ -89,6 +91,7 @@ func TestAttestBoth(t *testing.T) {
 // TestCosignVerifiesAttestationBundles checks the attestation bundles with cosign's own code, as `cosign
 // verify-attestation --new-bundle-format` runs it.
 func TestCosignVerifiesAttestationBundles(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ctx := context.Background()
 	eachRegistry(t, func(t *testing.T, tg target) {

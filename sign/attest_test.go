@@ -47,6 +47,7 @@ func attManifest(t *testing.T, tg oras.ReadOnlyTarget, subject ocispec.Descripto
 }
 
 func TestAttestVerify(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ctx := context.Background()
 	both := []string{sign.PredicateSLSAProvenanceV1, sign.PredicateInventoryV1}
@@ -107,6 +108,7 @@ func TestAttestVerify(t *testing.T) {
 }
 
 func TestVerifyAttestationsFailures(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ctx := context.Background()
 	tg := layoutTarget(t)
@@ -177,6 +179,7 @@ func TestVerifyAttestationsFailures(t *testing.T) {
 }
 
 func TestKeylessAttest(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	tg := layoutTarget(t)
@@ -202,6 +205,7 @@ func TestKeylessAttest(t *testing.T) {
 // TestCosignVerifiesAttestations checks statepack's attestations with cosign's own VerifyImageAttestations, called
 // as `cosign verify-attestation` calls it, against the real registry: key and keyless.
 func TestCosignVerifiesAttestations(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ss := testsigstore.Start(t)
 	r := testregistry.Start(t)

@@ -15,6 +15,7 @@ import (
 // TestVerifyAttestationsBundlesPresent checks the same rule for attestations, as `cosign verify-attestation`
 // applies it: with any bundle referring to the artifact, only bundles of the requested type count.
 func TestVerifyAttestationsBundlesPresent(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA, signerB := loadSigner(t, a), loadSigner(t, b)
 	ctx := context.Background()

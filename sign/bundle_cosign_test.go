@@ -57,6 +57,7 @@ func cosignCheck(ctx context.Context, trustedRoot []byte) (*cosign.CheckOpts, er
 // cosign.VerifyImageAttestations with NewBundleFormat verifies them. (cosign v2.6.5's VerifyImageSignatures refuses
 // NewBundleFormat, "not yet implemented": its CLI and Flux call VerifyImageAttestations for bundles.)
 func TestCosignVerifiesBundle(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	a, b := testKeys(t)
 	ctx := context.Background()
@@ -123,6 +124,7 @@ func TestCosignVerifiesBundle(t *testing.T) {
 // --new-bundle-format --key` makes (signDigestBundle: the statement, the DSSE envelope, MakeNewBundle,
 // WriteAttestationNewBundleFormat), and checks that Verify finds and verifies it.
 func TestVerifyBundleWrittenByCosign(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	ctx := context.Background()
 	sv, err := cosign.LoadPrivateKey(a.priv, a.password, nil)

@@ -127,6 +127,7 @@ func wantStatement(subject ocispec.Descriptor) string {
 }
 
 func TestBundleSignVerify(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA, signerB := loadSigner(t, a), loadSigner(t, b)
 	ctx := context.Background()
@@ -226,6 +227,7 @@ func TestBundleSignVerify(t *testing.T) {
 }
 
 func TestBundleBoth(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	signer := loadSigner(t, a)
 	ctx := context.Background()
@@ -262,6 +264,7 @@ func TestBundleBoth(t *testing.T) {
 }
 
 func TestBundleFormatOptions(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	signer := loadSigner(t, a)
 	ctx := context.Background()
@@ -284,6 +287,7 @@ func TestBundleFormatOptions(t *testing.T) {
 }
 
 func TestBundleVerifyFailures(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA := loadSigner(t, a)
 	ctx := context.Background()
@@ -522,6 +526,7 @@ func marshalBundle(t *testing.T, pb *protobundle.Bundle) []byte {
 func slogText(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func TestBundleKeyless(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	signer := loadKeyless(t, ss, ss.GitHubToken(t, wfX))
@@ -628,6 +633,7 @@ func testKeyA(t *testing.T) keyPair {
 // TestBundleTlogUpload checks what a keyless bundle signature sends to Rekor, through a server that records the
 // request and refuses it: the dsse entry cosign makes for the envelope, and nothing written when the log refuses.
 func TestBundleTlogUpload(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	got := make(chan []byte, 1)

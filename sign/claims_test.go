@@ -20,6 +20,7 @@ import (
 // TestGitHubWorkflowClaims narrows a keyless identity by the GitHub Actions claims Fulcio writes into the
 // certificate, for legacy signatures, bundles and attestations alike.
 func TestGitHubWorkflowClaims(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	signer := loadKeyless(t, ss, ss.GitHubToken(t, wfX))
@@ -79,6 +80,7 @@ func TestGitHubWorkflowClaims(t *testing.T) {
 // TestKeylessAttestTlogUpload checks what a keyless attestation sends to Rekor, through a server that records the
 // request and refuses it: a dsse entry (what cosign attest uploads by default), and no .att tag when the log refuses.
 func TestKeylessAttestTlogUpload(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	got := make(chan []byte, 1)
@@ -120,6 +122,7 @@ func TestKeylessAttestTlogUpload(t *testing.T) {
 // TestKeylessRefusesAnExpiringCertificate: a keyless signer whose certificate expires within 30 s signs nothing, in
 // any format, and writes nothing; one with minutes left signs.
 func TestKeylessRefusesAnExpiringCertificate(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	fresh := loadKeyless(t, ss, ss.GitHubToken(t, wfX))

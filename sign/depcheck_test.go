@@ -10,6 +10,7 @@ import (
 // API types only, never links Fulcio's server, CA or OIDC code (which internal/testsigstore runs in tests), nor any
 // test helper. (The standard testing packages are linked already, by cosign's own dependencies.)
 func TestDependencies(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

@@ -61,6 +61,7 @@ func (f *fakeActionsTokenService) requestURL() string {
 }
 
 func TestGitHubActionsToken(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	want := ss.GitHubToken(t, wfX)
@@ -107,6 +108,7 @@ func TestGitHubActionsToken(t *testing.T) {
 }
 
 func TestGitHubActionsTokenFailures(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -98,6 +98,7 @@ func otherCA(t *testing.T) (rootPEM, trustedRoot []byte) {
 }
 
 func TestKeylessSignVerify(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	signer := loadKeyless(t, ss, ss.GitHubToken(t, wfX))
@@ -188,6 +189,7 @@ func TestKeylessSignVerify(t *testing.T) {
 }
 
 func TestKeylessVerifyFailures(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	a, _ := testKeys(t)
 	ctx := context.Background()
@@ -391,6 +393,7 @@ func TestKeylessVerifyFailures(t *testing.T) {
 // TestKeyAndKeyless verifies an artifact signed both ways, with both a key and an identity, as a fleet moving
 // from keys to keyless would.
 func TestKeyAndKeyless(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	a, _ := testKeys(t)
 	ctx := context.Background()
@@ -413,6 +416,7 @@ func TestKeyAndKeyless(t *testing.T) {
 }
 
 func TestVerifyOptionsRefused(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	tg := layoutTarget(t)
@@ -462,6 +466,7 @@ func TestVerifyOptionsRefused(t *testing.T) {
 // registry, with the options `cosign verify --certificate-identity --certificate-oidc-issuer
 // --insecure-ignore-tlog --insecure-ignore-sct` sets.
 func TestCosignVerifiesKeyless(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	r := testregistry.Start(t)
 	ctx := context.Background()
@@ -516,6 +521,7 @@ func TestCosignVerifiesKeyless(t *testing.T) {
 // (a real Rekor needs Trillian and a database): the hashedrekord entry cosign makes, and nothing written to the
 // target when the log refuses.
 func TestKeylessTlogUpload(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	type request struct {
@@ -598,6 +604,7 @@ func TestKeylessTlogUpload(t *testing.T) {
 
 // TestLoadKeylessSignerRefuses checks each way getting a certificate can fail, and that the token never shows.
 func TestLoadKeylessSignerRefuses(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t)
 	ctx := context.Background()
 	otherRoot, otherTrustedRoot := otherCA(t)
@@ -707,6 +714,7 @@ func BenchmarkKeyless(b *testing.B) {
 // TestKeylessSCT checks that signing verifies the SCT Fulcio returns, against a Fulcio whose CT log answers with a
 // canned SCT that no log key verifies.
 func TestKeylessSCT(t *testing.T) {
+	t.Parallel()
 	ss := testsigstore.Start(t, testsigstore.WithCannedCTLog())
 	ctx := context.Background()
 	token := ss.GitHubToken(t, wfX)

@@ -208,6 +208,7 @@ func TestLoadVerifiers(t *testing.T) {
 }
 
 func TestGenerateKeyPair(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	for _, tc := range []struct {
 		name string

@@ -14,6 +14,7 @@ import (
 // TestBundleOnlyRisk checks what a publisher is told before it breaks clusters: which keys trusted the artifact
 // through a legacy signature and have no bundle that verifies with them.
 func TestBundleOnlyRisk(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA, signerB := loadSigner(t, a), loadSigner(t, b)
 	ctx := context.Background()

@@ -46,6 +46,7 @@ func wantPayload(t *testing.T, ref string, subject ocispec.Descriptor) []byte {
 }
 
 func TestSignVerify(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	eachTarget(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
@@ -101,6 +102,7 @@ func TestSignVerify(t *testing.T) {
 // TestPayloadName checks the name the payload gives the artifact: a registry name is normalised as cosign does, and
 // a tag on it is dropped.
 func TestPayloadName(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	s := loadSigner(t, a)
 	for _, tc := range []struct{ name, ref, want string }{
@@ -130,6 +132,7 @@ func TestPayloadName(t *testing.T) {
 }
 
 func TestSignRefuses(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	s := loadSigner(t, a)
 	ctx := context.Background()
@@ -171,6 +174,7 @@ func TestSignRefuses(t *testing.T) {
 }
 
 func TestVerifyFailures(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signer := loadSigner(t, a)
 	eachTarget(t, func(t *testing.T, tg target) {
@@ -309,6 +313,7 @@ func TestVerifyFailures(t *testing.T) {
 }
 
 func TestSignIdempotentAndAppends(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	sa, sb := loadSigner(t, a), loadSigner(t, b)
 	eachTarget(t, func(t *testing.T, tg target) {
@@ -373,6 +378,7 @@ func TestSignIdempotentAndAppends(t *testing.T) {
 }
 
 func TestAnnotations(t *testing.T) {
+	t.Parallel()
 	a, _ := testKeys(t)
 	s := loadSigner(t, a)
 	ctx := context.Background()
@@ -406,6 +412,7 @@ func TestAnnotations(t *testing.T) {
 
 // TestCosignCompatibility checks statepack's signatures against cosign's own library code, on a real registry.
 func TestCosignCompatibility(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	r := testregistry.Start(t)
 	ctx := context.Background()

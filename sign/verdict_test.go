@@ -40,6 +40,7 @@ type published struct {
 // `cosign verify`: when a sigstore bundle refers to the artifact, only bundles count, so a legacy signature by the
 // trusted key does not save an artifact whose bundles were made by another key (issue 18).
 func TestVerifyBundlesPresent(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA, signerB := loadSigner(t, a), loadSigner(t, b)
 	ctx := context.Background()
@@ -264,6 +265,7 @@ func fluxVerifies(ctx context.Context, t *testing.T, tg target, subject ocispec.
 // TestVerifyAgreesWithFlux runs Flux's own decision, with cosign's code, next to Verify on the artifacts of issue 18:
 // both must say yes, or both no.
 func TestVerifyAgreesWithFlux(t *testing.T) {
+	t.Parallel()
 	a, b := testKeys(t)
 	signerA, signerB := loadSigner(t, a), loadSigner(t, b)
 	ctx := context.Background()

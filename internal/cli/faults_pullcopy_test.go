@@ -108,6 +108,7 @@ func TestPullAndCopyUnderRegistryFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs many pulls and copies")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
@@ -121,7 +122,7 @@ func TestPullAndCopyUnderRegistryFaults(t *testing.T) {
 	if len(want) != 4 {
 		t.Fatalf("a pull without faults extracted %d files, want 4: %v", len(want), slices.Collect(maps.Keys(want)))
 	}
-	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(time.Second, true), 20261126)
+	proxy := faultproxy.Start(reg.Host, faultproxy.Mixed(200*time.Millisecond, true), 20261126)
 	defer proxy.Close()
 
 	t.Run("pull", func(t *testing.T) {
@@ -253,6 +254,7 @@ func checkCopy(t *testing.T, host, dst, digest string, verifiers []signature.Ver
 // TestLostUploadAnswers publishes (push, signature, attestations) and copies to another registry through proxies
 // that lose the answer to every first upload PUT: each push must find its blob in place and carry on.
 func TestLostUploadAnswers(t *testing.T) {
+	t.Parallel()
 	regA, regB := testregistry.Start(t), testregistry.Start(t)
 	hostA, lostA := faultproxy.LoseUploadAnswers(t, regA.Host)
 	hostB, lostB := faultproxy.LoseUploadAnswers(t, regB.Host)
@@ -283,6 +285,7 @@ func TestRequestTimeoutFlag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection")
 	}
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	digestRef := strings.TrimSpace(mustRun(t, 0, nil, "publish", demoTree, reg.Host+"/src/app:v1", "--key", key).stdout)

@@ -22,6 +22,7 @@ import (
 // TestConcurrentPublishesToOneTag races publishes of different content, and of the same content, to one tag. The
 // tag must end on one complete, signed artifact; the same content must be idempotent.
 func TestConcurrentPublishesToOneTag(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.Start(t)
 	key, pub := keyPair(t, "")
 	verifiers, err := sign.LoadVerifiers(context.Background(), pub)
@@ -97,6 +98,7 @@ func TestStalledRegistryNeverHangs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
+	t.Parallel()
 	bin := statepackBinary(t)
 	reg := testregistry.Start(t)
 	proxy := faultproxy.Start(reg.Host, faultproxy.Faults{Stall: 1, StallFor: 10 * time.Minute}, 1)

@@ -297,6 +297,7 @@ func TestKubernetesVersion(t *testing.T) {
 
 // TestCorpus checks that real-world trees validate without errors; warnings are logged.
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	corpus := filepath.Join("..", "..", "..", "shared", "corpus")
 	entries, err := os.ReadDir(corpus)
 	if err != nil {
@@ -601,6 +602,7 @@ properties:
 }
 
 func TestCELCostLimit(t *testing.T) {
+	t.Parallel()
 	crd := specCRD("Costly", `x-kubernetes-validations:
   - rule: "self.l.all(a, self.l.all(b, self.l.all(c, a != '')))"
 properties:

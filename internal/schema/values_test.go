@@ -85,6 +85,7 @@ func TestCountLimitsBeyondInt64(t *testing.T) {
 // of two megabytes (the quoted pattern, then the regexp package's error quoting it again), and so do other values a
 // CRD may make huge.
 func TestHugePatternFindingsAreShort(t *testing.T) {
+	t.Parallel()
 	const maxMessage = 1000
 	huge := strings.Repeat("a", 1200<<10)
 	tests := []struct {
@@ -108,6 +109,7 @@ func TestHugePatternFindingsAreShort(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := validateLimits(t, tc.file, tc.s, "description: x", "description: x")
 			if len(got) != 1 {
 				t.Fatalf("Validate() = %d findings, want 1", len(got))
