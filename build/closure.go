@@ -37,6 +37,8 @@ type Closure struct {
 	// when the render reads it whatever the ignore rules say.
 	inputs map[string]bool
 	seen   map[string]bool
+	// realPaths remembers the real paths of directories: kustomizations name many files in each.
+	realPaths realPaths
 }
 
 // InputClosure bounds what a render of path under root may read (see Closure), with the ignore patterns the render
@@ -123,7 +125,7 @@ func holds(in, p string) bool {
 // the real path it resolves to when a symlink is on the way.
 func (c *Closure) add(p string, dir, raw bool) {
 	c.record(p, dir, raw)
-	c.record(realOr(p), dir, raw)
+	c.record(c.realOr(p), dir, raw)
 }
 
 // record records a path read as it is.
@@ -157,8 +159,9 @@ func join(dir, entry string) string {
 	return filepath.Join(dir, entry)
 }
 
-func realOr(p string) string {
-	if real, err := filepath.EvalSymlinks(p); err == nil {
+// realOr is p with its symlinks resolved, or p when that fails.
+func (c *Closure) realOr(p string) string {
+	if real, err := c.realPaths.resolve(p); err == nil {
 		return real
 	}
 	return p
@@ -236,7 +239,7 @@ func (c *Closure) kustomization(dir string) {
 				c.add(p, false, true)
 				c.add(p, true, true)
 			case st.IsDir():
-				c.kustomization(realOr(p))
+				c.kustomization(c.realOr(p))
 				c.kustomizationFiles(p) // the path as written, when a symlink is on the way
 				if lst, err := os.Lstat(p); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
 					c.add(p, false, true) // the link itself: pointing it elsewhere changes what is read

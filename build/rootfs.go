@@ -51,7 +51,7 @@ type rootFS struct {
 	findings       Findings          // other refusals: remote references, files that are not regular
 	kustomizations map[string]string // real path of a file kustomize asked for by a kustomization name → that name
 	userOrigins    bool              // the kustomization asked for origin annotations itself: keep them
-	realDirs       map[string]string // absolute directory → its real path (resolveDir)
+	realPaths      realPaths         // the real paths of the directories seen
 
 	// helm holds what the helmCharts of kustomizations rendered, by the kustomization's directory (real path):
 	// their kustomizations are read without helm fields, listing helmChartsFile, which serves it (helmcharts.go).
@@ -66,14 +66,14 @@ func (f *rootFS) check(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	real, err := f.resolve(abs)
+	real, err := f.realPaths.resolve(abs)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
 		// A path that does not exist yet cannot be read; check what it would be under the nearest existing parent.
 		real = abs
-		if parent, perr := f.resolveDir(filepath.Dir(abs)); perr == nil {
+		if parent, perr := f.realPaths.dir(filepath.Dir(abs)); perr == nil {
 			real = filepath.Join(parent, filepath.Base(abs))
 		}
 	}
@@ -94,50 +94,6 @@ func (f *rootFS) check(path string) (string, error) {
 	}
 	f.mu.Unlock()
 	return "", fmt.Errorf("%s: %w", path, errOutsideRoot)
-}
-
-// resolve is filepath.EvalSymlinks of the absolute path abs, with the real paths of directories remembered for the
-// render (a tree does not change under its render, and kustomize asks for many files in each directory): one Lstat
-// of the file instead of one per directory above it.
-func (f *rootFS) resolve(abs string) (string, error) {
-	dir := filepath.Dir(abs)
-	if dir == abs {
-		return filepath.EvalSymlinks(abs)
-	}
-	realDir, err := f.resolveDir(dir)
-	if err != nil {
-		return filepath.EvalSymlinks(abs) // the error EvalSymlinks gives, for the path asked
-	}
-	p := filepath.Join(realDir, filepath.Base(abs))
-	st, err := os.Lstat(p)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode()&os.ModeSymlink != 0 {
-		return filepath.EvalSymlinks(p)
-	}
-	return p, nil
-}
-
-// resolveDir is filepath.EvalSymlinks of a directory, remembered.
-func (f *rootFS) resolveDir(dir string) (string, error) {
-	f.mu.Lock()
-	real, ok := f.realDirs[dir]
-	f.mu.Unlock()
-	if ok {
-		return real, nil
-	}
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return "", err
-	}
-	f.mu.Lock()
-	if f.realDirs == nil {
-		f.realDirs = map[string]string{}
-	}
-	f.realDirs[dir] = real
-	f.mu.Unlock()
-	return real, nil
 }
 
 func (f *rootFS) record(real string) {
