@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // TestTargetsChangedSinceIgnores runs targets --changed-since over commits that touch only files a render leaves
@@ -51,32 +47,5 @@ func TestTargetsChangedSinceIgnores(t *testing.T) {
 	}
 	if r := mustRun(t, 2, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--ignore-paths", " "); !strings.Contains(r.stderr, "--ignore-paths: an ignore pattern is empty") {
 		t.Errorf("targets --ignore-paths ' ' says %q, want the flag and what is wrong", r.stderr)
-	}
-}
-
-// commitFile writes content to file (slash-separated, relative to the work tree dir) and commits it.
-func commitFile(t *testing.T, dir, file, content string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(file))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Add(file); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "Test", Email: "test@example.com", When: commitTime}
-	if _, err := wt.Commit("change "+file, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -23,24 +23,7 @@ func TestTargetsChangedSince(t *testing.T) {
 	})
 	dir, _ := gitRepo(t, src, "")
 	config := filepath.Join(dir, "statepack.yaml")
-	commit := func(file string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, file), []byte("# changed\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		repo, err := git.PlainOpen(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wt, _ := repo.Worktree()
-		if _, err := wt.Add(file); err != nil {
-			t.Fatal(err)
-		}
-		sig := &object.Signature{Name: "Test", Email: "test@example.com", When: commitTime}
-		if _, err := wt.Commit("change "+file, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	commit := func(file string) { t.Helper(); commitFile(t, dir, file, "# changed\n") }
 
 	if r := mustRun(t, 0, nil, "targets", "--config", config); r.stdout != "eu\nus\n" {
 		t.Errorf("targets = %q, want every target, one per line", r.stdout)
@@ -61,4 +44,31 @@ func TestTargetsChangedSince(t *testing.T) {
 		t.Error("targets --changed-since no-such-branch says nothing")
 	}
 	mustRun(t, 2, nil, "targets")
+}
+
+// commitFile writes content to file (slash-separated, relative to the work tree dir) and commits it.
+func commitFile(t *testing.T, dir, file, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Add(file); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Test", Email: "test@example.com", When: commitTime}
+	if _, err := wt.Commit("change "+file, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
 }
