@@ -5,7 +5,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/fluxcd/pkg/sourceignore"
 
@@ -64,49 +66,74 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		return filepath.ToSlash(r)
 	}
 	config := rel(configPath)
+	// Each target's closure reads its kustomizations: the targets are judged side by side, their answers kept in the
+	// targets' order, and the first error by that order returned.
+	found := make([]*ChangedTarget, len(targets))
+	errs := make([]error, len(targets))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			found[i], errs[i] = touchedTarget(t, changed, info.TopLevel, config, rel)
+		})
+	}
+	wg.Wait()
 	var out []ChangedTarget
-	for _, t := range targets {
-		closure, err := build.InputClosure(t.Path, info.TopLevel, t.IgnorePaths)
-		if err != nil {
-			return nil, invalidf("target %s: %w", t.Name, err)
+	for i, c := range found {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		// The Helm stage reads the lock beside the tree whatever the ignore rules say.
-		lock := path.Join(rel(t.Path), charts.LockFileName)
-		// Validation reads the files of postBuild variables the config names: they decide its findings.
-		var variables []string
-		if t.Validate != nil {
-			for _, f := range t.Validate.SubstituteFrom {
-				variables = append(variables, rel(f))
-			}
-		}
-		for _, c := range changed {
-			because := ""
-			switch {
-			case c == config:
-				because = c + " (the config)"
-			case c == lock:
-				because = c
-			case slices.Contains(variables, c):
-				because = c + " (a substituteFrom file of the target's validation)"
-			// A chart directory of the repository may be installed by any target's HelmRelease (through the
-			// GitRepository of the repository itself), which only a render would tell, and helm.Load reads it whatever
-			// the ignore rules say: a change there touches every target that renders releases.
-			case t.Helm != HelmOff && inChartDir(info.TopLevel, c):
-				because = c + " (a chart directory, which a HelmRelease may install)"
-			case closure.All:
-				because = c + " (the target's kustomizations name configs or remote bases: any change counts)"
-			case closure.Touches(c) && path.Base(c) == sourceignore.IgnoreFile:
-				because = c + " (it decides which files the render leaves out)"
-			case closure.Touches(c):
-				because = c
-			default:
-				continue
-			}
-			out = append(out, ChangedTarget{Target: t, Because: because})
-			break
+		if c != nil {
+			out = append(out, *c)
 		}
 	}
 	return out, nil
+}
+
+// touchedTarget returns t with the first of the changed paths (slash paths relative to top) that touches it, or nil
+// when none does; config is the config file's path and rel makes a path relative to top.
+func touchedTarget(t Target, changed []string, top, config string, rel func(string) string) (*ChangedTarget, error) {
+	closure, err := build.InputClosure(t.Path, top, t.IgnorePaths)
+	if err != nil {
+		return nil, invalidf("target %s: %w", t.Name, err)
+	}
+	// The Helm stage reads the lock beside the tree whatever the ignore rules say.
+	lock := path.Join(rel(t.Path), charts.LockFileName)
+	// Validation reads the files of postBuild variables the config names: they decide its findings.
+	var variables []string
+	if t.Validate != nil {
+		for _, f := range t.Validate.SubstituteFrom {
+			variables = append(variables, rel(f))
+		}
+	}
+	for _, c := range changed {
+		because := ""
+		switch {
+		case c == config:
+			because = c + " (the config)"
+		case c == lock:
+			because = c
+		case slices.Contains(variables, c):
+			because = c + " (a substituteFrom file of the target's validation)"
+		// A chart directory of the repository may be installed by any target's HelmRelease (through the
+		// GitRepository of the repository itself), which only a render would tell, and helm.Load reads it whatever
+		// the ignore rules say: a change there touches every target that renders releases.
+		case t.Helm != HelmOff && inChartDir(top, c):
+			because = c + " (a chart directory, which a HelmRelease may install)"
+		case closure.All:
+			because = c + " (the target's kustomizations name configs or remote bases: any change counts)"
+		case closure.Touches(c) && path.Base(c) == sourceignore.IgnoreFile:
+			because = c + " (it decides which files the render leaves out)"
+		case closure.Touches(c):
+			because = c
+		default:
+			continue
+		}
+		return &ChangedTarget{Target: t, Because: because}, nil
+	}
+	return nil, nil
 }
 
 // inChartDir reports whether the slash-separated path (relative to top) lies in a Helm chart directory: it or a
