@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,15 +12,7 @@ import (
 // why in the matrix.
 func TestTargetsChangedSinceIgnores(t *testing.T) {
 	t.Parallel()
-	src := writeTree(t, map[string]string{
-		"statepack.yaml":                 "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
-		".sourceignore":                  "*.md\n",
-		"clusters/eu/kustomization.yaml": "resources: [settings.yaml]\n",
-		"clusters/eu/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\n",
-		"clusters/us/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: us, namespace: default}\n",
-	})
-	dir, _ := gitRepo(t, src, "")
-	config := filepath.Join(dir, "statepack.yaml")
+	dir, config := twoTargetRepo(t, map[string]string{".sourceignore": "*.md\n"})
 	commit := func(file, content string) { t.Helper(); commitFile(t, dir, file, content) }
 	matrix := func(args ...string) string {
 		t.Helper()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,15 +15,7 @@ import (
 // matrix when nothing a target reads changed.
 func TestTargetsChangedSince(t *testing.T) {
 	t.Parallel()
-	src := writeTree(t, map[string]string{
-		"statepack.yaml":                 "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
-		"clusters/eu/kustomization.yaml": "resources: [settings.yaml]\n",
-		"clusters/eu/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\n",
-		"clusters/us/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: us, namespace: default}\n",
-		"docs/README.md":                 "fleet\n",
-	})
-	dir, _ := gitRepo(t, src, "")
-	config := filepath.Join(dir, "statepack.yaml")
+	dir, config := twoTargetRepo(t, map[string]string{"docs/README.md": "fleet\n"})
 	commit := func(file string) { t.Helper(); commitFile(t, dir, file, "# changed\n") }
 
 	if r := mustRun(t, 0, nil, "targets", "--config", config); r.stdout != "eu\nus\n" {
@@ -71,4 +64,19 @@ func commitFile(t *testing.T, dir, file, content string) {
 	if _, err := wt.Commit("change "+file, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// twoTargetRepo is a git work tree holding a fleet of two targets, eu (a kustomization) and us (plain YAML), and
+// the extra files; it returns the work tree and its config's path.
+func twoTargetRepo(t *testing.T, extra map[string]string) (dir, config string) {
+	t.Helper()
+	files := map[string]string{
+		"statepack.yaml":                 "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n  - {name: eu, path: clusters/eu, ref: 'oci:out:eu'}\n  - {name: us, path: clusters/us, ref: 'oci:out:us'}\n",
+		"clusters/eu/kustomization.yaml": "resources: [settings.yaml]\n",
+		"clusters/eu/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\n",
+		"clusters/us/settings.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: us, namespace: default}\n",
+	}
+	maps.Copy(files, extra)
+	dir, _ = gitRepo(t, writeTree(t, files), "")
+	return dir, filepath.Join(dir, "statepack.yaml")
 }
