@@ -47,7 +47,7 @@ test:
 	$(GO) test -race -timeout 20m ./...
 	$(GO) vet -tags kms ./sign/ && $(GO) test -race -tags kms -run KMS ./sign/
 	cd tekton/test && $(GO) vet ./... && $(GO) test -race -timeout 10m ./...
-	FUZZTIME=$${FUZZTIME:-3s} FUZZJOBS=$${FUZZJOBS:-2} ./scripts/fuzz-smoke.sh
+	FUZZTIME=$${FUZZTIME:-3s} FUZZJOBS=$${FUZZJOBS:-2} FUZZPARALLEL=$${FUZZPARALLEL:-1} ./scripts/fuzz-smoke.sh
 
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} ./scripts/fuzz-smoke.sh
