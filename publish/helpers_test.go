@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -175,13 +174,4 @@ func catalog(t *testing.T, host string) []string {
 		t.Fatal(err)
 	}
 	return c.Repositories
-}
-
-func within(t *testing.T, d time.Duration, f func()) {
-	t.Helper()
-	start := time.Now()
-	f()
-	if took := time.Since(start); took > d {
-		t.Errorf("took %s, want at most %s", took, d)
-	}
 }
