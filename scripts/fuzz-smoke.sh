@@ -13,7 +13,7 @@
 # targets (default 1) run at once, each with FUZZPARALLEL workers (default: GOMAXPROCS); the binary of the next
 # package builds while the targets of the previous one run. A target that fails only because Go 1.26's fuzz
 # coordinator missed its own -fuzztime deadline (no input failed, none written: go.dev/issue/75804) runs again, up
-# to three times in all.
+# to five times in all.
 set -euo pipefail
 fuzztime=${FUZZTIME:-3s}
 jobs=${FUZZJOBS:-1}
@@ -71,7 +71,7 @@ for pkg in $pkgs; do
     echo "fuzz $pkg $target ($fuzztime)" >"$work/$i.head"
     (
       cd "$dir"
-      for try in 1 2 3; do
+      for try in 1 2 3 4 5; do
         rc=0
         "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" -test.fuzzcachedir "$cache/$pkg" \
           "${parallel[@]}" >"$work/$i.log" 2>&1 || rc=$?
@@ -81,7 +81,7 @@ for pkg in $pkgs; do
         if [ "$rc" = 0 ] || ! grep -q '^    context deadline exceeded$' "$work/$i.log" || grep -q 'Failing input written' "$work/$i.log"; then
           break
         fi
-        echo "fuzz $pkg $target: Go's fuzz coordinator missed its own deadline (go.dev/issue/75804), no input failed: run $try of 3" >>"$work/$i.head"
+        echo "fuzz $pkg $target: Go's fuzz coordinator missed its own deadline (go.dev/issue/75804), no input failed: run $try of 5" >>"$work/$i.head"
       done
       echo "$rc" >"$work/$i.rc"
     ) &
