@@ -47,6 +47,10 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 	if err != nil {
 		return nil, invalidf("%w", err)
 	}
+	top, err := filepath.EvalSymlinks(info.TopLevel)
+	if err != nil {
+		top = info.TopLevel
+	}
 	rel := func(p string) string {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -54,10 +58,6 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		}
 		if real, err := filepath.EvalSymlinks(abs); err == nil {
 			abs = real
-		}
-		top, err := filepath.EvalSymlinks(info.TopLevel)
-		if err != nil {
-			top = info.TopLevel
 		}
 		r, err := filepath.Rel(top, abs)
 		if err != nil {
