@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/fluxcd/pkg/sourceignore"
@@ -33,9 +34,24 @@ type ChangedTarget struct {
 // rules leave out (Flux's default excludes, .sourceignore files, the target's IgnorePaths, which the caller fills
 // from the defaults and the command line as for a publish) touches nothing, unless the render reads it all the same
 // (kustomization files, helmCharts' charts and values files, the chart lock); a .sourceignore touches the targets
-// that read files below it; the target's validate.substituteFrom files touch it. The targets are those of targets (a Selection of the config), in their order. A change
-// of statepack itself is not in git: publish every target after upgrading it.
+// that read files below it; the target's validate.substituteFrom files touch it, and so does its sign.key file (a
+// new key must sign it again); the key files of the images section's rules touch every target (they decide the
+// verdict on the images any target may deploy). The targets are those of targets (a Selection of the config), in
+// their order. A change of statepack itself is not in git: publish every target after upgrading it.
 func ChangedTargets(configPath string, targets []Target, since string) ([]ChangedTarget, error) {
+	cfg, err := LoadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.ChangedTargets(targets, since)
+}
+
+// ChangedTargets is the function ChangedTargets for the config c, read by LoadConfig.
+func (c *Config) ChangedTargets(targets []Target, since string) ([]ChangedTarget, error) {
+	if c.file == "" {
+		return nil, invalidf("--changed-since needs the config read from its file (LoadConfig): its paths are relative to it")
+	}
+	configPath := c.file
 	info, err := gitmeta.Read(filepath.Dir(configPath), "")
 	if errors.Is(err, gitmeta.ErrNotRepository) {
 		return nil, invalidf("--changed-since needs the config in a git work tree: %v", err)
@@ -66,6 +82,16 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		return filepath.ToSlash(r)
 	}
 	config := rel(configPath)
+	var imageKeys []string
+	if c.Images != nil {
+		for _, r := range c.Images.Rules {
+			for _, k := range r.Keys {
+				if isKeyFile(k) {
+					imageKeys = append(imageKeys, rel(k))
+				}
+			}
+		}
+	}
 	// Each target's closure reads its kustomizations: the targets are judged side by side, their answers kept in the
 	// targets' order, and the first error by that order returned.
 	found := make([]*ChangedTarget, len(targets))
@@ -76,7 +102,7 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			found[i], errs[i] = touchedTarget(t, changed, info.TopLevel, config, rel)
+			found[i], errs[i] = touchedTarget(t, changed, info.TopLevel, config, imageKeys, rel)
 		})
 	}
 	wg.Wait()
@@ -93,8 +119,9 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 }
 
 // touchedTarget returns t with the first of the changed paths (slash paths relative to top) that touches it, or nil
-// when none does; config is the config file's path and rel makes a path relative to top.
-func touchedTarget(t Target, changed []string, top, config string, rel func(string) string) (*ChangedTarget, error) {
+// when none does; config is the config file's path, imageKeys the key files of the image rules (relative to top),
+// and rel makes a path relative to top.
+func touchedTarget(t Target, changed []string, top, config string, imageKeys []string, rel func(string) string) (*ChangedTarget, error) {
 	closure, err := build.InputClosure(t.Path, top, t.IgnorePaths)
 	if err != nil {
 		return nil, invalidf("target %s: %w", t.Name, err)
@@ -108,11 +135,19 @@ func touchedTarget(t Target, changed []string, top, config string, rel func(stri
 			variables = append(variables, rel(f))
 		}
 	}
+	signingKey := ""
+	if t.Sign != nil && isKeyFile(t.Sign.Key) {
+		signingKey = rel(t.Sign.Key)
+	}
 	for _, c := range changed {
 		because := ""
 		switch {
 		case c == config:
 			because = c + " (the config)"
+		case slices.Contains(imageKeys, c):
+			because = c + " (a key of the config's image rules)"
+		case c == signingKey:
+			because = c + " (the target's signing key)"
 		case c == lock:
 			because = c
 		case slices.Contains(variables, c):
@@ -134,6 +169,12 @@ func touchedTarget(t Target, changed []string, top, config string, rel func(stri
 		return &ChangedTarget{Target: t, Because: because}, nil
 	}
 	return nil, nil
+}
+
+// isKeyFile reports whether a key reference of the config (sign.key, an image rule's keys) names a file, not
+// env://VAR or a KMS URI.
+func isKeyFile(key string) bool {
+	return key != "" && !strings.Contains(key, "://")
 }
 
 // inChartDir reports whether the slash-separated path (relative to top) lies in a Helm chart directory: it or a

@@ -17,7 +17,8 @@ import (
 // kustomization names), the config touches all, and a file no render reads touches none. A file the target's
 // ignore rules leave out touches nothing — .sourceignore files, then the target's ignorePaths, else the defaults',
 // else the command line's — unless the render reads it all the same (the chart lock); a .sourceignore touches
-// the targets that read files below it. The files of variables a target's validation reads touch it.
+// the targets that read files below it. The files of variables a target's validation reads touch it, its signing
+// key file too, and the key files of the image rules touch every target.
 func TestChangedTargets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -29,10 +30,14 @@ func TestChangedTargets(t *testing.T) {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: default\n"
 	}
 	files := map[string]string{
-		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: ['*.local.yaml']}\ntargets:\n" +
-			"  - {name: a, path: clusters/a, ref: 'oci:out:a', ignorePaths: [wip/]}\n  - {name: b, path: clusters/b, ref: 'oci:out:b', validate: {substituteFrom: [vars/b.yaml]}}\n" +
+		"statepack.yaml": "apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: ['*.local.yaml']}\n" +
+			"images:\n  rules:\n    - {image: 'ghcr.io/acme/*', keys: [keys/acme.pub, 'env://OTHER_KEY']}\n    - {image: '*', skip: {reason: test}}\ntargets:\n" +
+			"  - {name: a, path: clusters/a, ref: 'oci:out:a', ignorePaths: [wip/], sign: {key: keys/a.key}}\n  - {name: b, path: clusters/b, ref: 'oci:out:b', validate: {substituteFrom: [vars/b.yaml]}}\n" +
 			"  - {name: c, path: clusters/c, ref: 'oci:out:c', helm: \"off\", ignorePaths: []}\n",
 		"README.md":                       "fleet\n",
+		"keys/acme.pub":                   "-----BEGIN PUBLIC KEY-----\n",
+		"keys/a.key":                      "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+		"keys/other.pub":                  "-----BEGIN PUBLIC KEY-----\n",
 		".sourceignore":                   "draft.yaml\n*.lock\n",
 		"clusters/a/statepack.lock":       "charts: []\n",
 		"vars/b.yaml":                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {cluster: b}\n",
@@ -105,6 +110,11 @@ func TestChangedTargets(t *testing.T) {
 		{change: "clusters/b/.sourceignore", want: []string{"b"}, because: " (it decides which files the render leaves out)"},
 		{change: ".sourceignore", want: []string{"a", "b", "c"}, because: " (it decides which files the render leaves out)"},
 		{change: "statepack.yaml", want: []string{"a", "b", "c"}, because: " (the config)"},
+		// The key files the config names: an image rule's decide the verdict on any target's images, a target's
+		// signing key must sign it again; a key file the config does not name touches none.
+		{change: "keys/acme.pub", want: []string{"a", "b", "c"}, because: " (a key of the config's image rules)"},
+		{change: "keys/a.key", want: []string{"a"}, because: " (the target's signing key)"},
+		{change: "keys/other.pub"},
 	} {
 		write(tc.change, files[tc.change]+"# changed\n")
 		commitAll(t, repo, "change "+tc.change, when.Add(time.Duration(i+1)*time.Hour))

@@ -19,7 +19,7 @@ type matrixEntry struct {
 }
 
 func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
-	var config, since string
+	var config, since, helm string
 	var names, ignorePaths []string
 	cmd := &cobra.Command{
 		Use:   "targets --config statepack.yaml [--changed-since REF]",
@@ -28,7 +28,8 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 			"({\"include\":[{\"target\":NAME,\"because\":PATH}]}, one line, for strategy.matrix). With --changed-since, only the " +
 			"targets whose renders a change between the git revision REF and HEAD can touch: a changed file among what the " +
 			"target's kustomizations reach, or the config file itself (every target); a file the target's ignore rules leave out " +
-			"(.sourceignore, its ignorePaths, else the defaults', else --ignore-paths) touches none. Publish every target after upgrading statepack.",
+			"(.sourceignore, its ignorePaths, else the defaults', else --ignore-paths) touches none; the key files the config names touch the targets " +
+			"they sign or verify images for. Give it the --ignore-paths and --helm the publish gets. Publish every target after upgrading statepack.",
 		Args: argsUsage(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if config == "" {
@@ -43,10 +44,18 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 					return usagef("--ignore-paths: %v", err)
 				}
 			}
+			if err := (statepack.HelmOptions{Mode: helm}).Check(); err != nil {
+				return usagef("--helm %q: use pin, hydrate or off", helm)
+			}
 			cfg.ApplyDefaults(statepack.Target{IgnorePaths: ignorePaths}) // as publish --config takes it
 			targets, err := cfg.Select(statepack.Selection{Names: names})
 			if err != nil {
 				return err
+			}
+			for i := range targets {
+				if targets[i].Helm == "" { // the target's, else the defaults', else the command line's, as publish takes it
+					targets[i].Helm = helm
+				}
 			}
 			var entries []matrixEntry
 			if since == "" {
@@ -54,7 +63,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 					entries = append(entries, matrixEntry{Target: t.Name})
 				}
 			} else {
-				changed, err := statepack.ChangedTargets(config, targets, since)
+				changed, err := cfg.ChangedTargets(targets, since)
 				if err != nil {
 					return err
 				}
@@ -81,5 +90,6 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringVar(&since, "changed-since", "", "only the targets a change between this git revision (commit, branch, tag, HEAD~1) and HEAD touches")
 	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
 	f.StringSliceVar(&ignorePaths, "ignore-paths", nil, "the --ignore-paths given to publish --config: gitignore patterns, anchored at each target's path, for the targets whose config sets none")
+	f.StringVar(&helm, "helm", statepack.HelmPin, "the --helm given to publish --config: pin, hydrate or off, for the targets whose config sets none (with off, a change in a chart directory touches no target)")
 	return cmd
 }

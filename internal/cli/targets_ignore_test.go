@@ -39,4 +39,16 @@ func TestTargetsChangedSinceIgnores(t *testing.T) {
 	if r := mustRun(t, 2, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--ignore-paths", " "); !strings.Contains(r.stderr, "--ignore-paths: an ignore pattern is empty") {
 		t.Errorf("targets --ignore-paths ' ' says %q, want the flag and what is wrong", r.stderr)
 	}
+	// A chart directory may be installed by any target's HelmRelease, unless the publish renders none (--helm off).
+	commit("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
+	why = "charts/web/Chart.yaml (a chart directory, which a HelmRelease may install)"
+	if got, want := matrix(), `{"include":[{"target":"eu","because":"`+why+`"},{"target":"us","because":"`+why+`"}]}`+"\n"; got != want {
+		t.Errorf("targets -o json after a change to a chart directory = %q, want %q", got, want)
+	}
+	if got := matrix("--helm", "off"); got != none {
+		t.Errorf("targets --helm off -o json after a change to a chart directory = %q, want an empty matrix", got)
+	}
+	if r := mustRun(t, 2, nil, "targets", "--config", config, "--helm", "of"); !strings.Contains(r.stderr, `--helm "of": use pin, hydrate or off`) {
+		t.Errorf("targets --helm of says %q, want the flag and its values", r.stderr)
+	}
 }
