@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fluxcd/pkg/sourceignore"
+	"github.com/fluxcd/pkg/sourceignore/gitignore"
 
 	"github.com/statepack/statepack/build"
 	"github.com/statepack/statepack/internal/charts"
@@ -43,15 +44,32 @@ func ChangedTargets(configPath string, targets []Target, since string) ([]Change
 	if err != nil {
 		return nil, err
 	}
-	return cfg.ChangedTargets(targets, since)
+	return cfg.ChangedTargets(targets, ChangeOptions{Since: since})
 }
 
-// ChangedTargets is the function ChangedTargets for the config c, read by LoadConfig.
-func (c *Config) ChangedTargets(targets []Target, since string) ([]ChangedTarget, error) {
+// ChangeOptions are the revision Config.ChangedTargets compares HEAD with, and what else touches every target.
+type ChangeOptions struct {
+	// Since is a git revision: a commit, branch, tag or HEAD~1.
+	Since string
+	// GlobalInputs are gitignore patterns, anchored at the top of the work tree, of files whose change touches every
+	// target: what neither a tree nor the config names, such as the CI workflow that pins statepack's version.
+	GlobalInputs []string
+}
+
+// ChangedTargets is the function ChangedTargets for the config c, read by LoadConfig, with the global inputs of
+// opts touching every target.
+func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]ChangedTarget, error) {
 	if c.file == "" {
 		return nil, invalidf("--changed-since needs the config read from its file (LoadConfig): its paths are relative to it")
 	}
-	configPath := c.file
+	global := make([]gitignore.Pattern, len(opts.GlobalInputs))
+	for i, p := range opts.GlobalInputs {
+		if err := build.CheckIgnorePattern(p); err != nil {
+			return nil, invalidf("global inputs: %v", err)
+		}
+		global[i] = gitignore.ParsePattern(p, nil)
+	}
+	configPath, since := c.file, opts.Since
 	info, err := gitmeta.Read(filepath.Dir(configPath), "")
 	if errors.Is(err, gitmeta.ErrNotRepository) {
 		return nil, invalidf("--changed-since needs the config in a git work tree: %v", err)
@@ -62,6 +80,17 @@ func (c *Config) ChangedTargets(targets []Target, since string) ([]ChangedTarget
 	changed, err := gitmeta.ChangedPaths(info.TopLevel, since)
 	if err != nil {
 		return nil, invalidf("%w", err)
+	}
+	// A change to a global input touches every target, whatever else it touches: no closure is needed.
+	matcher := gitignore.NewMatcher(global)
+	for _, p := range changed {
+		if matcher.Match(strings.Split(p, "/"), false) {
+			out := make([]ChangedTarget, len(targets))
+			for i, t := range targets {
+				out[i] = ChangedTarget{Target: t, Because: p + " (a global input)"}
+			}
+			return out, nil
+		}
 	}
 	top, err := filepath.EvalSymlinks(info.TopLevel)
 	if err != nil {

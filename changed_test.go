@@ -136,4 +136,36 @@ func TestChangedTargets(t *testing.T) {
 	if _, err := ChangedTargets(filepath.Join(dir, "statepack.yaml"), targets, "no-such-ref"); err == nil {
 		t.Error("ChangedTargets(no-such-ref) succeeded")
 	}
+
+	// A global input (the workflow that pins statepack's version) touches every target; what no pattern matches
+	// touches as before.
+	opts := ChangeOptions{Since: "HEAD~1", GlobalInputs: []string{".github/workflows/fleet.yaml", "*.mk"}}
+	for i, tc := range []struct {
+		change string
+		want   []string
+	}{
+		{change: ".github/workflows/fleet.yaml", want: []string{"a", "b", "c"}},
+		{change: "tools/versions.mk", want: []string{"a", "b", "c"}},
+		{change: ".github/workflows/other.yaml"},
+	} {
+		write(tc.change, "# changed\n")
+		commitAll(t, repo, "change "+tc.change, when.Add(time.Duration(100+i)*time.Hour))
+		got, err := cfg.ChangedTargets(targets, opts)
+		if err != nil {
+			t.Fatalf("ChangedTargets after changing %s: %v", tc.change, err)
+		}
+		var names []string
+		for _, c := range got {
+			names = append(names, c.Name)
+			if want := tc.change + " (a global input)"; c.Because != want {
+				t.Errorf("target %s is touched because of %q, want %q", c.Name, c.Because, want)
+			}
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("ChangedTargets with global inputs after changing %s = %q, want %q", tc.change, names, tc.want)
+		}
+	}
+	if _, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "HEAD~1", GlobalInputs: []string{" "}}); err == nil {
+		t.Error("ChangedTargets with an empty global input pattern succeeded")
+	}
 }

@@ -20,7 +20,7 @@ type matrixEntry struct {
 
 func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	var config, since, helm string
-	var names, ignorePaths []string
+	var names, ignorePaths, globalInputs []string
 	cmd := &cobra.Command{
 		Use:   "targets --config statepack.yaml [--changed-since REF]",
 		Short: "List a fleet's targets, or those a change since REF touches, for CI matrices",
@@ -29,7 +29,8 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 			"targets whose renders a change between the git revision REF and HEAD can touch: a changed file among what the " +
 			"target's kustomizations reach, or the config file itself (every target); a file the target's ignore rules leave out " +
 			"(.sourceignore, its ignorePaths, else the defaults', else --ignore-paths) touches none; the key files the config names touch the targets " +
-			"they sign or verify images for. Give it the --ignore-paths and --helm the publish gets. Publish every target after upgrading statepack.",
+			"they sign or verify images for, a file --global-inputs matches every target. Give it the --ignore-paths and --helm the publish gets. " +
+			"statepack's own version is not in git: name the file that pins it (the CI workflow) in --global-inputs, or publish every target after upgrading statepack.",
 		Args: argsUsage(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if config == "" {
@@ -42,6 +43,11 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 			for _, p := range ignorePaths {
 				if err := build.CheckIgnorePattern(p); err != nil {
 					return usagef("--ignore-paths: %v", err)
+				}
+			}
+			for _, p := range globalInputs {
+				if err := build.CheckIgnorePattern(p); err != nil {
+					return usagef("--global-inputs: %v", err)
 				}
 			}
 			if err := (statepack.HelmOptions{Mode: helm}).Check(); err != nil {
@@ -63,7 +69,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 					entries = append(entries, matrixEntry{Target: t.Name})
 				}
 			} else {
-				changed, err := cfg.ChangedTargets(targets, since)
+				changed, err := cfg.ChangedTargets(targets, statepack.ChangeOptions{Since: since, GlobalInputs: globalInputs})
 				if err != nil {
 					return err
 				}
@@ -90,6 +96,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringVar(&since, "changed-since", "", "only the targets a change between this git revision (commit, branch, tag, HEAD~1) and HEAD touches")
 	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
 	f.StringSliceVar(&ignorePaths, "ignore-paths", nil, "the --ignore-paths given to publish --config: gitignore patterns, anchored at each target's path, for the targets whose config sets none")
+	f.StringSliceVar(&globalInputs, "global-inputs", nil, "gitignore patterns, anchored at the top of the git work tree, of files whose change touches every target: what neither a tree nor the config names, such as the workflow that pins statepack's version")
 	f.StringVar(&helm, "helm", statepack.HelmPin, "the --helm given to publish --config: pin, hydrate or off, for the targets whose config sets none (with off, a change in a chart directory touches no target)")
 	return cmd
 }

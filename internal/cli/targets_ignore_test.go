@@ -48,6 +48,18 @@ func TestTargetsChangedSinceIgnores(t *testing.T) {
 	if got := matrix("--helm", "off"); got != none {
 		t.Errorf("targets --helm off -o json after a change to a chart directory = %q, want an empty matrix", got)
 	}
+	// The workflow that pins statepack's version is named by neither a tree nor the config: --global-inputs names it.
+	commit(".github/workflows/fleet.yaml", "# statepack@v0.9\n")
+	if got := matrix(); got != none {
+		t.Errorf("targets -o json after a change to the workflow = %q, want an empty matrix", got)
+	}
+	why = ".github/workflows/fleet.yaml (a global input)"
+	if got, want := matrix("--global-inputs", ".github/workflows/*.yaml"), `{"include":[{"target":"eu","because":"`+why+`"},{"target":"us","because":"`+why+`"}]}`+"\n"; got != want {
+		t.Errorf("targets --global-inputs -o json after a change to the workflow = %q, want %q", got, want)
+	}
+	if r := mustRun(t, 2, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--global-inputs", " "); !strings.Contains(r.stderr, "--global-inputs: an ignore pattern is empty") {
+		t.Errorf("targets --global-inputs ' ' says %q, want the flag and what is wrong", r.stderr)
+	}
 	if r := mustRun(t, 2, nil, "targets", "--config", config, "--helm", "of"); !strings.Contains(r.stderr, `--helm "of": use pin, hydrate or off`) {
 		t.Errorf("targets --helm of says %q, want the flag and its values", r.stderr)
 	}
