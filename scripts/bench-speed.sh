@@ -9,7 +9,8 @@
 # (default 3). OLD_BIN=path adds a "before" column: another statepack binary's validate, run the same way. ONLY=regex
 # keeps the trees whose name matches; TOOLS (default "kustomize render validate") picks what is timed.
 # kustomize v5.8.1 is needed on PATH or in ~/go/bin (go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.1); without
-# it the script says so and times statepack alone.
+# it the script says so and times statepack alone. Last, each tool's process start-up: `kustomize version` and
+# `statepack --version` run 20 times in a loop (one run is below /usr/bin/time's 10 ms resolution), the floor of every small tree's figures.
 set -euo pipefail
 bin=${BIN:-bin/statepack}
 runs=${RUNS:-3}
@@ -87,7 +88,7 @@ tools = ["kustomize", "render", "validate", "before"]
 print(f"\nMedians of {runs} interleaved rounds; wall s / CPU s (user+sys) / peak RSS MiB; ratios are CPU time against kustomize build.\n")
 print("| tree | kustomize build | statepack render | statepack validate | before: validate | render output = kustomize's |")
 print("|---|---|---|---|---|---|")
-for line in open(os.path.join(work, "trees")):
+for line in (open(os.path.join(work, "trees")) if os.path.exists(os.path.join(work, "trees")) else []):
     name, same = line.split()
     key = name.replace(":", "_").replace("/", "_")
     k = med(key, "kustomize")
@@ -103,3 +104,16 @@ for line in open(os.path.join(work, "trees")):
         cells.append(cell)
     print(f"| {name} | " + " | ".join(cells) + f" | {same} |")
 PY
+
+# startup COMMAND...: CPU and wall seconds per run of COMMAND, the mean of 20 runs in a row.
+startup() {
+  /usr/bin/time -f "%e %U %S" -o "$work/time" sh -c 'for i in $(seq 20); do "$@" >/dev/null; done' sh "$@"
+  tail -n 1 "$work/time" | awk '{printf "%.3f s CPU, %.3f s wall", ($2 + $3) / 20, $1 / 20}'
+}
+echo
+s=$(startup "$bin" --version)
+if [[ -n $kustomize ]]; then
+  echo "Process start-up (\`kustomize version\`, \`statepack --version\`; mean of 20 runs): kustomize $(startup "$kustomize" version); statepack $s."
+else
+  echo "Process start-up (\`statepack --version\`, mean of 20 runs): $s."
+fi
