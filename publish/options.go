@@ -111,8 +111,8 @@ func WithRequestTimeout(d time.Duration) Option {
 }
 
 // WithMaxRetries sets how many times a request is retried after a 5xx, 429 (honouring Retry-After up to 3 s), 408,
-// a timeout, or a connection reset or closed without an answer, with exponential backoff from 250 ms. 0 disables
-// retries. Default: 5.
+// a timeout, or a connection reset or closed without an answer, with exponential backoff from 250 ms (doubling,
+// ±10 % jitter, never under 200 ms nor over 3 s). 0 disables retries. Default: 5.
 func WithMaxRetries(n int) Option {
 	return func(o *options) error {
 		if n < 0 {

@@ -8,7 +8,8 @@ import "time"
 
 var (
 	// RequestMin and RequestMax bound the wait before a registry request is tried again: an exponential backoff
-	// from 250 ms, or the registry's Retry-After, clamped to [RequestMin, RequestMax].
+	// from 250 ms (oras' retry.DefaultBackoff: doubling, ±10 % jitter), or the registry's Retry-After, clamped to
+	// [RequestMin, RequestMax].
 	RequestMin = 200 * time.Millisecond
 	RequestMax = 3 * time.Second
 
