@@ -60,7 +60,7 @@ type ChangeOptions struct {
 // opts touching every target.
 func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]ChangedTarget, error) {
 	if c.file == "" {
-		return nil, invalidf("--changed-since needs the config read from its file (LoadConfig): its paths are relative to it")
+		return nil, invalidf("changed targets need a config read by LoadConfig: its paths are relative to its file, and a change to it touches every target")
 	}
 	global := make([]gitignore.Pattern, len(opts.GlobalInputs))
 	for i, p := range opts.GlobalInputs {
