@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,12 @@ func TestChangedTargets(t *testing.T) {
 	}
 	if _, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "HEAD~1", GlobalInputs: []string{" "}}); err == nil {
 		t.Error("ChangedTargets with an empty global input pattern succeeded")
+	}
+	parsed, err := ParseConfig([]byte(files["statepack.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parsed.ChangedTargets(parsed.Targets, opts); err == nil || !strings.Contains(err.Error(), "need a config read by LoadConfig") {
+		t.Errorf("ChangedTargets of a config without a file: %v, want an error saying to read it with LoadConfig", err)
 	}
 }
