@@ -161,10 +161,18 @@ func signers(env *Env) *statepack.Signers {
 }
 
 // fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
-func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool) error {
+// resultFiles are the files publish writes its one artifact's digest and reference to (Tekton results); "" writes
+// none.
+type resultFiles struct{ digest, ref string }
+
+func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool, files resultFiles) error {
 	targets, err := o.load()
 	if err != nil {
 		return err
+	}
+	// A result file holds one artifact: with a config, only a run of one target (a Tekton matrix's TaskRun) has one.
+	if (files.digest != "" || files.ref != "") && len(targets) != 1 {
+		return usagef("--digest-file and --ref-file with --config need exactly one target, and %d are selected: give --target NAME", len(targets))
 	}
 	keys := signers(env)
 	if err := keys.LoadAll(ctx, targets); err != nil {
@@ -185,6 +193,9 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 		}
 		po.Logger, po.Load.Logger = log, log
 		res, err := statepack.Publish(ctx, t.Path, ref, po)
+		if err == nil {
+			err = writeResultFiles(map[string]string{files.digest: res.Digest, files.ref: res.Ref})
+		}
 		return fleetResult{publishResult: res}, reported(err)
 	})
 }

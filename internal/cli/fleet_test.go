@@ -127,12 +127,24 @@ func TestFleetFlagsAndSharedDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		flags []string
 		want  string
-	}{{[]string{"--keyless"}, "does not combine with --config"}, {[]string{"--digest-file", "d"}, "does not combine with --config"},
+	}{{[]string{"--keyless"}, "does not combine with --config"},
+		{[]string{"--digest-file", filepath.Join(dir, "digest")}, "--digest-file and --ref-file with --config need exactly one target, and 2 are selected: give --target NAME"},
 		{[]string{"--layer-media-type", "x"}, `--layer-media-type "x" is not supported`}} {
 		r := run(t, nil, "", append([]string{"publish", "--config", cfg, "--root", deploy}, tc.flags...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("publish --config %v: %s\nwant exit 2 saying %q", tc.flags, r, tc.want)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "digest")); !os.IsNotExist(err) {
+		t.Errorf("a refused --digest-file was written: %v", err)
+	}
+	// One target of the config (a Tekton matrix's TaskRun): its digest and reference go to the result files.
+	digestFile, refFile := filepath.Join(dir, "digest"), filepath.Join(dir, "ref")
+	out := mustRun(t, 0, nil, "publish", "--config", cfg, "--root", deploy, "--target", "b", "--digest-file", digestFile, "--ref-file", refFile).stdout
+	digest, _ := os.ReadFile(digestFile)
+	ref, _ := os.ReadFile(refFile)
+	if want := "b\t" + string(ref) + "\n"; !strings.HasPrefix(string(digest), "sha256:") || string(ref) != reg.Host+"/shared/b@"+string(digest) || out != want {
+		t.Errorf("publish --config --target b --digest-file --ref-file: digest %q, ref %q, stdout %q; want the target's digest and reference", digest, ref, out)
 	}
 	r := mustRun(t, 0, nil, "publish", "--config", cfg, "--root", deploy, "--tag", "v1", "--annotation", "team=platform", "-o", "json")
 	var res struct {

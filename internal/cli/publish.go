@@ -263,9 +263,9 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 		Args: argsUsage(0, 2, "[PATH] REF, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fleet.config != "" {
-				for _, name := range []string{"keyless", "identity-token", "identity-token-file", "digest-file", "ref-file"} {
+				for _, name := range []string{"keyless", "identity-token", "identity-token-file"} {
 					if cmd.Flags().Changed(name) {
-						return usagef("--%s does not combine with --config: a config's targets sign with keys (sign.key), and each has its own digest", name)
+						return usagef("--%s does not combine with --config: a config's targets sign with keys (sign.key)", name)
 					}
 				}
 				if len(args) > 0 {
@@ -278,7 +278,7 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				fleet.defaults = d
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
-				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental)
+				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental, resultFiles{digest: digestFile, ref: refFile})
 			}
 			if len(args) == 0 {
 				return usagef("publish takes [PATH] REF, or --config FILE")
@@ -368,8 +368,8 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 	cmd.Flags().BoolVar(&incremental, "incremental", false, "skip render and push when the artifact under REF's tag was made from the same inputs (files read, options, statepack version)")
 	cmd.Flags().BoolVar(&immutable, "immutable-tags", false, "refuse to move a tag that already points at other content (release tags); by default tags move, as main should")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "also point this tag at the artifact (repeatable); tags are written last")
-	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST result)")
-	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (the Tekton Task takes IMAGE_URL from it, without the digest)")
+	cmd.Flags().StringVar(&digestFile, "digest-file", "", "write the manifest digest (sha256:…) to this file, without a newline (Tekton's IMAGE_DIGEST result); with --config, of its one selected target")
+	cmd.Flags().StringVar(&refFile, "ref-file", "", "write REPOSITORY@sha256:… to this file, without a newline (the Tekton Task takes IMAGE_URL from it, without the digest); with --config, of its one selected target")
 	return cmd
 }
 

@@ -19,7 +19,7 @@ type matrixEntry struct {
 }
 
 func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
-	var config, since, helm string
+	var config, since, helm, namesFile string
 	var names, ignorePaths, globalInputs []string
 	cmd := &cobra.Command{
 		Use:   "targets --config statepack.yaml [--changed-since REF]",
@@ -77,6 +77,19 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 					entries = append(entries, matrixEntry{Target: c.Name, Because: c.Because})
 				}
 			}
+			if namesFile != "" {
+				names := []string{}
+				for _, e := range entries {
+					names = append(names, e.Target)
+				}
+				data, err := json.Marshal(names)
+				if err != nil {
+					return err
+				}
+				if err := writeResultFiles(map[string]string{namesFile: string(data)}); err != nil {
+					return err
+				}
+			}
 			if g.json() {
 				data, err := json.Marshal(map[string][]matrixEntry{"include": append([]matrixEntry{}, entries...)})
 				if err != nil {
@@ -97,6 +110,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
 	f.StringSliceVar(&ignorePaths, "ignore-paths", nil, "the --ignore-paths given to publish --config: gitignore patterns, anchored at each target's path, for the targets whose config sets none")
 	f.StringSliceVar(&globalInputs, "global-inputs", nil, "gitignore patterns, anchored at the top of the git work tree, of files whose change touches every target: what neither a tree nor the config names, such as the workflow that pins statepack's version")
+	f.StringVar(&namesFile, "names-file", "", "also write the targets' names to this file as a JSON array, without a newline (a Tekton array result, for a Pipeline's matrix)")
 	f.StringVar(&helm, "helm", statepack.HelmPin, "the --helm given to publish --config: pin, hydrate or off, for the targets whose config sets none (with off, a change in a chart directory touches no target)")
 	return cmd
 }

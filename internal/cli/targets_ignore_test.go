@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,6 +61,18 @@ func TestTargetsChangedSinceIgnores(t *testing.T) {
 	}
 	if r := mustRun(t, 2, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--global-inputs", " "); !strings.Contains(r.stderr, "--global-inputs: an ignore pattern is empty") {
 		t.Errorf("targets --global-inputs ' ' says %q, want the flag and what is wrong", r.stderr)
+	}
+	// The names as a Tekton array result, beside the list on stdout.
+	names := filepath.Join(t.TempDir(), "TARGETS")
+	if r := mustRun(t, 0, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--global-inputs", ".github/", "--names-file", names); r.stdout != "eu\nus\n" {
+		t.Errorf("targets --names-file prints %q, want the list", r.stdout)
+	}
+	if data, err := os.ReadFile(names); err != nil || string(data) != `["eu","us"]` {
+		t.Errorf("targets --names-file wrote %q (%v), want [\"eu\",\"us\"]", data, err)
+	}
+	mustRun(t, 0, nil, "targets", "--config", config, "--changed-since", "HEAD~1", "--names-file", names)
+	if data, err := os.ReadFile(names); err != nil || string(data) != `[]` {
+		t.Errorf("targets --names-file with no target touched wrote %q (%v), want []", data, err)
 	}
 	if r := mustRun(t, 2, nil, "targets", "--config", config, "--helm", "of"); !strings.Contains(r.stderr, `--helm "of": use pin, hydrate or off`) {
 		t.Errorf("targets --helm of says %q, want the flag and its values", r.stderr)
