@@ -28,22 +28,28 @@ const (
 	repoRoot        = "../.."
 )
 
-// readTask decodes the Task strictly (an unknown field is an error), applies Tekton's defaults and validates it as
-// the webhook would.
+// readTask decodes the statepack Task strictly (an unknown field is an error), applies Tekton's defaults and
+// validates it as the webhook would.
 func readTask(t *testing.T) *v1.Task {
 	t.Helper()
-	data, err := os.ReadFile(taskFile)
+	return readTaskFile(t, taskFile)
+}
+
+// readTaskFile is readTask for the Task in file.
+func readTaskFile(t *testing.T, file string) *v1.Task {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var task v1.Task
 	if err := yaml.UnmarshalStrict(data, &task); err != nil {
-		t.Fatalf("decoding %s as a tekton.dev/v1 Task: %v", taskFile, err)
+		t.Fatalf("decoding %s as a tekton.dev/v1 Task: %v", file, err)
 	}
 	ctx := context.Background()
 	task.SetDefaults(ctx)
 	if err := task.Validate(ctx); err != nil {
-		t.Fatalf("%s does not validate: %v", taskFile, err)
+		t.Fatalf("%s does not validate: %v", file, err)
 	}
 	return &task
 }
@@ -77,8 +83,9 @@ func TestTaskValidates(t *testing.T) {
 			t.Errorf("no param %s", name)
 		}
 	}
-	if params["IMAGE"].Default != nil {
-		t.Error("IMAGE has a default: where to publish must be given")
+	// IMAGE is required unless CONFIG is given: the script refuses its empty default (TestTaskScriptRefusals).
+	if d := params["IMAGE"].Default; d == nil || d.StringVal != "" {
+		t.Errorf("IMAGE default = %v, want \"\" (CONFIG and TARGET may replace it)", d)
 	}
 	if d := params["STATEPACK_IMAGE"].Default; d == nil || !regexp.MustCompile(`^[a-z0-9./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$`).MatchString(d.StringVal) {
 		t.Errorf("STATEPACK_IMAGE default = %v, want an image pinned by digest", d)
@@ -132,22 +139,7 @@ func TestTaskValidates(t *testing.T) {
 }
 
 func TestPipelineRunExampleValidates(t *testing.T) {
-	data, err := os.ReadFile(pipelineRunFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pr v1.PipelineRun
-	if err := yaml.UnmarshalStrict(data, &pr); err != nil {
-		t.Fatalf("decoding %s as a tekton.dev/v1 PipelineRun: %v", pipelineRunFile, err)
-	}
-	if pr.Name == "" && pr.GenerateName != "" {
-		pr.Name = pr.GenerateName + "x7k2p" // the API server names it before the webhook validates it
-	}
-	ctx := context.Background()
-	pr.SetDefaults(ctx)
-	if err := pr.Validate(ctx); err != nil {
-		t.Fatalf("%s does not validate: %v", pipelineRunFile, err)
-	}
+	pr := readPipelineRun(t, pipelineRunFile)
 	// The example passes only parameters and workspaces the Task declares.
 	task := readTask(t)
 	var found bool
@@ -156,19 +148,49 @@ func TestPipelineRunExampleValidates(t *testing.T) {
 			continue
 		}
 		found = true
-		for _, p := range pt.Params {
-			if !slices.ContainsFunc(task.Spec.Params, func(s v1.ParamSpec) bool { return s.Name == p.Name }) {
-				t.Errorf("the example passes param %s, which the Task does not declare", p.Name)
-			}
-		}
-		for _, w := range pt.Workspaces {
-			if !slices.ContainsFunc(task.Spec.Workspaces, func(d v1.WorkspaceDeclaration) bool { return d.Name == w.Name }) {
-				t.Errorf("the example binds workspace %s, which the Task does not declare", w.Name)
-			}
-		}
+		checkTaskUse(t, pt, pt.Params, task)
 	}
 	if !found {
 		t.Error("the example PipelineRun does not run the statepack Task")
+	}
+}
+
+// readPipelineRun decodes a PipelineRun strictly, names it as the API server would, applies Tekton's defaults and
+// validates it as the webhook would.
+func readPipelineRun(t *testing.T, file string) *v1.PipelineRun {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pr v1.PipelineRun
+	if err := yaml.UnmarshalStrict(data, &pr); err != nil {
+		t.Fatalf("decoding %s as a tekton.dev/v1 PipelineRun: %v", file, err)
+	}
+	if pr.Name == "" && pr.GenerateName != "" {
+		pr.Name = pr.GenerateName + "x7k2p" // the API server names it before the webhook validates it
+	}
+	ctx := context.Background()
+	pr.SetDefaults(ctx)
+	if err := pr.Validate(ctx); err != nil {
+		t.Fatalf("%s does not validate: %v", file, err)
+	}
+	return &pr
+}
+
+// checkTaskUse fails when the pipeline task passes a param (of params) or binds a workspace that task does not
+// declare.
+func checkTaskUse(t *testing.T, pt v1.PipelineTask, params v1.Params, task *v1.Task) {
+	t.Helper()
+	for _, p := range params {
+		if !slices.ContainsFunc(task.Spec.Params, func(s v1.ParamSpec) bool { return s.Name == p.Name }) {
+			t.Errorf("task %s passes param %s, which the %s Task does not declare", pt.Name, p.Name, task.Name)
+		}
+	}
+	for _, w := range pt.Workspaces {
+		if !slices.ContainsFunc(task.Spec.Workspaces, func(d v1.WorkspaceDeclaration) bool { return d.Name == w.Name }) {
+			t.Errorf("task %s binds workspace %s, which the %s Task does not declare", pt.Name, w.Name, task.Name)
+		}
 	}
 }
 
@@ -372,6 +394,11 @@ func TestTaskScriptRefusals(t *testing.T) {
 		// Not globbed into the file names of the working directory: passed on, and refused as a tag.
 		{"glob in TAGS", map[string]string{"TAGS": "*"}, nil, `--tag "*" is not a valid tag`},
 		{"invalid tree", map[string]string{"PATH": "base/missing"}, nil, "base/missing"},
+		{"no IMAGE", map[string]string{"IMAGE": ""}, nil, "IMAGE is required: where to publish PATH (or give CONFIG and TARGET)"},
+		{"CONFIG without TARGET", map[string]string{"IMAGE": "", "PATH": ".", "CONFIG": "statepack.yaml"}, nil, "CONFIG needs TARGET"},
+		{"CONFIG with IMAGE", map[string]string{"CONFIG": "statepack.yaml", "TARGET": "production"}, nil, "leave PATH and IMAGE unset"},
+		{"CONFIG with keyless", map[string]string{"IMAGE": "", "PATH": ".", "CONFIG": "statepack.yaml", "TARGET": "production", "SIGN": "keyless"}, nil,
+			"SIGN=keyless does not combine with CONFIG"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := map[string]string{"PATH": "production", "IMAGE": "oci:" + filepath.Join(t.TempDir(), "layout") + ":main"}
