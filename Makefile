@@ -67,6 +67,7 @@ bench: $(BIN)
 	./scripts/bench-helm.sh | tee dist/bench-helm.md
 	BIN=$(BIN) ./scripts/bench-publish.sh | tee dist/bench-publish.md
 	BIN=$(BIN) ./scripts/bench-speed.sh | tee dist/bench-speed.md
+	BIN=$(BIN) ./scripts/bench-startup.sh | tee dist/bench-startup.md
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
