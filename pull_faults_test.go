@@ -588,3 +588,51 @@ func deadlineNamesTheStep(t *testing.T, a signedArtifact) {
 		}
 	})
 }
+
+// TestLostUploadAnswers publishes (push, signature, attestations) and copies to another registry through proxies
+// that lose the answer to every first upload PUT: each push must find its blob in place and carry on, and the copy
+// verifies and pulls whole at its destination. (publish's own TestLostUploadAnswers proves it for one target's
+// push and copy; this proves it for every upload the library makes: signatures and attestations too.)
+func TestLostUploadAnswers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	regA, regB := testregistry.Start(t), testregistry.Start(t)
+	hostA, lostA := faultproxy.LoseUploadAnswers(t, regA.Host)
+	hostB, lostB := faultproxy.LoseUploadAnswers(t, regB.Host)
+	key, pub := keyPair(t)
+	signer, err := sign.LoadSigner(ctx, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, err := NewVerifier(ctx, Policy{Keys: []string{pub}, Attestations: AttestationTypes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ReadOptions{Registry: plainHTTP}
+
+	if _, err := Publish(ctx, demoTree, mustRef(t, hostA+"/lost/app:v1"), PublishOptions{Signer: signer, Attest: true, Registry: plainHTTP}); err != nil {
+		t.Fatalf("Publish() when the registry's answers to uploads are lost: %v", err)
+	}
+	// The config and the layer, then a layer and a config for the signature and for each attestation (the empty
+	// config they share may be there already).
+	if got := lostA(); got < 4 {
+		t.Errorf("%d upload answers were lost during publish, want at least 4: the test tests too little", got)
+	}
+	if _, err := Verify(ctx, mustRef(t, regA.Host+"/lost/app:v1"), gate, o); err != nil {
+		t.Errorf("the artifact published through lost answers does not verify: %v", err)
+	}
+
+	if _, err := Copy(ctx, mustRef(t, regA.Host+"/lost/app:v1"), mustRef(t, hostB+"/lost/app"), gate, CopyOptions{ReadOptions: o}); err != nil {
+		t.Fatalf("Copy() when the destination's answers to uploads are lost: %v", err)
+	}
+	if got := lostB(); got < 4 {
+		t.Errorf("%d upload answers were lost during copy, want at least 4: the test tests too little", got)
+	}
+	if _, err := Verify(ctx, mustRef(t, regB.Host+"/lost/app:v1"), gate, o); err != nil {
+		t.Errorf("the copy made through lost answers does not verify: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if res, err := Pull(ctx, mustRef(t, regB.Host+"/lost/app:v1"), dir, gate, o); err != nil || len(res.Files) != 4 || len(readTree(t, dir)) != 4 {
+		t.Errorf("a pull of the copy = %v files, %v; want 4 files", res.Files, err)
+	}
+}
