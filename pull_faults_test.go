@@ -464,28 +464,32 @@ func failingRoute(t *testing.T, upstream string, fail func(*http.Request) bool) 
 	return srv.Listener.Addr().String()
 }
 
-// copyNeverLeavesAHalfMovedTag copies a signed artifact to a registry that fails one kind of request every
-// time: blob uploads (the copy step), then the tag (the last step). Each step is retried, then the copy fails with
-// an error that says what to do, and the destination has no tag; when only the tag failed, the content, the
-// signature and the attestations are there, complete and verifying, by digest. Running the copy again converges.
+// copyNeverLeavesAHalfMovedTag copies a signed artifact to a registry that fails one kind of request every time:
+// blob uploads (the copy step), the signature's tag (the copy step, after the content), then the tag (the last
+// step). Each step is retried, then the copy fails with an error that says what to do, and the destination has no
+// tag, whatever had arrived: the content by digest, complete, when only the signature or the tag failed; its
+// signature and attestations too, verifying, when only the tag failed. Running the copy again converges.
 func copyNeverLeavesAHalfMovedTag(t *testing.T, a signedArtifact) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, step, want string
-		fail             func(*http.Request) bool
-		contentCopied    bool
+		name, dst, step, want string
+		fail                  func(*http.Request) bool
+		contentCopied, signed bool
 	}{
-		{"blob uploads fail", "copy", "(no tag was written: run the copy again to resume)", func(r *http.Request) bool {
+		{"blob uploads fail", "halfmoved/blobs", "copy", "(no tag was written: run the copy again to resume)", func(r *http.Request) bool {
 			return strings.Contains(r.URL.Path, "/blobs/uploads/")
-		}, false},
-		{"the tag fails", "tag", "tagging " + a.digest + " as v1", func(r *http.Request) bool {
+		}, false, false},
+		{"the signature's tag fails", "halfmoved/sig", "copy", "(no tag was written: run the copy again to resume)", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".sig")
+		}, true, false},
+		{"the tag fails", "halfmoved/tag", "tag", "tagging " + a.digest + " as v1", func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/v1")
-		}, true},
+		}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			dst := "halfmoved/" + tc.step
+			dst := tc.dst
 			host := failingRoute(t, a.reg.Host, tc.fail)
 			var retried stepRetries
 			_, err := Copy(ctx, mustRef(t, a.reg.Host+"/src/app:v1"), mustRef(t, host+"/"+dst), a.gate,
@@ -509,6 +513,13 @@ func copyNeverLeavesAHalfMovedTag(t *testing.T, a signedArtifact) {
 				}
 				if err := completeManifest(ctx, repo, desc); err != nil {
 					t.Errorf("the content at the destination is incomplete: %v", err)
+				}
+			}
+			if tc.signed {
+				repo := plainRepo(t, a.reg.Host, dst)
+				desc, err := repo.Resolve(ctx, a.digest)
+				if err != nil {
+					t.Fatal(err)
 				}
 				if _, err := sign.VerifyAttestations(ctx, repo, desc, a.verifiers, AttestationTypes); err != nil {
 					t.Errorf("the attestations at the destination do not verify: %v", err)
@@ -563,7 +574,7 @@ func deadlineNamesTheStep(t *testing.T, a signedArtifact) {
 
 	t.Run("pull", func(t *testing.T) {
 		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		dir := filepath.Join(t.TempDir(), "out")
 		_, err := Pull(ctx, mustRef(t, proxy.Host+"/src/app:v1"), dir, a.gate, ReadOptions{Registry: plainHTTP})
@@ -576,10 +587,10 @@ func deadlineNamesTheStep(t *testing.T, a signedArtifact) {
 	})
 	t.Run("copy", func(t *testing.T) {
 		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		// The source answers (the verification passes); the destination stalls.
-		_, err := Copy(ctx, mustRef(t, a.reg.Host+"/src/app:v1"), mustRef(t, proxy.Host+"/stalled/app"), a.gate, CopyOptions{ReadOptions: ReadOptions{Registry: plainHTTP}})
+		// The source answers; the destination stalls. Without a verifier, the copy step is the first to meet it.
+		_, err := Copy(ctx, mustRef(t, a.reg.Host+"/src/app:v1"), mustRef(t, proxy.Host+"/stalled/app"), nil, CopyOptions{ReadOptions: ReadOptions{Registry: plainHTTP}})
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "it ended the copy step") {
 			t.Errorf("Copy() to a stalled registry = %v, want the deadline naming the copy step", err)
 		}
