@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -58,13 +57,7 @@ func (p *firstRequestProxy) since(start time.Time) time.Duration {
 // for `statepack publish` of the same tree, both unsigned. The binary is built once, as `make build` builds it.
 func BenchmarkStartToFirstRegistryRequest(b *testing.B) {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "statepack")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/statepack")
-	build.Dir = filepath.Join("..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building statepack: %v\n%s", err, out)
-	}
+	bin := statepackBinary(b)
 	reg := testregistry.Start(b)
 	proxy := newFirstRequestProxy(b, reg.Host)
 	tree, err := filepath.Abs(demoTree)

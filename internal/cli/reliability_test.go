@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,33 +63,6 @@ func TestConcurrentPublishesToOneTag(t *testing.T) {
 	}
 }
 
-// statepackBinary builds the command once for the tests that need a real process (signals).
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-func statepackBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "statepack-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "statepack")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/statepack").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
 // TestStalledRegistryNeverHangs points publish at a registry that never answers: --timeout ends it with exit 3,
 // and SIGINT ends it at once; neither leaves a tag.
 func TestStalledRegistryNeverHangs(t *testing.T) {
@@ -113,13 +84,14 @@ func TestStalledRegistryNeverHangs(t *testing.T) {
 		}
 	})
 	t.Run("SIGINT", func(t *testing.T) {
+		stalled := proxy.Counts().ByKind[faultproxy.Stall] // the timeout case's
 		cmd := exec.Command(bin, "publish", demoTree, ref, "--plain-http")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1500 * time.Millisecond) // render done, the first request stalls
+		waitForStall(t, proxy, stalled, &out)
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
@@ -140,6 +112,18 @@ func TestStalledRegistryNeverHangs(t *testing.T) {
 		repo.PlainHTTP = true
 		if _, err := repo.Resolve(context.Background(), "main"); err == nil {
 			t.Errorf("an interrupted publish left the tag main")
+		}
+	}
+}
+
+// waitForStall returns once the proxy holds a request beyond the stalled ones it had seen before (the command
+// rendered and began to publish), so that a signal sent then interrupts a stalled request; it fails the test if none
+// comes within a minute.
+func waitForStall(t *testing.T, proxy *faultproxy.Proxy, before int64, out fmt.Stringer) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); proxy.Counts().ByKind[faultproxy.Stall] <= before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request reached the stalled registry within a minute:\n%s", out)
 		}
 	}
 }
