@@ -34,6 +34,15 @@ type PullResult struct {
 // extracts into a scratch directory, and only a complete extraction is moved into place. Every step reads by
 // digest and is retried on its own after a transient failure.
 func Pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadOptions) (PullResult, error) {
+	res, err := pull(ctx, ref, dir, v, o)
+	if err != nil && retryable(err) && !permanent(err) {
+		// The registry failed past the retries: dir holds nothing of it, and a later run may well succeed.
+		err = fmt.Errorf("%w (a registry failure: run the pull again)", err)
+	}
+	return res, err
+}
+
+func pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadOptions) (PullResult, error) {
 	log := logger(o.Logger)
 	t, desc, err := o.openResolved(ctx, ref)
 	if err != nil {

@@ -397,6 +397,9 @@ func TestAFailedPullLeavesNothing(t *testing.T) {
 					t.Errorf("Pull(%s) = %q, want it to say %q", tc.ref, err, w)
 				}
 			}
+			if strings.Contains(err.Error(), "run the pull again") {
+				t.Errorf("Pull(%s) = %q: it says to run the pull again, which only repeats the failure", tc.ref, err)
+			}
 			if steps := retried.list(); len(steps) > 0 {
 				t.Errorf("Pull(%s) retried %v, a failure another try only repeats", tc.ref, steps)
 			}

@@ -32,7 +32,7 @@ func TestPullAndCopyRegistryFailuresExitThree(t *testing.T) {
 		want []string
 	}{
 		{"pull", []string{"pull", down.Host + "/src/app:v1", "-o", out, "--key", pub},
-			[]string{"statepack: error: resolving v1 in " + down.Host + "/src/app", "503"}},
+			[]string{"statepack: error: resolving v1 in " + down.Host + "/src/app", "503", "(a registry failure: run the pull again)"}},
 		{"copy", []string{"copy", reg.Host + "/src/app:v1", down.Host + "/dst/app", "--key", pub},
 			[]string{"statepack: error: copying " + reg.Host + "/src/app@sha256:", "503", "(no tag was written: run the copy again to resume)"}},
 	} {
