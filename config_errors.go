@@ -1,6 +1,7 @@
 package statepack
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -83,6 +85,8 @@ func yamlSyntaxError(data []byte, msg string) error {
 	} else if strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") || strings.Contains(msg, "Unicode") {
 		// The reader's errors name no line: the first character YAML does not allow is on it.
 		line = badCharLine(data)
+	} else if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+		line = aliasLine(data, m[1])
 	} else if !strings.Contains(msg, "anchor") && !strings.Contains(msg, "alias") && !strings.Contains(msg, "map key") {
 		// The scanner and the parser leave the line out when it is the first (their 0-based line is 0).
 		line = 1
@@ -99,9 +103,27 @@ func yamlSyntaxError(data []byte, msg string) error {
 }
 
 var (
-	yamlLineRE     = regexp.MustCompile(`^line (\d+): `)
-	duplicateKeyRE = regexp.MustCompile(`^key (".*") already set in map$`)
+	yamlLineRE      = regexp.MustCompile(`^line (\d+): `)
+	unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	duplicateKeyRE  = regexp.MustCompile(`^key (".*") already set in map$`)
 )
+
+// aliasLine is the line of the first alias of anchor (*anchor) in data; 0 if there is none.
+func aliasLine(data []byte, anchor string) int {
+	alias := []byte("*" + anchor)
+	for i := 0; i < len(data); {
+		j := bytes.Index(data[i:], alias)
+		if j < 0 {
+			return 0
+		}
+		end := i + j + len(alias)
+		if end == len(data) || bytes.ContainsAny(data[end:end+1], " \t\r\n,]}") {
+			return yamlLines(data[:end])
+		}
+		i = end
+	}
+	return 0
+}
 
 // yamlLines is the number of lines of data as YAML counts them (a break is \r\n, \r, \n, NEL, LS or PS); a break
 // at the end starts no line.
@@ -296,7 +318,7 @@ func (w *configWalker) mapping(n *yaml.Node, t reflect.Type, path, fields, want 
 			w.problems = append(w.problems, configProblem{line: key.Line, fields: fields, unknown: name, msg: msg})
 			continue
 		}
-		w.value(val, f.Type, joinPath(path, jsonName(f)), joinPath(fields, jsonName(f)), coerce)
+		w.value(val, f.typ, joinPath(path, f.name), joinPath(fields, f.name), coerce)
 	}
 }
 
@@ -424,42 +446,50 @@ func jsonKey(n *yaml.Node) (string, bool) {
 	return "", false
 }
 
-// configFields are the fields of a struct that the JSON decoder fills, in their order.
-func configFields(t reflect.Type) []reflect.StructField {
-	var out []reflect.StructField
-	for f := range t.Fields() {
-		if f.IsExported() && jsonName(f) != "-" {
-			out = append(out, f)
-		}
-	}
-	return out
+// configField is a field of a struct that the JSON decoder fills: its json name and its type.
+type configField struct {
+	name string
+	typ  reflect.Type
 }
 
-// jsonName is the name encoding/json gives the field f.
-func jsonName(f reflect.StructField) string {
-	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	if name == "" {
-		return f.Name
+// fieldCache holds the configFields of each struct type met.
+var fieldCache sync.Map // reflect.Type → []configField
+
+// configFields are the fields of the struct t that the JSON decoder fills, in their order.
+func configFields(t reflect.Type) []configField {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]configField)
 	}
-	return name
+	var out []configField
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if f.IsExported() && name != "-" {
+			out = append(out, configField{name, f.Type})
+		}
+	}
+	fieldCache.Store(t, out)
+	return out
 }
 
 // fieldByName finds the field of t the JSON decoder fills from key: its exact name, else a name equal to it
 // ignoring case.
-func fieldByName(t reflect.Type, key string) (reflect.StructField, bool) {
-	var folded *reflect.StructField
+func fieldByName(t reflect.Type, key string) (configField, bool) {
+	var folded *configField
 	for _, f := range configFields(t) {
-		switch name := jsonName(f); {
-		case name == key:
+		switch {
+		case f.name == key:
 			return f, true
-		case folded == nil && strings.EqualFold(name, key):
+		case folded == nil && strings.EqualFold(f.name, key):
 			folded = &f
 		}
 	}
 	if folded != nil {
 		return *folded, true
 	}
-	return reflect.StructField{}, false
+	return configField{}, false
 }
 
 // configNouns name the struct types of a config in messages: whose fields they are (what comes before the list
@@ -480,7 +510,7 @@ var configNouns = map[reflect.Type]struct{ fields, plural string }{
 func fieldsOf(t reflect.Type) string {
 	var names []string
 	for _, f := range configFields(t) {
-		names = append(names, jsonName(f))
+		names = append(names, f.name)
 	}
 	intro := configNouns[t].fields
 	if intro == "" {
@@ -511,9 +541,8 @@ func itemsOf(t reflect.Type) string {
 func suggestField(key string, t reflect.Type) string {
 	var near []string
 	for _, f := range configFields(t) {
-		name := jsonName(f)
-		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d <= 2 && d < len(key) {
-			near = append(near, name)
+		if d := editDistance(strings.ToLower(key), strings.ToLower(f.name)); d <= 2 && d < len(key) {
+			near = append(near, f.name)
 		}
 	}
 	if len(near) != 1 {

@@ -77,6 +77,8 @@ func TestConfigErrors(t *testing.T) {
 			want: `targets must be a list of targets, not a mapping`},
 		{name: "a list for the config", in: "- name: a\n", line: 1,
 			want: `the config must be a mapping (the config's fields: apiVersion, kind, defaults, targets, images), not a list`},
+		{name: "a number for an allow entry's reason", in: configHead + target + "  validate: {allow: [{rule: x, reason: 42}]}\n", line: 7,
+			want: `targets[0].validate.allow[0].reason must be a string, not the number 42: quote it ("42")`},
 		{name: "a string for an image rule's keys", in: configHead + "images:\n  rules:\n  - {image: '*', keys: a.pub}\n" + target, line: 5,
 			want: `images.rules[0].keys must be a list of strings, not the string "a.pub": write [a.pub] for a list of one`},
 
@@ -85,7 +87,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "YAML: an error on the first line", in: "apiVersion: statepack.dev/v1alpha1: x\n", line: 1, want: `not valid YAML: mapping values are not allowed in this context`},
 		{name: "YAML: a key set twice", in: configHead + "targets:\n- name: a\n  path: a\n  name: b\n", line: 6, want: `key "name" is set twice in the same mapping: keep one`},
 		{name: "YAML: a control character", in: configHead + "targets:\n- name: a\x07\n", line: 4, want: `not valid YAML: control characters are not allowed`},
-		{name: "YAML: an unknown anchor", in: configHead + "targets: *t\n", want: `not valid YAML: unknown anchor 't' referenced`},
+		{name: "YAML: an unknown anchor", in: configHead + "defaults: &target {ref: localhost:5000/a}\ntargets: [*target,\n  *t]\n", line: 5, want: `not valid YAML: unknown anchor 't' referenced`},
+		{name: "YAML: excessive aliasing names no line", in: configHead + "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + aliasBomb(), want: `not valid YAML: document contains excessive aliasing`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +204,7 @@ func TestConfigNouns(t *testing.T) {
 				t.Errorf("configNouns has no words for %v", typ)
 			}
 			for _, f := range configFields(typ) {
-				visit(f.Type)
+				visit(f.typ)
 			}
 		}
 	}
@@ -231,5 +234,37 @@ func TestSuggestField(t *testing.T) {
 	}
 }
 
+// aliasBomb is YAML whose aliases expand to more than yaml.v2 decodes (billions of laughs).
+func aliasBomb() string {
+	var b strings.Builder
+	for i := 'b'; i <= 'j'; i++ {
+		fmt.Fprintf(&b, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	return b.String()
+}
+
 // lineRE finds the line an error of ParseConfig names.
 var lineRE = regexp.MustCompile(`^line (\d+): `)
+
+// BenchmarkParseConfig parses a fleet of 200 targets: accepted, and refused for a typo in its last target, which
+// costs the walk that explains it (docs/benchmarks.md).
+func BenchmarkParseConfig(b *testing.B) {
+	var fleet strings.Builder
+	fleet.WriteString(configHead + "defaults: {tags: [main], sign: {key: cosign.key}, validate: {allow: [image-unpinned]}}\ntargets:\n")
+	for i := range 200 {
+		fmt.Fprintf(&fleet, "- name: cluster-%d\n  path: clusters/%d\n  ref: ghcr.io/acme/fleet/cluster-%d\n  annotations: {team: platform}\n", i, i, i)
+	}
+	for _, bc := range []struct{ name, in string }{
+		{"accepted", fleet.String()},
+		{"refused", fleet.String() + "  sgin: {key: other.key}\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				_, err := ParseConfig([]byte(bc.in))
+				if (err != nil) != (bc.name == "refused") {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
