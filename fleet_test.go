@@ -107,6 +107,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(configHead + "targets:\n- {name: a, validate: {allow: [1, {rule: x, reasn: y}]}}\n"))
 	f.Add([]byte(configHead + "images:\n  rules:\n  - {image: '*', skip: {reasons: x}, identities: [{subject: y}]}\n"))
 	f.Add([]byte(configHead + "targets:\n- name: a\n\tpath: b\n"))
+	f.Add([]byte(configHead + "defaults: &target {ref: x}\ntargets: [*target,\n  *t]\n"))
+	f.Add([]byte(configHead + "targets:\n- name: a\x07\n  path: a\r\n  ref: b\u2028"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
