@@ -55,11 +55,15 @@ func configDecodeError(data []byte, err error) error {
 // the same field, an unknown field of the same name, a key that is not a name; else the first problem found.
 func matchProblem(problems []configProblem, err error, msg string) *configProblem {
 	var typeErr *json.UnmarshalTypeError
-	unknown := unknownFieldRE.FindStringSubmatch(msg)
+	isTypeErr := errors.As(err, &typeErr) && typeErr.Field != ""
+	unknown, unknownErr := "", errors.New("no unknown field")
+	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
+		unknown, unknownErr = strconv.Unquote(m[1]) // encoding/json quotes the key with %q
+	}
 	for i, p := range problems {
 		switch {
-		case errors.As(err, &typeErr) && typeErr.Field != "" && p.unknown == "" && strings.EqualFold(p.fields, typeErr.Field),
-			unknown != nil && p.unknown == unknown[1],
+		case isTypeErr && p.unknown == "" && !p.badKey && strings.EqualFold(p.fields, typeErr.Field),
+			unknownErr == nil && p.unknown == unknown,
 			strings.Contains(msg, "map key") && p.badKey:
 			return &problems[i]
 		}
@@ -70,7 +74,7 @@ func matchProblem(problems []configProblem, err error, msg string) *configProble
 	return nil
 }
 
-var unknownFieldRE = regexp.MustCompile(`unknown field "(.*)"`)
+var unknownFieldRE = regexp.MustCompile(`unknown field ("(?:[^"\\]|\\.)*")`)
 
 // yamlSyntaxError is yaml.v2's error msg ("line N: what", "unmarshal errors:\n  line N: what", or "what") about
 // data, on its line.

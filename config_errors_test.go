@@ -56,6 +56,8 @@ func TestConfigErrors(t *testing.T) {
 			want: `unknown field "reasons" in images.rules[0].skip (skip's fields: reason); did you mean "reason"?`},
 		{name: "unknown field in a merged mapping names the anchor's line", in: configHead + "defaults: &d\n  tags: [main]\n  signn: {key: k}\n" + target + "- <<: *d\n  name: b\n  path: b\n", line: 5,
 			want: `unknown field "signn" in defaults (` + targetFields + `); did you mean "sign"?`},
+		{name: "the decoder's unknown field is the one explained, quotes and all", in: configHead + target + "  zz: 1\n  'a\"b': 2\n", line: 8,
+			want: `unknown field "a\"b" in targets[0] (` + targetFields + `)`},
 		{name: "the decoder's error is the one explained", in: configHead + target + "  tags: main\n  sgin: {key: k}\n", line: 8,
 			want: `unknown field "sgin" in targets[0] (` + targetFields + `); did you mean "sign"?`},
 
