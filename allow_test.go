@@ -83,7 +83,7 @@ func TestConfigAllowShapes(t *testing.T) {
 		t.Errorf("allow = %+v, want %+v", got, want)
 	}
 	_, err = ParseConfig([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: a, ref: localhost:5000/x, validate: {allow: [{rule: x, why: y}]}}]\n"))
-	if err == nil || !strings.Contains(err.Error(), "an allow entry is a rule, or {rule: RULE, reason: WHY}") {
-		t.Errorf("ParseConfig with a misspelt allow entry = %v, want the shape explained", err)
+	if err == nil || err.Error() != `line 3: unknown field "why" in targets[0].validate.allow[0] (an allow entry is a rule, or a mapping of its fields: rule, reason)` {
+		t.Errorf("ParseConfig with a misspelt allow entry = %v, want the shape explained on its line", err)
 	}
 }

@@ -165,7 +165,7 @@ func ParseConfig(data []byte) (*Config, error) {
 func parseConfig(data []byte) (*Config, error) {
 	var cfg Config
 	if err := sigsyaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("not a statepack config: %w", err)
+		return nil, configDecodeError(data, err)
 	}
 	if cfg.APIVersion != ConfigAPIVersion || cfg.Kind != ConfigKind {
 		return nil, fmt.Errorf("apiVersion/kind must be %s/%s, got %q/%q", ConfigAPIVersion, ConfigKind, cfg.APIVersion, cfg.Kind)

@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -27,14 +30,14 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("target b = %+v, want its own values over the defaults", b)
 				}
 			}},
-		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `unknown field "tagz"`},
+		{name: "unknown field", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  tagz: [x]\n", wantErr: `line 7: unknown field "tagz" in targets[0]`},
 		{name: "wrong kind", in: "apiVersion: v1\nkind: ConfigMap\ntargets: []\n", wantErr: "apiVersion/kind must be statepack.dev/v1alpha1/Config"},
 		{name: "no targets", in: head, wantErr: "no targets"},
 		{name: "duplicate name", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a}\n- {name: a, path: b, ref: localhost:5000/b}\n", wantErr: `line 5: target "a" is defined twice`},
 		{name: "missing ref", in: head + "targets:\n- {name: a, path: a}\n", wantErr: `line 4: target "a" has no ref`},
 		{name: "bad ref", in: head + "targets:\n- {name: a, path: a, ref: nginx}\n", wantErr: "name the registry host"},
 		{name: "bad tag", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, tags: [a/b]}\n", wantErr: `line 4: target "a": invalid reference: tag "a/b" is not valid`},
-		{name: "not YAML", in: "targets: [", wantErr: "not a statepack config"},
+		{name: "not YAML", in: "targets: [", wantErr: "line 1: not valid YAML: did not find expected node content"},
 		{name: "image rules", in: head + "images:\n  pin: true\n  rules:\n  - {image: \"ghcr.io/acme/*\", keys: [keys/a.pub], attestations: [spdx], signatureFormat: bundle}\n  - {image: \"*\", skip: {reason: vendor}}\n" +
 			"targets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
 			check: func(t *testing.T, cfg *Config) {
@@ -46,7 +49,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad image pattern", in: head + "images:\n  rules:\n  - {image: \"GHCR.io/*\", keys: [a.pub]}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
 			wantErr: `images.rules[0]: image pattern "GHCR.io/*" holds "GHCR"`},
 		{name: "unknown image rule field", in: head + "images:\n  rules:\n  - {image: \"*\", key: a.pub}\ntargets:\n- {name: a, path: a, ref: localhost:5000/a}\n",
-			wantErr: `unknown field "key"`},
+			wantErr: `line 5: unknown field "key" in images.rules[0]`},
 		{name: "ignorePaths: a target's own, else the defaults'", in: head + "defaults:\n  ignorePaths: [docs/]\ntargets:\n" +
 			"- {name: a, path: a, ref: localhost:5000/a}\n- {name: b, path: b, ref: localhost:5000/b, ignorePaths: []}\n- {name: c, path: c, ref: localhost:5000/c, ignorePaths: ['*.draft.yaml', '!keep.draft.yaml']}\n",
 			check: func(t *testing.T, cfg *Config) {
@@ -65,7 +68,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "ignore pattern with a line break", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths:\n  - |\n    docs/\n    tmp/\n",
 			wantErr: `line 8: target "a": ignorePaths[0]: the ignore pattern "docs/\ntmp/\n" holds a line break: give each pattern as an item of its own`},
 		{name: "ignorePaths not a list", in: head + "targets:\n- {name: a, path: a, ref: localhost:5000/a, ignorePaths: docs/}\n",
-			wantErr: "ignorePaths of type []string"},
+			wantErr: `line 4: targets[0].ignorePaths must be a list of strings, not the string "docs/"`},
 		{name: "a bad default names the defaults' line", in: head + "defaults:\n  ref: localhost:5000/x\n  tags:\n  - main\n  - a/b\ntargets:\n- name: a\n  path: a\n",
 			wantErr: `line 7: target "a": invalid reference: tag "a/b" is not valid`},
 		{name: "bad helm mode", in: head + "targets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  helm: template\n", wantErr: `line 7: target "a": helm "template": use pin, hydrate or off`},
@@ -88,17 +91,41 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig checks that no config file makes the parser panic, and that an accepted config has named,
-// routable targets.
+// FuzzParseConfig checks that no config file makes the parser panic, that an error naming a line names one the
+// input has, that the walk explaining the decoder's errors finds nothing in a config the decoder accepts, and that
+// an accepted config has named, routable targets.
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ref: localhost:5000/x}\ntargets:\n- {name: a, path: a}\n"))
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets: [{name: a, path: ., ref: 'oci:dist:v1', sign: {key: k}, validate: {allow: [x]}}]\n"))
 	f.Add([]byte("{}"))
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: {ignorePaths: [docs/]}\ntargets:\n- name: a\n  path: a\n  ref: localhost:5000/a\n  ignorePaths: ['', x]\n"))
 	f.Add([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ndefaults: &d {ignorePaths: [' ']}\ntargets: [*d]\n"))
+	for _, in := range acceptedConfigs {
+		f.Add([]byte(in))
+	}
+	f.Add([]byte(configHead + "targets:\n- name: a\n  sgin: {key: k}\n  tags: main\n  immutableTags: 'yes'\n"))
+	f.Add([]byte(configHead + "targets:\n- {name: a, validate: {allow: [1, {rule: x, reasn: y}]}}\n"))
+	f.Add([]byte(configHead + "images:\n  rules:\n  - {image: '*', skip: {reasons: x}, identities: [{subject: y}]}\n"))
+	f.Add([]byte(configHead + "targets:\n- name: a\n\tpath: b\n"))
+	f.Add([]byte(configHead + "defaults: &target {ref: x}\ntargets: [*target,\n  *t]\n"))
+	f.Add([]byte(configHead + "targets:\n- name: a\x07\n  path: a\r\n  ref: b\u2028"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data)
 		if err != nil {
+			if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+				// Count the lines as an editor does, with YAML's line breaks.
+				text := strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n").Replace(string(data))
+				lines := len(strings.Split(strings.TrimSuffix(text, "\n"), "\n"))
+				if n, _ := strconv.Atoi(m[1]); n < 1 || n > lines {
+					t.Fatalf("ParseConfig(%q) = %v: the input has %d lines", data, err, lines)
+				}
+			}
+			var decoded Config
+			if sigsyaml.UnmarshalStrict(data, &decoded) == nil {
+				if p := configProblems(data); len(p) > 0 {
+					t.Fatalf("the decoder accepts %q, configProblems = %+v", data, p)
+				}
+			}
 			return
 		}
 		for _, tg := range cfg.Targets {
