@@ -160,12 +160,14 @@ func signers(env *Env) *statepack.Signers {
 	return &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) { return loadSigningKey(ctx, env, key) }}
 }
 
-// fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
 // resultFiles are the files publish writes its one artifact's digest and reference to (Tekton results); "" writes
 // none.
 type resultFiles struct{ digest, ref string }
 
-func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool, files resultFiles) error {
+// fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
+// loadSigner is the command line's signer (nil: none), which keylessKey stands for in the targets' defaults.
+func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool,
+	files resultFiles, loadSigner func(context.Context) (*sign.Signer, error)) error {
 	targets, err := o.load()
 	if err != nil {
 		return err
@@ -175,6 +177,12 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 		return usagef("--digest-file and --ref-file with --config need exactly one target, and %d are selected: give --target NAME", len(targets))
 	}
 	keys := signers(env)
+	keys.Load = func(ctx context.Context, key string) (*sign.Signer, error) {
+		if key == keylessKey && loadSigner != nil {
+			return loadSigner(ctx) // one Fulcio certificate for every target
+		}
+		return loadSigningKey(ctx, env, key)
+	}
 	if err := keys.LoadAll(ctx, targets); err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ func TestFleetFlagsAndSharedDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		flags []string
 		want  string
-	}{{[]string{"--keyless"}, "does not combine with --config"},
+	}{{[]string{"--keyless", "--key", filepath.Join(deploy, "cosign.key")}, "--key and keyless signing exclude each other"},
 		{[]string{"--digest-file", filepath.Join(dir, "digest")}, "--digest-file and --ref-file with --config need exactly one target, and 2 are selected: give --target NAME"},
 		{[]string{"--layer-media-type", "x"}, `--layer-media-type "x" is not supported`}} {
 		r := run(t, nil, "", append([]string{"publish", "--config", cfg, "--root", deploy}, tc.flags...)...)

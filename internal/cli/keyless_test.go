@@ -98,3 +98,51 @@ func TestKeylessThroughTheCLI(t *testing.T) {
 		t.Errorf("keyless without a token pushed: %v", repos)
 	}
 }
+
+// TestKeylessFleet: --keyless beside --config signs the targets whose config names no key with one Fulcio
+// certificate, as the Action does; a target with its own sign.key keeps it. Each verifies by what signed it, and not
+// by the other.
+func TestKeylessFleet(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.Start(t)
+	ss := testsigstore.Start(t)
+	wf := testsigstore.GitHubWorkflow{Repository: "acme/fleet", Path: ".tekton/fleet.yaml", Ref: "refs/heads/main"}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte(ss.GitHubToken(t, wf)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "fulcio-root.pem")
+	if err := os.WriteFile(root, ss.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, pub := keyPair(t, "")
+	copyDir(t, "../../testdata/plain", filepath.Join(dir, "a"))
+	copyDir(t, "../../testdata/plain", filepath.Join(dir, "b"))
+	cfg := filepath.Join(dir, "statepack.yaml")
+	if err := os.WriteFile(cfg, []byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n"+
+		"- {name: a, path: a, ref: "+reg.Host+"/fleet/a:main}\n- {name: b, path: b, ref: "+reg.Host+"/fleet/b:main, sign: {key: "+key+"}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, map[string]string{"COSIGN_PASSWORD": ""}, "publish", "--config", cfg, "--root", dir, "--identity-token-file", token,
+		"--fulcio-url", ss.FulcioURL, "--fulcio-root", root, "--insecure-skip-sct", "--tlog-upload=false")
+	byIdentity := func(target string) result {
+		return run(t, nil, "", "verify", reg.Host+"/fleet/"+target+":main", "--certificate-identity", wf.Identity(),
+			"--certificate-oidc-issuer", ss.GitHubIssuer, "--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct", "--attestation", "slsa")
+	}
+	byKey := func(target string) result {
+		return run(t, nil, "", "verify", reg.Host+"/fleet/"+target+":main", "--key", pub)
+	}
+	if v := byIdentity("a"); v.code != 0 {
+		t.Errorf("target a (no key in the config), verified by the keyless identity: %s", v)
+	}
+	if v := byKey("a"); v.code != 1 {
+		t.Errorf("target a verified by b's key: %s\nwant exit 1", v)
+	}
+	if v := byKey("b"); v.code != 0 {
+		t.Errorf("target b (its own sign.key), verified by its key: %s", v)
+	}
+	if v := byIdentity("b"); v.code != 1 {
+		t.Errorf("target b verified by the keyless identity: %s\nwant exit 1", v)
+	}
+}

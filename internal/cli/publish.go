@@ -70,10 +70,20 @@ func (o *signOptions) attestations(signing bool) (bool, error) {
 	return o.attest, nil
 }
 
+// isKeyless says whether the flags ask for keyless signing.
+func (o *signOptions) isKeyless() bool {
+	return o.keyless || o.identityToken != "" || o.identityTokenFile != ""
+}
+
+// keylessKey stands, as the key of a fleet's defaults, for the keyless signer the command line asks for: the targets
+// whose config names no sign.key sign with it. No key of a config can equal it: LoadConfig makes a key file's path
+// absolute, and env://VAR and KMS keys hold "://".
+const keylessKey = "keyless (--keyless)"
+
 // signer checks the signing flags and returns what loads the key or gets the keyless certificate (nil: unsigned),
 // which publish runs while the tree renders: a bad key, password or token still fails before anything is pushed.
 func (o *signOptions) signer(env *Env, log *slog.Logger) (func(context.Context) (*sign.Signer, error), error) {
-	keyless := o.keyless || o.identityToken != "" || o.identityTokenFile != ""
+	keyless := o.isKeyless()
 	if _, err := signatureFormat(o.format); err != nil {
 		return nil, err
 	}
@@ -263,11 +273,6 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 		Args: argsUsage(0, 2, "[PATH] REF, or --config"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fleet.config != "" {
-				for _, name := range []string{"keyless", "identity-token", "identity-token-file"} {
-					if cmd.Flags().Changed(name) {
-						return usagef("--%s does not combine with --config: a config's targets sign with keys (sign.key)", name)
-					}
-				}
 				if len(args) > 0 {
 					return usagef("with --config, PATH and REF come from the config file")
 				}
@@ -278,7 +283,12 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				fleet.defaults = d
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
-				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental, resultFiles{digest: digestFile, ref: refFile})
+				// The signing flags checked as for one tree; a key or keyless signer becomes the targets' default.
+				loadSigner, err := sig.signer(env, g.logger(env))
+				if err != nil {
+					return err
+				}
+				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental, resultFiles{digest: digestFile, ref: refFile}, loadSigner)
 			}
 			if len(args) == 0 {
 				return usagef("publish takes [PATH] REF, or --config FILE")
@@ -394,8 +404,11 @@ func configDefaults(cmd *cobra.Command, tags []string, pkg *packageOptions, sig 
 	if changed("immutable-tags") {
 		d.ImmutableTags = &immutable
 	}
-	if changed("key") || changed("signature-format") || changed("attest") {
+	if changed("key") || changed("signature-format") || changed("attest") || sig.isKeyless() {
 		d.Sign = &statepack.SignConfig{Key: sig.key, Format: sig.format}
+		if sig.isKeyless() {
+			d.Sign.Key = keylessKey
+		}
 		if _, err := signatureFormat(sig.format); err != nil {
 			return d, err
 		}

@@ -397,8 +397,8 @@ func TestTaskScriptRefusals(t *testing.T) {
 		{"no IMAGE", map[string]string{"IMAGE": ""}, nil, "IMAGE is required: where to publish PATH (or give CONFIG and TARGET)"},
 		{"CONFIG without TARGET", map[string]string{"IMAGE": "", "PATH": ".", "CONFIG": "statepack.yaml"}, nil, "CONFIG needs TARGET"},
 		{"CONFIG with IMAGE", map[string]string{"CONFIG": "statepack.yaml", "TARGET": "production"}, nil, "leave PATH and IMAGE unset"},
-		{"CONFIG with keyless", map[string]string{"IMAGE": "", "PATH": ".", "CONFIG": "statepack.yaml", "TARGET": "production", "SIGN": "keyless"}, nil,
-			"SIGN=keyless does not combine with CONFIG"},
+		{"CONFIG with keyless, without a token", map[string]string{"IMAGE": "", "PATH": ".", "CONFIG": "statepack.yaml", "TARGET": "production", "SIGN": "keyless"}, nil,
+			"SIGN=keyless needs the identity-token workspace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := map[string]string{"PATH": "production", "IMAGE": "oci:" + filepath.Join(t.TempDir(), "layout") + ":main"}
