@@ -36,7 +36,8 @@ type PullResult struct {
 func Pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadOptions) (PullResult, error) {
 	res, err := pull(ctx, ref, dir, v, o)
 	if err != nil && retryable(err) && !permanent(err) {
-		// The registry failed past the retries: dir holds nothing of it, and a later run may well succeed.
+		// What is left failed past the retries — the registry or the way to it: dir holds nothing of it, and a later
+		// run may well succeed.
 		err = fmt.Errorf("%w (a registry failure: run the pull again)", err)
 	}
 	return res, err
@@ -74,16 +75,23 @@ func pull(ctx context.Context, ref publish.Ref, dir string, v *Verifier, o ReadO
 // ContentLayer picks the layer Flux would take: layers[0], which must be a gzip'd tar.
 func ContentLayer(m ocispec.Manifest, ref string) (ocispec.Descriptor, error) {
 	if len(m.Layers) == 0 {
-		return ocispec.Descriptor{}, fmt.Errorf("%s has no layers: it is not a statepack artifact", ref)
+		return ocispec.Descriptor{}, notArtifact(fmt.Sprintf("%s has no layers: it is not a statepack artifact", ref))
 	}
 	l := m.Layers[0]
 	switch l.MediaType {
 	case build.LayerMediaType, build.FluxLayerMediaType:
 		return l, nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%s: layer 0 has media type %q, not a gzip'd tar of manifests (%s or %s)",
-		ref, l.MediaType, build.LayerMediaType, build.FluxLayerMediaType)
+	return ocispec.Descriptor{}, notArtifact(fmt.Sprintf("%s: layer 0 has media type %q, not a gzip'd tar of manifests (%s or %s)",
+		ref, l.MediaType, build.LayerMediaType, build.FluxLayerMediaType))
 }
+
+// notArtifact is an error saying why content is not a statepack artifact: publish.ErrNotStatepackArtifact, with
+// the message alone.
+type notArtifact string
+
+func (e notArtifact) Error() string { return string(e) }
+func (e notArtifact) Unwrap() error { return publish.ErrNotStatepackArtifact }
 
 // pullLayer fetches layer from t and extracts it into dir, which must be new or empty, retrying a fetch or an
 // extraction that fails on the way. Each attempt extracts into a fresh directory beside dir (in it, when dir

@@ -411,6 +411,23 @@ func TestAFailedPullLeavesNothing(t *testing.T) {
 			}
 		})
 	}
+
+	// The local file system refuses the destination (its parent is a file): no retry, no word of the registry.
+	t.Run("destination below a file", func(t *testing.T) {
+		t.Parallel()
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var retried stepRetries
+		_, err := Pull(ctx, mustRef(t, reg.Host+"/corrupt/app@"+res.Digest), filepath.Join(file, "out"), nil, ReadOptions{Registry: plainHTTP, Logger: retried.logger()})
+		if err == nil || strings.Contains(err.Error(), "run the pull again") {
+			t.Errorf("Pull into a directory below a file = %v, want an error that does not blame the registry", err)
+		}
+		if steps := retried.list(); len(steps) > 0 {
+			t.Errorf("Pull into a directory below a file retried %v, a failure another try only repeats", steps)
+		}
+	})
 }
 
 // corruptLayer changes the modification time in the gzip header of the layer of the manifest digest names, in the

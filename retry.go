@@ -92,7 +92,11 @@ func retryRead(ctx context.Context, log *slog.Logger, attempts int, step string,
 // registry in 4xx but 408 and 429.
 func permanent(err error) bool {
 	var er *errcode.ErrorResponse
+	var pe *fs.PathError
 	switch {
+	case errors.As(err, &pe):
+		// The local file system refused (not a directory, no permission, a full disk): another try repeats it.
+		return true
 	case errors.Is(err, publish.ErrNotFound), errors.Is(err, sign.ErrNoSignature),
 		errors.Is(err, publish.ErrUnsafeArchive), errors.Is(err, publish.ErrTooLarge),
 		errors.Is(err, publish.ErrSignatureConflict), errors.Is(err, content.ErrMismatchedDigest),
