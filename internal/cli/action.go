@@ -294,9 +294,12 @@ func (a *actionRun) readInputs() error {
 		gh.Mask(c.keyPassword) // as secret as the input, though it came from the environment
 	}
 	if c.config != "" {
-		// Each target signs with the key its config names: the signing inputs were refused above.
+		// Each target signs with the key its config names, or keyless (sign: keyless) when it names none.
 		if c.mode != modePublish {
 			return nil
+		}
+		if c.sign == signKeyless && !a.idTokenAvailable() {
+			return usagef("sign: keyless needs GitHub's OIDC token, which this job does not get: grant it with `permissions: id-token: write` on the job (a reusable workflow needs its caller to grant it too), or remove sign to sign with the keys the config names")
 		}
 		if c.signatureFormat != "" {
 			return usagef("input signature-format does not combine with config: set sign.format in the config file")

@@ -23,7 +23,7 @@ import (
 // is validated, and published in publish mode, as `statepack publish --config` does, with one summary.
 
 // configConflicts are the inputs that say what the config file says for each target.
-var configConflicts = []string{"path", "ref", "tags", "sign", "key"}
+var configConflicts = []string{"path", "ref", "tags", "key"}
 
 // readConfigInputs reads config, targets and shard, refuses the inputs that conflict with a config, and selects the
 // targets.
@@ -49,6 +49,15 @@ func (a *actionRun) readConfigInputs() error {
 	if len(conflicts) > 0 {
 		return usagef("input config (%s) does not combine with the input(s) %s: each target's path, ref, tags and signing key come from the config file: remove %s from the step",
 			c.config, strings.Join(conflicts, ", "), strings.Join(conflicts, ", "))
+	}
+	// sign: keyless signs the targets whose config names no key (sign.key), with one certificate; the others keep
+	// their keys. Without it, the config alone says who signs: a job's OIDC token does not make keyless the default.
+	switch strings.ToLower(gh.Input("sign")) {
+	case "":
+	case signKeyless:
+		c.sign = signKeyless
+	default:
+		return usagef("input sign: %q does not combine with config: each target signs with the key its config names (sign.key); sign: keyless signs the targets that name none", gh.Input("sign"))
 	}
 	if shard != "" {
 		if _, _, err := statepack.ParseShard(shard); err != nil {
@@ -103,6 +112,9 @@ func (a *actionRun) runConfig(ctx context.Context) error {
 		return err
 	}
 	keys := &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) {
+		if key == keylessKey && c.sign == signKeyless {
+			return a.keylessSigner(ctx) // one Fulcio certificate for every target that names no key
+		}
 		return loadKey(ctx, &a.env, key, c.keyPassword)
 	}}
 	if c.mode == modePublish {
@@ -216,7 +228,10 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, bas
 	po.Source = s                         // rendered and validated above: published as it is
 	po.Attest = po.Attest && a.cfg.attest // the attest input turns attestations off for every target
 	sum.Signing = signNone
-	if po.Signer != nil {
+	switch {
+	case po.Signer != nil && t.Sign.Key == keylessKey:
+		sum.Signing, sum.SignedWith = signKeyless, "keyless: "+po.Signer.String()
+	case po.Signer != nil:
 		sum.Signing, sum.SignedWith = signKey, "key: "+po.Signer.String()
 	}
 	tags, err := statepack.Tags(ref.Tag, po.Tags...)

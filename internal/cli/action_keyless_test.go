@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,6 +81,39 @@ func TestActionSignsKeyless(t *testing.T) {
 	if _, err := sign.Verify(ctx, tgt.Storage(), desc, nil, sign.WithIdentities(sign.Identity{Subject: wf.Identity(), Issuer: ss.GitHubIssuer}),
 		sign.WithRootCerts(ss.RootPEM()), sign.WithIgnoreTlog(true), sign.WithIgnoreSCT(true)); err != nil {
 		t.Errorf("verifying the keyless signature: %v", err)
+	}
+
+	// With config, sign: keyless signs the targets whose config names no key; a target's own key still signs it.
+	repo, cfg, pub := actionFleet(t, reg.Host, "", "- {name: web, path: shop, ref: "+reg.Host+"/acme/web, sign: {key: ''}}\n")
+	frn := newRunner(t, repo)
+	frn.env["ACTIONS_ID_TOKEN_REQUEST_URL"] = rn.env["ACTIONS_ID_TOKEN_REQUEST_URL"]
+	frn.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = requestToken
+	r = frn.run(t, map[string]string{"config": cfg, "path": ".", "targets": "shop, web", "sign": "keyless"})
+	if r.code != 0 {
+		t.Fatalf("statepack action with config and sign: keyless: %s", r)
+	}
+	_, byName := targetsByName(t, r)
+	if w := byName["web"]; w.Signing != "keyless" || !strings.Contains(w.SignedWith, wf.Identity()) {
+		t.Errorf("target web (no key in the config): signing %q, signedWith %q; want keyless by %s", w.Signing, w.SignedWith, wf.Identity())
+	}
+	if sh := byName["shop"]; sh.Signing != "key" {
+		t.Errorf("target shop (the config's key): signing %q, want key", sh.Signing)
+	}
+	assertNoSecret(t, r, token, requestToken)
+	root := filepath.Join(t.TempDir(), "fulcio-root.pem")
+	if err := os.WriteFile(root, ss.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if v := run(t, nil, "", "verify", reg.Host+"/acme/web:main", "--certificate-identity", wf.Identity(), "--certificate-oidc-issuer", ss.GitHubIssuer,
+		"--fulcio-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct"); v.code != 0 {
+		t.Errorf("target web, verified by the workflow's identity: %s", v)
+	}
+	if v := run(t, nil, "", "verify", reg.Host+"/acme/shop:main", "--key", pub); v.code != 0 {
+		t.Errorf("target shop, verified by the config's key: %s", v)
+	}
+	// Any other sign input still conflicts with a config, which names the keys.
+	if r := frn.run(t, map[string]string{"config": cfg, "path": ".", "sign": "key"}); r.code != ExitUsage || !strings.Contains(r.stdout, "sign: keyless signs the targets that name none") {
+		t.Errorf("statepack action with config and sign: key: %s\nwant a usage error", r)
 	}
 }
 

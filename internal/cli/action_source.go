@@ -68,6 +68,9 @@ func (a *actionRun) targetDefaults() statepack.Target {
 	if po, err := c.pkg.values(); err == nil { // checked by readSourceInputs
 		d.Annotations = po.Annotations
 	}
+	if c.sign == signKeyless {
+		d.Sign = &statepack.SignConfig{Key: keylessKey} // the targets that name no key sign keyless
+	}
 	return d
 }
 

@@ -313,8 +313,8 @@ func TestActionInputErrors(t *testing.T) {
 	}{
 		{"config with inputs it replaces", map[string]string{"config": "statepack.yaml", "path": "clusters", "ref": layout, "tags": "v1", "key": "cosign.key"}, nil, ExitUsage,
 			"input config (statepack.yaml) does not combine with the input(s) path, ref, tags, key: each target's path, ref, tags and signing key come from the config file: remove path, ref, tags, key from the step"},
-		{"config with sign", map[string]string{"config": "statepack.yaml", "path": ".", "sign": "keyless"}, nil, ExitUsage,
-			"input config (statepack.yaml) does not combine with the input(s) sign:"},
+		{"config with sign: none", map[string]string{"config": "statepack.yaml", "path": ".", "sign": "none"}, nil, ExitUsage,
+			`input sign: "none" does not combine with config: each target signs with the key its config names (sign.key); sign: keyless signs the targets that name none`},
 		{"config missing", map[string]string{"config": "no-such-statepack.yaml", "path": "."}, nil, ExitUsage,
 			"input config: no-such-statepack.yaml does not exist: give the path of the statepack.yaml relative to the workspace"},
 		{"targets without config", map[string]string{"targets": "production"}, nil, ExitUsage, "input targets needs the config input"},
