@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/internal/testregistry"
 	"github.com/statepack/statepack/internal/testsigstore"
 )
@@ -144,5 +146,29 @@ func TestKeylessFleet(t *testing.T) {
 	}
 	if v := byIdentity("b"); v.code != 1 {
 		t.Errorf("target b verified by the keyless identity: %s\nwant exit 1", v)
+	}
+}
+
+// TestKeylessKeyIsNoConfigKey: no sign.key a config can hold, once LoadConfig resolved it, is the sentinel that
+// stands for --keyless in the targets' defaults (a config read from "statepack.yaml", relative, included).
+func TestKeylessKeyIsNoConfigKey(t *testing.T) {
+	dir := t.TempDir()
+	keys := []string{keylessKey, "keyless/(--keyless)", "./keyless/./(--keyless)", "/keyless/(--keyless)"}
+	cfg := "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n"
+	for i, k := range keys {
+		cfg += fmt.Sprintf("- {name: t%d, path: ., ref: 'oci:out:%d', sign: {key: %q}}\n", i, i, k)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "statepack.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	c, err := statepack.LoadConfig("statepack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tg := range c.Targets {
+		if tg.Sign.Key == keylessKey {
+			t.Errorf("the config's key %q became the keyless sentinel", keys[i])
+		}
 	}
 }

@@ -75,10 +75,11 @@ func (o *signOptions) isKeyless() bool {
 	return o.keyless || o.identityToken != "" || o.identityTokenFile != ""
 }
 
-// keylessKey stands, as the key of a fleet's defaults, for the keyless signer the command line asks for: the targets
-// whose config names no sign.key sign with it. No key of a config can equal it: LoadConfig makes a key file's path
-// absolute, and env://VAR and KMS keys hold "://".
-const keylessKey = "keyless (--keyless)"
+// keylessKey stands, as the key of a fleet's defaults, for the keyless signer the command line (or the Action's
+// sign: keyless) asks for: the targets whose config names no sign.key sign with it. No key of a config read by
+// LoadConfig can equal it: a key file's path is absolute or joined to the config's directory, which cleans it (no
+// "./" prefix), and env://VAR and KMS keys hold "://".
+const keylessKey = "./keyless/(--keyless)"
 
 // signer checks the signing flags and returns what loads the key or gets the keyless certificate (nil: unsigned),
 // which publish runs while the tree renders: a bad key, password or token still fails before anything is pushed.
