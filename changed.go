@@ -54,6 +54,9 @@ type ChangeOptions struct {
 	// GlobalInputs are gitignore patterns, anchored at the top of the work tree, of files whose change touches every
 	// target: what neither a tree nor the config names, such as the CI workflow that pins statepack's version.
 	GlobalInputs []string
+	// AllIfUnknown makes a Since that names no commit of the history — a new branch's all-zero "before", a commit a
+	// forced push removed, one a shallow clone lacks — touch every target instead of failing.
+	AllIfUnknown bool
 }
 
 // ChangedTargets is the function ChangedTargets for the config c, read by LoadConfig, with the global inputs of
@@ -77,7 +80,17 @@ func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]Changed
 	if err != nil {
 		return nil, err
 	}
+	all := func(because string) []ChangedTarget {
+		out := make([]ChangedTarget, len(targets))
+		for i, t := range targets {
+			out[i] = ChangedTarget{Target: t, Because: because}
+		}
+		return out
+	}
 	changed, err := gitmeta.ChangedPaths(info.TopLevel, since)
+	if opts.AllIfUnknown && errors.Is(err, gitmeta.ErrUnknownRevision) {
+		return all(since + " (no such commit in the history: every target)"), nil
+	}
 	if err != nil {
 		return nil, invalidf("%w", err)
 	}
@@ -85,11 +98,7 @@ func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]Changed
 	matcher := gitignore.NewMatcher(global)
 	for _, p := range changed {
 		if matcher.Match(strings.Split(p, "/"), false) {
-			out := make([]ChangedTarget, len(targets))
-			for i, t := range targets {
-				out[i] = ChangedTarget{Target: t, Because: p + " (a global input)"}
-			}
-			return out, nil
+			return all(p + " (a global input)"), nil
 		}
 	}
 	top, err := filepath.EvalSymlinks(info.TopLevel)

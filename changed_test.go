@@ -169,6 +169,15 @@ func TestChangedTargets(t *testing.T) {
 	if _, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "HEAD~1", GlobalInputs: []string{" "}}); err == nil {
 		t.Error("ChangedTargets with an empty global input pattern succeeded")
 	}
+	// A revision not in the history (a new branch's all-zero "before") fails, unless AllIfUnknown: every target.
+	zeros := strings.Repeat("0", 40)
+	if _, err := cfg.ChangedTargets(targets, ChangeOptions{Since: zeros}); err == nil || !strings.Contains(err.Error(), "no such commit") {
+		t.Errorf("ChangedTargets(%s) = %v, want an error saying there is no such commit", zeros, err)
+	}
+	got, err := cfg.ChangedTargets(targets, ChangeOptions{Since: zeros, AllIfUnknown: true})
+	if err != nil || len(got) != len(targets) || got[0].Because != zeros+" (no such commit in the history: every target)" {
+		t.Errorf("ChangedTargets(%s, AllIfUnknown) = %+v, %v; want every target", zeros, got, err)
+	}
 	parsed, err := ParseConfig([]byte(files["statepack.yaml"]))
 	if err != nil {
 		t.Fatal(err)

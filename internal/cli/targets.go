@@ -20,6 +20,7 @@ type matrixEntry struct {
 
 func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	var config, since, helm, namesFile string
+	var allIfUnknown bool
 	var names, ignorePaths, globalInputs []string
 	cmd := &cobra.Command{
 		Use:   "targets --config statepack.yaml [--changed-since REF]",
@@ -69,7 +70,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 					entries = append(entries, matrixEntry{Target: t.Name})
 				}
 			} else {
-				changed, err := cfg.ChangedTargets(targets, statepack.ChangeOptions{Since: since, GlobalInputs: globalInputs})
+				changed, err := cfg.ChangedTargets(targets, statepack.ChangeOptions{Since: since, GlobalInputs: globalInputs, AllIfUnknown: allIfUnknown})
 				if err != nil {
 					return err
 				}
@@ -110,6 +111,7 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&names, "target", nil, "consider only this target (repeatable)")
 	f.StringSliceVar(&ignorePaths, "ignore-paths", nil, "the --ignore-paths given to publish --config: gitignore patterns, anchored at each target's path, for the targets whose config sets none")
 	f.StringSliceVar(&globalInputs, "global-inputs", nil, "gitignore patterns, anchored at the top of the git work tree, of files whose change touches every target: what neither a tree nor the config names, such as the workflow that pins statepack's version")
+	f.BoolVar(&allIfUnknown, "all-if-unknown", false, "with --changed-since: when REF names no commit of the history (a new branch's all-zero \"before\", a commit a forced push removed), list every target instead of failing")
 	f.StringVar(&namesFile, "names-file", "", "also write the targets' names to this file as a JSON array, without a newline (a Tekton array result, for a Pipeline's matrix)")
 	f.StringVar(&helm, "helm", statepack.HelmPin, "the --helm given to publish --config: pin, hydrate or off, for the targets whose config sets none (with off, a change in a chart directory touches no target)")
 	return cmd

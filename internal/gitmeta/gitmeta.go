@@ -20,6 +20,11 @@ import (
 // ErrNotRepository is returned by Read when the directory is not inside a git work tree.
 var ErrNotRepository = errors.New("not inside a git repository")
 
+// ErrUnknownRevision is returned by ChangedPaths when the revision to compare with names no commit of the
+// repository: an unknown branch or tag, a new branch's all-zero "before", a commit a forced push removed, or one a
+// shallow clone did not fetch.
+var ErrUnknownRevision = errors.New("no such commit in the repository")
+
 // Info describes the commit checked out in a work tree.
 type Info struct {
 	// TopLevel is the root of the work tree.
@@ -208,14 +213,16 @@ func ChangedPaths(dir, since string) ([]string, error) {
 	}
 	tree := func(rev string) (*object.Tree, error) {
 		h, err := repo.ResolveRevision(plumbing.Revision(rev))
-		if err != nil {
-			return nil, fmt.Errorf("resolving %q in the git repository at %s (in a shallow clone, fetch it first: git fetch --depth=1 origin %s): %w", rev, dir, rev, err)
+		if err == nil {
+			var c *object.Commit
+			if c, err = repo.CommitObject(*h); err == nil {
+				return c.Tree()
+			}
 		}
-		c, err := repo.CommitObject(*h)
-		if err != nil {
-			return nil, fmt.Errorf("reading commit %s: %w", h, err)
+		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+			err = fmt.Errorf("%w: %w", ErrUnknownRevision, err)
 		}
-		return c.Tree()
+		return nil, fmt.Errorf("resolving %q in the git repository at %s (in a shallow clone, fetch it first: git fetch --depth=1 origin %s): %w", rev, dir, rev, err)
 	}
 	from, err := tree(since)
 	if err != nil {

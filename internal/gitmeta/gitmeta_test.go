@@ -207,7 +207,11 @@ func TestChangedPaths(t *testing.T) {
 			t.Errorf("ChangedPaths(%s) = %q, %v; want %q", tc.since, got, err, tc.want)
 		}
 	}
-	if _, err := ChangedPaths(dir, "no-such-branch"); err == nil || !strings.Contains(err.Error(), `resolving "no-such-branch"`) {
-		t.Errorf("ChangedPaths(no-such-branch) = %v, want an error naming the revision", err)
+	// A revision that names no commit — an unknown branch, a new branch's all-zero "before", a commit not in the
+	// history — is ErrUnknownRevision, naming the revision.
+	for _, rev := range []string{"no-such-branch", strings.Repeat("0", 40), strings.Repeat("ab", 20)} {
+		if _, err := ChangedPaths(dir, rev); !errors.Is(err, ErrUnknownRevision) || !strings.Contains(err.Error(), `resolving "`+rev+`"`) {
+			t.Errorf("ChangedPaths(%s) = %v, want ErrUnknownRevision naming the revision", rev, err)
+		}
 	}
 }

@@ -165,6 +165,9 @@ func TestTargetsTaskScript(t *testing.T) {
 	if got := targets(map[string]string{"CHANGED_SINCE": "HEAD~1", "GLOBAL_INPUTS": "docs/, .tekton/"}); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("TARGETS after a change to a GLOBAL_INPUTS file = %q, want every target", got)
 	}
+	if got := targets(map[string]string{"CHANGED_SINCE": strings.Repeat("0", 40)}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("TARGETS since a new branch's all-zero before = %q, want every target", got)
+	}
 	res := stepRun{params: map[string]string{"HELM": "maybe"}, workspaces: map[string]string{"source": dir}}.run(t, task)
 	if res.err == nil || !strings.Contains(res.output, `--helm "maybe": use pin, hydrate or off`) || res.results["TARGETS"] != "" {
 		t.Errorf("the step with HELM=maybe = %v, results %v, want a usage error and no result:\n%s", res.err, res.results, res.output)
