@@ -1,5 +1,5 @@
 # Shared by the bench-*.sh scripts (sourced, not run): a throwaway docker-registry on a free loopback port, a
-# throwaway cosign key, and a timer. Expects $work (a temporary directory) and $bin (the statepack binary).
+# throwaway cosign key, timers. Expects $work (a temporary directory) and $bin (the statepack binary).
 
 # free_port prints a free loopback TCP port.
 free_port() {
@@ -32,4 +32,11 @@ measure() {
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err"; exit 1; }
   read -r secs kib <"$work/time"
   printf '| %s | %s s | %s MiB |\n' "$label" "$secs" "$((kib / 1024))"
+}
+
+# startup COMMAND... prints "CPU wall": seconds per run of COMMAND, the mean of 20 runs in a row (one run is below
+# /usr/bin/time's 10 ms resolution). Process start-up is the floor of every small tree's figures.
+startup() {
+  /usr/bin/time -f "%e %U %S" -o "$work/time" sh -c 'for i in $(seq 20); do "$@" >/dev/null; done' sh "$@"
+  tail -n 1 "$work/time" | awk '{printf "%.3f %.3f\n", ($2 + $3) / 20, $1 / 20}'
 }

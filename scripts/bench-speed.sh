@@ -12,6 +12,7 @@
 # it the script says so and times statepack alone. Last, each tool's process start-up: `kustomize version` and
 # `statepack --version` run 20 times in a loop (one run is below /usr/bin/time's 10 ms resolution), the floor of every small tree's figures.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 bin=${BIN:-bin/statepack}
 runs=${RUNS:-3}
 work=$(mktemp -d)
@@ -105,15 +106,11 @@ for line in (open(os.path.join(work, "trees")) if os.path.exists(os.path.join(wo
     print(f"| {name} | " + " | ".join(cells) + f" | {same} |")
 PY
 
-# startup COMMAND...: CPU and wall seconds per run of COMMAND, the mean of 20 runs in a row.
-startup() {
-  /usr/bin/time -f "%e %U %S" -o "$work/time" sh -c 'for i in $(seq 20); do "$@" >/dev/null; done' sh "$@"
-  tail -n 1 "$work/time" | awk '{printf "%.3f s CPU, %.3f s wall", ($2 + $3) / 20, $1 / 20}'
-}
 echo
-s=$(startup "$bin" --version)
+read -r scpu swall < <(startup "$bin" --version)
 if [[ -n $kustomize ]]; then
-  echo "Process start-up (\`kustomize version\`, \`statepack --version\`; mean of 20 runs): kustomize $(startup "$kustomize" version); statepack $s."
+  read -r kcpu kwall < <(startup "$kustomize" version)
+  echo "Process start-up (\`kustomize version\`, \`statepack --version\`; mean of 20 runs): kustomize $kcpu s CPU, $kwall s wall; statepack $scpu s CPU, $swall s wall."
 else
-  echo "Process start-up (\`statepack --version\`, mean of 20 runs): $s."
+  echo "Process start-up (\`statepack --version\`, mean of 20 runs): $scpu s CPU, $swall s wall."
 fi

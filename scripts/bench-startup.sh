@@ -9,6 +9,8 @@
 #   kustomize fork       the kustomize fork alone (internal/third_party/kustomize/api/krusty)
 # Last, the ten packages whose init costs most in bin/statepack (GODEBUG=inittrace=1, mean of 5 runs).
 set -euo pipefail
+cd "$(dirname "$0")/.." # the mains live inside the module
+. scripts/bench-lib.sh
 bin=${BIN:-bin/statepack}
 work=$(mktemp -d)
 mains=$(mktemp -d -p . .bench-startup-XXXXXX)
@@ -24,10 +26,6 @@ lean() { # lean NAME IMPORT: a binary whose main does nothing but link IMPORT
 lean render github.com/statepack/statepack/build
 lean fork github.com/statepack/statepack/internal/third_party/kustomize/api/krusty
 
-startup() { # startup COMMAND...: "CPU wall" seconds per run, the mean of 20 runs in a row
-  /usr/bin/time -f "%e %U %S" -o "$work/time" sh -c 'for i in $(seq 20); do "$@" >/dev/null; done' sh "$@"
-  tail -n 1 "$work/time" | awk '{printf "%.3f %.3f\n", ($2 + $3) / 20, $1 / 20}'
-}
 size() { ls -l "$1" | awk '{printf "%.0f", $5 / 1048576}'; }
 row() { # row LABEL BINARY ARGS...
   local label=$1 b=$2; shift 2

@@ -147,6 +147,10 @@ func TestKeylessFleet(t *testing.T) {
 	if v := byIdentity("b"); v.code != 1 {
 		t.Errorf("target b verified by the keyless identity: %s\nwant exit 1", v)
 	}
+	// No selected target needs the keyless signer: no token is asked for (there is none here), and b publishes.
+	if r := run(t, map[string]string{"COSIGN_PASSWORD": ""}, "", "publish", "--config", cfg, "--root", dir, "--target", "b", "--keyless"); r.code != 0 {
+		t.Errorf("publish --config --target b --keyless without a token, b having its own key: %s\nwant it published with its key", r)
+	}
 }
 
 // TestKeylessKeyIsNoConfigKey: no sign.key a config can hold, once LoadConfig resolved it, is the sentinel that

@@ -82,6 +82,19 @@ func TestFleetPipelineRunExampleValidates(t *testing.T) {
 	if !ran["statepack"] || !ran["statepack-targets"] {
 		t.Errorf("the example runs %v, want both Tasks", ran)
 	}
+	// The finally task gathers the matrixed results the statepack Task declares, as arrays.
+	var gathered []string
+	for _, ft := range pr.Spec.PipelineSpec.Finally {
+		for _, p := range ft.Params {
+			gathered = append(gathered, p.Value.StringVal)
+		}
+	}
+	for _, result := range []string{"IMAGE_URL", "IMAGE_DIGEST"} {
+		if !slices.Contains(gathered, "$(tasks.publish.results."+result+"[*])") ||
+			!slices.ContainsFunc(tasks["statepack"].Spec.Results, func(r v1.TaskResult) bool { return r.Name == result }) {
+			t.Errorf("the finally task does not gather publish's %s as an array (params %q)", result, gathered)
+		}
+	}
 }
 
 // fleetWorkspace is a git work tree holding a config of two targets (copies of testdata/plain) published to OCI
