@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statepack/statepack/internal/strictyaml"
+
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -147,8 +149,8 @@ func TestConfigProblemsOnlyWhenRefused(t *testing.T) {
 			if err := sigsyaml.UnmarshalStrict([]byte(in), &cfg); err != nil {
 				t.Fatalf("the strict decoder refuses\n%s: %v", in, err)
 			}
-			if p := configProblems([]byte(in)); len(p) > 0 {
-				t.Errorf("configProblems(\n%s) = %+v, want none", in, p)
+			if p := configSchema.Problems([]byte(in)); len(p) > 0 {
+				t.Errorf("configSchema.Problems(\n%s) = %+v, want none", in, p)
 			}
 			if !strings.Contains(in, "kind: Config") {
 				return // a fragment of a config
@@ -202,17 +204,17 @@ func TestConfigNouns(t *testing.T) {
 				return
 			}
 			seen[typ] = true
-			if configNouns[typ].fields == "" || configNouns[typ].plural == "" {
-				t.Errorf("configNouns has no words for %v", typ)
+			if configSchema.Nouns[typ].Fields == "" || configSchema.Nouns[typ].Plural == "" {
+				t.Errorf("configSchema.Nouns has no words for %v", typ)
 			}
-			for _, f := range configFields(typ) {
-				visit(f.typ)
+			for _, f := range strictyaml.Fields(typ) {
+				visit(f.Type)
 			}
 		}
 	}
 	visit(reflect.TypeFor[Config]())
-	if len(seen) != len(configNouns) {
-		t.Errorf("configNouns names %d types, a config holds %d", len(configNouns), len(seen))
+	if len(seen) != len(configSchema.Nouns) {
+		t.Errorf("configSchema.Nouns names %d types, a config holds %d", len(configSchema.Nouns), len(seen))
 	}
 }
 
@@ -230,8 +232,8 @@ func TestSuggestField(t *testing.T) {
 		{"nath", ""}, // one edit from path, two from name
 	}
 	for _, tc := range tests {
-		if got := suggestField(tc.key, target); got != tc.want {
-			t.Errorf("suggestField(%q, Target) = %q, want %q", tc.key, got, tc.want)
+		if got := strictyaml.SuggestField(tc.key, target); got != tc.want {
+			t.Errorf("SuggestField(%q, Target) = %q, want %q", tc.key, got, tc.want)
 		}
 	}
 }

@@ -16,9 +16,9 @@ const module = "github.com/statepack/statepack"
 // arrows of docs/architecture.md. A package missing from this list fails the test, so a new room is placed on
 // purpose. Test helpers (internal/test*, internal/faultproxy) are for tests only and may be reached by none.
 var layers = map[string][]string{
-	"cmd/statepack":        {"internal/cli", "", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
-	"internal/cli":         {"", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
-	"":                     {"build", "publish", "sign", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
+	"cmd/statepack":        {"internal/cli", "", "internal/strictyaml", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
+	"internal/cli":         {"", "internal/strictyaml", "build", "publish", "sign", "internal/ghactions", "internal/objdiff", "internal/gitmeta", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
+	"":                     {"build", "publish", "sign", "internal/strictyaml", "internal/gitmeta", "internal/objdiff", "internal/schema", "internal/manifest", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact", "internal/third_party/kustomize", "internal/retrywait"},
 	"build":                {"internal/manifest", "internal/substitute", "internal/helm", "internal/redact", "internal/third_party/kustomize"},
 	"publish":              {"internal/redact", "internal/retrywait"},
 	"sign":                 {},
@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"internal/objdiff":     {"internal/manifest"},
 	"internal/manifest":    {},
 	"internal/redact":      {},
+	"internal/strictyaml":  {},
 	"internal/retrywait":   {},
 	"internal/gitmeta":     {},
 	"internal/ghactions":   {},
@@ -94,7 +95,7 @@ func TestLayering(t *testing.T) {
 func TestLibraryReadsNoEnvironment(t *testing.T) {
 	t.Parallel()
 	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`)
-	for _, dir := range []string{".", "build", "publish", "sign", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"} {
+	for _, dir := range []string{".", "build", "publish", "sign", "internal/strictyaml", "internal/schema", "internal/objdiff", "internal/gitmeta", "internal/helm", "internal/releases", "internal/charts", "internal/images", "internal/substitute", "internal/redact"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

@@ -122,8 +122,8 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			var decoded Config
 			if sigsyaml.UnmarshalStrict(data, &decoded) == nil {
-				if p := configProblems(data); len(p) > 0 {
-					t.Fatalf("the decoder accepts %q, configProblems = %+v", data, p)
+				if p := configSchema.Problems(data); len(p) > 0 {
+					t.Fatalf("the decoder accepts %q, configSchema.Problems = %+v", data, p)
 				}
 			}
 			return
