@@ -299,7 +299,7 @@ func notAnObject(file string, line int, m map[string]any) Finding {
 
 // objectFromMap serialises an object canonically.
 func objectFromMap(m map[string]any, src Source) (Object, error) {
-	y, err := sigsyaml.Marshal(m)
+	y, err := canonicalYAML(m)
 	if err != nil {
 		return Object{}, fmt.Errorf("cannot serialise object: %w", err)
 	}

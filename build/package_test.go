@@ -124,6 +124,32 @@ func TestPackageIsReproducible(t *testing.T) {
 			t.Errorf("reversed objects: manifest %s, want %s", got.ManifestDescriptor.Digest, want.ManifestDescriptor.Digest)
 		}
 	})
+
+	// Keys yaml.v2 used to order by Go's random map iteration ("1", "0A", "000022A" in one mapping): the same
+	// layer on every run.
+	t.Run("keys yaml.v2 orders by chance", func(t *testing.T) {
+		dir := t.TempDir()
+		cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keys, namespace: default}\ndata: {\"1\": a, 0A: b, 000022A: c, kind: d}\n"
+		if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte(cm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var first []byte
+		for i := range 30 {
+			r, err := Render(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Package(r.Objects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = got.Layer
+			} else if !bytes.Equal(got.Layer, first) {
+				t.Fatalf("run %d packaged another layer for the same tree", i+1)
+			}
+		}
+	})
 }
 
 func TestPackageFormat(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // Policy is a check that is on by default and can be turned off by its ID.
@@ -241,7 +239,7 @@ func ReplaceImages(o Object, replace func(image string) string) (Object, bool, e
 			c["image"] = replace(img)
 		}
 	})
-	y, err := sigsyaml.Marshal(out.Content)
+	y, err := canonicalYAML(out.Content)
 	if err != nil {
 		return o, false, fmt.Errorf("serialising %s with pinned images: %w", o.ID, err)
 	}
