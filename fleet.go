@@ -486,25 +486,32 @@ func (t Target) PackageOptions() PackageOptions {
 }
 
 // Signers loads each distinct key once and shares its signer between the targets that name it. Load is how a key
-// reference is loaded (the caller knows the password and how env:// references resolve).
+// reference is loaded (the caller knows the password and how env:// references resolve). Unnamed, when set, signs
+// the targets whose sign settings name no key — one keyless signer for the run, say — and is called once; nil leaves
+// them unsigned.
 type Signers struct {
-	Load func(ctx context.Context, keyRef string) (*sign.Signer, error)
+	Load    func(ctx context.Context, keyRef string) (*sign.Signer, error)
+	Unnamed func(ctx context.Context) (*sign.Signer, error)
 
 	mu   sync.Mutex
 	keys map[string]*sign.Signer
 }
 
-// Get returns the signer of key, loading it the first time; nil for "".
+// Get returns the signer of key, loading it the first time; for "", Unnamed's (nil without it).
 func (c *Signers) Get(ctx context.Context, key string) (*sign.Signer, error) {
+	load := func(ctx context.Context) (*sign.Signer, error) { return c.Load(ctx, key) }
 	if key == "" {
-		return nil, nil
+		if c.Unnamed == nil {
+			return nil, nil
+		}
+		load = c.Unnamed
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.keys[key]; ok {
 		return s, nil
 	}
-	s, err := c.Load(ctx, key)
+	s, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package statepack
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/statepack/statepack/internal/testsigstore"
+	"github.com/statepack/statepack/sign"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -233,5 +237,44 @@ func TestLoadConfigImageKeys(t *testing.T) {
 	}
 	if got, want := cfg.Images.Rules[0].Keys, []string{filepath.Join(dir, "keys/a.pub"), "env://IMAGES_PUB", "/abs/b.pub"}; !slices.Equal(got, want) {
 		t.Errorf("image rule keys = %q, want %q", got, want)
+	}
+}
+
+// TestSignersUnnamed: a target whose sign settings name no key is unsigned, or signed by Unnamed when set — loaded
+// once for every such target, and only when one needs it; a named key is loaded by Load, once.
+func TestSignersUnnamed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key, _ := testsigstore.KeyPair(t, "")
+	loads, unnamed := map[string]int{}, 0
+	load := func(ctx context.Context, ref string) (*sign.Signer, error) {
+		loads[ref]++
+		return sign.Keys{}.LoadSigner(ctx, ref, nil)
+	}
+	keyless := func(ctx context.Context) (*sign.Signer, error) {
+		unnamed++
+		return sign.Keys{}.LoadSigner(ctx, key, nil) // stands for a keyless signer: any signer will do
+	}
+	named, none := Target{Name: "named", Sign: &SignConfig{Key: key}}, Target{Name: "none", Sign: &SignConfig{}}
+
+	c := &Signers{Load: load}
+	if err := c.LoadAll(ctx, []Target{none, named, none}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Get(ctx, ""); s != nil || err != nil {
+		t.Errorf("Get(\"\") without Unnamed = %v, %v; want no signer", s, err)
+	}
+	c = &Signers{Load: load, Unnamed: keyless}
+	if err := c.LoadAll(ctx, []Target{named}); err != nil || unnamed != 0 {
+		t.Errorf("LoadAll of a target with a key: %v, Unnamed called %d times; want 0", err, unnamed)
+	}
+	if err := c.LoadAll(ctx, []Target{none, named, none}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Get(ctx, ""); s == nil || err != nil || unnamed != 1 {
+		t.Errorf("Get(\"\") with Unnamed = %v, %v, Unnamed called %d times; want its signer, loaded once", s, err, unnamed)
+	}
+	if loads[key] != 2 || len(loads) != 1 {
+		t.Errorf("Load calls = %v, want the named key once per Signers", loads)
 	}
 }

@@ -112,11 +112,11 @@ func (a *actionRun) runConfig(ctx context.Context) error {
 		return err
 	}
 	keys := &statepack.Signers{Load: func(ctx context.Context, key string) (*sign.Signer, error) {
-		if key == keylessKey && c.sign == signKeyless {
-			return a.keylessSigner(ctx) // one Fulcio certificate for every target that names no key
-		}
 		return loadKey(ctx, &a.env, key, c.keyPassword)
 	}}
+	if c.sign == signKeyless {
+		keys.Unnamed = a.keylessSigner // one Fulcio certificate for every target that names no key
+	}
 	if c.mode == modePublish {
 		// Every key first, so that a wrong key or password fails before anything renders or is pushed.
 		if err := keys.LoadAll(ctx, c.targets); err != nil {
@@ -229,7 +229,7 @@ func (a *actionRun) runTarget(ctx context.Context, env *Env, t targetConfig, bas
 	po.Attest = po.Attest && a.cfg.attest // the attest input turns attestations off for every target
 	sum.Signing = signNone
 	switch {
-	case po.Signer != nil && t.Sign.Key == keylessKey:
+	case po.Signer != nil && t.Sign.Key == "":
 		sum.Signing, sum.SignedWith = signKeyless, "keyless: "+po.Signer.String()
 	case po.Signer != nil:
 		sum.Signing, sum.SignedWith = signKey, "key: "+po.Signer.String()

@@ -69,7 +69,7 @@ func (a *actionRun) targetDefaults() statepack.Target {
 		d.Annotations = po.Annotations
 	}
 	if c.sign == signKeyless {
-		d.Sign = &statepack.SignConfig{Key: keylessKey} // the targets that name no key sign keyless
+		d.Sign = &statepack.SignConfig{} // the targets that name no key sign keyless (Signers.Unnamed)
 	}
 	return d
 }

@@ -165,9 +165,9 @@ func signers(env *Env) *statepack.Signers {
 type resultFiles struct{ digest, ref string }
 
 // fleetPublish publishes each target: its keys are loaded first, so that a bad key fails before anything renders.
-// loadSigner is the command line's signer (nil: none), which keylessKey stands for in the targets' defaults.
+// keyless (nil: none) signs the targets whose config names no key.
 func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptions, src *sourceOptions, reg *registryOptions, img *imageFlags, incremental bool,
-	files resultFiles, loadSigner func(context.Context) (*sign.Signer, error)) error {
+	files resultFiles, keyless func(context.Context) (*sign.Signer, error)) error {
 	targets, err := o.load()
 	if err != nil {
 		return err
@@ -177,12 +177,7 @@ func fleetPublish(ctx context.Context, env *Env, g *globalOptions, o *fleetOptio
 		return usagef("--digest-file and --ref-file with --config need exactly one target, and %d are selected: give --target NAME", len(targets))
 	}
 	keys := signers(env)
-	keys.Load = func(ctx context.Context, key string) (*sign.Signer, error) {
-		if key == keylessKey && loadSigner != nil {
-			return loadSigner(ctx) // one Fulcio certificate for every target
-		}
-		return loadSigningKey(ctx, env, key)
-	}
+	keys.Unnamed = keyless // one Fulcio certificate for every target that names no key
 	if err := keys.LoadAll(ctx, targets); err != nil {
 		return err
 	}

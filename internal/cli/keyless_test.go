@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/statepack/statepack"
 	"github.com/statepack/statepack/internal/testregistry"
 	"github.com/statepack/statepack/internal/testsigstore"
 )
@@ -150,29 +148,5 @@ func TestKeylessFleet(t *testing.T) {
 	// No selected target needs the keyless signer: no token is asked for (there is none here), and b publishes.
 	if r := run(t, map[string]string{"COSIGN_PASSWORD": ""}, "", "publish", "--config", cfg, "--root", dir, "--target", "b", "--keyless"); r.code != 0 {
 		t.Errorf("publish --config --target b --keyless without a token, b having its own key: %s\nwant it published with its key", r)
-	}
-}
-
-// TestKeylessKeyIsNoConfigKey: no sign.key a config can hold, once LoadConfig resolved it, is the sentinel that
-// stands for --keyless in the targets' defaults (a config read from "statepack.yaml", relative, included).
-func TestKeylessKeyIsNoConfigKey(t *testing.T) {
-	dir := t.TempDir()
-	keys := []string{keylessKey, "keyless/(--keyless)", "./keyless/./(--keyless)", "/keyless/(--keyless)"}
-	cfg := "apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n"
-	for i, k := range keys {
-		cfg += fmt.Sprintf("- {name: t%d, path: ., ref: 'oci:out:%d', sign: {key: %q}}\n", i, i, k)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "statepack.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	c, err := statepack.LoadConfig("statepack.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, tg := range c.Targets {
-		if tg.Sign.Key == keylessKey {
-			t.Errorf("the config's key %q became the keyless sentinel", keys[i])
-		}
 	}
 }

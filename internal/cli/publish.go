@@ -75,12 +75,6 @@ func (o *signOptions) isKeyless() bool {
 	return o.keyless || o.identityToken != "" || o.identityTokenFile != ""
 }
 
-// keylessKey stands, as the key of a fleet's defaults, for the keyless signer the command line (or the Action's
-// sign: keyless) asks for: the targets whose config names no sign.key sign with it. No key of a config read by
-// LoadConfig can equal it: a key file's path is absolute or joined to the config's directory, which cleans it (no
-// "./" prefix), and env://VAR and KMS keys hold "://".
-const keylessKey = "./keyless/(--keyless)"
-
 // signer checks the signing flags and returns what loads the key or gets the keyless certificate (nil: unsigned),
 // which publish runs while the tree renders: a bad key, password or token still fails before anything is pushed.
 func (o *signOptions) signer(env *Env, log *slog.Logger) (func(context.Context) (*sign.Signer, error), error) {
@@ -284,10 +278,13 @@ that is incomplete or unsigned, whichever step fails; running publish again conv
 				fleet.defaults = d
 				ctx, cancel := context.WithTimeout(cmd.Context(), reg.timeout)
 				defer cancel()
-				// The signing flags checked as for one tree; a key or keyless signer becomes the targets' default.
+				// The signing flags checked as for one tree; a keyless signer signs the targets that name no key.
 				loadSigner, err := sig.signer(env, g.logger(env))
 				if err != nil {
 					return err
+				}
+				if !sig.isKeyless() {
+					loadSigner = nil // a --key is the targets' default key, loaded by its name
 				}
 				return fleetPublish(ctx, env, g, &fleet, &src, &reg, &img, incremental, resultFiles{digest: digestFile, ref: refFile}, loadSigner)
 			}
@@ -406,10 +403,8 @@ func configDefaults(cmd *cobra.Command, tags []string, pkg *packageOptions, sig 
 		d.ImmutableTags = &immutable
 	}
 	if changed("key") || changed("signature-format") || changed("attest") || sig.isKeyless() {
+		// Keyless, the key stays "": the targets that name none sign with Signers.Unnamed.
 		d.Sign = &statepack.SignConfig{Key: sig.key, Format: sig.format}
-		if sig.isKeyless() {
-			d.Sign.Key = keylessKey
-		}
 		if _, err := signatureFormat(sig.format); err != nil {
 			return d, err
 		}
