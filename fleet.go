@@ -326,11 +326,14 @@ func configLine(data []byte, path ...any) int {
 
 // ApplyDefaults fills what a target leaves unset, after the config file's own defaults, from d: the command line's
 // flags beside --config are defaults for every target that does not set its own. Tags, the layer media type,
-// immutable tags, ignore paths, validation and signing (key, format, attest, each on its own) are taken when unset; annotations
-// merge, the target's winning.
+// immutable tags, ignore paths, the Helm mode, validation and signing (key, format, attest, each on its own) are
+// taken when unset; annotations merge, the target's winning.
 func (c *Config) ApplyDefaults(d Target) {
 	for i := range c.Targets {
 		t := &c.Targets[i]
+		if t.Helm == "" {
+			t.Helm = d.Helm
+		}
 		if t.Tags == nil {
 			t.Tags = slices.Clone(d.Tags)
 		}

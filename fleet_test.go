@@ -205,20 +205,20 @@ func TestTargetIgnorePaths(t *testing.T) {
 func TestApplyDefaults(t *testing.T) {
 	cfg, err := ParseConfig([]byte("apiVersion: statepack.dev/v1alpha1\nkind: Config\ntargets:\n" +
 		"- {name: bare, path: a, ref: localhost:5000/a}\n" +
-		"- {name: own, path: b, ref: localhost:5000/b, tags: [v2], sign: {key: own.key, attest: false}, annotations: {team: b}, immutableTags: false}\n"))
+		"- {name: own, path: b, ref: localhost:5000/b, tags: [v2], sign: {key: own.key, attest: false}, annotations: {team: b}, immutableTags: false, helm: hydrate}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	yes := true
 	cfg.ApplyDefaults(Target{Tags: []string{"main"}, Sign: &SignConfig{Key: "flag.key", Format: "bundle", Attest: &yes},
-		Annotations: map[string]string{"team": "flag", "env": "prod"}, ImmutableTags: &yes})
+		Annotations: map[string]string{"team": "flag", "env": "prod"}, ImmutableTags: &yes, Helm: HelmOff})
 	bare, own := cfg.Targets[0], cfg.Targets[1]
 	if !slices.Equal(bare.Tags, []string{"main"}) || bare.Sign == nil || bare.Sign.Key != "flag.key" || bare.Sign.Format != "bundle" ||
-		bare.Annotations["team"] != "flag" || bare.ImmutableTags == nil || !*bare.ImmutableTags {
+		bare.Annotations["team"] != "flag" || bare.ImmutableTags == nil || !*bare.ImmutableTags || bare.Helm != HelmOff {
 		t.Errorf("a target that sets nothing = %+v (sign %+v), want every flag", bare, bare.Sign)
 	}
 	if !slices.Equal(own.Tags, []string{"v2"}) || own.Sign.Key != "own.key" || *own.Sign.Attest || own.Sign.Format != "bundle" ||
-		own.Annotations["team"] != "b" || own.Annotations["env"] != "prod" || *own.ImmutableTags {
+		own.Annotations["team"] != "b" || own.Annotations["env"] != "prod" || *own.ImmutableTags || own.Helm != HelmHydrate {
 		t.Errorf("a target with its own settings = %+v (sign %+v), want its own values, the rest from the flags", own, own.Sign)
 	}
 }

@@ -54,15 +54,10 @@ func newTargetsCmd(env *Env, g *globalOptions) *cobra.Command {
 			if err := (statepack.HelmOptions{Mode: helm}).Check(); err != nil {
 				return usagef("--helm %q: use pin, hydrate or off", helm)
 			}
-			cfg.ApplyDefaults(statepack.Target{IgnorePaths: ignorePaths}) // as publish --config takes it
+			cfg.ApplyDefaults(statepack.Target{IgnorePaths: ignorePaths, Helm: helm}) // as publish --config takes them
 			targets, err := cfg.Select(statepack.Selection{Names: names})
 			if err != nil {
 				return err
-			}
-			for i := range targets {
-				if targets[i].Helm == "" { // the target's, else the defaults', else the command line's, as publish takes it
-					targets[i].Helm = helm
-				}
 			}
 			var entries []matrixEntry
 			if since == "" {
