@@ -27,26 +27,6 @@ type ChangedTarget struct {
 	Because string `json:"because"`
 }
 
-// ChangedTargets returns the targets, of the config read from configPath, whose renders a change between the git
-// revision since and HEAD can touch: a change to the config file itself touches all of them; otherwise a target is
-// touched when a changed path is among what its render may read (build.InputClosure, computed at HEAD without
-// rendering: a superset of the files a render reads, so that no touched target is missed; a target whose
-// kustomizations name configs or remote bases counts as touched by any change). A file that the target's ignore
-// rules leave out (Flux's default excludes, .sourceignore files, the target's IgnorePaths, which the caller fills
-// from the defaults and the command line as for a publish) touches nothing, unless the render reads it all the same
-// (kustomization files, helmCharts' charts and values files, the chart lock); a .sourceignore touches the targets
-// that read files below it; the target's validate.substituteFrom files touch it, and so does its sign.key file (a
-// new key must sign it again); the key files of the images section's rules touch every target (they decide the
-// verdict on the images any target may deploy). The targets are those of targets (a Selection of the config), in
-// their order. A change of statepack itself is not in git: publish every target after upgrading it.
-func ChangedTargets(configPath string, targets []Target, since string) ([]ChangedTarget, error) {
-	cfg, err := LoadConfig(configPath)
-	if err != nil {
-		return nil, err
-	}
-	return cfg.ChangedTargets(targets, ChangeOptions{Since: since})
-}
-
 // ChangeOptions are the revision Config.ChangedTargets compares HEAD with, and what else touches every target.
 type ChangeOptions struct {
 	// Since is a git revision: a commit, branch, tag or HEAD~1.
@@ -59,8 +39,19 @@ type ChangeOptions struct {
 	AllIfUnknown bool
 }
 
-// ChangedTargets is the function ChangedTargets for the config c, read by LoadConfig, with the global inputs of
-// opts touching every target.
+// ChangedTargets returns the targets, of c (read by LoadConfig), whose renders a change between the git revision
+// opts.Since and HEAD can touch: a change to the config file itself touches all of them; otherwise a target is
+// touched when a changed path is among what its render may read (build.InputClosure, computed at HEAD without
+// rendering: a superset of the files a render reads, so that no touched target is missed; a target whose
+// kustomizations name configs or remote bases counts as touched by any change). A file that the target's ignore
+// rules leave out (Flux's default excludes, .sourceignore files, the target's IgnorePaths, which the caller fills
+// from the defaults and the command line as for a publish) touches nothing, unless the render reads it all the same
+// (kustomization files, helmCharts' charts and values files, the chart lock); a .sourceignore touches the targets
+// that read files below it; the target's validate.substituteFrom files touch it, and so does its sign.key file (a
+// new key must sign it again); the key files of the images section's rules touch every target (they decide the
+// verdict on the images any target may deploy). The targets are those of targets (a Selection of the config), in
+// their order. A change to a file of opts.GlobalInputs touches every target: statepack's own version is not in git,
+// so name the file that pins it there, or publish every target after upgrading it.
 func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]ChangedTarget, error) {
 	if c.file == "" {
 		return nil, invalidf("changed targets need a config read by LoadConfig: its paths are relative to its file, and a change to it touches every target")

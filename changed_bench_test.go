@@ -54,7 +54,7 @@ func BenchmarkChangedTargets(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		got, err := ChangedTargets(filepath.Join(dir, "statepack.yaml"), targets, "HEAD~1")
+		got, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "HEAD~1"})
 		if err != nil || len(got) != 1 || got[0].Name != "cluster-01" {
 			b.Fatalf("ChangedTargets = %v, %v; want cluster-01", got, err)
 		}

@@ -119,7 +119,7 @@ func TestChangedTargets(t *testing.T) {
 	} {
 		write(tc.change, files[tc.change]+"# changed\n")
 		commitAll(t, repo, "change "+tc.change, when.Add(time.Duration(i+1)*time.Hour))
-		got, err := ChangedTargets(filepath.Join(dir, "statepack.yaml"), targets, "HEAD~1")
+		got, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "HEAD~1"})
 		if err != nil {
 			t.Fatalf("ChangedTargets after changing %s: %v", tc.change, err)
 		}
@@ -134,7 +134,7 @@ func TestChangedTargets(t *testing.T) {
 			t.Errorf("ChangedTargets after changing %s = %q, want %q", tc.change, names, tc.want)
 		}
 	}
-	if _, err := ChangedTargets(filepath.Join(dir, "statepack.yaml"), targets, "no-such-ref"); err == nil {
+	if _, err := cfg.ChangedTargets(targets, ChangeOptions{Since: "no-such-ref"}); err == nil {
 		t.Error("ChangedTargets(no-such-ref) succeeded")
 	}
 
