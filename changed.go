@@ -66,7 +66,7 @@ func (c *Config) ChangedTargets(targets []Target, opts ChangeOptions) ([]Changed
 	configPath, since := c.file, opts.Since
 	info, err := gitmeta.Read(filepath.Dir(configPath), "")
 	if errors.Is(err, gitmeta.ErrNotRepository) {
-		return nil, invalidf("--changed-since needs the config in a git work tree: %v", err)
+		return nil, invalidf("changed targets need the config in a git work tree: %v", err)
 	}
 	if err != nil {
 		return nil, err
@@ -198,12 +198,6 @@ func touchedTarget(t Target, changed []string, top, config string, imageKeys []s
 		return &ChangedTarget{Target: t, Because: because}, nil
 	}
 	return nil, nil
-}
-
-// isKeyFile reports whether a key reference of the config (sign.key, an image rule's keys) names a file, not
-// env://VAR or a KMS URI.
-func isKeyFile(key string) bool {
-	return key != "" && !strings.Contains(key, "://")
 }
 
 // inChartDir reports whether the slash-separated path (relative to top) lies in a Helm chart directory: it or a

@@ -125,7 +125,7 @@ func LoadConfig(path string) (*Config, error) {
 	if cfg.Images != nil {
 		for i := range cfg.Images.Rules {
 			for j, k := range cfg.Images.Rules[i].Keys {
-				if !strings.Contains(k, "://") && !filepath.IsAbs(k) {
+				if isKeyFile(k) && !filepath.IsAbs(k) {
 					cfg.Images.Rules[i].Keys[j] = filepath.Join(dir, k)
 				}
 			}
@@ -136,7 +136,7 @@ func LoadConfig(path string) (*Config, error) {
 		if t.Path = filepath.FromSlash(t.Path); !filepath.IsAbs(t.Path) {
 			t.Path = filepath.Join(dir, t.Path)
 		}
-		if t.Sign != nil && t.Sign.Key != "" && !strings.Contains(t.Sign.Key, "://") && !filepath.IsAbs(t.Sign.Key) {
+		if t.Sign != nil && isKeyFile(t.Sign.Key) && !filepath.IsAbs(t.Sign.Key) {
 			t.Sign.Key = filepath.Join(dir, t.Sign.Key)
 		}
 		if t.Validate != nil && len(t.Validate.SubstituteFrom) > 0 {
@@ -151,6 +151,12 @@ func LoadConfig(path string) (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// isKeyFile reports whether a key reference of the config (sign.key, an image rule's keys) names a file, not
+// env://VAR or a KMS URI.
+func isKeyFile(key string) bool {
+	return key != "" && !strings.Contains(key, "://")
 }
 
 // ParseConfig decodes a config strictly (unknown fields are errors) and merges the defaults into the targets.
