@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -469,19 +468,18 @@ func failingRoute(t *testing.T, upstream string, fail func(*http.Request) bool) 
 	t.Helper()
 	faults := faultproxy.Start(upstream, faultproxy.Faults{Unavailable: 1}, 1)
 	t.Cleanup(faults.Close)
-	direct := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
 	failed := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: faults.Host})
 	// A client that gives up mid-request makes a reverse proxy log; that is the point of the exercise.
-	direct.ErrorLog, failed.ErrorLog = log.New(io.Discard, "", 0), log.New(io.Discard, "", 0)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail(r) {
-			failed.ServeHTTP(w, r)
-			return
+	failed.ErrorLog = log.New(io.Discard, "", 0)
+	host, stop := faultproxy.Intercept(upstream, func(w http.ResponseWriter, r *http.Request) bool {
+		if !fail(r) {
+			return false
 		}
-		direct.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+		failed.ServeHTTP(w, r)
+		return true
+	})
+	t.Cleanup(stop)
+	return host
 }
 
 // copyNeverLeavesAHalfMovedTag copies a signed artifact to a registry that fails one kind of request every time:

@@ -8,9 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/statepack/statepack/internal/faultproxy"
 )
 
 // blobOf describes data.
@@ -143,22 +142,17 @@ func open(t testing.TB, ref string, opts ...Option) *Target {
 // intercept returns true when it has written the response.
 func proxy(t *testing.T, registryHost string, intercept func(w http.ResponseWriter, r *http.Request, n int) bool) (host string) {
 	t.Helper()
-	target, _ := url.Parse("http://" + registryHost)
-	rp := httputil.NewSingleHostReverseProxy(target)
 	var mu sync.Mutex
 	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	host, stop := faultproxy.Intercept(registryHost, func(w http.ResponseWriter, r *http.Request) bool {
 		mu.Lock()
 		n++
 		i := n
 		mu.Unlock()
-		if intercept != nil && intercept(w, r, i) {
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+		return intercept != nil && intercept(w, r, i)
+	})
+	t.Cleanup(stop)
+	return host
 }
 
 // catalog lists the repositories in the real registry.

@@ -3,13 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/statepack/statepack/internal/faultproxy"
 	"github.com/statepack/statepack/internal/testregistry"
 )
 
@@ -32,19 +30,19 @@ const multiLinePassword = "sEcRa7%sEcRb7*sEcRc7|sEcRd7\nsEcRe7`::sEcRf7%sEcRg7"
 // reports. Everything else passes through.
 func echoingRegistry(t *testing.T, upstream string) string {
 	t.Helper()
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pw, ok := r.BasicAuth(); ok && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-				"code": "MANIFEST_INVALID", "message": "manifest refused for the password " + pw, "detail": pw}}})
-			return
+	host, stop := faultproxy.Intercept(upstream, func(w http.ResponseWriter, r *http.Request) bool {
+		_, pw, ok := r.BasicAuth()
+		if !ok || r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+			"code": "MANIFEST_INVALID", "message": "manifest refused for the password " + pw, "detail": pw}}})
+		return true
+	})
+	t.Cleanup(stop)
+	return host
 }
 
 // assertNoSecretMarker fails when any piece of a password shows in any output of the step. The ::add-mask::
